@@ -1,0 +1,133 @@
+package dev.sam4j.backend;
+
+/**
+ * The coarse operations a model and an optimizer need, on memory the backend owns. Layers and
+ * optimizers are written once against this interface; CPU (reference and Vector API) and CUDA
+ * implementations must agree with the reference to floating-point tolerance.
+ *
+ * <p>Conventions: matrices are row-major; images are NCHW; all counts are elements, not bytes. Class
+ * labels are stored as floats holding small integers (exact below 2^24) so that labels live in ordinary
+ * buffers on every backend. Operations write their outputs (they never accumulate) unless documented.
+ * No operation allocates; workspaces are passed in.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name for logs and run records, e.g. {@code cpu}, {@code cpu-reference}. */
+    String name();
+
+    /** One line describing the implementation (threads, vector width, precision, device). */
+    String describe();
+
+    /** A new zero-filled buffer of {@code n} elements. */
+    Buffer allocate(long n);
+
+    // ---- transfers (host ↔ backend); these are the only ops that may synchronise ----
+
+    void upload(float[] src, int srcOffset, Buffer dst, int n);
+
+    void download(Buffer src, float[] dst, int dstOffset, int n);
+
+    /** Reads a whole buffer in double precision (tests, checkpoints; not for the hot path). */
+    double[] read(Buffer src);
+
+    /** Writes a whole buffer from doubles (rounded to the backend's precision). */
+    void write(double[] src, Buffer dst);
+
+    void copy(Buffer src, Buffer dst, long n);
+
+    void fill(Buffer x, float value, long n);
+
+    // ---- dense algebra ----
+
+    /**
+     * {@code C[m×n] = alpha·op(A)·op(B) + beta·C}, row-major, where {@code op(A)} is {@code m×k}
+     * ({@code A} stored {@code k×m} when {@code transA}) and {@code op(B)} is {@code k×n}.
+     */
+    void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, Buffer a, int lda, Buffer b, int ldb,
+              float beta, Buffer c, int ldc);
+
+    /** {@code y[r, c] += bias[c]} for a {@code rows × cols} row-major matrix. */
+    void addRowBias(Buffer y, Buffer bias, int rows, int cols);
+
+    /** {@code dBias[c] = Σ_r dy[r, c]}. */
+    void sumRows(Buffer dy, Buffer dBias, int rows, int cols);
+
+    // ---- elementwise ----
+
+    /** {@code y = max(x, 0)}; {@code x} and {@code y} may be the same buffer. */
+    void reluForward(Buffer x, Buffer y, long n);
+
+    /** {@code dx = dy · [y > 0]} where {@code y} is the ReLU output; {@code dx} may alias {@code dy}. */
+    void reluBackward(Buffer y, Buffer dy, Buffer dx, long n);
+
+    /** {@code out = a + b}; {@code out} may alias either input. */
+    void add(Buffer a, Buffer b, Buffer out, long n);
+
+    // ---- convolution (NCHW), see ConvGeom ----
+
+    /** Scratch floats the three convolution ops need for a batch of {@code n}. */
+    long convWorkspaceSize(ConvGeom g, int n);
+
+    /** {@code y = conv(x, w) + bias}; {@code bias} may be null. */
+    void convForward(ConvGeom g, int n, Buffer x, Buffer w, Buffer bias, Buffer y, Buffer workspace);
+
+    /** {@code dx = conv_transpose(dy, w)}. */
+    void convBackwardData(ConvGeom g, int n, Buffer dy, Buffer w, Buffer dx, Buffer workspace);
+
+    /** {@code dw = Σ_n dy ⋆ x}; {@code dBias = Σ dy} over N, H, W when not null. */
+    void convBackwardFilter(ConvGeom g, int n, Buffer x, Buffer dy, Buffer dw, Buffer dBias, Buffer workspace);
+
+    // ---- pooling ----
+
+    void maxPoolForward(PoolGeom g, int n, Buffer x, Buffer y);
+
+    /** Routes each output gradient to the first position (row-major in the window) holding the max. */
+    void maxPoolBackward(PoolGeom g, int n, Buffer x, Buffer y, Buffer dy, Buffer dx);
+
+    /** {@code y[n, c] = mean over h·w of x[n, c, :, :]}. */
+    void globalAvgPoolForward(int n, int channels, int hw, Buffer x, Buffer y);
+
+    void globalAvgPoolBackward(int n, int channels, int hw, Buffer dy, Buffer dx);
+
+    // ---- batch normalisation (per channel over N, H, W) ----
+
+    /**
+     * Training-mode batch norm: normalises with the batch mean and biased variance, saves the mean and
+     * {@code 1/sqrt(var + eps)} for backward, and — only when {@code updateRunning} — updates the running
+     * statistics PyTorch-style with the unbiased variance: {@code run = (1 − momentum)·run + momentum·batch}.
+     */
+    void batchNormForwardTraining(int n, int channels, int hw, Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                                  Buffer runningMean, Buffer runningVar, double momentum, double eps,
+                                  boolean updateRunning, Buffer saveMean, Buffer saveInvStd);
+
+    /** Inference-mode batch norm with the running statistics. */
+    void batchNormForwardInference(int n, int channels, int hw, Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                                   Buffer runningMean, Buffer runningVar, double eps);
+
+    /** Backward of training-mode batch norm: writes {@code dx}, {@code dGamma}, {@code dBeta}. */
+    void batchNormBackward(int n, int channels, int hw, Buffer x, Buffer dy, Buffer gamma, Buffer saveMean,
+                           Buffer saveInvStd, Buffer dx, Buffer dGamma, Buffer dBeta);
+
+    // ---- loss ----
+
+    /**
+     * Softmax cross-entropy, mean over the batch: writes each example's loss to {@code lossPerExample[n]}
+     * and, when {@code dLogits} is not null, {@code dLogits = (softmax − onehot) / n}.
+     * Labels are floats holding class indices in {@code [0, classes)}.
+     */
+    void softmaxCrossEntropy(int n, int classes, Buffer logits, Buffer labels, Buffer dLogits, Buffer lossPerExample);
+
+    // ---- whole-arena operations (the SAM hot path) ----
+
+    /** {@code Σ x²} in a fixed order (deterministic, independent of thread count), accumulated in double. */
+    double sumOfSquares(Buffer x, long n);
+
+    /**
+     * SGD with momentum and weight decay, PyTorch convention: {@code d = g + wd·w; m = μ·m + d;
+     * w −= lr·(nesterov ? d + μ·m : m)}.
+     */
+    void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov);
+
+    @Override
+    void close();
+}

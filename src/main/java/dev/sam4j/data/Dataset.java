@@ -1,0 +1,34 @@
+package dev.sam4j.data;
+
+import dev.sam4j.tensor.Shape;
+
+/**
+ * An in-memory labelled image set: {@code size()} examples of {@code exampleShape} (C, H, W) stored as
+ * unsigned bytes (pixel values 0..255, channel-planar per example, i.e. CHW), with integer labels in
+ * {@code [0, classes)}. Bytes keep CIFAR-10 at 150 MB instead of 600 MB; the loader converts and
+ * normalises on its background threads.
+ *
+ * @param name        where it came from, for the run log (e.g. "fashion-mnist (embedded sample)")
+ * @param exampleShape per-example shape {@code [C, H, W]}
+ * @param classes     number of classes
+ * @param pixels      {@code size · C·H·W} bytes
+ * @param labels      {@code size} labels
+ */
+public record Dataset(String name, Shape exampleShape, int classes, byte[] pixels, int[] labels) {
+    public Dataset {
+        if (exampleShape.rank() != 3) throw new IllegalArgumentException("example shape must be [C, H, W], got " + exampleShape);
+        if ((long) labels.length * exampleShape.size() != pixels.length) {
+            throw new IllegalArgumentException(name + ": " + labels.length + " labels but " + pixels.length
+                    + " pixel bytes for examples of " + exampleShape);
+        }
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= classes) {
+                throw new IllegalArgumentException(name + ": label " + labels[i] + " of example " + i + " is outside [0, " + classes + ")");
+            }
+        }
+    }
+
+    public int size() { return labels.length; }
+
+    public int exampleSize() { return exampleShape.intSize(); }
+}

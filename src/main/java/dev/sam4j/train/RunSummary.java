@@ -1,0 +1,30 @@
+package dev.sam4j.train;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The outcome of a run ({@code summary.json}). */
+public record RunSummary(double testAccuracy, double bestTestAccuracy, double testLoss, double finalTrainLoss,
+                         double samFraction, long steps, long samSteps, double wallSeconds, double imagesPerSecond,
+                         String backend, String model, String optimizer, long seed, long parameters, String data) {
+
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("test_accuracy", testAccuracy);
+        m.put("best_test_accuracy", bestTestAccuracy);
+        m.put("test_loss", testLoss);
+        m.put("final_train_loss", finalTrainLoss);
+        m.put("sam_fraction", samFraction);
+        m.put("steps", steps);
+        m.put("sam_steps", samSteps);
+        m.put("wall_seconds", wallSeconds);
+        m.put("images_per_second", imagesPerSecond);
+        m.put("backend", backend);
+        m.put("model", model);
+        m.put("optimizer", optimizer);
+        m.put("seed", seed);
+        m.put("parameters", parameters);
+        m.put("data", data);
+        return m;
+    }
+}

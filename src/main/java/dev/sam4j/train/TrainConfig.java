@@ -1,0 +1,131 @@
+package dev.sam4j.train;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The full, validated configuration of a training run. Build with {@link #builder()}; {@code build()}
+ * rejects nonsense with a message naming the option. {@link #toMap()} is the resolved configuration
+ * written to the run directory.
+ */
+public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
+                          double lr, String schedule, int warmupSteps, double momentum, double weightDecay,
+                          boolean nesterov, long seed, double labelNoise, String augment, String device, int threads,
+                          long maxSteps, boolean shuffle, Path out) {
+
+    public static Builder builder() { return new Builder(); }
+
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.data = data; b.model = model; b.optimizer = optimizer; b.epochs = epochs; b.batchSize = batchSize;
+        b.evalBatchSize = evalBatchSize; b.lr = lr; b.schedule = schedule; b.warmupSteps = warmupSteps;
+        b.momentum = momentum; b.weightDecay = weightDecay; b.nesterov = nesterov; b.seed = seed;
+        b.labelNoise = labelNoise; b.augment = augment; b.device = device; b.threads = threads;
+        b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out;
+        return b;
+    }
+
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("data", data);
+        m.put("model", model);
+        m.put("optimizer", optimizer);
+        m.put("epochs", epochs);
+        m.put("batch_size", batchSize);
+        m.put("eval_batch_size", evalBatchSize);
+        m.put("lr", lr);
+        m.put("schedule", schedule);
+        m.put("warmup_steps", warmupSteps);
+        m.put("momentum", momentum);
+        m.put("weight_decay", weightDecay);
+        m.put("nesterov", nesterov);
+        m.put("seed", seed);
+        m.put("label_noise", labelNoise);
+        m.put("augment", augment);
+        m.put("device", device);
+        m.put("threads", threads);
+        m.put("max_steps", maxSteps);
+        m.put("shuffle", shuffle);
+        m.put("out", out == null ? null : out.toString());
+        return m;
+    }
+
+    /** Mutable builder with the documented defaults. */
+    public static final class Builder {
+        String data = "fashion-mnist";
+        String model = "mlp";
+        String optimizer = "erm";
+        int epochs = 10;
+        int batchSize = 128;
+        int evalBatchSize = 500;
+        double lr = 0.05;
+        String schedule = "cosine";
+        int warmupSteps = 0;
+        double momentum = 0.9;
+        double weightDecay = 5e-4;
+        boolean nesterov = false;
+        long seed = 42;
+        double labelNoise = 0;
+        String augment = "auto";
+        String device = "auto";
+        int threads = Runtime.getRuntime().availableProcessors();
+        long maxSteps = 0;
+        boolean shuffle = true;
+        Path out = null;
+
+        public Builder data(String v) { data = v; return this; }
+        public Builder model(String v) { model = v; return this; }
+        public Builder optimizer(String v) { optimizer = v; return this; }
+        public Builder epochs(int v) { epochs = v; return this; }
+        public Builder batchSize(int v) { batchSize = v; return this; }
+        public Builder evalBatchSize(int v) { evalBatchSize = v; return this; }
+        public Builder lr(double v) { lr = v; return this; }
+        public Builder schedule(String v) { schedule = v; return this; }
+        public Builder warmupSteps(int v) { warmupSteps = v; return this; }
+        public Builder momentum(double v) { momentum = v; return this; }
+        public Builder weightDecay(double v) { weightDecay = v; return this; }
+        public Builder nesterov(boolean v) { nesterov = v; return this; }
+        public Builder seed(long v) { seed = v; return this; }
+        public Builder labelNoise(double v) { labelNoise = v; return this; }
+        public Builder augment(String v) { augment = v; return this; }
+        public Builder device(String v) { device = v; return this; }
+        public Builder threads(int v) { threads = v; return this; }
+        public Builder maxSteps(long v) { maxSteps = v; return this; }
+        public Builder shuffle(boolean v) { shuffle = v; return this; }
+        public Builder out(Path v) { out = v; return this; }
+
+        private static void require(boolean ok, String option, String message) {
+            if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
+        }
+
+        public TrainConfig build() {
+            require(data != null && !data.isBlank(), "data", "must not be empty");
+            require(model != null && !model.isBlank(), "model", "must not be empty");
+            require(optimizer != null, "optimizer", "must not be empty");
+            String opt = optimizer.trim().toLowerCase(Locale.ROOT);
+            require(opt.equals("erm"), "optimizer", "unknown optimizer '" + optimizer + "'; valid: erm");
+            require(epochs >= 1, "epochs", "must be >= 1, got " + epochs);
+            require(batchSize >= 1 && batchSize <= 65536, "batch-size", "must be in [1, 65536], got " + batchSize);
+            require(evalBatchSize >= 1 && evalBatchSize <= 65536, "eval-batch-size", "must be in [1, 65536], got " + evalBatchSize);
+            require(lr > 0 && Double.isFinite(lr), "lr", "must be a positive number, got " + lr);
+            require(schedule != null, "schedule", "must not be empty");
+            require(warmupSteps >= 0, "warmup-steps", "must be >= 0, got " + warmupSteps);
+            require(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got " + momentum);
+            require(weightDecay >= 0 && Double.isFinite(weightDecay), "weight-decay", "must be >= 0, got " + weightDecay);
+            require(!nesterov || momentum > 0, "nesterov", "needs --momentum > 0");
+            require(labelNoise >= 0 && labelNoise <= 1, "label-noise", "must be a fraction in [0, 1], got " + labelNoise);
+            String aug = augment == null ? "" : augment.trim().toLowerCase(Locale.ROOT);
+            require(aug.equals("auto") || aug.equals("on") || aug.equals("off"), "augment", "must be auto, on or off, got '" + augment + "'");
+            require(device != null && !device.isBlank(), "device", "must not be empty");
+            require(threads >= 1 && threads <= 1024, "threads", "must be in [1, 1024], got " + threads);
+            require(maxSteps >= 0, "max-steps", "must be >= 0 (0 = no limit), got " + maxSteps);
+            // Validate the schedule's syntax now, so a typo fails before data is loaded.
+            dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
+            return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
+                    schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
+                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+package dev.sam4j.train;
+
+/** Observes a training run; all methods default to doing nothing. Called on the training thread. */
+public interface TrainListener {
+    default void onRunStart(RunInfo info) {}
+
+    default void onStep(StepRecord step) {}
+
+    default void onEpoch(EpochRecord epoch) {}
+
+    default void onRunEnd(RunSummary summary) {}
+}

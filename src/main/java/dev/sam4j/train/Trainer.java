@@ -1,0 +1,200 @@
+package dev.sam4j.train;
+
+import dev.sam4j.backend.Backend;
+import dev.sam4j.backend.Backends;
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.data.BatchLoader;
+import dev.sam4j.data.DataSource;
+import dev.sam4j.data.Dataset;
+import dev.sam4j.data.LabelNoise;
+import dev.sam4j.data.Normalization;
+import dev.sam4j.nn.Mode;
+import dev.sam4j.nn.Model;
+import dev.sam4j.nn.SoftmaxCrossEntropy;
+import dev.sam4j.nn.models.Models;
+import dev.sam4j.optim.LrSchedule;
+import dev.sam4j.optim.Sgd;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs a training run from a {@link TrainConfig}: resolves the data, chooses the backend, builds the
+ * model and optimizer, then loops over epochs and steps, evaluating on the test set after each epoch
+ * and reporting everything to {@link TrainListener}s (which write the run directory and print).
+ *
+ * <p>A step: upload the batch, forward in {@link Mode#TRAIN}, softmax cross-entropy forward+backward,
+ * model backward (writes the whole gradient arena), {@code s = ‖g‖²} over the arena, SGD update.
+ */
+public final class Trainer implements AutoCloseable {
+    private final TrainConfig config;
+    private final List<TrainListener> listeners = new ArrayList<>();
+    private final Backend backend;
+    private final String backendReason;
+    private final Dataset train;
+    private final Dataset test;
+    private final String dataDescription;
+    private final Model model;
+    private final SoftmaxCrossEntropy loss;
+    private final Sgd sgd;
+    private final Normalization normalization;
+    private final boolean augment;
+    private final int maxBatch;
+    private final Buffer xBuf;      // [maxBatch, C, H, W]
+    private final Buffer labelBuf;  // [maxBatch] class indices as floats
+    private final float[] logitsHost; // [maxBatch, classes]
+
+    public Trainer(TrainConfig config) {
+        this.config = config;
+        DataSource.Loaded data = DataSource.resolve(config.data());
+        Dataset tr = data.train();
+        String desc = data.description();
+        if (config.labelNoise() > 0) {
+            LabelNoise.Result noisy = LabelNoise.apply(tr, config.labelNoise(), config.seed() ^ 0x6C6162656CL);
+            tr = noisy.dataset();
+            desc += String.format(java.util.Locale.ROOT, "; symmetric label noise %.2f requested, %.4f of training labels changed",
+                    config.labelNoise(), noisy.changedFraction());
+        }
+        this.train = tr;
+        this.test = data.test();
+        this.dataDescription = desc;
+        if (!train.exampleShape().equals(test.exampleShape()) || train.classes() != test.classes()) {
+            throw new IllegalArgumentException("--data " + config.data() + ": train and test sets disagree on shape or classes");
+        }
+        this.augment = switch (config.augment()) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> train.exampleShape().dim(1) == 32 && train.exampleShape().dim(2) == 32;
+        };
+        this.normalization = Normalization.fromDataset(train);
+        Backends.Choice choice = Backends.choose(config.device(), config.threads());
+        this.backend = choice.backend();
+        this.backendReason = choice.reason();
+        this.maxBatch = Math.max(config.batchSize(), config.evalBatchSize());
+        this.model = new Model(Models.create(config.model(), train.exampleShape(), train.classes()), train.exampleShape(),
+                train.classes(), backend, maxBatch, config.seed());
+        this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
+        this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());
+        this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
+        this.labelBuf = backend.allocate(maxBatch);
+        this.logitsHost = new float[maxBatch * train.classes()];
+    }
+
+    public Trainer addListener(TrainListener l) { listeners.add(l); return this; }
+
+    public Model model() { return model; }
+    public Backend backend() { return backend; }
+    public String dataDescription() { return dataDescription; }
+
+    public long stepsPerEpoch() {
+        return (train.size() + config.batchSize() - 1) / config.batchSize();
+    }
+
+    public long totalSteps() {
+        long t = stepsPerEpoch() * config.epochs();
+        return config.maxSteps() > 0 ? Math.min(t, config.maxSteps()) : t;
+    }
+
+    public RunSummary run() {
+        long total = totalSteps();
+        LrSchedule schedule = LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total);
+        RunInfo info = new RunInfo(config, dataDescription, backend.name(), backend.describe(), backendReason,
+                config.model(), model.paramCount(), stepsPerEpoch(), total, train.size(), test.size());
+        listeners.forEach(l -> l.onRunStart(info));
+
+        long startNanos = System.nanoTime();
+        long trainNanos = 0;
+        long step = 0, samSteps = 0, images = 0;
+        double best = Double.NEGATIVE_INFINITY, lastTestAcc = Double.NaN, lastTestLoss = Double.NaN, lastTrainLoss = Double.NaN;
+        int classes = train.classes();
+        int exampleSize = train.exampleSize();
+
+        try (BatchLoader loader = new BatchLoader(train, config.batchSize(), config.shuffle(), augment, normalization,
+                config.seed(), 2)) {
+            for (int epoch = 1; epoch <= config.epochs() && step < total; epoch++) {
+                long epochStart = System.nanoTime();
+                long epochSteps = 0, epochSam = 0, epochImages = 0, correct = 0;
+                double lossSum = 0, lr = Double.NaN;
+                var it = loader.epoch(epoch - 1);
+                while (it.hasNext() && step < total) {
+                    BatchLoader.Batch batch = it.next();
+                    int n = batch.size();
+                    long t0 = System.nanoTime();
+                    backend.upload(batch.x(), 0, xBuf, n * exampleSize);
+                    backend.upload(batch.labels(), 0, labelBuf, n);
+                    Buffer logits = model.forward(xBuf, n, Mode.TRAIN);
+                    double batchLoss = loss.forwardBackward(logits, labelBuf, n);
+                    backend.download(logits, logitsHost, 0, n * classes);
+                    correct += countCorrect(logitsHost, batch.labels(), n, classes);
+                    model.backward(loss.dLogits(), n);
+                    double s = backend.sumOfSquares(model.grads(), model.paramCount());
+                    lr = schedule.lr(step, total);
+                    sgd.step(model.params(), model.grads(), lr);
+                    long dt = System.nanoTime() - t0;
+                    batch.release();
+                    trainNanos += dt;
+                    StepRecord rec = new StepRecord(step, epoch, batchLoss, s, Double.NaN, Double.NaN, Double.NaN,
+                            false, lr, dt);
+                    for (TrainListener l : listeners) l.onStep(rec);
+                    lossSum += batchLoss * n;
+                    epochImages += n;
+                    epochSteps++;
+                    step++;
+                }
+                images += epochImages;
+                double[] eval = evaluate();
+                lastTestLoss = eval[0];
+                lastTestAcc = eval[1];
+                lastTrainLoss = lossSum / Math.max(1, epochImages);
+                best = Math.max(best, lastTestAcc);
+                double seconds = (System.nanoTime() - epochStart) / 1e9;
+                EpochRecord er = new EpochRecord(epoch, epochSteps, lastTrainLoss, correct / (double) Math.max(1, epochImages),
+                        lastTestLoss, lastTestAcc, epochSteps == 0 ? 0 : epochSam / (double) epochSteps,
+                        epochImages / Math.max(1e-9, seconds), seconds, lr);
+                samSteps += epochSam;
+                for (TrainListener l : listeners) l.onEpoch(er);
+            }
+        }
+        double wall = (System.nanoTime() - startNanos) / 1e9;
+        RunSummary summary = new RunSummary(lastTestAcc, best, lastTestLoss, lastTrainLoss,
+                step == 0 ? 0 : samSteps / (double) step, step, samSteps, wall, images / Math.max(1e-9, trainNanos / 1e9),
+                backend.name(), config.model(), config.optimizer(), config.seed(), model.paramCount(), dataDescription);
+        listeners.forEach(l -> l.onRunEnd(summary));
+        return summary;
+    }
+
+    /** Test loss and accuracy with BatchNorm in {@link Mode#EVAL}, in order, without augmentation. */
+    public double[] evaluate() {
+        int classes = test.classes();
+        double lossSum = 0;
+        long correct = 0;
+        int b = config.evalBatchSize();
+        float[] x = new float[b * test.exampleSize()];
+        float[] y = new float[b];
+        for (int start = 0; start < test.size(); start += b) {
+            int n = Math.min(b, test.size() - start);
+            normalization.fill(test, start, n, x, y);
+            backend.upload(x, 0, xBuf, n * test.exampleSize());
+            backend.upload(y, 0, labelBuf, n);
+            Buffer logits = model.forward(xBuf, n, Mode.EVAL);
+            lossSum += loss.forward(logits, labelBuf, n) * n;
+            backend.download(logits, logitsHost, 0, n * classes);
+            correct += countCorrect(logitsHost, y, n, classes);
+        }
+        return new double[] {lossSum / test.size(), correct / (double) test.size()};
+    }
+
+    static long countCorrect(float[] logits, float[] labels, int n, int classes) {
+        long c = 0;
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int j = 1; j < classes; j++) if (logits[i * classes + j] > logits[i * classes + best]) best = j;
+            if (best == (int) labels[i]) c++;
+        }
+        return c;
+    }
+
+    @Override public void close() {
+        model.close();
+        backend.close();
+    }
+}

@@ -1,0 +1,89 @@
+package dev.sam4j.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+
+    private static TrainConfig.Builder small() {
+        return TrainConfig.builder().data("fashion-mnist-sample").device("cpu").threads(2);
+    }
+
+    /** The README's promise: one epoch of the mlp on the embedded sample beats 70% test accuracy. */
+    @Test
+    void mlpOneEpochOnTheEmbeddedSampleBeats70Percent(@TempDir Path dir) {
+        TrainConfig cfg = small().model("mlp").epochs(1).out(dir).build();
+        List<StepRecord> steps = new ArrayList<>();
+        try (Trainer t = new Trainer(cfg); RunWriter w = new RunWriter(dir)) {
+            t.addListener(w).addListener(new TrainListener() {
+                @Override public void onStep(StepRecord s) { steps.add(s); }
+            });
+            RunSummary s = t.run();
+            assertTrue(s.testAccuracy() > 0.70, "test accuracy " + s.testAccuracy());
+            assertEquals(t.stepsPerEpoch(), s.steps());
+            assertEquals(0.0, s.samFraction());
+        }
+        assertFalse(steps.isEmpty());
+        for (StepRecord r : steps) {
+            assertTrue(r.s() > 0 && Double.isFinite(r.s()), "s must be a positive finite ||g||^2");
+            assertFalse(r.sam());
+        }
+        for (String f : List.of("config.json", "provenance.json", "metrics.csv", "steps.jsonl", "summary.json")) {
+            assertTrue(Files.exists(dir.resolve(f)), f);
+        }
+    }
+
+    @Test
+    void runDirectoryRecordsAreComplete(@TempDir Path dir) throws Exception {
+        TrainConfig cfg = small().model("mlp").epochs(2).maxSteps(24).out(dir).build();
+        try (Trainer t = new Trainer(cfg); RunWriter w = new RunWriter(dir)) {
+            t.addListener(w);
+            t.run();
+        }
+        List<String> metrics = Files.readAllLines(dir.resolve("metrics.csv"));
+        assertEquals(RunWriter.METRICS_HEADER, metrics.get(0));
+        assertEquals(3, metrics.size(), "header + one row per epoch");
+        List<String> steps = Files.readAllLines(dir.resolve("steps.jsonl"));
+        assertEquals(24, steps.size());
+        assertTrue(steps.get(0).startsWith("{\"step\":0,\"epoch\":1,\"loss\":"), steps.get(0));
+        assertTrue(steps.get(0).contains("\"sam\":false"));
+        String summary = Files.readString(dir.resolve("summary.json"));
+        for (String key : List.of("test_accuracy", "best_test_accuracy", "sam_fraction", "steps", "wall_seconds",
+                "images_per_second", "backend", "model", "optimizer", "seed")) {
+            assertTrue(summary.contains("\"" + key + "\""), key);
+        }
+        assertTrue(Files.readString(dir.resolve("provenance.json")).contains("embedded sample"));
+    }
+
+    /** Same seed and configuration: identical numbers and bit-identical weights, for a model with BatchNorm too. */
+    @Test
+    void sameSeedSameConfigGivesIdenticalResults() {
+        for (String model : List.of("mlp", "cnn")) {
+            TrainConfig cfg = small().model(model).epochs(1).maxSteps(model.equals("cnn") ? 6 : 20).labelNoise(0.2).build();
+            RunSummary a, b;
+            float[] wa, wb, sa, sb;
+            try (Trainer t = new Trainer(cfg)) { a = t.run(); wa = t.model().downloadParams(); sa = t.model().downloadState(); }
+            try (Trainer t = new Trainer(cfg)) { b = t.run(); wb = t.model().downloadParams(); sb = t.model().downloadState(); }
+            Map<String, Object> ma = a.toMap(), mb = b.toMap();
+            for (String timing : List.of("wall_seconds", "images_per_second")) { ma.remove(timing); mb.remove(timing); }
+            assertEquals(ma, mb, model);
+            assertArrayEquals(wa, wb, model + " weights");
+            assertArrayEquals(sa, sb, model + " BatchNorm state");
+        }
+    }
+
+    @Test
+    void differentSeedsGiveDifferentWeights() {
+        float[] a, b;
+        try (Trainer t = new Trainer(small().maxSteps(3).seed(1).build())) { t.run(); a = t.model().downloadParams(); }
+        try (Trainer t = new Trainer(small().maxSteps(3).seed(2).build())) { t.run(); b = t.model().downloadParams(); }
+        assertFalse(java.util.Arrays.equals(a, b));
+    }
+}

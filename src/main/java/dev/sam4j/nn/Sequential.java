@@ -52,7 +52,17 @@ public final class Sequential implements Layer {
         return s;
     }
 
-    @Override public void skipInputGradient() { children.getFirst().layer.skipInputGradient(); }
+    /**
+     * Tells the first child; a leading {@link Flatten} only passes gradients through, so the child after
+     * it is told as well (the first Linear of an MLP then skips its {@code dx}).
+     */
+    @Override
+    public void skipInputGradient() {
+        for (Child c : children) {
+            c.layer.skipInputGradient();
+            if (!(c.layer instanceof Flatten)) break;
+        }
+    }
 
     @Override
     public long workspaceSize(Backend backend, int maxBatch) {

@@ -199,7 +199,7 @@ public final class Model implements AutoCloseable {
 
     /** One line: parameters, state and activation memory. */
     public String describe() {
-        return String.format("%,d parameters in %d tensors, %,d state floats, %,d activation floats for batches of %d on %s",
+        return String.format(java.util.Locale.ROOT, "%,d parameters in %d tensors, %,d state floats, %,d activation floats for batches of %d on %s",
                 paramCount(), paramLayout.size(), stateLayout.total(), activationFloats(), maxBatch, backend.name());
     }
 

@@ -71,7 +71,7 @@ public final class Models {
 
     /** E.g. {@code "resnet18: 11,173,962 parameters"}. */
     public static String describe(String name, Shape input, int classes) {
-        return String.format("%s: %,d parameters", name, paramCount(name, input, classes));
+        return String.format(java.util.Locale.ROOT, "%s: %,d parameters", name, paramCount(name, input, classes));
     }
 
     /** Flatten, then {@code hiddenLayers} × (Linear(·, width), ReLU), then Linear(width, classes). */

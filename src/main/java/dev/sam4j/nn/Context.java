@@ -19,7 +19,8 @@ import java.util.List;
  * hundreds of megabytes each on a deep network.
  *
  * @param workspace   shared scratch for single backend calls, or null (each request then allocates)
- * @param allocations every buffer made through {@link #allocate}, in order; the owner may release them
+ * @param allocations every buffer made through {@link #allocate}, in order, so that the owner can release
+ *                    them; null when nobody tracks them
  */
 public record Context(Backend backend, ParamLayout paramLayout, Buffer params, Buffer grads,
                       ParamLayout stateLayout, Buffer state, Buffer workspace, List<Buffer> allocations) {
@@ -43,7 +44,7 @@ public record Context(Backend backend, ParamLayout paramLayout, Buffer params, B
     public Buffer allocate(long n) {
         // Some device allocators reject zero-byte requests; a one-element buffer sliced to zero is portable.
         Buffer b = backend.allocate(Math.max(1, n));
-        allocations.add(b);
+        if (allocations != null) allocations.add(b);
         return n == 0 ? b.slice(0, 0) : b;
     }
 

@@ -21,6 +21,8 @@ import java.util.SplittableRandom;
  * {@code fan_in} = product of the dimensions after the first, the ReLU gain), BIAS and BN_SHIFT zeros,
  * BN_SCALE ones; running means are 0 and running variances 1. Values are made on the host and uploaded,
  * so every backend starts from the same floats.
+ *
+ * <p>A layer instance belongs to one model: binding stores views into that model's arenas in the layers.
  */
 public final class Model implements AutoCloseable {
 

@@ -1,0 +1,229 @@
+package dev.sam4j.nn;
+
+import dev.sam4j.backend.Backend;
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.tensor.ParamLayout;
+import dev.sam4j.tensor.ParamSpec;
+import dev.sam4j.tensor.Role;
+import dev.sam4j.tensor.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * A network bound to a backend: one parameter arena, one gradient arena of the same layout and one state
+ * arena (BatchNorm running statistics), all described by {@link ParamLayout} tables, plus the layers'
+ * activation buffers for batches of up to {@code maxBatch} and one convolution workspace shared by all
+ * layers. Optimizers act on {@link #params()} and {@link #grads()} as single flat ranges.
+ *
+ * <p>Initialisation ({@link #initialize}) is seeded and fixed: one {@link SplittableRandom} walks the
+ * parameter table in order; WEIGHT tensors get Kaiming-normal values ({@code std = sqrt(2 / fan_in)},
+ * {@code fan_in} = product of the dimensions after the first, the ReLU gain), BIAS and BN_SHIFT zeros,
+ * BN_SCALE ones; running means are 0 and running variances 1. Values are made on the host and uploaded,
+ * so every backend starts from the same floats.
+ *
+ * <p>A layer instance belongs to one model: binding stores views into that model's arenas in the layers.
+ */
+public final class Model implements AutoCloseable {
+
+    /** The tables a network declares for a per-example input, and its per-example output shape. */
+    public record Layouts(ParamLayout params, ParamLayout state, Shape output) {
+        /** Trainable floats. */
+        public long paramCount() { return params.total(); }
+    }
+
+    private final Layer root;
+    private final Shape inputShape;
+    private final int classes, maxBatch;
+    private final Backend backend;
+    private final ParamLayout paramLayout, stateLayout;
+    private final Buffer params, grads, state, workspace;
+    private final List<Buffer> allocations;
+    private final long activationFloats;
+    private boolean closed;
+
+    /**
+     * Declares, allocates, binds and initialises {@code root} for per-example inputs of {@code inputShape}
+     * (e.g. {@code [3, 32, 32]}); the network must map them to {@code [classes]} logits.
+     */
+    public Model(Layer root, Shape inputShape, int classes, Backend backend, int maxBatch, long seed) {
+        if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be positive, got " + maxBatch);
+        this.root = root;
+        this.inputShape = inputShape;
+        this.classes = classes;
+        this.backend = backend;
+        this.maxBatch = maxBatch;
+        Layouts l = layoutOf(root, inputShape);
+        if (!l.output().equals(Shape.of(classes))) {
+            throw new IllegalArgumentException("network maps " + inputShape + " to " + l.output() + ", expected [" + classes + "] logits");
+        }
+        this.paramLayout = l.params();
+        this.stateLayout = l.state();
+        // The input gradient is never used, so the first layer may skip computing it.
+        root.skipInputGradient();
+
+        allocations = new ArrayList<>();
+        params = arena(paramLayout.total());
+        grads = arena(paramLayout.total());
+        state = arena(stateLayout.total());
+        long ws = root.workspaceSize(backend, maxBatch);
+        workspace = ws > 0 ? arena(ws) : null;
+        int before = allocations.size();
+        Context ctx = new Context(backend, paramLayout, params, grads, stateLayout, state, workspace, allocations);
+        root.bind(ctx, maxBatch);
+        long act = 0;
+        for (Buffer b : allocations.subList(before, allocations.size())) act += b.length();
+        activationFloats = act;
+        initialize(seed);
+    }
+
+    /**
+     * The parameter and state tables of {@code root} for per-example inputs of {@code inputShape}, without
+     * allocating anything (counting parameters of a large network is cheap).
+     */
+    public static Layouts layoutOf(Layer root, Shape inputShape) {
+        ParamLayout.Builder p = new ParamLayout.Builder(), s = new ParamLayout.Builder();
+        Shape out = root.declare("", inputShape, p, s);
+        return new Layouts(p.build(), s.build(), out);
+    }
+
+    private Buffer arena(long n) {
+        Buffer b = backend.allocate(Math.max(1, n));
+        allocations.add(b);
+        return n == 0 ? b.slice(0, 0) : b;
+    }
+
+    /** Re-initialises parameters and state from {@code seed} (see the class comment); gradients are zeroed. */
+    public void initialize(long seed) {
+        checkOpen();
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] p = new float[Math.toIntExact(paramLayout.total())];
+        for (ParamSpec s : paramLayout.specs()) {
+            int off = Math.toIntExact(s.offset()), len = Math.toIntExact(s.size());
+            switch (s.role()) {
+                case WEIGHT -> {
+                    double std = Math.sqrt(2.0 / fanIn(s));
+                    for (int i = 0; i < len; i++) p[off + i] = (float) (rnd.nextGaussian() * std);
+                }
+                case BN_SCALE -> java.util.Arrays.fill(p, off, off + len, 1f);
+                case BIAS, BN_SHIFT -> { } // zeros
+                default -> throw new IllegalStateException("non-trainable tensor in the parameter layout: " + s);
+            }
+        }
+        uploadParams(p);
+        float[] st = new float[Math.toIntExact(stateLayout.total())];
+        for (ParamSpec s : stateLayout.specs()) {
+            if (s.role() == Role.RUNNING_VAR) {
+                java.util.Arrays.fill(st, Math.toIntExact(s.offset()), Math.toIntExact(s.end()), 1f);
+            }
+        }
+        uploadState(st);
+        backend.fill(grads, 0f, paramLayout.total());
+    }
+
+    /** Product of the dimensions after the first: {@code in} for {@code [out, in]}, {@code inC·k·k} for a conv. */
+    static long fanIn(ParamSpec s) {
+        long f = 1;
+        for (int i = 1; i < s.shape().rank(); i++) f *= s.shape().dim(i);
+        return f;
+    }
+
+    /**
+     * Logits {@code [n, classes]} for the inputs {@code x[n, inputShape]}. The result belongs to the model
+     * (valid until the next forward); {@code x} must stay unchanged until the matching {@link #backward}.
+     */
+    public Buffer forward(Buffer x, int n, Mode mode) {
+        checkOpen();
+        checkBatch(n);
+        long need = n * inputShape.size();
+        if (x.length() < need) {
+            throw new IllegalArgumentException("input has " + x.length() + " elements, a batch of " + n + " × " + inputShape + " needs " + need);
+        }
+        return root.forward(x.slice(0, need), n, mode);
+    }
+
+    /**
+     * Back-propagates {@code dLogits[n, classes]} through the last forward (same {@code n}), writing every
+     * tensor of the gradient arena. {@code dLogits} may be overwritten.
+     */
+    public void backward(Buffer dLogits, int n) {
+        checkOpen();
+        checkBatch(n);
+        root.backward(dLogits.slice(0, (long) n * classes), n);
+    }
+
+    private void checkBatch(int n) {
+        if (n < 1 || n > maxBatch) {
+            throw new IllegalArgumentException("batch size " + n + " is outside [1, maxBatch=" + maxBatch + "] of this model");
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("model is closed");
+    }
+
+    public ParamLayout paramLayout() { return paramLayout; }
+    public ParamLayout stateLayout() { return stateLayout; }
+    /** The parameter arena, {@code [paramCount]}. */
+    public Buffer params() { return params; }
+    /** The gradient arena, same layout as {@link #params()}. */
+    public Buffer grads() { return grads; }
+    /** The state arena (running statistics), layout {@link #stateLayout()}. */
+    public Buffer state() { return state; }
+    public long paramCount() { return paramLayout.total(); }
+    public Backend backend() { return backend; }
+    public Shape inputShape() { return inputShape; }
+    public int classes() { return classes; }
+    public int maxBatch() { return maxBatch; }
+    public Layer root() { return root; }
+    /** Floats of activation, gradient and workspace buffers (everything but the three arenas). */
+    public long activationFloats() { return activationFloats + (workspace == null ? 0 : workspace.length()); }
+
+    public float[] downloadParams() { return download(params, paramLayout.total()); }
+    public float[] downloadState() { return download(state, stateLayout.total()); }
+    public float[] downloadGrads() { return download(grads, paramLayout.total()); }
+
+    public void uploadParams(float[] values) { upload(values, params, paramLayout.total(), "parameter"); }
+    public void uploadState(float[] values) { upload(values, state, stateLayout.total(), "state"); }
+
+    private float[] download(Buffer b, long n) {
+        checkOpen();
+        float[] out = new float[Math.toIntExact(n)];
+        if (n > 0) backend.download(b, out, 0, out.length);
+        return out;
+    }
+
+    private void upload(float[] v, Buffer b, long n, String what) {
+        checkOpen();
+        if (v.length != n) throw new IllegalArgumentException(what + " upload of " + v.length + " floats, the layout holds " + n);
+        if (n > 0) backend.upload(v, 0, b, v.length);
+    }
+
+    /** One line: parameters, state and activation memory. */
+    public String describe() {
+        return String.format(java.util.Locale.ROOT, "%,d parameters in %d tensors, %,d state floats, %,d activation floats for batches of %d on %s",
+                paramCount(), paramLayout.size(), stateLayout.total(), activationFloats(), maxBatch, backend.name());
+    }
+
+    /**
+     * Releases the model's buffers where the backend's buffers are closeable (device memory); host buffers
+     * are left to the garbage collector. The backend itself stays open: it is not the model's.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        RuntimeException first = null;
+        for (Buffer b : allocations) {
+            if (b instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    if (first == null) first = new IllegalStateException("closing a model buffer failed", e);
+                }
+            }
+        }
+        allocations.clear();
+        if (first != null) throw first;
+    }
+}

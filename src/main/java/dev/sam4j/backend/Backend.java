@@ -128,6 +128,40 @@ public interface Backend extends AutoCloseable {
      */
     void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov);
 
+    // ---- fused SAM-family passes over the whole arena (one read/write sweep each) ----
+
+    /** {@code Σ a·b} in a fixed order (deterministic, independent of thread count), accumulated in double. */
+    double dot(Buffer a, Buffer b, long n);
+
+    /** {@code out = alpha·x + beta·y}; {@code out} may alias {@code x} or {@code y}. */
+    void axpby(float alpha, Buffer x, float beta, Buffer y, Buffer out, long n);
+
+    /**
+     * SAM's perturbation in one pass: {@code wSaved = w; gSaved = g; w = w + scale·g}. With
+     * {@code scale = ρ/(‖g‖ + ε)} this is {@code w' = w + ρ·g/‖g‖}.
+     */
+    void samPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, float scale);
+
+    /** ASAM's normaliser {@code ‖T_w·g‖² = Σ ((|w| + η)·g)²}, deterministic, accumulated in double. */
+    double asamNormSquared(Buffer w, Buffer g, long n, float eta);
+
+    /** ASAM's perturbation in one pass: {@code wSaved = w; gSaved = g; w = w + scale·(|w| + η)²·g}. */
+    void asamPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, float scale, float eta);
+
+    /**
+     * Exact restore followed by the SGD update, in one pass: {@code w = wSaved}, then exactly
+     * {@link #sgdUpdate} with gradient {@code g}. Bit-identical to {@code copy(wSaved, w)} + {@code sgdUpdate}.
+     */
+    void restoreSgdUpdate(Buffer w, Buffer wSaved, Buffer g, Buffer m, long n, float lr, float momentum,
+                          float weightDecay, boolean nesterov);
+
+    /**
+     * SGD update with gradient {@code g + vScale·v} (LookSAM's reuse step), in one pass; otherwise exactly
+     * {@link #sgdUpdate}.
+     */
+    void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, float vScale, Buffer m, long n, float lr, float momentum,
+                                float weightDecay, boolean nesterov);
+
     @Override
     void close();
 }

@@ -264,4 +264,48 @@ public final class ScalarOps {
             w[wo + i] -= lr * (nesterov ? d + mu * mi : mi);
         }
     }
+
+    public static double dot(double[] a, int ao, double[] b, int bo, int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += a[ao + i] * b[bo + i];
+        return s;
+    }
+
+    public static void samPerturb(double[] w, int wo, double[] g, int go, double[] ws, int wso, double[] gs, int gso, int n,
+                                  double scale) {
+        for (int i = 0; i < n; i++) {
+            ws[wso + i] = w[wo + i];
+            gs[gso + i] = g[go + i];
+            w[wo + i] += scale * g[go + i];
+        }
+    }
+
+    public static double asamNormSquared(double[] w, int wo, double[] g, int go, int n, double eta) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            double t = (Math.abs(w[wo + i]) + eta) * g[go + i];
+            s += t * t;
+        }
+        return s;
+    }
+
+    public static void asamPerturb(double[] w, int wo, double[] g, int go, double[] ws, int wso, double[] gs, int gso, int n,
+                                   double scale, double eta) {
+        for (int i = 0; i < n; i++) {
+            double wi = w[wo + i], t = Math.abs(wi) + eta;
+            ws[wso + i] = wi;
+            gs[gso + i] = g[go + i];
+            w[wo + i] = wi + scale * t * t * g[go + i];
+        }
+    }
+
+    public static void sgdUpdateWithDirection(double[] w, int wo, double[] g, int go, double[] v, int vo, double vScale,
+                                              double[] m, int mo, int n, double lr, double mu, double wd, boolean nesterov) {
+        for (int i = 0; i < n; i++) {
+            double d = g[go + i] + vScale * v[vo + i] + wd * w[wo + i];
+            double mi = mu * m[mo + i] + d;
+            m[mo + i] = mi;
+            w[wo + i] -= lr * (nesterov ? d + mu * mi : mi);
+        }
+    }
 }

@@ -1,0 +1,162 @@
+package dev.sam4j.optim.sam;
+
+import dev.sam4j.backend.Backend;
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.nn.Mode;
+import dev.sam4j.optim.Sgd;
+import dev.sam4j.tensor.ParamLayout;
+import dev.sam4j.tensor.ParamSpec;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Every SAM-family method on one step shape, over the flat parameter and gradient arenas:
+ * <ol>
+ *   <li>pass 1 (closure, {@link Mode#TRAIN}) gives {@code g}; {@code s = ‖g‖²} (one deterministic pass);</li>
+ *   <li>the {@link Policy} decides SAM or ERM from {@code s};</li>
+ *   <li>SAM path: the {@link Perturbation} saves {@code w} and {@code g} and writes {@code w'} in one pass;
+ *       pass 2 at {@code w'} ({@link Mode#TRAIN_FROZEN_STATS}, so BatchNorm running statistics change once per
+ *       step) gives {@code g_sam}; with LookSAM, {@code g_v = g_sam − (⟨g, g_sam⟩/‖g‖²)·g} is stored; then
+ *       exact restore of {@code w} from the saved copy fused with the SGD update using {@code g_sam};</li>
+ *   <li>ERM path: the SGD update with {@code g}, or with LookSAM {@code g + α·(‖g‖/‖g_v‖)·g_v} once a
+ *       {@code g_v} exists.</li>
+ * </ol>
+ * The base update is the same {@link Sgd} rule for every method. Nothing is allocated per step.
+ */
+public final class SamOptimizer implements AutoCloseable {
+
+    /** What a step did. */
+    public record StepResult(double loss, double s, boolean sam, Decision decision, double samLoss) {}
+
+    private final Backend backend;
+    private final ParamLayout layout;
+    private final Buffer params;
+    private final Buffer grads;
+    private final long n;
+    private final Sgd sgd;
+    private final Method method;
+    private final Policy.Decider decider;
+    private final Buffer savedWeights;   // [n] w before the perturbation
+    private final Buffer savedGradient;  // [n] g of pass 1
+    private final Buffer lookSamDirection; // [n] g_v, or null without LookSAM
+    private double lookSamDirectionNorm; // ‖g_v‖, 0 before the first SAM step
+    private final SplittableRandom esamRng;
+    private long samSteps;
+    private long steps;
+
+    public SamOptimizer(Backend backend, ParamLayout layout, Buffer params, Buffer grads, Sgd sgd, Method method, long seed) {
+        this.backend = backend;
+        this.layout = layout;
+        this.params = params;
+        this.grads = grads;
+        this.n = layout.total();
+        this.sgd = sgd;
+        this.method = method;
+        this.decider = method.policy().start(seed ^ 0x5EED5A3L);
+        boolean needsSaves = !(method.policy() instanceof Policy.Never);
+        this.savedWeights = needsSaves ? backend.allocate(n) : null;
+        this.savedGradient = needsSaves ? backend.allocate(n) : null;
+        this.lookSamDirection = method.lookSam() ? backend.allocate(n) : null;
+        this.esamRng = new SplittableRandom(seed ^ 0xE5A3L);
+    }
+
+    public Method method() { return method; }
+    public Policy.Decider decider() { return decider; }
+    public long samSteps() { return samSteps; }
+    public long steps() { return steps; }
+    public Buffer savedWeights() { return savedWeights; }
+    public Buffer savedGradient() { return savedGradient; }
+    public Buffer lookSamDirection() { return lookSamDirection; }
+    public double lookSamDirectionNorm() { return lookSamDirectionNorm; }
+
+    /** One training step {@code t} of {@code totalSteps} at learning rate {@code lr}. */
+    public StepResult step(GradientClosure closure, long t, long totalSteps, double lr) {
+        double loss = closure.lossAndGradient(Mode.TRAIN);
+        double s = backend.sumOfSquares(grads, n);
+        Decision d = decider.decide(t, totalSteps, s);
+        double samLoss = Double.NaN;
+        float flr = (float) lr;
+        if (d.sam()) {
+            perturb(s);
+            samLoss = secondPass(closure);
+            if (lookSamDirection != null) storeLookSamDirection(s);
+            backend.restoreSgdUpdate(params, savedWeights, grads, sgd.momentumArena(), n, flr, (float) sgd.momentum(),
+                    (float) sgd.weightDecay(), sgd.nesterov());
+            samSteps++;
+        } else if (lookSamDirection != null && lookSamDirectionNorm > 0) {
+            float vScale = (float) (method.lookSamAlpha() * Math.sqrt(s) / lookSamDirectionNorm);
+            backend.sgdUpdateWithDirection(params, grads, lookSamDirection, vScale, sgd.momentumArena(), n, flr,
+                    (float) sgd.momentum(), (float) sgd.weightDecay(), sgd.nesterov());
+        } else {
+            sgd.step(params, grads, lr);
+        }
+        steps++;
+        return new StepResult(loss, s, d.sam(), d, samLoss);
+    }
+
+    private void perturb(double s) {
+        switch (method.perturbation()) {
+            case Perturbation.Plain p ->
+                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, (float) (p.rho() / (Math.sqrt(s) + Perturbation.EPS)));
+            case Perturbation.Adaptive a -> {
+                double q = backend.asamNormSquared(params, grads, n, (float) a.eta());
+                backend.asamPerturb(params, grads, savedWeights, savedGradient, n,
+                        (float) (a.rho() / (Math.sqrt(q) + Perturbation.EPS)), (float) a.eta());
+            }
+            case Perturbation.Esam e -> {
+                if (!e.swp()) {
+                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, (float) (e.rho() / (Math.sqrt(s) + Perturbation.EPS)));
+                } else {
+                    float scale = (float) (e.rho() / (e.beta() * (Math.sqrt(s) + Perturbation.EPS)));
+                    // One draw per tensor, in layout order, every SAM step: the kept set is a pure function of the seed.
+                    for (ParamSpec spec : layout.specs()) {
+                        boolean kept = esamRng.nextDouble() < e.beta();
+                        backend.samPerturb(params.slice(spec.offset(), spec.size()), grads.slice(spec.offset(), spec.size()),
+                                savedWeights.slice(spec.offset(), spec.size()), savedGradient.slice(spec.offset(), spec.size()),
+                                spec.size(), kept ? scale : 0f);
+                    }
+                }
+            }
+        }
+    }
+
+    private double secondPass(GradientClosure closure) {
+        if (method.perturbation() instanceof Perturbation.Esam e && e.sds()) {
+            if (!closure.supportsSubsets()) {
+                throw new IllegalStateException("ESAM with sharpness-sensitive data selection needs a closure with per-example losses");
+            }
+            float[] before = closure.lastPerExampleLoss();
+            float[] after = closure.perExampleLoss(Mode.TRAIN_FROZEN_STATS);
+            int b = closure.batchSize();
+            int keep = Math.max(1, (int) Math.ceil(e.gamma() * b));
+            return closure.lossAndGradient(Mode.TRAIN_FROZEN_STATS, topIncrease(before, after, b, keep));
+        }
+        return closure.lossAndGradient(Mode.TRAIN_FROZEN_STATS);
+    }
+
+    /** Indices of the {@code keep} examples whose loss rose most, ascending; ties broken by index for determinism. */
+    static int[] topIncrease(float[] before, float[] after, int b, int keep) {
+        Integer[] idx = new Integer[b];
+        for (int i = 0; i < b; i++) idx[i] = i;
+        Arrays.sort(idx, (x, y) -> {
+            int c = Float.compare(after[y] - before[y], after[x] - before[x]);
+            return c != 0 ? c : Integer.compare(x, y);
+        });
+        int[] out = new int[keep];
+        for (int i = 0; i < keep; i++) out[i] = idx[i];
+        Arrays.sort(out);
+        return out;
+    }
+
+    private void storeLookSamDirection(double s) {
+        // g_v = g_s − (⟨g, g_s⟩ / ‖g‖²)·g : the part of the SAM gradient orthogonal to the plain gradient.
+        double coef = s > 0 ? backend.dot(savedGradient, grads, n) / s : 0;
+        backend.axpby((float) -coef, savedGradient, 1f, grads, lookSamDirection, n);
+        lookSamDirectionNorm = Math.sqrt(backend.sumOfSquares(lookSamDirection, n));
+    }
+
+    /** Restores LookSAM's stored norm (checkpoints; the direction itself is in {@link #lookSamDirection()}). */
+    public void restoreLookSamNorm(double norm) { this.lookSamDirectionNorm = norm; }
+
+    @Override public void close() {}
+}

@@ -5,6 +5,7 @@ import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.math.BigInteger;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -142,7 +143,7 @@ public final class IdxReader {
         try {
             return new GZIPInputStream(in, 1 << 16);
         } catch (EOFException | ZipException e) {
-            throw new DataFileException(name, "starts like gzip (1f 8b) but has no valid gzip header (" + e.getMessage() + ")", e);
+            throw new DataFileException(name, "starts like gzip (1f 8b) but its gzip header is truncated or invalid (" + e.getMessage() + ")", e);
         }
     }
 
@@ -163,22 +164,21 @@ public final class IdxReader {
                     + kind + " file needs " + (4 + dimBytes.length));
         }
         long[] dims = new long[expectedRank];
-        long declared = 1;
-        boolean overflow = false;
+        BigInteger declaredExact = BigInteger.ONE; // up to (2^32-1)^3: computed exactly, never allocated
         for (int i = 0; i < expectedRank; i++) {
             dims[i] = (((dimBytes[4 * i] & 0xFFL) << 24) | ((dimBytes[4 * i + 1] & 0xFF) << 16)
                     | ((dimBytes[4 * i + 2] & 0xFF) << 8) | (dimBytes[4 * i + 3] & 0xFF));
-            // dims are at most 2^32-1, so the running product overflows a long only after it passed the cap
-            if (declared > MAX_PAYLOAD_BYTES) overflow = true; else declared *= dims[i];
+            declaredExact = declaredExact.multiply(BigInteger.valueOf(dims[i]));
         }
         String dimText = Arrays.toString(dims);
         for (long d : dims) {
             if (d == 0) throw new DataFileException(name, "dimensions " + dimText + " contain a zero: no data");
         }
-        if (overflow || declared > MAX_PAYLOAD_BYTES) {
-            throw new DataFileException(name, "absurd dimensions " + dimText + ": " + (overflow ? "more than 2^31" : declared)
+        if (declaredExact.compareTo(BigInteger.valueOf(MAX_PAYLOAD_BYTES)) > 0) {
+            throw new DataFileException(name, "absurd dimensions " + dimText + ": " + declaredExact
                     + " bytes, beyond the " + MAX_PAYLOAD_BYTES + "-byte limit of one array");
         }
+        long declared = declaredExact.longValueExact();
         long headerBytes = 4 + dimBytes.length;
         if (knownLength >= 0 && knownLength - headerBytes != declared) {
             throw new DataFileException(name, "dimensions " + dimText + " declare " + declared + " bytes of data, but the "

@@ -142,8 +142,8 @@ public final class BatchLoader implements AutoCloseable {
         }
     }
 
-    /** Whether the background thread is still running (for tests of clean shutdown). */
-    boolean workerAlive() { return worker != null && worker.isAlive(); }
+    /** The background thread, null before the first epoch or when synchronous (for tests of shutdown and allocation). */
+    Thread worker() { return worker; }
 
     // ---- the worker ------------------------------------------------------------------------------
 

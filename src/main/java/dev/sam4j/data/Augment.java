@@ -39,16 +39,13 @@ public interface Augment {
 
         @Override
         public void write(byte[] src, int srcOffset, int c, int h, int w, Normalization norm, float[] dst, int dstOffset, long random) {
-            int dy = 0, dx = 0;
-            boolean mirror = false;
-            if (padding > 0 || flip) {
-                Rng rng = Rng.of(random);
-                if (padding > 0) {
-                    dy = rng.nextInt(2 * padding + 1) - padding;
-                    dx = rng.nextInt(2 * padding + 1) - padding;
-                }
-                mirror = flip && (rng.nextLong() & 1) != 0;
-            }
+            // Two SplitMix64 outputs, used without an Rng object: this runs once per example and must not
+            // allocate. Multiply-shift maps 32 uniform bits onto [0, span) with a bias below span/2^32.
+            long bits = Rng.mix(random + 0x9E3779B97F4A7C15L);
+            long span = 2L * padding + 1;
+            int dy = (int) (((bits >>> 32) * span) >>> 32) - padding;
+            int dx = (int) (((bits & 0xFFFFFFFFL) * span) >>> 32) - padding;
+            boolean mirror = flip && Rng.mix(random + 2 * 0x9E3779B97F4A7C15L) < 0;
             for (int ch = 0; ch < c; ch++) {
                 float[] t = norm.table(ch);
                 float zero = t[0];

@@ -1,6 +1,7 @@
 package dev.sam4j.data;
 
 import dev.sam4j.tensor.Shape;
+import java.util.Objects;
 
 /**
  * An in-memory labelled image set: {@code size()} examples of {@code exampleShape} (C, H, W) stored as
@@ -55,7 +56,7 @@ public record Dataset(String name, Shape exampleShape, int classes, byte[] pixel
         byte[] px = new byte[Math.multiplyExact(indices.length, e)];
         int[] lb = new int[indices.length];
         for (int i = 0; i < indices.length; i++) {
-            int src = java.util.Objects.checkIndex(indices[i], size());
+            int src = Objects.checkIndex(indices[i], size());
             System.arraycopy(pixels, src * e, px, i * e, e);
             lb[i] = labels[src];
         }

@@ -59,18 +59,6 @@ final class Rng {
     /** Uniform in {@code [0, 1)} with 53 random bits. */
     double nextDouble() { return (nextLong() >>> 11) * 0x1.0p-53; }
 
-    /** Standard normal via the Marsaglia polar method (pure arithmetic, so reproducible everywhere). */
-    double nextGaussian() {
-        double u, v, s;
-        do {
-            u = 2 * nextDouble() - 1;
-            v = 2 * nextDouble() - 1;
-            s = u * u + v * v;
-        } while (s >= 1 || s == 0);
-        // StrictMath: Math.log/sqrt may use intrinsics whose last bit differs between JVMs.
-        return u * StrictMath.sqrt(-2 * StrictMath.log(s) / s);
-    }
-
     /** Fisher-Yates: {@code a} becomes a uniformly random permutation of its current contents. */
     void shuffle(int[] a) {
         for (int i = a.length - 1; i > 0; i--) {

@@ -46,4 +46,16 @@ class SyntheticTest {
         double accuracy = correct / (double) s.test().size();
         assertTrue(accuracy > 0.8, "nearest-mean accuracy " + accuracy);
     }
+
+    @Test
+    void bellNoiseHasUnitMoments() {
+        Rng r = Rng.of(1);
+        int n = 200000;
+        double sum = 0, sq = 0;
+        for (int i = 0; i < n; i++) { double g = Synthetic.bellNoise(r.nextLong()); sum += g; sq += g * g; }
+        assertEquals(0, sum / n, 0.01);
+        assertEquals(1, sq / n, 0.01);
+        assertEquals(-2 * Math.sqrt(3), Synthetic.bellNoise(0), 1e-4); // the bounds: all quarters 0, all 65535
+        assertEquals(2 * Math.sqrt(3), Synthetic.bellNoise(-1), 1e-4);
+    }
 }

@@ -1,6 +1,7 @@
 package dev.sam4j.data;
 
 import dev.sam4j.tensor.Shape;
+import java.util.Objects;
 
 /**
  * An in-memory labelled image set: {@code size()} examples of {@code exampleShape} (C, H, W) stored as
@@ -31,4 +32,39 @@ public record Dataset(String name, Shape exampleShape, int classes, byte[] pixel
     public int size() { return labels.length; }
 
     public int exampleSize() { return exampleShape.intSize(); }
+
+    public int channels() { return exampleShape.dim(0); }
+
+    public int height() { return exampleShape.dim(1); }
+
+    public int width() { return exampleShape.dim(2); }
+
+    /** How many examples carry each label; index = class. */
+    public int[] classCounts() {
+        int[] counts = new int[classes];
+        for (int label : labels) counts[label]++;
+        return counts;
+    }
+
+    /**
+     * A new dataset holding copies of the given examples, in the given order (repeats allowed).
+     *
+     * @throws IndexOutOfBoundsException if an index is outside {@code [0, size())}
+     */
+    public Dataset select(int[] indices, String newName) {
+        int e = exampleSize();
+        byte[] px = new byte[Math.multiplyExact(indices.length, e)];
+        int[] lb = new int[indices.length];
+        for (int i = 0; i < indices.length; i++) {
+            int src = Objects.checkIndex(indices[i], size());
+            System.arraycopy(pixels, src * e, px, i * e, e);
+            lb[i] = labels[src];
+        }
+        return new Dataset(newName, exampleShape, classes, px, lb);
+    }
+
+    /** The same images (shared, not copied: both are treated as read-only) with other labels. */
+    public Dataset withLabels(int[] newLabels, String newName) {
+        return new Dataset(newName, exampleShape, classes, pixels, newLabels);
+    }
 }

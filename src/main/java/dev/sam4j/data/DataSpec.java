@@ -1,0 +1,134 @@
+package dev.sam4j.data;
+
+import dev.sam4j.tensor.Shape;
+import java.nio.file.Path;
+
+/**
+ * The {@code --data} option: which dataset to train and test on. {@link #parse} turns the string into
+ * one of the records below without touching the file system; {@link #load()} reads or generates the data
+ * and says in {@link DataSplit#description()} which source was used.
+ */
+public sealed interface DataSpec {
+    String VALID_FORMS = """
+            fashion-mnist                 the full set if installed in %s, else the embedded sample
+              fashion-mnist:DIR             the full set from DIR (the four IDX files, gzip'd or not)
+              fashion-mnist-sample          the 2000/1000-example sample embedded in the jar
+              cifar10:DIR                   CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)
+              cifar100:DIR                  CIFAR-100 binary version (train.bin, test.bin; fine labels)
+              synthetic[:C,H,W[:CLASSES[:TRAIN_N[:TEST_N]]]]  seeded learnable data (default 1,28,28:10:2048:512)"""
+            .formatted(FashionMnist.SYSTEM_DIR);
+
+    String DEFAULT = "fashion-mnist";
+
+    DataSplit load();
+
+    /** The spec string that parses back to this (for the run's resolved configuration). */
+    String spec();
+
+    /** {@code fashion-mnist}: the full set from {@code systemDir} if all four files are there, else the sample. */
+    record FashionMnistAuto(Path systemDir) implements DataSpec {
+        @Override public DataSplit load() {
+            if (FashionMnist.isInstalled(systemDir)) return FashionMnist.readFull(systemDir);
+            return FashionMnist.embeddedSample("full set not found in " + systemDir
+                    + "; install it (Debian: dataset-fashion-mnist) or pass --data fashion-mnist:DIR");
+        }
+
+        @Override public String spec() { return "fashion-mnist"; }
+    }
+
+    record FashionMnistDir(Path dir) implements DataSpec {
+        @Override public DataSplit load() { return FashionMnist.readFull(dir); }
+
+        @Override public String spec() { return "fashion-mnist:" + dir; }
+    }
+
+    record FashionMnistSample() implements DataSpec {
+        @Override public DataSplit load() { return FashionMnist.embeddedSample("chosen by --data fashion-mnist-sample"); }
+
+        @Override public String spec() { return "fashion-mnist-sample"; }
+    }
+
+    record Cifar(CifarReader.Variant variant, Path dir) implements DataSpec {
+        @Override public DataSplit load() {
+            Path d = CifarReader.locate(variant, dir);
+            Dataset train = CifarReader.readTrain(variant, d);
+            Dataset test = CifarReader.readTest(variant, d);
+            return new DataSplit(train, test, "data: " + variant.displayName() + " from " + d + " (" + FashionMnist.counts(train, test) + ")");
+        }
+
+        @Override public String spec() { return (variant == CifarReader.Variant.CIFAR10 ? "cifar10:" : "cifar100:") + dir; }
+    }
+
+    record SyntheticData(Shape exampleShape, int classes, int trainN, int testN, long seed) implements DataSpec {
+        @Override public DataSplit load() { return Synthetic.generate(exampleShape, classes, trainN, testN, seed); }
+
+        @Override public String spec() {
+            return "synthetic:" + exampleShape.dim(0) + "," + exampleShape.dim(1) + "," + exampleShape.dim(2) + ":" + classes + ":" + trainN + ":" + testN;
+        }
+    }
+
+    /** Parses with the default system directory for {@code fashion-mnist}. */
+    static DataSpec parse(String spec) { return parse(spec, FashionMnist.SYSTEM_DIR); }
+
+    /**
+     * @param systemDir where plain {@code fashion-mnist} looks for the full set
+     * @throws IllegalArgumentException for anything else than the {@link #VALID_FORMS}, saying why
+     */
+    static DataSpec parse(String spec, Path systemDir) {
+        if (spec == null || spec.isBlank()) throw invalid(String.valueOf(spec), "it is empty");
+        String s = spec.strip();
+        int colon = s.indexOf(':');
+        String kind = colon < 0 ? s : s.substring(0, colon);
+        String rest = colon < 0 ? null : s.substring(colon + 1);
+        return switch (kind) {
+            case "fashion-mnist" -> rest == null ? new FashionMnistAuto(systemDir) : new FashionMnistDir(dir(spec, rest));
+            case "fashion-mnist-sample" -> {
+                if (rest != null) throw invalid(spec, "fashion-mnist-sample takes no argument");
+                yield new FashionMnistSample();
+            }
+            case "cifar10" -> new Cifar(CifarReader.Variant.CIFAR10, dir(spec, rest));
+            case "cifar100" -> new Cifar(CifarReader.Variant.CIFAR100, dir(spec, rest));
+            case "synthetic" -> synthetic(spec, rest);
+            default -> throw invalid(spec, "unknown dataset '" + kind + "'");
+        };
+    }
+
+    private static Path dir(String spec, String rest) {
+        if (rest == null || rest.isEmpty()) throw invalid(spec, "a directory is required after the colon");
+        return Path.of(rest);
+    }
+
+    private static DataSpec synthetic(String spec, String rest) {
+        Shape shape = Synthetic.DEFAULT_SHAPE;
+        int classes = Synthetic.DEFAULT_CLASSES, trainN = Synthetic.DEFAULT_TRAIN, testN = Synthetic.DEFAULT_TEST;
+        if (rest != null) {
+            String[] parts = rest.split(":", -1);
+            if (parts.length > 4) throw invalid(spec, "synthetic takes at most C,H,W:CLASSES:TRAIN_N:TEST_N");
+            String[] chw = parts[0].split(",", -1);
+            if (chw.length != 3) throw invalid(spec, "the example shape must be C,H,W (three numbers), got '" + parts[0] + "'");
+            shape = Shape.of(number(spec, "C", chw[0], 1, 4096), number(spec, "H", chw[1], 1, 65536), number(spec, "W", chw[2], 1, 65536));
+            if (parts.length > 1) classes = number(spec, "CLASSES", parts[1], 2, 65536);
+            if (parts.length > 2) trainN = number(spec, "TRAIN_N", parts[2], 1, Integer.MAX_VALUE);
+            if (parts.length > 3) testN = number(spec, "TEST_N", parts[3], 1, Integer.MAX_VALUE);
+            if (shape.size() * Math.max(trainN, testN) > IdxReader.MAX_PAYLOAD_BYTES) {
+                throw invalid(spec, shape + " × " + Math.max(trainN, testN) + " examples is more than one array can hold");
+            }
+        }
+        return new SyntheticData(shape, classes, trainN, testN, Synthetic.DEFAULT_SEED);
+    }
+
+    private static int number(String spec, String what, String text, int min, int max) {
+        int v;
+        try {
+            v = Integer.parseInt(text.strip());
+        } catch (NumberFormatException e) {
+            throw invalid(spec, what + " must be a whole number, got '" + text + "'");
+        }
+        if (v < min || v > max) throw invalid(spec, what + " must be in [" + min + ", " + max + "], got " + v);
+        return v;
+    }
+
+    private static IllegalArgumentException invalid(String spec, String why) {
+        return new IllegalArgumentException("invalid --data '" + spec + "': " + why + ". Valid forms:\n  " + VALID_FORMS);
+    }
+}

@@ -129,24 +129,26 @@ public interface Backend extends AutoCloseable {
     void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov);
 
     // ---- fused SAM-family passes over the whole arena (one read/write sweep each) ----
+    // Scalars that come out of reductions (scales, projection coefficients) are passed in double so a
+    // double-precision backend keeps them exact; float backends round them once.
 
     /** {@code Σ a·b} in a fixed order (deterministic, independent of thread count), accumulated in double. */
     double dot(Buffer a, Buffer b, long n);
 
     /** {@code out = alpha·x + beta·y}; {@code out} may alias {@code x} or {@code y}. */
-    void axpby(float alpha, Buffer x, float beta, Buffer y, Buffer out, long n);
+    void axpby(double alpha, Buffer x, double beta, Buffer y, Buffer out, long n);
 
     /**
      * SAM's perturbation in one pass: {@code wSaved = w; gSaved = g; w = w + scale·g}. With
      * {@code scale = ρ/(‖g‖ + ε)} this is {@code w' = w + ρ·g/‖g‖}.
      */
-    void samPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, float scale);
+    void samPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale);
 
     /** ASAM's normaliser {@code ‖T_w·g‖² = Σ ((|w| + η)·g)²}, deterministic, accumulated in double. */
-    double asamNormSquared(Buffer w, Buffer g, long n, float eta);
+    double asamNormSquared(Buffer w, Buffer g, long n, double eta);
 
     /** ASAM's perturbation in one pass: {@code wSaved = w; gSaved = g; w = w + scale·(|w| + η)²·g}. */
-    void asamPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, float scale, float eta);
+    void asamPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale, double eta);
 
     /**
      * Exact restore followed by the SGD update, in one pass: {@code w = wSaved}, then exactly
@@ -159,7 +161,7 @@ public interface Backend extends AutoCloseable {
      * SGD update with gradient {@code g + vScale·v} (LookSAM's reuse step), in one pass; otherwise exactly
      * {@link #sgdUpdate}.
      */
-    void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, float vScale, Buffer m, long n, float lr, float momentum,
+    void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr, float momentum,
                                 float weightDecay, boolean nesterov);
 
     @Override

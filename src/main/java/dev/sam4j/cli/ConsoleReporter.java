@@ -26,7 +26,7 @@ final class ConsoleReporter implements TrainListener {
 
     @Override public void onRunStart(RunInfo info) {
         stepsPerEpoch = info.stepsPerEpoch();
-        out.println("data: " + info.dataDescription());
+        out.println(info.dataDescription());
         out.println("backend: " + info.backendName() + " (" + info.backendReason() + "; " + info.backendDescription() + ")");
         out.printf(Locale.ROOT, "model: %s, %,d parameters; optimizer: %s; %d epochs x %d steps (batch %d), %d steps in all%n",
                 info.model(), info.parameters(), info.config().optimizer(), info.config().epochs(), info.stepsPerEpoch(),

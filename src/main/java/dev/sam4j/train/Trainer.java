@@ -3,8 +3,10 @@ package dev.sam4j.train;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.data.Augment;
 import dev.sam4j.data.BatchLoader;
-import dev.sam4j.data.DataSource;
+import dev.sam4j.data.DataSpec;
+import dev.sam4j.data.DataSplit;
 import dev.sam4j.data.Dataset;
 import dev.sam4j.data.LabelNoise;
 import dev.sam4j.data.Normalization;
@@ -45,14 +47,15 @@ public final class Trainer implements AutoCloseable {
 
     public Trainer(TrainConfig config) {
         this.config = config;
-        DataSource.Loaded data = DataSource.resolve(config.data());
+        DataSplit data = DataSpec.parse(config.data()).load();
         Dataset tr = data.train();
         String desc = data.description();
         if (config.labelNoise() > 0) {
             LabelNoise.Result noisy = LabelNoise.apply(tr, config.labelNoise(), config.seed() ^ 0x6C6162656CL);
             tr = noisy.dataset();
-            desc += String.format(java.util.Locale.ROOT, "; symmetric label noise %.2f requested, %.4f of training labels changed",
-                    config.labelNoise(), noisy.changedFraction());
+            desc += String.format(java.util.Locale.ROOT,
+                    "; symmetric label noise %.2f: %d labels redrawn uniformly from all classes, %.4f of training labels changed",
+                    config.labelNoise(), noisy.resampled(), noisy.changedFraction());
         }
         this.train = tr;
         this.test = data.test();
@@ -65,7 +68,7 @@ public final class Trainer implements AutoCloseable {
             case "off" -> false;
             default -> train.exampleShape().dim(1) == 32 && train.exampleShape().dim(2) == 32;
         };
-        this.normalization = Normalization.fromDataset(train);
+        this.normalization = Normalization.fit(train);
         Backends.Choice choice = Backends.choose(config.device(), config.threads());
         this.backend = choice.backend();
         this.backendReason = choice.reason();
@@ -108,16 +111,17 @@ public final class Trainer implements AutoCloseable {
         int classes = train.classes();
         int exampleSize = train.exampleSize();
 
-        try (BatchLoader loader = new BatchLoader(train, config.batchSize(), config.shuffle(), augment, normalization,
-                config.seed(), 2)) {
+        try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
+                .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
+                .prefetch(2).build()) {
             for (int epoch = 1; epoch <= config.epochs() && step < total; epoch++) {
                 long epochStart = System.nanoTime();
                 long epochSteps = 0, epochSam = 0, epochImages = 0, correct = 0;
                 double lossSum = 0, lr = Double.NaN;
-                var it = loader.epoch(epoch - 1);
-                while (it.hasNext() && step < total) {
-                    BatchLoader.Batch batch = it.next();
-                    int n = batch.size();
+                try (BatchLoader.Epoch it = loader.epoch(epoch - 1)) {
+                BatchLoader.Batch batch;
+                while (step < total && (batch = it.next()) != null) {
+                    int n = batch.n();
                     long t0 = System.nanoTime();
                     backend.upload(batch.x(), 0, xBuf, n * exampleSize);
                     backend.upload(batch.labels(), 0, labelBuf, n);
@@ -130,7 +134,6 @@ public final class Trainer implements AutoCloseable {
                     lr = schedule.lr(step, total);
                     sgd.step(model.params(), model.grads(), lr);
                     long dt = System.nanoTime() - t0;
-                    batch.release();
                     trainNanos += dt;
                     StepRecord rec = new StepRecord(step, epoch, batchLoss, s, Double.NaN, Double.NaN, Double.NaN,
                             false, lr, dt);
@@ -139,6 +142,7 @@ public final class Trainer implements AutoCloseable {
                     epochImages += n;
                     epochSteps++;
                     step++;
+                }
                 }
                 images += epochImages;
                 double[] eval = evaluate();
@@ -167,18 +171,18 @@ public final class Trainer implements AutoCloseable {
         int classes = test.classes();
         double lossSum = 0;
         long correct = 0;
-        int b = config.evalBatchSize();
-        float[] x = new float[b * test.exampleSize()];
-        float[] y = new float[b];
-        for (int start = 0; start < test.size(); start += b) {
-            int n = Math.min(b, test.size() - start);
-            normalization.fill(test, start, n, x, y);
-            backend.upload(x, 0, xBuf, n * test.exampleSize());
-            backend.upload(y, 0, labelBuf, n);
-            Buffer logits = model.forward(xBuf, n, Mode.EVAL);
-            lossSum += loss.forward(logits, labelBuf, n) * n;
-            backend.download(logits, logitsHost, 0, n * classes);
-            correct += countCorrect(logitsHost, y, n, classes);
+        try (BatchLoader loader = BatchLoader.forEval(test, config.evalBatchSize(), normalization);
+             BatchLoader.Epoch it = loader.epoch(0)) {
+            BatchLoader.Batch batch;
+            while ((batch = it.next()) != null) {
+                int n = batch.n();
+                backend.upload(batch.x(), 0, xBuf, n * test.exampleSize());
+                backend.upload(batch.labels(), 0, labelBuf, n);
+                Buffer logits = model.forward(xBuf, n, Mode.EVAL);
+                lossSum += loss.forward(logits, labelBuf, n) * n;
+                backend.download(logits, logitsHost, 0, n * classes);
+                correct += countCorrect(logitsHost, batch.labels(), n, classes);
+            }
         }
         return new double[] {lossSum / test.size(), correct / (double) test.size()};
     }

@@ -181,22 +181,22 @@ public final class ReferenceBackend implements Backend {
         return ScalarOps.dot(A.data, A.offset, B.data, B.offset, (int) n);
     }
 
-    @Override public void axpby(float alpha, Buffer x, float beta, Buffer y, Buffer out, long n) {
+    @Override public void axpby(double alpha, Buffer x, double beta, Buffer y, Buffer out, long n) {
         DoubleBuffer X = d(x), Y = d(y), O = d(out);
         for (int i = 0; i < n; i++) O.data[O.offset + i] = alpha * X.data[X.offset + i] + beta * Y.data[Y.offset + i];
     }
 
-    @Override public void samPerturb(Buffer w, Buffer g, Buffer ws, Buffer gs, long n, float scale) {
+    @Override public void samPerturb(Buffer w, Buffer g, Buffer ws, Buffer gs, long n, double scale) {
         DoubleBuffer W = d(w), G = d(g), WS = d(ws), GS = d(gs);
         ScalarOps.samPerturb(W.data, W.offset, G.data, G.offset, WS.data, WS.offset, GS.data, GS.offset, (int) n, scale);
     }
 
-    @Override public double asamNormSquared(Buffer w, Buffer g, long n, float eta) {
+    @Override public double asamNormSquared(Buffer w, Buffer g, long n, double eta) {
         DoubleBuffer W = d(w), G = d(g);
         return ScalarOps.asamNormSquared(W.data, W.offset, G.data, G.offset, (int) n, eta);
     }
 
-    @Override public void asamPerturb(Buffer w, Buffer g, Buffer ws, Buffer gs, long n, float scale, float eta) {
+    @Override public void asamPerturb(Buffer w, Buffer g, Buffer ws, Buffer gs, long n, double scale, double eta) {
         DoubleBuffer W = d(w), G = d(g), WS = d(ws), GS = d(gs);
         ScalarOps.asamPerturb(W.data, W.offset, G.data, G.offset, WS.data, WS.offset, GS.data, GS.offset, (int) n, scale, eta);
     }
@@ -207,7 +207,7 @@ public final class ReferenceBackend implements Backend {
         sgdUpdate(w, g, m, n, lr, mu, wd, nesterov);
     }
 
-    @Override public void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, float vScale, Buffer m, long n, float lr,
+    @Override public void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr,
                                                  float mu, float wd, boolean nesterov) {
         DoubleBuffer W = d(w), G = d(g), V = d(v), M = d(m);
         ScalarOps.sgdUpdateWithDirection(W.data, W.offset, G.data, G.offset, V.data, V.offset, vScale, M.data, M.offset,

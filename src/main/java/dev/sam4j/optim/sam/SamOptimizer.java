@@ -84,7 +84,7 @@ public final class SamOptimizer implements AutoCloseable {
                     (float) sgd.weightDecay(), sgd.nesterov());
             samSteps++;
         } else if (lookSamDirection != null && lookSamDirectionNorm > 0) {
-            float vScale = (float) (method.lookSamAlpha() * Math.sqrt(s) / lookSamDirectionNorm);
+            double vScale = method.lookSamAlpha() * Math.sqrt(s) / lookSamDirectionNorm;
             backend.sgdUpdateWithDirection(params, grads, lookSamDirection, vScale, sgd.momentumArena(), n, flr,
                     (float) sgd.momentum(), (float) sgd.weightDecay(), sgd.nesterov());
         } else {
@@ -97,23 +97,23 @@ public final class SamOptimizer implements AutoCloseable {
     private void perturb(double s) {
         switch (method.perturbation()) {
             case Perturbation.Plain p ->
-                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, (float) (p.rho() / (Math.sqrt(s) + Perturbation.EPS)));
+                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, p.rho() / (Math.sqrt(s) + Perturbation.EPS));
             case Perturbation.Adaptive a -> {
-                double q = backend.asamNormSquared(params, grads, n, (float) a.eta());
+                double q = backend.asamNormSquared(params, grads, n, a.eta());
                 backend.asamPerturb(params, grads, savedWeights, savedGradient, n,
-                        (float) (a.rho() / (Math.sqrt(q) + Perturbation.EPS)), (float) a.eta());
+                        a.rho() / (Math.sqrt(q) + Perturbation.EPS), a.eta());
             }
             case Perturbation.Esam e -> {
                 if (!e.swp()) {
-                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, (float) (e.rho() / (Math.sqrt(s) + Perturbation.EPS)));
+                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, e.rho() / (Math.sqrt(s) + Perturbation.EPS));
                 } else {
-                    float scale = (float) (e.rho() / (e.beta() * (Math.sqrt(s) + Perturbation.EPS)));
+                    double scale = e.rho() / (e.beta() * (Math.sqrt(s) + Perturbation.EPS));
                     // One draw per tensor, in layout order, every SAM step: the kept set is a pure function of the seed.
                     for (ParamSpec spec : layout.specs()) {
                         boolean kept = esamRng.nextDouble() < e.beta();
                         backend.samPerturb(params.slice(spec.offset(), spec.size()), grads.slice(spec.offset(), spec.size()),
                                 savedWeights.slice(spec.offset(), spec.size()), savedGradient.slice(spec.offset(), spec.size()),
-                                spec.size(), kept ? scale : 0f);
+                                spec.size(), kept ? scale : 0.0);
                     }
                 }
             }
@@ -151,7 +151,7 @@ public final class SamOptimizer implements AutoCloseable {
     private void storeLookSamDirection(double s) {
         // g_v = g_s − (⟨g, g_s⟩ / ‖g‖²)·g : the part of the SAM gradient orthogonal to the plain gradient.
         double coef = s > 0 ? backend.dot(savedGradient, grads, n) / s : 0;
-        backend.axpby((float) -coef, savedGradient, 1f, grads, lookSamDirection, n);
+        backend.axpby(-coef, savedGradient, 1.0, grads, lookSamDirection, n);
         lookSamDirectionNorm = Math.sqrt(backend.sumOfSquares(lookSamDirection, n));
     }
 

@@ -18,6 +18,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--models", split = ",", description = "models to time")
     String[] models = {"mlp", "cnn"};
 
+    @Option(names = "--optimizers", split = ",", description = "methods to time: erm, sam, asam, esam, sssam, looksam, aesam, aelooksam")
+    String[] optimizers = {"erm"};
+
     @Option(names = "--input", description = "per-example input shape C,H,W")
     String input = "1,28,28";
 
@@ -55,15 +58,19 @@ final class BenchCommand implements Callable<Integer> {
         if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
         Backends.Choice c = Backends.choose(device, threads);
         try (Backend b = c.backend()) {
-            for (String m : models) {
-                StepBenchmark.Result r = StepBenchmark.run(b, m.trim(), shape, classes, batch, warmup, steps, seed);
+            for (String m : models) for (String opt : optimizers) {
+                StepBenchmark.Result r = StepBenchmark.run(b, m.trim(), opt.trim(), shape, classes, batch, warmup, steps, seed);
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("impl", "sam4j");
                 o.put("model", r.model());
+                o.put("optimizer", r.method());
                 o.put("batch", r.batch());
                 o.put("steps", steps);
                 o.put("median_ms", r.median());
                 o.put("p90_ms", r.p90());
+                o.put("sam_fraction", r.samFraction());
+                o.put("median_erm_path_ms", r.medianErmPath());
+                o.put("median_sam_path_ms", r.medianSamPath());
                 o.put("images_per_second", Math.round(r.imagesPerSecond()));
                 o.put("params", r.parameters());
                 o.put("backend", b.name());

@@ -1,5 +1,6 @@
 package dev.sam4j.cli;
 
+import dev.sam4j.optim.sam.Method;
 import dev.sam4j.train.RunSummary;
 import dev.sam4j.train.RunWriter;
 import dev.sam4j.train.TrainConfig;
@@ -25,7 +26,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", description = "mlp, cnn, resnet18, wrn-28-10 (or wrn-DEPTH-WIDTH)")
     String model = D.model();
 
-    @Option(names = "--optimizer", description = "erm")
+    @Option(names = "--optimizer", description = "erm, sam, asam, esam, sssam, looksam, aesam, aelooksam")
     String optimizer = D.optimizer();
 
     @Option(names = "--epochs", description = "passes over the training set")
@@ -79,11 +80,67 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "run directory (default: runs/<time>-<model>-<optimizer>)")
     Path out;
 
+    private static final Method.Hyper H = Method.Hyper.defaults();
+
+    @Option(names = "--rho", description = "perturbation radius rho (default 0.05; 0.5 for asam)")
+    Double rho;
+
+    @Option(names = "--asam-eta", description = "ASAM's eta in T_w = |w| + eta")
+    double asamEta = H.asamEta();
+
+    @Option(names = "--sssam-p", description = "SS-SAM's probability of a SAM step")
+    double sssamP = H.sssamP();
+
+    @Option(names = "--sssam-p-end", description = "SS-SAM: move p linearly to this value at the last step (default: constant p)")
+    Double sssamPEnd;
+
+    @Option(names = "--looksam-k", description = "LookSAM: a SAM step every k steps")
+    int lookSamK = H.lookSamK();
+
+    @Option(names = "--looksam-alpha", description = "LookSAM / AE-LookSAM: weight of the reused direction g_v")
+    double lookSamAlpha = H.lookSamAlpha();
+
+    @Option(names = "--looksam-per-tensor", description = "LookSAM: project and scale g_v per parameter tensor (default: whole model)")
+    boolean lookSamPerTensor = H.lookSamPerTensor();
+
+    @Option(names = "--ae-delta", description = "AE-SAM: EMA decay of the mean and variance of ||g||^2")
+    double aeDelta = H.aeDelta();
+
+    @Option(names = "--ae-lambda1", description = "AE-SAM: c_t at the end of the run (c_t = l1*t/T + l2*(1-t/T))")
+    double aeLambda1 = H.aeLambda1();
+
+    @Option(names = "--ae-lambda2", description = "AE-SAM: c_t at the start of the run")
+    double aeLambda2 = H.aeLambda2();
+
+    @Option(names = "--ae-warmup", description = "AE-SAM: first steps that only update the statistic (ERM steps)")
+    int aeWarmup = H.aeWarmup();
+
+    @Option(names = "--esam-beta", description = "ESAM SWP: probability of perturbing each parameter tensor")
+    double esamBeta = H.esamBeta();
+
+    @Option(names = "--esam-gamma", description = "ESAM SDS: fraction of the batch used in the second pass")
+    double esamGamma = H.esamGamma();
+
+    @Option(names = "--esam-swp", arity = "1", description = "ESAM: stochastic weight perturbation on (true|false)")
+    boolean esamSwp = H.esamSwp();
+
+    @Option(names = "--esam-sds", arity = "1", description = "ESAM: sharpness-sensitive data selection on (true|false)")
+    boolean esamSds = H.esamSds();
+
+    /** The SAM-family hyperparameters from the options; {@code --rho} sets ASAM's radius too when given. */
+    Method.Hyper hyper() {
+        double r = rho == null ? H.rho() : rho;
+        double ar = rho == null ? H.asamRho() : rho;
+        return new Method.Hyper(r, ar, asamEta, sssamP, sssamPEnd == null ? Double.NaN : sssamPEnd, lookSamK, lookSamAlpha,
+                aeDelta, aeLambda1, aeLambda2, aeWarmup, esamBeta, esamGamma, esamSwp, esamSds, lookSamPerTensor);
+    }
+
     @Override public Integer call() {
         TrainConfig cfg = TrainConfig.builder().data(data).model(model).optimizer(optimizer).epochs(epochs)
                 .batchSize(batchSize).evalBatchSize(evalBatchSize).lr(lr).schedule(schedule).warmupSteps(warmupSteps)
                 .momentum(momentum).nesterov(nesterov).weightDecay(weightDecay).seed(seed).labelNoise(labelNoise)
-                .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).build();
+                .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper())
+                .build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());
         cfg = cfg.toBuilder().out(dir).build();

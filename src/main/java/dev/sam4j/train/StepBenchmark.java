@@ -7,57 +7,85 @@ import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
 import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.Sgd;
+import dev.sam4j.optim.sam.GradientClosure;
+import dev.sam4j.optim.sam.Method;
+import dev.sam4j.optim.sam.SamOptimizer;
 import dev.sam4j.tensor.Shape;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * Times full training steps of a model on fixed random inputs (no data loading), after warm-up: the
- * same work as a {@link Trainer} step (forward, loss, backward, {@code ‖g‖²}, SGD update). Used by
- * {@code sam4j bench} and the side-by-side scripts; timings are medians because shared machines are noisy.
+ * Times full training steps of a model and method on random inputs (a rotation of a few fixed batches,
+ * no data loading), after warm-up: exactly the {@link Trainer}'s step (upload, pass 1, {@code ‖g‖²}, the
+ * policy, the SAM branch when taken, the update). Step times are split by the path each step took, so
+ * an adaptive method's ERM-path steps can be compared with plain ERM steps. Medians, because shared
+ * machines are noisy.
  */
 public final class StepBenchmark {
     private StepBenchmark() {}
 
-    /** Step times in milliseconds, sorted ascending. */
-    public record Result(String model, int batch, long parameters, double[] sortedMillis) {
-        public double median() { return percentile(0.5); }
-        public double p90() { return percentile(0.9); }
-        public double percentile(double q) {
-            double pos = q * (sortedMillis.length - 1);
-            int lo = (int) Math.floor(pos), hi = (int) Math.ceil(pos);
-            return sortedMillis[lo] + (pos - lo) * (sortedMillis[hi] - sortedMillis[lo]);
-        }
+    private static final int BATCHES = 4;
+
+    /** Step times in milliseconds, all steps and split by path, each sorted ascending. */
+    public record Result(String model, String method, int batch, long parameters, double[] allMillis, double[] ermPathMillis,
+                         double[] samPathMillis) {
+        public double median() { return percentile(allMillis, 0.5); }
+        public double p90() { return percentile(allMillis, 0.9); }
+        public double medianErmPath() { return percentile(ermPathMillis, 0.5); }
+        public double medianSamPath() { return percentile(samPathMillis, 0.5); }
+        public double samFraction() { return samPathMillis.length / (double) allMillis.length; }
         public double imagesPerSecond() { return batch * 1000.0 / median(); }
+
+        static double percentile(double[] sorted, double q) {
+            if (sorted.length == 0) return Double.NaN;
+            double pos = q * (sorted.length - 1);
+            int lo = (int) Math.floor(pos), hi = (int) Math.ceil(pos);
+            return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+        }
     }
 
-    public static Result run(Backend backend, String modelName, Shape input, int classes, int batch, int warmup, int steps,
-                             long seed) {
-        if (steps < 1) throw new IllegalArgumentException("steps must be >= 1");
+    public static Result run(Backend backend, String modelName, String method, Shape input, int classes, int batch,
+                             int warmup, int steps, long seed) {
+        if (steps < 1 || warmup < 0) throw new IllegalArgumentException("steps must be >= 1 and warm-up >= 0");
+        Method m = Method.of(method, Method.Hyper.defaults());
         try (Model model = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed)) {
             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
             Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
+            SamOptimizer opt = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, m, seed);
             SplittableRandom r = new SplittableRandom(seed);
-            float[] x = new float[batch * input.intSize()];
-            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
-            float[] y = new float[batch];
-            for (int i = 0; i < batch; i++) y[i] = r.nextInt(classes);
-            Buffer xb = backend.allocate(x.length), yb = backend.allocate(batch);
-            double[] ms = new double[steps];
-            for (int i = 0; i < warmup + steps; i++) {
-                long t0 = System.nanoTime();
-                backend.upload(x, 0, xb, x.length);
-                backend.upload(y, 0, yb, batch);
-                Buffer logits = model.forward(xb, batch, Mode.TRAIN);
-                loss.forwardBackward(logits, yb, batch);
-                model.backward(loss.dLogits(), batch);
-                backend.sumOfSquares(model.grads(), model.paramCount());
-                sgd.step(model.params(), model.grads(), 0.01);
-                long dt = System.nanoTime() - t0;
-                if (i >= warmup) ms[i - warmup] = dt / 1e6;
+            int es = input.intSize();
+            float[][] xs = new float[BATCHES][batch * es];
+            float[][] ys = new float[BATCHES][batch];
+            for (int b = 0; b < BATCHES; b++) {
+                for (int i = 0; i < xs[b].length; i++) xs[b][i] = (float) r.nextGaussian();
+                for (int i = 0; i < batch; i++) ys[b][i] = r.nextInt(classes);
             }
-            Arrays.sort(ms);
-            return new Result(modelName, batch, model.paramCount(), ms);
+            Buffer xb = backend.allocate((long) batch * es), yb = backend.allocate(batch);
+            GradientClosure closure = mode -> {
+                double l = loss.forwardBackward(model.forward(xb, batch, mode), yb, batch);
+                model.backward(loss.dLogits(), batch);
+                return l;
+            };
+            double[] all = new double[steps];
+            double[] erm = new double[steps], sam = new double[steps];
+            int ne = 0, ns = 0;
+            long total = warmup + steps;
+            for (int i = 0; i < total; i++) {
+                long t0 = System.nanoTime();
+                backend.upload(xs[i % BATCHES], 0, xb, batch * es);
+                backend.upload(ys[i % BATCHES], 0, yb, batch);
+                boolean took = opt.step(closure, i, total, 0.01).sam();
+                double ms = (System.nanoTime() - t0) / 1e6;
+                if (i >= warmup) {
+                    all[i - warmup] = ms;
+                    if (took) sam[ns++] = ms; else erm[ne++] = ms;
+                }
+            }
+            double[] e = Arrays.copyOf(erm, ne), s = Arrays.copyOf(sam, ns);
+            Arrays.sort(all);
+            Arrays.sort(e);
+            Arrays.sort(s);
+            return new Result(modelName, m.name(), batch, model.paramCount(), all, e, s);
         }
     }
 }

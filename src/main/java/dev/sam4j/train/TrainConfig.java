@@ -1,5 +1,6 @@
 package dev.sam4j.train;
 
+import dev.sam4j.optim.sam.Method;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -13,7 +14,7 @@ import java.util.Map;
 public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
                           double lr, String schedule, int warmupSteps, double momentum, double weightDecay,
                           boolean nesterov, long seed, double labelNoise, String augment, String device, int threads,
-                          long maxSteps, boolean shuffle, Path out) {
+                          long maxSteps, boolean shuffle, Path out, Method.Hyper hyper) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -23,7 +24,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.evalBatchSize = evalBatchSize; b.lr = lr; b.schedule = schedule; b.warmupSteps = warmupSteps;
         b.momentum = momentum; b.weightDecay = weightDecay; b.nesterov = nesterov; b.seed = seed;
         b.labelNoise = labelNoise; b.augment = augment; b.device = device; b.threads = threads;
-        b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out;
+        b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out; b.hyper = hyper;
         return b;
     }
 
@@ -49,6 +50,22 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("max_steps", maxSteps);
         m.put("shuffle", shuffle);
         m.put("out", out == null ? null : out.toString());
+        m.put("rho", hyper.rho());
+        m.put("asam_rho", hyper.asamRho());
+        m.put("asam_eta", hyper.asamEta());
+        m.put("sssam_p", hyper.sssamP());
+        m.put("sssam_p_end", hyper.sssamPEnd());
+        m.put("looksam_k", hyper.lookSamK());
+        m.put("looksam_alpha", hyper.lookSamAlpha());
+        m.put("ae_delta", hyper.aeDelta());
+        m.put("ae_lambda1", hyper.aeLambda1());
+        m.put("ae_lambda2", hyper.aeLambda2());
+        m.put("ae_warmup", hyper.aeWarmup());
+        m.put("esam_beta", hyper.esamBeta());
+        m.put("esam_gamma", hyper.esamGamma());
+        m.put("esam_swp", hyper.esamSwp());
+        m.put("esam_sds", hyper.esamSds());
+        m.put("looksam_per_tensor", hyper.lookSamPerTensor());
         return m;
     }
 
@@ -74,6 +91,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         long maxSteps = 0;
         boolean shuffle = true;
         Path out = null;
+        Method.Hyper hyper = Method.Hyper.defaults();
 
         public Builder data(String v) { data = v; return this; }
         public Builder model(String v) { model = v; return this; }
@@ -95,6 +113,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         public Builder maxSteps(long v) { maxSteps = v; return this; }
         public Builder shuffle(boolean v) { shuffle = v; return this; }
         public Builder out(Path v) { out = v; return this; }
+        /** SAM-family hyperparameters (defaults: {@link Method.Hyper#defaults()}). */
+        public Builder hyper(Method.Hyper v) { hyper = v; return this; }
 
         private static void require(boolean ok, String option, String message) {
             if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
@@ -105,7 +125,9 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             require(model != null && !model.isBlank(), "model", "must not be empty");
             require(optimizer != null, "optimizer", "must not be empty");
             String opt = optimizer.trim().toLowerCase(Locale.ROOT);
-            require(opt.equals("erm"), "optimizer", "unknown optimizer '" + optimizer + "'; valid: erm");
+            require(hyper != null, "optimizer", "hyperparameters must not be null");
+            // Validates the method and every hyperparameter it uses, with messages naming the option.
+            Method.of(opt, hyper);
             require(epochs >= 1, "epochs", "must be >= 1, got " + epochs);
             require(batchSize >= 1 && batchSize <= 65536, "batch-size", "must be in [1, 65536], got " + batchSize);
             require(evalBatchSize >= 1 && evalBatchSize <= 65536, "eval-batch-size", "must be in [1, 65536], got " + evalBatchSize);
@@ -125,7 +147,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
-                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out);
+                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper);
         }
     }
 }

@@ -16,6 +16,11 @@ import dev.sam4j.nn.SoftmaxCrossEntropy;
 import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
+import dev.sam4j.optim.sam.Decision;
+import dev.sam4j.optim.sam.GradientClosure;
+import dev.sam4j.optim.sam.Method;
+import dev.sam4j.optim.sam.Perturbation;
+import dev.sam4j.optim.sam.SamOptimizer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -38,11 +43,14 @@ public final class Trainer implements AutoCloseable {
     private final Model model;
     private final SoftmaxCrossEntropy loss;
     private final Sgd sgd;
+    private final SamOptimizer optimizer;
     private final Normalization normalization;
     private final boolean augment;
     private final int maxBatch;
     private final Buffer xBuf;      // [maxBatch, C, H, W]
     private final Buffer labelBuf;  // [maxBatch] class indices as floats
+    private final Buffer subsetXBuf;     // [maxBatch, C, H, W] ESAM's selected examples (pass 2 only)
+    private final Buffer subsetLabelBuf; // [maxBatch]
     private final float[] logitsHost; // [maxBatch, classes]
 
     public Trainer(TrainConfig config) {
@@ -77,14 +85,20 @@ public final class Trainer implements AutoCloseable {
                 train.classes(), backend, maxBatch, config.seed());
         this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
         this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());
+        this.optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd,
+                Method.of(config.optimizer(), config.hyper()), config.seed());
         this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
         this.labelBuf = backend.allocate(maxBatch);
+        boolean sds = optimizer.method().perturbation() instanceof Perturbation.Esam e && e.sds();
+        this.subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;
+        this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
         this.logitsHost = new float[maxBatch * train.classes()];
     }
 
     public Trainer addListener(TrainListener l) { listeners.add(l); return this; }
 
     public Model model() { return model; }
+    public SamOptimizer optimizer() { return optimizer; }
     public Backend backend() { return backend; }
     public String dataDescription() { return dataDescription; }
 
@@ -105,46 +119,41 @@ public final class Trainer implements AutoCloseable {
         listeners.forEach(l -> l.onRunStart(info));
 
         long startNanos = System.nanoTime();
-        long trainNanos = 0;
+        long trainNanos = 0; // compute time of steps only (no data loading, no evaluation)
         long step = 0, samSteps = 0, images = 0;
         double best = Double.NEGATIVE_INFINITY, lastTestAcc = Double.NaN, lastTestLoss = Double.NaN, lastTrainLoss = Double.NaN;
-        int classes = train.classes();
-        int exampleSize = train.exampleSize();
+        BatchClosure closure = new BatchClosure();
 
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
                 .prefetch(2).build()) {
             for (int epoch = 1; epoch <= config.epochs() && step < total; epoch++) {
                 long epochStart = System.nanoTime();
-                long epochSteps = 0, epochSam = 0, epochImages = 0, correct = 0;
+                long epochSteps = 0, epochSam = 0, epochImages = 0, correct = 0, epochTrainNanos = 0;
                 double lossSum = 0, lr = Double.NaN;
                 try (BatchLoader.Epoch it = loader.epoch(epoch - 1)) {
                 BatchLoader.Batch batch;
                 while (step < total && (batch = it.next()) != null) {
                     int n = batch.n();
                     long t0 = System.nanoTime();
-                    backend.upload(batch.x(), 0, xBuf, n * exampleSize);
-                    backend.upload(batch.labels(), 0, labelBuf, n);
-                    Buffer logits = model.forward(xBuf, n, Mode.TRAIN);
-                    double batchLoss = loss.forwardBackward(logits, labelBuf, n);
-                    backend.download(logits, logitsHost, 0, n * classes);
-                    correct += countCorrect(logitsHost, batch.labels(), n, classes);
-                    model.backward(loss.dLogits(), n);
-                    double s = backend.sumOfSquares(model.grads(), model.paramCount());
+                    closure.load(batch.x(), batch.labels(), n);
                     lr = schedule.lr(step, total);
-                    sgd.step(model.params(), model.grads(), lr);
+                    SamOptimizer.StepResult r = optimizer.step(closure, step, total, lr);
                     long dt = System.nanoTime() - t0;
-                    trainNanos += dt;
-                    StepRecord rec = new StepRecord(step, epoch, batchLoss, s, Double.NaN, Double.NaN, Double.NaN,
-                            false, lr, dt);
+                    correct += closure.pass1Correct;
+                    epochTrainNanos += dt;
+                    Decision d = r.decision();
+                    StepRecord rec = new StepRecord(step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt);
                     for (TrainListener l : listeners) l.onStep(rec);
-                    lossSum += batchLoss * n;
+                    if (r.sam()) epochSam++;
+                    lossSum += r.loss() * n;
                     epochImages += n;
                     epochSteps++;
                     step++;
                 }
                 }
                 images += epochImages;
+                trainNanos += epochTrainNanos;
                 double[] eval = evaluate();
                 lastTestLoss = eval[0];
                 lastTestAcc = eval[1];
@@ -153,7 +162,7 @@ public final class Trainer implements AutoCloseable {
                 double seconds = (System.nanoTime() - epochStart) / 1e9;
                 EpochRecord er = new EpochRecord(epoch, epochSteps, lastTrainLoss, correct / (double) Math.max(1, epochImages),
                         lastTestLoss, lastTestAcc, epochSteps == 0 ? 0 : epochSam / (double) epochSteps,
-                        epochImages / Math.max(1e-9, seconds), seconds, lr);
+                        epochImages / Math.max(1e-9, epochTrainNanos / 1e9), seconds, lr);
                 samSteps += epochSam;
                 for (TrainListener l : listeners) l.onEpoch(er);
             }
@@ -185,6 +194,63 @@ public final class Trainer implements AutoCloseable {
             }
         }
         return new double[] {lossSum / test.size(), correct / (double) test.size()};
+    }
+
+    /**
+     * The current batch as a {@link GradientClosure}: pass 1 also counts correct predictions (for the
+     * training accuracy) and keeps the per-example losses that ESAM's data selection compares against.
+     */
+    private final class BatchClosure implements GradientClosure {
+        private float[] hostX;      // the loader's batch, valid for this step
+        private float[] hostLabels;
+        private int n;
+        private float[] subX;       // gathered subset for ESAM-SDS, allocated on first use
+        private float[] subLabels;
+        long pass1Correct;
+
+        void load(float[] x, float[] labels, int n) {
+            this.hostX = x;
+            this.hostLabels = labels;
+            this.n = n;
+            backend.upload(x, 0, xBuf, n * train.exampleSize());
+            backend.upload(labels, 0, labelBuf, n);
+        }
+
+        @Override public double lossAndGradient(Mode mode) {
+            Buffer logits = model.forward(xBuf, n, mode);
+            double l = loss.forwardBackward(logits, labelBuf, n);
+            if (mode == Mode.TRAIN) {
+                backend.download(logits, logitsHost, 0, n * train.classes());
+                pass1Correct = countCorrect(logitsHost, hostLabels, n, train.classes());
+            }
+            model.backward(loss.dLogits(), n);
+            return l;
+        }
+
+        @Override public boolean supportsSubsets() { return true; }
+        @Override public int batchSize() { return n; }
+        @Override public float[] lastPerExampleLoss() { return loss.lastLosses(); }
+
+        @Override public float[] perExampleLoss(Mode mode) {
+            loss.forward(model.forward(xBuf, n, mode), labelBuf, n);
+            return loss.lastLosses();
+        }
+
+        @Override public double lossAndGradient(Mode mode, int[] subset) {
+            int es = train.exampleSize();
+            if (subX == null) { subX = new float[config.batchSize() * es]; subLabels = new float[config.batchSize()]; }
+            for (int i = 0; i < subset.length; i++) {
+                System.arraycopy(hostX, subset[i] * es, subX, i * es, es);
+                subLabels[i] = hostLabels[subset[i]];
+            }
+            int m = subset.length;
+            backend.upload(subX, 0, subsetXBuf, m * es);
+            backend.upload(subLabels, 0, subsetLabelBuf, m);
+            Buffer logits = model.forward(subsetXBuf, m, mode);
+            double l = loss.forwardBackward(logits, subsetLabelBuf, m);
+            model.backward(loss.dLogits(), m);
+            return l;
+        }
     }
 
     static long countCorrect(float[] logits, float[] labels, int n, int classes) {

@@ -59,6 +59,17 @@ class MainTest {
         "--epochs=many                    | --epochs",
         "--shuffle=maybe                  | --shuffle",
         "--augment=sometimes              | --augment",
+        "--rho=0                          | --rho",
+        "--rho=-0.05                      | --rho",
+        "--ae-delta=1                     | --ae-delta",
+        "--ae-delta=0                     | --ae-delta",
+        "--looksam-k=0                    | --looksam-k",
+        "--sssam-p=1.5                    | --sssam-p",
+        "--sssam-p=-0.1                   | --sssam-p",
+        "--esam-beta=0                    | --esam-beta",
+        "--esam-gamma=2                   | --esam-gamma",
+        "--asam-eta=-1                    | --asam-eta",
+        "--looksam-alpha=-1               | --looksam-alpha",
     })
     void badOptionsGiveOneClearLine(String option, String mentioned, @TempDir Path dir) {
         String opt = option.trim();

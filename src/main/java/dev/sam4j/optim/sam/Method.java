@@ -8,8 +8,10 @@ import java.util.Locale;
  * and optional LookSAM reuse of the last SAM step's orthogonal direction {@code g_v} on the other steps.
  *
  * @param lookSamAlpha LookSAM's α (the reuse weight); NaN when reuse is off
+ * @param lookSamPerTensor LookSAM's projection and scale per parameter tensor instead of whole-model
  */
-public record Method(String name, Policy policy, Perturbation perturbation, boolean lookSam, double lookSamAlpha) {
+public record Method(String name, Policy policy, Perturbation perturbation, boolean lookSam, double lookSamAlpha,
+                     boolean lookSamPerTensor) {
 
     public static final List<String> NAMES = List.of("erm", "sam", "asam", "esam", "sssam", "looksam", "aesam", "aelooksam");
 
@@ -22,9 +24,68 @@ public record Method(String name, Policy policy, Perturbation perturbation, bool
     /** Hyperparameters of every method, with the defaults of the spec. Unused ones are ignored. */
     public record Hyper(double rho, double asamRho, double asamEta, double sssamP, double sssamPEnd, int lookSamK,
                         double lookSamAlpha, double aeDelta, double aeLambda1, double aeLambda2, int aeWarmup,
-                        double esamBeta, double esamGamma, boolean esamSwp, boolean esamSds) {
+                        double esamBeta, double esamGamma, boolean esamSwp, boolean esamSds, boolean lookSamPerTensor) {
+        /** Validates every value, used by the method or not, so a typo never passes silently. */
+        public Hyper {
+            check(rho > 0 && Double.isFinite(rho), "--rho", "must be > 0", rho);
+            check(asamRho > 0 && Double.isFinite(asamRho), "--asam-rho", "must be > 0", asamRho);
+            check(asamEta >= 0 && Double.isFinite(asamEta), "--asam-eta", "must be >= 0", asamEta);
+            check(sssamP >= 0 && sssamP <= 1, "--sssam-p", "must be in [0, 1]", sssamP);
+            check(Double.isNaN(sssamPEnd) || (sssamPEnd >= 0 && sssamPEnd <= 1), "--sssam-p-end", "must be in [0, 1]", sssamPEnd);
+            check(lookSamK >= 1, "--looksam-k", "must be >= 1", lookSamK);
+            check(lookSamAlpha >= 0 && Double.isFinite(lookSamAlpha), "--looksam-alpha", "must be >= 0", lookSamAlpha);
+            check(aeDelta > 0 && aeDelta < 1, "--ae-delta", "must be in (0, 1)", aeDelta);
+            check(Double.isFinite(aeLambda1), "--ae-lambda1", "must be finite", aeLambda1);
+            check(Double.isFinite(aeLambda2), "--ae-lambda2", "must be finite", aeLambda2);
+            check(aeWarmup >= 0, "--ae-warmup", "must be >= 0", aeWarmup);
+            check(esamBeta > 0 && esamBeta <= 1, "--esam-beta", "must be in (0, 1]", esamBeta);
+            check(esamGamma > 0 && esamGamma <= 1, "--esam-gamma", "must be in (0, 1]", esamGamma);
+        }
+
+        private static void check(boolean ok, String option, String rule, double value) {
+            if (!ok) throw new IllegalArgumentException(option + ": " + rule + ", got " + value);
+        }
+
         public static Hyper defaults() {
-            return new Hyper(0.05, 0.5, 0.01, 0.5, Double.NaN, 5, 0.7, 0.9, -1, 1, 0, 0.5, 0.5, true, true);
+            return new Hyper(0.05, 0.5, 0.01, 0.5, Double.NaN, 5, 0.7, 0.9, -1, 1, 0, 0.5, 0.5, true, true, false);
+        }
+
+        public Builder toBuilder() { return new Builder(this); }
+
+        /** Changes a few values of a {@link Hyper}; {@link #build()} validates them all. */
+        public static final class Builder {
+            private double rho, asamRho, asamEta, sssamP, sssamPEnd, lookSamAlpha, aeDelta, aeLambda1, aeLambda2, esamBeta, esamGamma;
+            private int lookSamK, aeWarmup;
+            private boolean esamSwp, esamSds, lookSamPerTensor;
+
+            private Builder(Hyper h) {
+                rho = h.rho; asamRho = h.asamRho; asamEta = h.asamEta; sssamP = h.sssamP; sssamPEnd = h.sssamPEnd;
+                lookSamK = h.lookSamK; lookSamAlpha = h.lookSamAlpha; aeDelta = h.aeDelta; aeLambda1 = h.aeLambda1;
+                aeLambda2 = h.aeLambda2; aeWarmup = h.aeWarmup; esamBeta = h.esamBeta; esamGamma = h.esamGamma;
+                esamSwp = h.esamSwp; esamSds = h.esamSds; lookSamPerTensor = h.lookSamPerTensor;
+            }
+
+            public Builder rho(double v) { rho = v; return this; }
+            public Builder asamRho(double v) { asamRho = v; return this; }
+            public Builder asamEta(double v) { asamEta = v; return this; }
+            public Builder sssamP(double v) { sssamP = v; return this; }
+            public Builder sssamPEnd(double v) { sssamPEnd = v; return this; }
+            public Builder lookSamK(int v) { lookSamK = v; return this; }
+            public Builder lookSamAlpha(double v) { lookSamAlpha = v; return this; }
+            public Builder lookSamPerTensor(boolean v) { lookSamPerTensor = v; return this; }
+            public Builder aeDelta(double v) { aeDelta = v; return this; }
+            public Builder aeLambda1(double v) { aeLambda1 = v; return this; }
+            public Builder aeLambda2(double v) { aeLambda2 = v; return this; }
+            public Builder aeWarmup(int v) { aeWarmup = v; return this; }
+            public Builder esamBeta(double v) { esamBeta = v; return this; }
+            public Builder esamGamma(double v) { esamGamma = v; return this; }
+            public Builder esamSwp(boolean v) { esamSwp = v; return this; }
+            public Builder esamSds(boolean v) { esamSds = v; return this; }
+
+            public Hyper build() {
+                return new Hyper(rho, asamRho, asamEta, sssamP, sssamPEnd, lookSamK, lookSamAlpha, aeDelta, aeLambda1,
+                        aeLambda2, aeWarmup, esamBeta, esamGamma, esamSwp, esamSds, lookSamPerTensor);
+            }
         }
     }
 
@@ -34,15 +95,15 @@ public record Method(String name, Policy policy, Perturbation perturbation, bool
         Perturbation plain = new Perturbation.Plain(h.rho());
         Policy adaptive = new Policy.Adaptive(h.aeDelta(), h.aeLambda1(), h.aeLambda2(), h.aeWarmup());
         return switch (n) {
-            case "erm" -> new Method(n, new Policy.Never(), plain, false, Double.NaN);
-            case "sam" -> new Method(n, new Policy.Always(), plain, false, Double.NaN);
-            case "asam" -> new Method(n, new Policy.Always(), new Perturbation.Adaptive(h.asamRho(), h.asamEta()), false, Double.NaN);
+            case "erm" -> new Method(n, new Policy.Never(), plain, false, Double.NaN, false);
+            case "sam" -> new Method(n, new Policy.Always(), plain, false, Double.NaN, false);
+            case "asam" -> new Method(n, new Policy.Always(), new Perturbation.Adaptive(h.asamRho(), h.asamEta()), false, Double.NaN, false);
             case "esam" -> new Method(n, new Policy.Always(),
-                    new Perturbation.Esam(h.rho(), h.esamBeta(), h.esamGamma(), h.esamSwp(), h.esamSds()), false, Double.NaN);
-            case "sssam" -> new Method(n, new Policy.Bernoulli(h.sssamP(), h.sssamPEnd()), plain, false, Double.NaN);
-            case "looksam" -> new Method(n, new Policy.Periodic(h.lookSamK()), plain, true, h.lookSamAlpha());
-            case "aesam" -> new Method(n, adaptive, plain, false, Double.NaN);
-            case "aelooksam" -> new Method(n, adaptive, plain, true, h.lookSamAlpha());
+                    new Perturbation.Esam(h.rho(), h.esamBeta(), h.esamGamma(), h.esamSwp(), h.esamSds()), false, Double.NaN, false);
+            case "sssam" -> new Method(n, new Policy.Bernoulli(h.sssamP(), h.sssamPEnd()), plain, false, Double.NaN, false);
+            case "looksam" -> new Method(n, new Policy.Periodic(h.lookSamK()), plain, true, h.lookSamAlpha(), h.lookSamPerTensor());
+            case "aesam" -> new Method(n, adaptive, plain, false, Double.NaN, false);
+            case "aelooksam" -> new Method(n, adaptive, plain, true, h.lookSamAlpha(), h.lookSamPerTensor());
             default -> throw new IllegalArgumentException("--optimizer: unknown optimizer '" + name + "'; valid: " + String.join(", ", NAMES));
         };
     }

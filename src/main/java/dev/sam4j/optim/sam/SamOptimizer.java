@@ -28,6 +28,12 @@ public final class SamOptimizer implements AutoCloseable {
     /** What a step did. */
     public record StepResult(double loss, double s, boolean sam, Decision decision, double samLoss) {}
 
+    /**
+     * A {@code g_v} shorter than this fraction of {@code g_s} is rounding noise (e.g. a one-element tensor,
+     * or {@code g_s ∥ g}); reusing it would scale noise up to {@code α·‖g‖}, so it counts as zero (no reuse).
+     */
+    static final double NOISE_FLOOR = 1e-5;
+
     private final Backend backend;
     private final ParamLayout layout;
     private final Buffer params;
@@ -40,6 +46,7 @@ public final class SamOptimizer implements AutoCloseable {
     private final Buffer savedGradient;  // [n] g of pass 1
     private final Buffer lookSamDirection; // [n] g_v, or null without LookSAM
     private double lookSamDirectionNorm; // ‖g_v‖, 0 before the first SAM step
+    private final double[] lookSamTensorNorms; // per-tensor ‖g_v,i‖ when LookSAM works per tensor, else null
     private final SplittableRandom esamRng;
     private long samSteps;
     private long steps;
@@ -57,6 +64,7 @@ public final class SamOptimizer implements AutoCloseable {
         this.savedWeights = needsSaves ? backend.allocate(n) : null;
         this.savedGradient = needsSaves ? backend.allocate(n) : null;
         this.lookSamDirection = method.lookSam() ? backend.allocate(n) : null;
+        this.lookSamTensorNorms = method.lookSam() && method.lookSamPerTensor() ? new double[layout.size()] : null;
         this.esamRng = new SplittableRandom(seed ^ 0xE5A3L);
     }
 
@@ -84,9 +92,13 @@ public final class SamOptimizer implements AutoCloseable {
                     (float) sgd.weightDecay(), sgd.nesterov());
             samSteps++;
         } else if (lookSamDirection != null && lookSamDirectionNorm > 0) {
-            double vScale = method.lookSamAlpha() * Math.sqrt(s) / lookSamDirectionNorm;
-            backend.sgdUpdateWithDirection(params, grads, lookSamDirection, vScale, sgd.momentumArena(), n, flr,
-                    (float) sgd.momentum(), (float) sgd.weightDecay(), sgd.nesterov());
+            if (lookSamTensorNorms == null) {
+                double vScale = method.lookSamAlpha() * Math.sqrt(s) / lookSamDirectionNorm;
+                backend.sgdUpdateWithDirection(params, grads, lookSamDirection, vScale, sgd.momentumArena(), n, flr,
+                        (float) sgd.momentum(), (float) sgd.weightDecay(), sgd.nesterov());
+            } else {
+                reusePerTensor(flr);
+            }
         } else {
             sgd.step(params, grads, lr);
         }
@@ -148,11 +160,45 @@ public final class SamOptimizer implements AutoCloseable {
         return out;
     }
 
+    /** LookSAM reuse with the scale {@code α·‖g_i‖/‖g_v,i‖} of each tensor {@code i} (the per-tensor choice). */
+    private void reusePerTensor(float lr) {
+        java.util.List<ParamSpec> specs = layout.specs();
+        for (int i = 0; i < specs.size(); i++) {
+            ParamSpec p = specs.get(i);
+            Buffer g = grads.slice(p.offset(), p.size());
+            double vScale = lookSamTensorNorms[i] > 0
+                    ? method.lookSamAlpha() * Math.sqrt(backend.sumOfSquares(g, p.size())) / lookSamTensorNorms[i] : 0;
+            backend.sgdUpdateWithDirection(params.slice(p.offset(), p.size()), g, lookSamDirection.slice(p.offset(), p.size()),
+                    vScale, sgd.momentumArena().slice(p.offset(), p.size()), p.size(), lr, (float) sgd.momentum(),
+                    (float) sgd.weightDecay(), sgd.nesterov());
+        }
+    }
+
     private void storeLookSamDirection(double s) {
+        if (lookSamTensorNorms != null) {
+            // Per tensor: g_v,i = g_s,i − (⟨g_i, g_s,i⟩ / ‖g_i‖²)·g_i.
+            double total = 0;
+            java.util.List<ParamSpec> specs = layout.specs();
+            for (int i = 0; i < specs.size(); i++) {
+                ParamSpec p = specs.get(i);
+                Buffer g = savedGradient.slice(p.offset(), p.size()), gs = grads.slice(p.offset(), p.size());
+                Buffer gv = lookSamDirection.slice(p.offset(), p.size());
+                double gg = backend.sumOfSquares(g, p.size());
+                double coef = gg > 0 ? backend.dot(g, gs, p.size()) / gg : 0;
+                backend.axpby(-coef, g, 1.0, gs, gv, p.size());
+                double nn = backend.sumOfSquares(gv, p.size());
+                if (nn <= NOISE_FLOOR * NOISE_FLOOR * backend.sumOfSquares(gs, p.size())) nn = 0;
+                lookSamTensorNorms[i] = Math.sqrt(nn);
+                total += nn;
+            }
+            lookSamDirectionNorm = Math.sqrt(total);
+            return;
+        }
         // g_v = g_s − (⟨g, g_s⟩ / ‖g‖²)·g : the part of the SAM gradient orthogonal to the plain gradient.
         double coef = s > 0 ? backend.dot(savedGradient, grads, n) / s : 0;
         backend.axpby(-coef, savedGradient, 1.0, grads, lookSamDirection, n);
-        lookSamDirectionNorm = Math.sqrt(backend.sumOfSquares(lookSamDirection, n));
+        double nn = backend.sumOfSquares(lookSamDirection, n);
+        lookSamDirectionNorm = nn <= NOISE_FLOOR * NOISE_FLOOR * backend.sumOfSquares(grads, n) ? 0 : Math.sqrt(nn);
     }
 
     /** Restores LookSAM's stored norm (checkpoints; the direction itself is in {@link #lookSamDirection()}). */

@@ -77,7 +77,7 @@ class QuadraticClosedFormTest {
             try (be) {
                 Setup s = setup(be);
                 double rho = 0.05;
-                Method m = Method.of("sam", new Method.Hyper(rho, 0.5, 0.01, 0.5, Double.NaN, 5, 0.7, 0.9, -1, 1, 0, 0.5, 0.5, true, true));
+                Method m = Method.of("sam", Method.Hyper.defaults().toBuilder().rho(rho).build());
                 SamOptimizer opt = new SamOptimizer(be, s.layout(), s.w(), s.g(), s.sgd(), m, 1);
                 SamOptimizer.StepResult r = opt.step(s.q(), 0, 10, LR);
                 double[] g = grad(W0);
@@ -100,7 +100,7 @@ class QuadraticClosedFormTest {
         try (Backend be = new ReferenceBackend()) {
             Setup s = setup(be);
             double rho = 0.5, eta = 0.01;
-            Method m = Method.of("asam", new Method.Hyper(0.05, rho, eta, 0.5, Double.NaN, 5, 0.7, 0.9, -1, 1, 0, 0.5, 0.5, true, true));
+            Method m = Method.of("asam", Method.Hyper.defaults().toBuilder().asamRho(rho).asamEta(eta).build());
             SamOptimizer opt = new SamOptimizer(be, s.layout(), s.w(), s.g(), s.sgd(), m, 1);
             opt.step(s.q(), 0, 10, LR);
             double[] g = grad(W0);
@@ -118,7 +118,7 @@ class QuadraticClosedFormTest {
         try (Backend be = new ReferenceBackend()) {
             Setup s = setup(be);
             double rho = 0.05, alpha = 0.7;
-            Method m = Method.of("looksam", new Method.Hyper(rho, 0.5, 0.01, 0.5, Double.NaN, 2, alpha, 0.9, -1, 1, 0, 0.5, 0.5, true, true));
+            Method m = Method.of("looksam", Method.Hyper.defaults().toBuilder().rho(rho).lookSamK(2).lookSamAlpha(alpha).build());
             SamOptimizer opt = new SamOptimizer(be, s.layout(), s.w(), s.g(), s.sgd(), m, 1);
             assertTrue(opt.step(s.q(), 0, 10, LR).sam());
             // hand: step 0 (SAM)
@@ -148,6 +148,55 @@ class QuadraticClosedFormTest {
             double[] erm = new double[3];
             for (int i = 0; i < 3; i++) erm[i] = w1[i] - LR * (MU * mom[i] + g1[i] + WD * w1[i]);
             assertTrue(Math.abs(erm[0] - be.read(s.w())[0]) > 1e-6, "the stored direction must change the update");
+        }
+    }
+
+    /** Per-tensor LookSAM on a layout of two tensors, [0, 2) and [2, 3): projection and scale per tensor. */
+    @Test
+    void lookSamPerTensorReuseMatchesHandComputation() {
+        try (Backend be = new ReferenceBackend()) {
+            ParamLayout.Builder lb = new ParamLayout.Builder();
+            lb.add("a", Shape.of(2), Role.WEIGHT);
+            lb.add("b", Shape.of(1), Role.BIAS);
+            ParamLayout layout = lb.build();
+            Buffer w = be.allocate(3), g = be.allocate(3);
+            be.write(W0, w);
+            Sgd sgd = new Sgd(be, 3, MU, WD, false);
+            double rho = 0.05, alpha = 0.7;
+            Method m = Method.of("looksam", Method.Hyper.defaults().toBuilder().rho(rho).lookSamK(2).lookSamAlpha(alpha)
+                    .lookSamPerTensor(true).build());
+            SamOptimizer opt = new SamOptimizer(be, layout, w, g, sgd, m, 1);
+            Quadratic q = new Quadratic(be, w, g);
+            opt.step(q, 0, 10, LR);
+            double[] g0 = grad(W0);
+            double n0 = norm(g0);
+            double[] wp = new double[3];
+            for (int i = 0; i < 3; i++) wp[i] = W0[i] + rho * g0[i] / (n0 + 1e-12);
+            double[] gs = grad(wp);
+            int[][] parts = {{0, 2}, {2, 3}};
+            double[] gv = new double[3], gvNorm = new double[2];
+            for (int t = 0; t < 2; t++) {
+                double dot = 0, gg = 0;
+                for (int i = parts[t][0]; i < parts[t][1]; i++) { dot += g0[i] * gs[i]; gg += g0[i] * g0[i]; }
+                double nn = 0;
+                for (int i = parts[t][0]; i < parts[t][1]; i++) { gv[i] = gs[i] - dot / gg * g0[i]; nn += gv[i] * gv[i]; }
+                gvNorm[t] = Math.sqrt(nn);
+            }
+            double[] mom = new double[3], w1 = new double[3];
+            for (int i = 0; i < 3; i++) { mom[i] = gs[i] + WD * W0[i]; w1[i] = W0[i] - LR * mom[i]; }
+            opt.step(q, 1, 10, LR);
+            double[] g1 = grad(w1), w2 = new double[3];
+            for (int t = 0; t < 2; t++) {
+                double gn = 0;
+                for (int i = parts[t][0]; i < parts[t][1]; i++) gn += g1[i] * g1[i];
+                double scale = gvNorm[t] > 0 ? alpha * Math.sqrt(gn) / gvNorm[t] : 0;
+                for (int i = parts[t][0]; i < parts[t][1]; i++) {
+                    double d = g1[i] + scale * gv[i] + WD * w1[i];
+                    w2[i] = w1[i] - LR * (MU * mom[i] + d);
+                }
+            }
+            // Tensor "b" has one element, so its g_v is exactly 0 and its update is plain ERM.
+            assertRel(w2, be.read(w), 1e-6, "w after the per-tensor reuse step");
         }
     }
 

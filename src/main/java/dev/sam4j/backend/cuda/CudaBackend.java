@@ -173,25 +173,29 @@ public final class CudaBackend implements Backend {
         if (n == 0) return;
         FloatPointer host = new FloatPointer(staging(4L * n));
         CudaCheck.cu(cuMemcpyDtoHAsync(host, s.address, 4L * n, ctx.stream), "cuMemcpyDtoHAsync");
-        sync("download");
+        ctx.synchronize("download");
         host.get(dst, dstOffset, n);
+        checkLabels();
     }
 
     /** Reads one scalar of the scratch block (synchronises). */
     double readScratchDouble(long offset) {
         BytePointer host = new BytePointer(staging(8));
         CudaCheck.cu(cuMemcpyDtoHAsync(host, scratch + offset, 8, ctx.stream), "cuMemcpyDtoHAsync(scalar)");
-        sync("read a device scalar");
-        return host.getDouble(0);
+        ctx.synchronize("read a device scalar");
+        double v = host.getDouble(0);
+        checkLabels();
+        return v;
     }
 
     /** Reads {@code count} bytes of the scratch block from {@code offset} (synchronises). */
     byte[] readScratch(long offset, int count) {
         BytePointer host = new BytePointer(staging(count));
         CudaCheck.cu(cuMemcpyDtoHAsync(host, scratch + offset, count, ctx.stream), "cuMemcpyDtoHAsync(scratch)");
-        sync("read device scalars");
+        ctx.synchronize("read device scalars");
         byte[] out = new byte[count];
         host.get(out);
+        checkLabels();
         return out;
     }
 
@@ -205,6 +209,14 @@ public final class CudaBackend implements Backend {
 
     private void sync(String why) {
         ctx.synchronize(why);
+        checkLabels();
+    }
+
+    /**
+     * After a synchronisation (the staging buffer's contents already taken): if a loss ran since the
+     * last check, reads the loss kernel's bad-label flag and throws if it is set.
+     */
+    private void checkLabels() {
         if (labelCheckPending) {
             labelCheckPending = false;
             BytePointer host = new BytePointer(staging(4));

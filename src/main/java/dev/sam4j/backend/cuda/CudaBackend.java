@@ -50,7 +50,7 @@ public final class CudaBackend implements Backend {
     static final long SCALE = 8244, LR = 8248, COEF = 8252, VSCALE = 8256;           // floats
     static final long COUNTERS = 8264;                     // long long[4]: step, observed, SAM steps, non-finite
     static final long STATS = 8296;                        // double[6]: μ, σ², s, σ, c, verdict
-    private static final long SCRATCH_BYTES = 16384;
+    static final long SCRATCH_BYTES = 16384;
 
     final CudaContext ctx;
     final CudaModule module;
@@ -190,13 +190,26 @@ public final class CudaBackend implements Backend {
 
     /** Reads {@code count} bytes of the scratch block from {@code offset} (synchronises). */
     byte[] readScratch(long offset, int count) {
+        return readBytes(scratch + offset, count);
+    }
+
+    /** Reads {@code count} bytes at a device address inside one of this backend's buffers (synchronises). */
+    byte[] readBytes(long address, int count) {
         BytePointer host = new BytePointer(staging(count));
-        CudaCheck.cu(cuMemcpyDtoHAsync(host, scratch + offset, count, ctx.stream), "cuMemcpyDtoHAsync(scratch)");
+        CudaCheck.cu(cuMemcpyDtoHAsync(host, address, count, ctx.stream), "cuMemcpyDtoHAsync(bytes)");
         ctx.synchronize("read device scalars");
         byte[] out = new byte[count];
         host.get(out);
         checkLabels();
         return out;
+    }
+
+    /** Copies raw bytes to a device address inside one of this backend's buffers (synchronises). */
+    void uploadBytes(long address, byte[] bytes) {
+        BytePointer host = new BytePointer(staging(bytes.length));
+        host.put(bytes);
+        CudaCheck.cu(cuMemcpyHtoDAsync(address, host, bytes.length, ctx.stream), "cuMemcpyHtoDAsync(bytes)");
+        sync("upload bytes");
     }
 
     /** Writes bytes into the scratch block (synchronises: the staging buffer is reused). */

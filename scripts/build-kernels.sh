@@ -56,4 +56,4 @@ archs+=("compute_$PTX_ARCH(PTX)")
 echo "[sam4j] nvcc $("$nvcc" --version | grep -o 'release [0-9.]*') -> $(basename "$out"): ${archs[*]}"
 "$nvcc" -fatbin -O3 -Werror all-warnings -I"$src" "${gencode[@]}" -o "$work/kernels.fatbin" "$work/kernels.cu"
 mv "$work/kernels.fatbin" "$out"
-echo "nvcc $("$nvcc" --version | grep -o 'V[0-9.]*'); ${archs[*]}" > "${out%.fatbin}.txt"
+echo "nvcc $("$nvcc" --version | grep -o 'V[0-9][0-9.]*' | head -1); ${archs[*]}" > "${out%.fatbin}.txt"

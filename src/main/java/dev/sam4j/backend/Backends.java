@@ -2,12 +2,16 @@ package dev.sam4j.backend;
 
 import dev.sam4j.backend.cpu.CpuBackend;
 import dev.sam4j.backend.cpu.ReferenceBackend;
+import dev.sam4j.backend.cuda.CudaBackend;
+import dev.sam4j.backend.cuda.CudaRuntime;
 import java.util.Locale;
 
 /**
  * Chooses a backend from a device string ({@code auto | cpu | cpu-reference | cuda[:N]}) and says why.
  * The device may also come from the system property {@code sam4j.device} or the environment variable
- * {@code SAM4J_DEVICE}; an explicit option wins over both.
+ * {@code SAM4J_DEVICE}; an explicit option wins over both. {@code auto} takes the GPU when the CUDA probe
+ * ({@link CudaRuntime#probe}) finds a driver and a device and this jar carries the kernels, else the CPU,
+ * saying why in one line. CUDA GEMMs use TF32 tensor cores only with {@code -Dsam4j.cuda.tf32=true}.
  */
 public final class Backends {
     private Backends() {}
@@ -34,11 +38,42 @@ public final class Backends {
             return new Choice(new ReferenceBackend(), "cpu-reference requested (double-precision oracle; slow)");
         }
         if (d.equals("auto")) {
-            return new Choice(new CpuBackend(threads), "auto: this build has no CUDA backend yet, using the CPU");
+            String why = cudaUnusable();
+            if (why == null) {
+                try {
+                    return new Choice(new CudaBackend(0, tf32()), "auto: " + CudaRuntime.probe().reason() + ", using cuda:0");
+                } catch (RuntimeException e) {
+                    why = "opening cuda:0 failed: " + e.getMessage();
+                }
+            }
+            return new Choice(new CpuBackend(threads), "auto: no usable GPU (" + why + "), using the CPU");
         }
         if (d.equals("cuda") || d.matches("cuda:\\d+")) {
-            throw new IllegalArgumentException("--device " + d + ": the CUDA backend is not part of this build yet; use --device cpu");
+            int index = d.equals("cuda") ? 0 : Integer.parseInt(d.substring(5));
+            CudaRuntime.Availability a = CudaRuntime.probe();
+            if (!a.available()) throw new IllegalArgumentException("--device " + d + ": CUDA is not available: " + a.reason());
+            if (index >= a.deviceCount()) {
+                throw new IllegalArgumentException("--device " + d + ": no such device, " + a.deviceCount() + " CUDA device(s)");
+            }
+            try {
+                return new Choice(new CudaBackend(index, tf32()), d + " requested");
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("--device " + d + ": " + e.getMessage(), e);
+            }
         }
         throw new IllegalArgumentException("--device: unknown device '" + device + "'; valid: auto, cpu, cpu-reference, cuda[:N]");
     }
+
+    /** Why {@code auto} must not take the GPU, or null when it may. */
+    private static String cudaUnusable() {
+        CudaRuntime.Availability a = CudaRuntime.probe();
+        if (!a.available()) return a.reason();
+        if (a.standIn()) return "only the CPU stand-ins of the CUDA libraries were found";
+        if (Backends.class.getResource("/dev/sam4j/backend/cuda/kernels.fatbin") == null) {
+            return "this jar was built without nvcc and has no GPU kernels";
+        }
+        return null;
+    }
+
+    private static boolean tf32() { return Boolean.getBoolean("sam4j.cuda.tf32"); }
 }

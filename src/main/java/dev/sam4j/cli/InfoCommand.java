@@ -2,6 +2,7 @@ package dev.sam4j.cli;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
+import dev.sam4j.backend.cuda.CudaRuntime;
 import dev.sam4j.train.Version;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -23,6 +24,12 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("os: " + System.getProperty("os.name") + " " + System.getProperty("os.arch")
                 + ", " + Runtime.getRuntime().availableProcessors() + " processors, max heap "
                 + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB");
+        CudaRuntime.Availability cuda = CudaRuntime.probe();
+        System.out.println("cuda: " + cuda.reason());
+        if (cuda.available()) {
+            for (CudaRuntime.DeviceInfo d : CudaRuntime.devices()) System.out.println("  " + d.describe());
+            System.out.println("  " + CudaRuntime.versions());
+        }
         Backends.Choice c = Backends.choose(device, threads);
         try (Backend b = c.backend()) {
             System.out.println("backend: " + b.name() + " (" + c.reason() + ")");

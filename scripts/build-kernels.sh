@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Compiles src/main/cuda/*.cu into one fatbin (run by Maven in generate-resources; see pom.xml).
+#
+#   build-kernels.sh SRC_DIR OUT_FATBIN
+#
+# Machine code (SASS) for every architecture in SASS_ARCHS that this nvcc can target, plus PTX for
+# compute_80 so that newer GPUs can JIT it. Each .cu file keeps one concern; they are compiled as one
+# translation unit (a generated file that includes them all) because nvcc writes one fatbin per unit.
+# Without nvcc (NVCC, PATH, /usr/local/cuda/bin) it says so and exits 0: the jar is then CPU-only.
+# With nvcc, a kernel that does not compile (warnings included) fails the build.
+set -euo pipefail
+
+src=${1:?usage: build-kernels.sh SRC_DIR OUT_FATBIN}
+out=${2:?usage: build-kernels.sh SRC_DIR OUT_FATBIN}
+SASS_ARCHS=(80 86 89 90 100 120)
+PTX_ARCH=80
+
+nvcc=${NVCC:-}
+if [ -z "$nvcc" ]; then
+  nvcc=$(command -v nvcc || true)
+  [ -n "$nvcc" ] || nvcc=/usr/local/cuda/bin/nvcc
+fi
+if [ ! -x "$nvcc" ]; then
+  echo "[sam4j] nvcc not found (set NVCC, put nvcc on PATH, or install the CUDA 13 toolkit in /usr/local/cuda):"
+  echo "[sam4j] building a CPU-only jar without GPU kernels; --device cuda will refuse to start."
+  rm -f "$out"
+  exit 0
+fi
+
+# Up to date? (the fatbin is newer than every source and than this script)
+if [ -f "$out" ] && [ -z "$(find "$src" "$0" -newer "$out" -print -quit)" ]; then
+  echo "[sam4j] kernels up to date: $out"
+  exit 0
+fi
+
+mkdir -p "$(dirname "$out")"
+work=$(mktemp -d "${TMPDIR:-/tmp}/sam4j-kernels.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+src=$(cd "$src" && pwd)
+for f in "$src"/*.cu; do echo "#include \"$f\""; done > "$work/kernels.cu"
+
+gencode=()
+archs=()
+available=$("$nvcc" --list-gpu-code)
+for sm in "${SASS_ARCHS[@]}"; do
+  if grep -qx "sm_$sm" <<<"$available"; then
+    gencode+=(-gencode "arch=compute_$sm,code=sm_$sm")
+    archs+=("sm_$sm")
+  else
+    echo "[sam4j] this nvcc cannot target sm_$sm; skipped"
+  fi
+done
+gencode+=(-gencode "arch=compute_$PTX_ARCH,code=compute_$PTX_ARCH")
+archs+=("compute_$PTX_ARCH(PTX)")
+
+echo "[sam4j] nvcc $("$nvcc" --version | grep -o 'release [0-9.]*') -> $(basename "$out"): ${archs[*]}"
+"$nvcc" -fatbin -O3 -Werror all-warnings -I"$src" "${gencode[@]}" -o "$work/kernels.fatbin" "$work/kernels.cu"
+mv "$work/kernels.fatbin" "$out"
+echo "nvcc $("$nvcc" --version | grep -o 'V[0-9][0-9.]*' | head -1); ${archs[*]}" > "${out%.fatbin}.txt"

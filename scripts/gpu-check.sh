@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Runs sam4j's GPU checks on a GPU host from the bundle alone (scripts/gpu-bundle.sh makes it; this script
+# is copied into it). Needs only the NVIDIA driver and the CUDA 13 / cuDNN 9 libraries (e.g. PyTorch's
+# nvidia-* wheels).
+#
+#   BUNDLE/gpu-check.sh RESULTDIR
+#
+# 1. finds the CUDA libraries (Python nvidia-* wheels, else a search of /, else /usr/local/cuda/lib64);
+# 2. prints the GPU, driver, runtime and cuDNN versions (exit 2, with the reason, if there is no GPU);
+# 3. runs every gpu-tagged test (JUnit console launcher; XML reports in RESULTDIR/junit);
+# 4. runs the benchmark: kernel bandwidth vs device-to-device copy over an 11M-float arena, and ms/step of
+#    the mlp for ERM, SAM and AE-SAM on the host path and the graph path (RESULTDIR/bench.json, bench.txt);
+# 5. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
+# Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
+# 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bundle=${SAM4J_BUNDLE:-$here}
+[ -x "$bundle/jre/bin/java" ] || [ ! -x "$here/../.gpu-bundle/jre/bin/java" ] || bundle=$(cd "$here/../.gpu-bundle" && pwd)
+results=${1:?usage: gpu-check.sh RESULTDIR}
+mkdir -p "$results" || exit 3
+results=$(cd "$results" && pwd)
+TEST_TIMEOUT=${GPU_CHECK_TEST_TIMEOUT:-200}
+BENCH_TIMEOUT=${GPU_CHECK_BENCH_TIMEOUT:-120}
+
+lib_dirs=()
+add_dirs() {
+  local d
+  for d in "$@"; do [ -d "$d" ] && lib_dirs+=("$d"); done
+  return 0
+}
+
+find_cuda_libs() {
+  local py root file
+  for py in ${VIRTUAL_ENV:+"$VIRTUAL_ENV/bin/python"} python3 python; do
+    command -v "$py" >/dev/null 2>&1 || continue
+    while IFS= read -r root; do
+      add_dirs "$root/cu13/lib" "$root/cudnn/lib" "$root"/*/lib
+    done < <("$py" -c 'import nvidia; print("\n".join(nvidia.__path__))' 2>/dev/null)
+    [ ${#lib_dirs[@]} -gt 0 ] && return 0
+  done
+  echo "gpu-check: no Python nvidia-* wheels found; searching / for libcublas.so.13 and libcudnn.so.9"
+  while IFS= read -r file; do
+    add_dirs "$(dirname "$file")"
+  done < <(timeout 60 find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
+             \( -name libcublas.so.13 -o -name libcudnn.so.9 -o -name libcudart.so.13 \) -print 2>/dev/null)
+  [ ${#lib_dirs[@]} -gt 0 ] || add_dirs /usr/local/cuda/lib64
+}
+
+main() {
+  local f
+  for f in jre/bin/java lib/sam4j.jar lib/junit-platform-console-standalone.jar test-classes; do
+    if [ ! -e "$bundle/$f" ]; then
+      echo "gpu-check: bundle incomplete, $bundle/$f is missing (build it with scripts/gpu-bundle.sh)"
+      return 3
+    fi
+  done
+  cat "$bundle/BUNDLE.txt" 2>/dev/null | sed 's/^/gpu-check: /'
+
+  find_cuda_libs
+  local cuda_path=""
+  [ ${#lib_dirs[@]} -gt 0 ] && cuda_path=$(printf '%s\n' "${lib_dirs[@]}" | awk '!seen[$0]++' | paste -sd: -)
+  echo "gpu-check: CUDA library dirs: ${cuda_path:-none found}"
+  # Only LD_LIBRARY_PATH reaches the JNI libraries' own dependencies; eager binding would fail on 13.0 libraries.
+  export LD_LIBRARY_PATH="${cuda_path}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  unset LD_BIND_NOW
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    timeout 30 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu-check: nvidia-smi: /'
+  else
+    echo "gpu-check: nvidia-smi not found"
+  fi
+
+  local cache java cp
+  cache=$(mktemp -d "${TMPDIR:-/tmp}/sam4j-javacpp.XXXXXX")
+  java=("$bundle/jre/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
+        --add-modules jdk.incubator.vector -Dorg.bytedeco.javacpp.cachedir="$cache" -XX:ErrorFile="$results/hs_err_pid%p.log")
+  cp="$bundle/test-classes:$bundle/lib/sam4j.jar"
+
+  "${java[@]}" -cp "$cp" dev.sam4j.backend.cuda.GpuBenchmark probe 2>&1 | grep -v 'incubator modules'
+  local rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ]; then
+    echo "gpu-check: no usable GPU (exit $rc); nothing else to run"
+    rm -rf "$cache"
+    return 2
+  fi
+  "${java[@]}" -jar "$bundle/lib/sam4j.jar" info 2>&1 | grep -v 'incubator modules'
+
+  echo "gpu-check: running the gpu-tagged tests (timeout ${TEST_TIMEOUT}s)"
+  local t0=$SECONDS
+  timeout --kill-after=10 "$TEST_TIMEOUT" "${java[@]}" -Xmx8g -jar "$bundle/lib/junit-platform-console-standalone.jar" execute \
+    --class-path "$cp" --scan-class-path "$bundle/test-classes" --include-tag gpu --details=tree --disable-banner \
+    --reports-dir "$results/junit" > "$results/tests.txt" 2>&1
+  local test_rc=$?
+  local test_s=$((SECONDS - t0))
+  grep -E '(tests (successful|failed|aborted|skipped|found))|✘|MethodSource|JUnit Jupiter' "$results/tests.txt" | tail -40
+
+  echo "gpu-check: running the benchmark (timeout ${BENCH_TIMEOUT}s)"
+  t0=$SECONDS
+  timeout --kill-after=10 "$BENCH_TIMEOUT" "${java[@]}" -Xmx8g -cp "$cp" dev.sam4j.backend.cuda.GpuBenchmark bench "$results" 2>&1 \
+    | grep -v 'incubator modules'
+  local bench_rc=${PIPESTATUS[0]}
+  local bench_s=$((SECONDS - t0))
+  rm -rf "$cache"
+
+  {
+    echo "==================== sam4j GPU check summary ===================="
+    echo "bundle:  $(head -1 "$bundle/BUNDLE.txt" 2>/dev/null)"
+    "${bundle}/jre/bin/java" -version 2>&1 | head -1 | sed 's/^/java:    /'
+    command -v nvidia-smi >/dev/null 2>&1 && timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu:     /'
+    echo "tests:   exit $test_rc in ${test_s}s: $(grep -E 'tests (successful|failed|aborted|skipped)' "$results/tests.txt" | tr -s ' []' ' ' | paste -sd, -)"
+    grep -E '✘' "$results/tests.txt" | head -8 | sed 's/^/  FAILED /'
+    echo "bench:   exit $bench_rc in ${bench_s}s"
+    [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
+    echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,summary.txt}"
+    echo "================================================================="
+  } | tee "$results/summary.txt"
+  if [ "$test_rc" -eq 124 ] || [ "$test_rc" -eq 137 ] || [ "$bench_rc" -eq 124 ] || [ "$bench_rc" -eq 137 ]; then return 124; fi
+  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && return 0
+  for rc in "$test_rc" "$bench_rc"; do case $rc in 127 | 134) return "$rc" ;; esac; done
+  return 1
+}
+
+main 2>&1 | tee "$results/gpu-check.log"
+exit "${PIPESTATUS[0]}"

@@ -1,0 +1,48 @@
+// Shared device helpers for sam4j's kernels (included by every .cu file of this folder).
+//
+// Conventions, mirrored by the Java launchers in dev.sam4j.backend.cuda.CudaKernels and by the CPU
+// stand-in's emulations (src/test/cuda-mock): every kernel is extern "C" (its name is how the host
+// finds it); a pointer or `long long` argument is a 64-bit value, `int`/`unsigned` 32-bit, `float`
+// 32-bit, `double` 64-bit. Element counts are `long long`: an arena can exceed 2^31 floats.
+//
+// Idioms: grid-stride loops (any grid is correct; the grid only tunes speed), warp-shuffle block
+// reductions, deterministic two-pass reductions (per-block partials in double, then one block adds
+// the partials in a fixed order; no float atomics, so a result is bit-identical run to run for a
+// given n), and scalars born on the device passed by pointer (never read back by the host).
+#pragma once
+#include <cuda_runtime.h>
+
+// Threads per block of the streaming and partial-reduction kernels; the host launches with it.
+#define SAM4J_BLOCK 256
+
+#define GRID_STRIDE(i, n)                                                           \
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); \
+         i += (long long)gridDim.x * blockDim.x)
+
+// A scalar that is either a launch argument or, when `ptr` is not null, read from device memory
+// (a value computed on the device earlier in the same stream or graph).
+__device__ __forceinline__ float scalar_arg(float value, const float* ptr) {
+    return ptr ? *ptr : value;
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+// Sum over the block, valid in thread 0 only. blockDim.x must be a multiple of 32 (at most 1024);
+// call it once per kernel (the shared buffer is not re-synchronised for a second use). The order
+// of additions depends only on blockDim, so the result is deterministic.
+__device__ __forceinline__ double block_sum(double v) {
+    __shared__ double warp_totals[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    if (lane == 0) warp_totals[warp] = v;
+    __syncthreads();
+    v = 0.0;
+    if (warp == 0) {
+        v = lane < (int)(blockDim.x >> 5) ? warp_totals[lane] : 0.0;
+        v = warp_sum(v);
+    }
+    return v;
+}

@@ -1,0 +1,47 @@
+// Elementwise and small layout kernels of the MLP's layers and of the arena bookkeeping.
+//   add_row_bias: y[r, c] += bias[c]            sum_rows: db[c] = Σ_r dy[r, c] (rows in order)
+//   relu_forward: y = max(x, 0)                 relu_backward: dx = y > 0 ? dy : 0
+//   add: out = a + b                            axpby: out = α·x + β·y (α from *alpha_ptr if set)
+//   fill: x = v                                 copy: dst = src (graph-capturable like a memcpy)
+// Launch: any grid, blockDim 256 (sum_rows: one thread per column, grid ceil(cols / 256), so each
+//   column is summed in row order: deterministic and coalesced across columns).
+// Tested: CudaKernelsTest against ScalarOps / ReferenceBackend.
+#include "common.cuh"
+
+extern "C" __global__ void add_row_bias(float* __restrict__ y, const float* __restrict__ bias, int rows, int cols) {
+    GRID_STRIDE(i, (long long)rows * cols) y[i] += bias[i % cols];
+}
+
+extern "C" __global__ void sum_rows(const float* __restrict__ dy, float* __restrict__ db, int rows, int cols) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    float acc = 0.0f;
+    for (int r = 0; r < rows; r++) acc += dy[(long long)r * cols + c];
+    db[c] = acc;
+}
+
+extern "C" __global__ void relu_forward(const float* x, float* y, long long n) {
+    GRID_STRIDE(i, n) y[i] = fmaxf(x[i], 0.0f);
+}
+
+extern "C" __global__ void relu_backward(const float* __restrict__ y, const float* dy, float* dx, long long n) {
+    GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+extern "C" __global__ void add(const float* a, const float* b, float* out, long long n) {
+    GRID_STRIDE(i, n) out[i] = a[i] + b[i];
+}
+
+extern "C" __global__ void axpby(float alpha, const float* __restrict__ alpha_ptr, const float* x, float beta,
+                                 const float* y, float* out, long long n) {
+    const float a = scalar_arg(alpha, alpha_ptr);
+    GRID_STRIDE(i, n) out[i] = a * x[i] + beta * y[i];
+}
+
+extern "C" __global__ void fill(float* __restrict__ x, float value, long long n) {
+    GRID_STRIDE(i, n) x[i] = value;
+}
+
+extern "C" __global__ void copy(const float* __restrict__ src, float* __restrict__ dst, long long n) {
+    GRID_STRIDE(i, n) dst[i] = src[i];
+}

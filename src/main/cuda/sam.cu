@@ -1,0 +1,57 @@
+// SAM's and ASAM's perturbation, each one pass over the arena, plus ASAM's normaliser and the
+// perturbation scale computed on the device.
+//
+//   sam_perturb:        w_saved = w; g_saved = g; w = w + scale·g
+//   asam_perturb:       w_saved = w; g_saved = g; w = w + scale·(|w| + η)²·g
+//   asam_norm_partials: per-block partials of Σ ((|w| + η)·g)², finished by reduce_finalize
+//   perturb_scale:      *scale = (float)(ρ / (√q + 1e-12)) from a device q (ASAM's ‖T_w·g‖²)
+// `scale` is a launch argument unless `scale_ptr` is not null: then it is read from device memory,
+// where perturb_scale or decide (decide.cu) put it, so the host never sees ‖g‖.
+//
+// Launch: streaming kernels any grid, blockDim 256; asam_norm_partials grid P = min(1024,
+//   ceil(n / 256)); perturb_scale one thread.
+// Tested: CudaKernelsTest against ScalarOps.samPerturb / asamPerturb / asamNormSquared.
+#include "common.cuh"
+
+extern "C" __global__ void sam_perturb(float* __restrict__ w, const float* __restrict__ g,
+                                       float* __restrict__ w_saved, float* __restrict__ g_saved,
+                                       long long n, float scale, const float* __restrict__ scale_ptr) {
+    const float s = scalar_arg(scale, scale_ptr);
+    GRID_STRIDE(i, n) {
+        const float wi = w[i], gi = g[i];
+        w_saved[i] = wi;
+        g_saved[i] = gi;
+        w[i] = fmaf(s, gi, wi);
+    }
+}
+
+extern "C" __global__ void asam_perturb(float* __restrict__ w, const float* __restrict__ g,
+                                        float* __restrict__ w_saved, float* __restrict__ g_saved,
+                                        long long n, float scale, const float* __restrict__ scale_ptr,
+                                        float eta) {
+    const float s = scalar_arg(scale, scale_ptr);
+    GRID_STRIDE(i, n) {
+        const float wi = w[i], gi = g[i];
+        const float t = fabsf(wi) + eta;
+        w_saved[i] = wi;
+        g_saved[i] = gi;
+        w[i] = fmaf(s * t * t, gi, wi);
+    }
+}
+
+extern "C" __global__ void asam_norm_partials(const float* __restrict__ w, const float* __restrict__ g,
+                                              long long n, float eta, double* __restrict__ partials) {
+    double acc = 0.0;
+    GRID_STRIDE(i, n) {
+        const double t = ((double)fabsf(w[i]) + (double)eta) * (double)g[i];
+        acc += t * t;
+    }
+    acc = block_sum(acc);
+    if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+// The same double arithmetic as the host's (float)(rho / (Math.sqrt(q) + 1e-12)): IEEE sqrt and
+// division, no contraction possible (one operation each).
+extern "C" __global__ void perturb_scale(const double* __restrict__ q, double rho, float* __restrict__ scale) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) *scale = (float)__ddiv_rn(rho, __dadd_rn(sqrt(*q), 1e-12));
+}

@@ -1,0 +1,494 @@
+package dev.sam4j.backend.cuda;
+
+import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
+import static org.bytedeco.cuda.global.cublas.cublasSgemm_v2;
+import static org.bytedeco.cuda.global.cudart.cuMemAlloc;
+import static org.bytedeco.cuda.global.cudart.cuMemFree;
+import static org.bytedeco.cuda.global.cudart.cuMemcpyDtoHAsync;
+import static org.bytedeco.cuda.global.cudart.cuMemcpyHtoDAsync;
+import static org.bytedeco.cuda.global.cudart.cuMemsetD32Async;
+import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
+import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
+
+import dev.sam4j.backend.Backend;
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.ConvGeom;
+import dev.sam4j.backend.PoolGeom;
+import java.util.IdentityHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * {@link Backend} on one NVIDIA GPU: buffers in device memory, every operation queued on one non-blocking
+ * stream, GEMM through cuBLAS, everything else through the project's kernels ({@code src/main/cuda}).
+ * Only transfers and the operations that return a number to the host ({@link #sumOfSquares}, {@link #dot},
+ * {@link #asamNormSquared}) wait for the GPU; {@link #hostSyncs()} counts those waits.
+ *
+ * <p>GEMM: the interface is row-major, cuBLAS column-major. A row-major {@code m×n} matrix with leading
+ * dimension {@code ld} is the column-major {@code n×m} matrix with the same {@code ld}, so
+ * {@code C = op(A)·op(B)} is computed as the column-major {@code Cᵀ = op(B)ᵀ·op(A)ᵀ}: cuBLAS gets
+ * {@code (opB, opA, n, m, k, B, ldb, A, lda, C, ldc)}. TF32 tensor-core math is off unless asked for
+ * ({@code tf32}): it rounds inputs to 10-bit mantissas, too coarse for parity tests.
+ *
+ * <p>Convolution, pooling and BatchNorm need cuDNN and come with part 2 of the CUDA backend; they throw
+ * {@link UnsupportedOperationException} so that {@code mlp} trains here and convnets say why they do not.
+ *
+ * <p>Labels are validated by the loss kernel on the device; a bad one is reported as a
+ * {@link CudaException} at the next synchronisation. One thread at a time.
+ */
+public final class CudaBackend implements Backend {
+    private static final String NEEDS_CUDNN = "needs cuDNN: CUDA backend part 2";
+
+    // Byte offsets into the scratch block: reduction partials, then device-born scalars.
+    static final long PARTIALS = 0;                        // double[1024]
+    static final long S = 8192, DOT = 8200, Q = 8208, GV = 8216, MEAN_LOSS = 8224;   // doubles
+    static final long NONFINITE = 8232, BAD_LABEL = 8236, FLAG = 8240;               // unsigned ints
+    static final long SCALE = 8244, LR = 8248, COEF = 8252, VSCALE = 8256;           // floats
+    static final long COUNTERS = 8264;                     // long long[4]: step, observed, SAM steps, non-finite
+    static final long STATS = 8296;                        // double[6]: μ, σ², s, σ, c, verdict
+    static final long SCRATCH_BYTES = 16384;
+
+    final CudaContext ctx;
+    final CudaModule module;
+    final CudaKernels k;
+    final long scratch;
+    private final boolean tf32;
+    private final Map<CudaBuffer, Long> allocations = new IdentityHashMap<>();
+    private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
+    private final CudaContext.DevicePointer gemmA = new CudaContext.DevicePointer(0), gemmB = new CudaContext.DevicePointer(0),
+            gemmC = new CudaContext.DevicePointer(0);
+    private Pointer staging = new Pointer();  // pinned host memory for transfers
+    private long stagingBytes;
+    private boolean labelCheckPending;
+    private boolean closed;
+
+    /** Opens device {@code device}; TF32 GEMM only if {@code tf32}. Throws {@link CudaException} with the reason if CUDA is unusable. */
+    public CudaBackend(int device, boolean tf32) {
+        CudaRuntime.Availability a = CudaRuntime.probe();
+        if (!a.available()) throw new CudaException("CUDA is not available: " + a.reason());
+        if (device < 0 || device >= a.deviceCount()) {
+            throw new CudaException("cuda:" + device + " does not exist: " + a.deviceCount() + " CUDA device(s)");
+        }
+        this.tf32 = tf32;
+        CudaContext c = new CudaContext(device, tf32);
+        CudaModule m = null;
+        try {
+            m = new CudaModule();
+            this.k = new CudaKernels(m, c.stream, c.multiprocessors);
+            long[] p = {0};
+            CudaCheck.cu(cuMemAlloc(p, SCRATCH_BYTES), "cuMemAlloc(scratch)");
+            this.scratch = p[0];
+            CudaCheck.cu(cuMemsetD32Async(scratch, 0, SCRATCH_BYTES / 4, c.stream), "cuMemsetD32Async(scratch)");
+        } catch (RuntimeException e) {
+            if (m != null) m.close();
+            c.close();
+            throw e;
+        }
+        this.ctx = c;
+        this.module = m;
+    }
+
+    @Override public String name() { return "cuda"; }
+
+    @Override
+    public String describe() {
+        return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s", ctx.device, ctx.name,
+                ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
+                CudaRuntime.libVersion(ctx.cublasVersion), tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
+                CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
+    }
+
+    /** Times this backend has waited for the GPU (transfers, reductions returned to the host). */
+    public long hostSyncs() { return ctx.hostSyncs(); }
+
+    // ------------------------------------------------------------------------------------- memory
+
+    @Override
+    public CudaBuffer allocate(long n) {
+        checkOpen();
+        if (n < 0) throw new IllegalArgumentException("negative allocation " + n);
+        long bytes = 4 * Math.max(1, n);
+        long[] p = {0};
+        CudaCheck.cu(cuMemAlloc(p, bytes), String.format(Locale.ROOT, "cuMemAlloc(%,d bytes)", bytes));
+        CudaBuffer b = new CudaBuffer(this, p[0], n, true);
+        allocations.put(b, bytes);
+        CudaCheck.cu(cuMemsetD32Async(p[0], 0, Math.max(1, n), ctx.stream), "cuMemsetD32Async(zero)");
+        return b;
+    }
+
+    void free(CudaBuffer b) {
+        if (closed || allocations.remove(b) == null) return;
+        // Queued kernels may still use it: cuMemFree waits for the device's pending work (and we hold no graph on it).
+        CudaCheck.cu(cuMemFree(b.address), "cuMemFree");
+    }
+
+    /** Bytes of device memory held by this backend's live buffers. */
+    public long allocatedBytes() {
+        long s = 0;
+        for (long v : allocations.values()) s += v;
+        return s;
+    }
+
+    private CudaBuffer c(Buffer b) {
+        if (b instanceof CudaBuffer cb && cb.owner == this) return cb;
+        throw new IllegalArgumentException("buffer of another backend: " + (b == null ? "null" : b.getClass().getSimpleName()));
+    }
+
+    private static void need(Buffer b, long n, String what) {
+        if (b.length() < n) throw new IllegalArgumentException(what + " has " + b.length() + " elements, needs " + n);
+    }
+
+    private Pointer staging(long bytes) {
+        if (bytes > stagingBytes) {
+            if (stagingBytes > 0) cudaFreeHost(staging);
+            long size = Math.max(bytes, 1 << 16);
+            Pointer p = new Pointer();
+            CudaCheck.rt(cudaMallocHost(p, size), "cudaMallocHost(" + size + ")");
+            staging = p;
+            stagingBytes = size;
+        }
+        return staging;
+    }
+
+    @Override
+    public void upload(float[] src, int srcOffset, Buffer dst, int n) {
+        CudaBuffer d = c(dst);
+        need(d, n, "upload target");
+        if (n == 0) return;
+        FloatPointer host = new FloatPointer(staging(4L * n));
+        host.put(src, srcOffset, n);
+        CudaCheck.cu(cuMemcpyHtoDAsync(d.address, host, 4L * n, ctx.stream), "cuMemcpyHtoDAsync");
+        // The staging buffer is reused by the next transfer, so this one must be done.
+        sync("upload");
+    }
+
+    @Override
+    public void download(Buffer src, float[] dst, int dstOffset, int n) {
+        CudaBuffer s = c(src);
+        need(s, n, "download source");
+        if (n == 0) return;
+        FloatPointer host = new FloatPointer(staging(4L * n));
+        CudaCheck.cu(cuMemcpyDtoHAsync(host, s.address, 4L * n, ctx.stream), "cuMemcpyDtoHAsync");
+        ctx.synchronize("download");
+        host.get(dst, dstOffset, n);
+        checkLabels();
+    }
+
+    /** Reads one scalar of the scratch block (synchronises). */
+    double readScratchDouble(long offset) {
+        BytePointer host = new BytePointer(staging(8));
+        CudaCheck.cu(cuMemcpyDtoHAsync(host, scratch + offset, 8, ctx.stream), "cuMemcpyDtoHAsync(scalar)");
+        ctx.synchronize("read a device scalar");
+        double v = host.getDouble(0);
+        checkLabels();
+        return v;
+    }
+
+    /** Reads {@code count} bytes of the scratch block from {@code offset} (synchronises). */
+    byte[] readScratch(long offset, int count) {
+        return readBytes(scratch + offset, count);
+    }
+
+    /** Reads {@code count} bytes at a device address inside one of this backend's buffers (synchronises). */
+    byte[] readBytes(long address, int count) {
+        BytePointer host = new BytePointer(staging(count));
+        CudaCheck.cu(cuMemcpyDtoHAsync(host, address, count, ctx.stream), "cuMemcpyDtoHAsync(bytes)");
+        ctx.synchronize("read device scalars");
+        byte[] out = new byte[count];
+        host.get(out);
+        checkLabels();
+        return out;
+    }
+
+    /** Copies raw bytes to a device address inside one of this backend's buffers (synchronises). */
+    void uploadBytes(long address, byte[] bytes) {
+        BytePointer host = new BytePointer(staging(bytes.length));
+        host.put(bytes);
+        CudaCheck.cu(cuMemcpyHtoDAsync(address, host, bytes.length, ctx.stream), "cuMemcpyHtoDAsync(bytes)");
+        sync("upload bytes");
+    }
+
+    /** Writes bytes into the scratch block (synchronises: the staging buffer is reused). */
+    void writeScratch(long offset, byte[] bytes) {
+        BytePointer host = new BytePointer(staging(bytes.length));
+        host.put(bytes);
+        CudaCheck.cu(cuMemcpyHtoDAsync(scratch + offset, host, bytes.length, ctx.stream), "cuMemcpyHtoDAsync(scratch)");
+        sync("write device scalars");
+    }
+
+    private void sync(String why) {
+        ctx.synchronize(why);
+        checkLabels();
+    }
+
+    /**
+     * After a synchronisation (the staging buffer's contents already taken): if a loss ran since the
+     * last check, reads the loss kernel's bad-label flag and throws if it is set.
+     */
+    private void checkLabels() {
+        if (labelCheckPending) {
+            labelCheckPending = false;
+            BytePointer host = new BytePointer(staging(4));
+            CudaCheck.cu(cuMemcpyDtoHAsync(host, scratch + BAD_LABEL, 4, ctx.stream), "cuMemcpyDtoHAsync(label check)");
+            ctx.synchronize("label check");
+            if (host.getInt(0) != 0) {
+                CudaCheck.cu(cuMemsetD32Async(scratch + BAD_LABEL, 0, 1, ctx.stream), "cuMemsetD32Async");
+                throw new CudaException("softmaxCrossEntropy: a label is not a class index in [0, classes) (found by the loss kernel)");
+            }
+        }
+    }
+
+    @Override
+    public double[] read(Buffer src) {
+        int n = Math.toIntExact(src.length());
+        float[] f = new float[n];
+        download(src, f, 0, n);
+        double[] out = new double[n];
+        for (int i = 0; i < n; i++) out[i] = f[i];
+        return out;
+    }
+
+    @Override
+    public void write(double[] src, Buffer dst) {
+        float[] f = new float[src.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) src[i];
+        upload(f, 0, dst, f.length);
+    }
+
+    @Override
+    public void copy(Buffer src, Buffer dst, long n) {
+        CudaBuffer s = c(src), d = c(dst);
+        need(s, n, "copy source");
+        need(d, n, "copy target");
+        if (n > 0) k.copy(s.address, d.address, n);
+    }
+
+    @Override
+    public void fill(Buffer x, float value, long n) {
+        CudaBuffer b = c(x);
+        need(b, n, "fill target");
+        if (n > 0) k.fill(b.address, value, n);
+    }
+
+    // -------------------------------------------------------------------------------- dense algebra
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int kk, float alphaValue, Buffer a, int lda, Buffer b,
+                     int ldb, float betaValue, Buffer c, int ldc) {
+        CudaBuffer A = c(a), B = c(b), C = c(c);
+        if (m == 0 || n == 0) return;
+        need(A, transA ? (long) (kk - 1) * lda + m : (long) (m - 1) * lda + kk, "gemm A");
+        need(B, transB ? (long) (n - 1) * ldb + kk : (long) (kk - 1) * ldb + n, "gemm B");
+        need(C, (long) (m - 1) * ldc + n, "gemm C");
+        alpha.put(alphaValue);
+        beta.put(betaValue);
+        gemmA.set(A.address);
+        gemmB.set(B.address);
+        gemmC.set(C.address);
+        // Row-major C = op(A)·op(B)  ⇔  column-major Cᵀ = op(B)ᵀ·op(A)ᵀ (see the class comment).
+        CudaCheck.blas(cublasSgemm_v2(ctx.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
+                n, m, kk, alpha, gemmB, ldb, gemmA, lda, beta, gemmC, ldc), "cublasSgemm_v2");
+    }
+
+    @Override
+    public void addRowBias(Buffer y, Buffer bias, int rows, int cols) {
+        need(y, (long) rows * cols, "addRowBias y");
+        need(bias, cols, "addRowBias bias");
+        if ((long) rows * cols > 0) k.addRowBias(c(y).address, c(bias).address, rows, cols);
+    }
+
+    @Override
+    public void sumRows(Buffer dy, Buffer dBias, int rows, int cols) {
+        need(dy, (long) rows * cols, "sumRows dy");
+        need(dBias, cols, "sumRows dBias");
+        if (cols > 0) k.sumRows(c(dy).address, c(dBias).address, rows, cols);
+    }
+
+    // ---------------------------------------------------------------------------------- elementwise
+
+    @Override
+    public void reluForward(Buffer x, Buffer y, long n) {
+        need(x, n, "relu x");
+        need(y, n, "relu y");
+        if (n > 0) k.reluForward(c(x).address, c(y).address, n);
+    }
+
+    @Override
+    public void reluBackward(Buffer y, Buffer dy, Buffer dx, long n) {
+        need(y, n, "relu y");
+        need(dy, n, "relu dy");
+        need(dx, n, "relu dx");
+        if (n > 0) k.reluBackward(c(y).address, c(dy).address, c(dx).address, n);
+    }
+
+    @Override
+    public void add(Buffer a, Buffer b, Buffer out, long n) {
+        need(a, n, "add a");
+        need(b, n, "add b");
+        need(out, n, "add out");
+        if (n > 0) k.add(c(a).address, c(b).address, c(out).address, n);
+    }
+
+    // ------------------------------------------------------------------- cuDNN territory (part 2)
+
+    @Override public long convWorkspaceSize(ConvGeom g, int n) { throw new UnsupportedOperationException(NEEDS_CUDNN); }
+
+    @Override public void convForward(ConvGeom g, int n, Buffer x, Buffer w, Buffer bias, Buffer y, Buffer ws) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void convBackwardData(ConvGeom g, int n, Buffer dy, Buffer w, Buffer dx, Buffer ws) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void convBackwardFilter(ConvGeom g, int n, Buffer x, Buffer dy, Buffer dw, Buffer dBias, Buffer ws) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void maxPoolForward(PoolGeom g, int n, Buffer x, Buffer y) { throw new UnsupportedOperationException(NEEDS_CUDNN); }
+
+    @Override public void maxPoolBackward(PoolGeom g, int n, Buffer x, Buffer y, Buffer dy, Buffer dx) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void globalAvgPoolForward(int n, int channels, int hw, Buffer x, Buffer y) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void globalAvgPoolBackward(int n, int channels, int hw, Buffer dy, Buffer dx) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void batchNormForwardTraining(int n, int channels, int hw, Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                                                   Buffer runningMean, Buffer runningVar, double momentum, double eps,
+                                                   boolean updateRunning, Buffer saveMean, Buffer saveInvStd) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void batchNormForwardInference(int n, int channels, int hw, Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                                                    Buffer runningMean, Buffer runningVar, double eps) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    @Override public void batchNormBackward(int n, int channels, int hw, Buffer x, Buffer dy, Buffer gamma, Buffer saveMean,
+                                            Buffer saveInvStd, Buffer dx, Buffer dGamma, Buffer dBeta) {
+        throw new UnsupportedOperationException(NEEDS_CUDNN);
+    }
+
+    // ------------------------------------------------------------------------------------------ loss
+
+    @Override
+    public void softmaxCrossEntropy(int n, int classes, Buffer logits, Buffer labels, Buffer dLogits, Buffer lossPerExample) {
+        need(logits, (long) n * classes, "logits");
+        need(labels, n, "labels");
+        need(lossPerExample, n, "lossPerExample");
+        if (dLogits != null) need(dLogits, (long) n * classes, "dLogits");
+        if (n == 0) return;
+        k.softmaxCrossEntropy(c(logits).address, c(labels).address, dLogits == null ? 0 : c(dLogits).address,
+                c(lossPerExample).address, n, classes, scratch + BAD_LABEL);
+        labelCheckPending = true;
+    }
+
+    // ------------------------------------------------------------------------- whole-arena operations
+
+    @Override
+    public double sumOfSquares(Buffer x, long n) {
+        need(x, n, "sumOfSquares input");
+        if (n == 0) return 0;
+        k.sumOfSquares(c(x).address, n, scratch + PARTIALS, scratch + S, scratch + NONFINITE);
+        return readScratchDouble(S);
+    }
+
+    @Override
+    public void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov) {
+        needAll(n, w, g, m);
+        if (n > 0) k.sgdStep(c(w).address, 0, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum, weightDecay, nesterov);
+    }
+
+    @Override
+    public double dot(Buffer a, Buffer b, long n) {
+        needAll(n, a, b);
+        if (n == 0) return 0;
+        k.dot(c(a).address, c(b).address, n, scratch + PARTIALS, scratch + DOT);
+        return readScratchDouble(DOT);
+    }
+
+    @Override
+    public void axpby(double alphaValue, Buffer x, double betaValue, Buffer y, Buffer out, long n) {
+        needAll(n, x, y, out);
+        if (n > 0) k.axpby((float) alphaValue, 0, c(x).address, (float) betaValue, c(y).address, c(out).address, n);
+    }
+
+    @Override
+    public void samPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale) {
+        needAll(n, w, g, wSaved, gSaved);
+        if (n > 0) k.samPerturb(c(w).address, c(g).address, c(wSaved).address, c(gSaved).address, n, (float) scale, 0);
+    }
+
+    @Override
+    public double asamNormSquared(Buffer w, Buffer g, long n, double eta) {
+        needAll(n, w, g);
+        if (n == 0) return 0;
+        k.asamNormSquared(c(w).address, c(g).address, n, (float) eta, scratch + PARTIALS, scratch + Q);
+        return readScratchDouble(Q);
+    }
+
+    @Override
+    public void asamPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale, double eta) {
+        needAll(n, w, g, wSaved, gSaved);
+        if (n > 0) k.asamPerturb(c(w).address, c(g).address, c(wSaved).address, c(gSaved).address, n, (float) scale, 0, (float) eta);
+    }
+
+    @Override
+    public void restoreSgdUpdate(Buffer w, Buffer wSaved, Buffer g, Buffer m, long n, float lr, float momentum,
+                                 float weightDecay, boolean nesterov) {
+        needAll(n, w, wSaved, g, m);
+        if (n > 0) {
+            k.sgdStep(c(w).address, c(wSaved).address, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum,
+                    weightDecay, nesterov);
+        }
+    }
+
+    @Override
+    public void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr, float momentum,
+                                       float weightDecay, boolean nesterov) {
+        needAll(n, w, g, v, m);
+        if (n > 0) {
+            k.sgdStep(c(w).address, 0, 0, c(g).address, c(v).address, (float) vScale, 0, c(m).address, n, lr, 0, momentum,
+                    weightDecay, nesterov);
+        }
+    }
+
+    private static void needAll(long n, Buffer... buffers) {
+        for (Buffer b : buffers) need(b, n, "arena operand");
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("CUDA backend is closed");
+    }
+
+    /** Frees every buffer still allocated, the pinned staging memory, the kernels, the stream and the handles. */
+    @Override
+    public void close() {
+        if (closed) return;
+        try {
+            ctx.synchronize("close");
+        } catch (CudaException ignored) {
+            // an earlier failure already spoiled the context; free what we can anyway
+        }
+        closed = true;
+        for (CudaBuffer b : allocations.keySet()) cuMemFree(b.address);
+        allocations.clear();
+        cuMemFree(scratch);
+        if (stagingBytes > 0) cudaFreeHost(staging);
+        stagingBytes = 0;
+        alpha.close();
+        beta.close();
+        module.close();
+        ctx.close();
+    }
+}

@@ -1,0 +1,104 @@
+package dev.sam4j.backend.cuda;
+
+import static org.bytedeco.cuda.global.cublas.CUBLAS_DEFAULT_MATH;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_TF32_TENSOR_OP_MATH;
+import static org.bytedeco.cuda.global.cublas.cublasCreate_v2;
+import static org.bytedeco.cuda.global.cublas.cublasDestroy_v2;
+import static org.bytedeco.cuda.global.cublas.cublasGetVersion_v2;
+import static org.bytedeco.cuda.global.cublas.cublasSetMathMode;
+import static org.bytedeco.cuda.global.cublas.cublasSetStream_v2;
+import static org.bytedeco.cuda.global.cublas.cublasSetWorkspace_v2;
+import static org.bytedeco.cuda.global.cudart.cuMemAlloc;
+import static org.bytedeco.cuda.global.cudart.cuMemFree;
+import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaGetDeviceProperties;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
+import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+
+import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.cudart.cudaDeviceProp;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * One device, one non-blocking stream and one cuBLAS handle bound to it, with a fixed cuBLAS workspace.
+ *
+ * <p>Why a fixed workspace: cuBLAS otherwise may allocate during stream capture, which a CUDA graph (and
+ * a conditional node's body above all) cannot hold. Why a non-blocking stream: it never orders with the
+ * legacy default stream, so nothing outside this backend can stall it. Counts host synchronisations
+ * ({@link #hostSyncs}): the graph step's claim of zero is checked against this number.
+ */
+final class CudaContext implements AutoCloseable {
+    private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+
+    final int device;
+    final CUstream_st stream = new CUstream_st();
+    final cublasContext blas = new cublasContext();
+    final String name;
+    final int major, minor, multiprocessors;
+    final long totalMemory;
+    final int cublasVersion;
+    private final long cublasWorkspace;
+    private long hostSyncs;
+    private boolean closed;
+
+    CudaContext(int device, boolean tf32) {
+        this.device = device;
+        CudaCheck.rt(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+        CudaCheck.rt(cudaFree(null), "cudaFree(null) (creates the primary context)");
+        cudaDeviceProp p = new cudaDeviceProp();
+        CudaCheck.rt(cudaGetDeviceProperties(p, device), "cudaGetDeviceProperties");
+        name = p.name().getString();
+        major = p.major();
+        minor = p.minor();
+        multiprocessors = Math.max(1, p.multiProcessorCount());
+        totalMemory = p.totalGlobalMem();
+        p.close();
+        CudaCheck.rt(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        CudaCheck.blas(cublasCreate_v2(blas), "cublasCreate_v2");
+        CudaCheck.blas(cublasSetStream_v2(blas, stream), "cublasSetStream_v2");
+        long[] ws = {0};
+        CudaCheck.cu(cuMemAlloc(ws, CUBLAS_WORKSPACE_BYTES), "cuMemAlloc(cuBLAS workspace)");
+        cublasWorkspace = ws[0];
+        CudaCheck.blas(cublasSetWorkspace_v2(blas, new DevicePointer(cublasWorkspace), CUBLAS_WORKSPACE_BYTES),
+                "cublasSetWorkspace_v2");
+        CudaCheck.blas(cublasSetMathMode(blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+        int[] v = {0};
+        CudaCheck.blas(cublasGetVersion_v2(blas, v), "cublasGetVersion_v2");
+        cublasVersion = v[0];
+    }
+
+    /** Waits for all work queued on the stream; the only way this backend blocks the host. */
+    void synchronize(String why) {
+        hostSyncs++;
+        CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize (" + why + ")");
+    }
+
+    long hostSyncs() { return hostSyncs; }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        // Best effort: a failed earlier kernel may have spoiled the context; freeing must not throw over it.
+        cudaStreamSynchronize(stream);
+        cublasDestroy_v2(blas);
+        cuMemFree(cublasWorkspace);
+        cudaStreamDestroy(stream);
+    }
+
+    /** A JavaCPP view of a raw device address, for APIs typed on {@link Pointer} (cuBLAS). */
+    static final class DevicePointer extends org.bytedeco.javacpp.FloatPointer {
+        DevicePointer(long address) {
+            this.address = address;
+        }
+
+        /** Re-points this view (reused per call instead of a new object per GEMM). */
+        void set(long newAddress) {
+            this.address = newAddress;
+        }
+    }
+}

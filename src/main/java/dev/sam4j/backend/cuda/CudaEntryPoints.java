@@ -1,0 +1,51 @@
+package dev.sam4j.backend.cuda;
+
+import java.util.List;
+
+/**
+ * Every CUDA library function that sam4j's Java code calls, in one place. The JavaCPP presets are built
+ * for CUDA 13.1, but GPU hosts with driver 580 run CUDA 13.0: binding works, yet calling a function that
+ * 13.0 lacks ends the process with exit code 127, which no {@code catch} can stop. So a function may be
+ * called only if it is listed here, and {@code CudaEntryPointsTest} checks (a) that the code of this
+ * package calls nothing unlisted and (b) that each listed function, under the symbol name the JNI library
+ * really imports ({@code cuMemAlloc} is {@code cuMemAlloc_v2}), exists in the CUDA 13.0 toolkit; for
+ * cuBLAS and cuDNN, whose libraries the toolkit does not ship, it checks the version that introduced them.
+ */
+public final class CudaEntryPoints {
+    private CudaEntryPoints() {}
+
+    /** A function, the JavaCPP class that binds it, and (cuBLAS, cuDNN) the library version that introduced it. */
+    public record EntryPoint(String library, String name, String since) {}
+
+    private static EntryPoint rt(String name) { return new EntryPoint("cudart", name, ""); }
+
+    private static EntryPoint blas(String name, String since) { return new EntryPoint("cublas", name, since); }
+
+    /** In the order of first use: probe, context, memory, kernels, cuBLAS, graphs, timing. */
+    public static final List<EntryPoint> ALL = List.of(
+            // probe and device queries
+            rt("cudaGetDeviceCount"), rt("cudaGetErrorName"), rt("cudaGetDeviceProperties"), rt("cudaDriverGetVersion"),
+            rt("cudaRuntimeGetVersion"), rt("cudaMemGetInfo"),
+            // context and stream
+            rt("cudaSetDevice"), rt("cudaFree"), rt("cudaStreamCreateWithFlags"), rt("cudaStreamSynchronize"),
+            rt("cudaStreamDestroy"),
+            // memory and transfers (driver API: raw 64-bit device addresses)
+            rt("cuGetErrorName"), rt("cuMemAlloc"), rt("cuMemFree"), rt("cuMemsetD32Async"), rt("cuMemcpyHtoDAsync"),
+            rt("cuMemcpyDtoHAsync"), rt("cuMemcpyDtoDAsync"), rt("cudaMallocHost"), rt("cudaFreeHost"),
+            // kernels
+            rt("cuModuleLoadData"), rt("cuModuleGetFunction"), rt("cuModuleUnload"), rt("cuLaunchKernel"),
+            // graphs with a conditional node (not cudaGraphConditionalHandleCreate_v2: CUDA 13.1 only)
+            rt("cudaStreamBeginCapture"), rt("cudaStreamBeginCaptureToGraph"), rt("cudaStreamEndCapture"),
+            rt("cudaGraphCreate"), rt("cudaGraphConditionalHandleCreate"), rt("cudaGraphAddNode"),
+            rt("cudaGraphAddChildGraphNode"), rt("cuGraphAddKernelNode"), rt("cudaGraphInstantiate"), rt("cudaGraphLaunch"),
+            rt("cudaGraphExecDestroy"), rt("cudaGraphDestroy"),
+            // timing (benchmarks)
+            rt("cudaEventCreate"), rt("cudaEventRecord"), rt("cudaEventSynchronize"), rt("cudaEventElapsedTime"),
+            rt("cudaEventDestroy"),
+            // cuBLAS
+            blas("cublasCreate_v2", "6.0"), blas("cublasDestroy_v2", "6.0"), blas("cublasSetStream_v2", "6.0"),
+            blas("cublasGetVersion_v2", "6.0"), blas("cublasSetMathMode", "9.0"), blas("cublasSetWorkspace_v2", "11.0"),
+            blas("cublasSgemm_v2", "6.0"), blas("cublasGetStatusName", "11.4"),
+            // cuDNN (sam4j info only, in part 1)
+            new EntryPoint("cudnn", "cudnnGetVersion", "1.0"));
+}

@@ -1,0 +1,172 @@
+package dev.sam4j.backend.cuda;
+
+import org.bytedeco.cuda.cudart.CUstream_st;
+
+/**
+ * Typed launchers for every kernel in {@code src/main/cuda}: one method per kernel, its C signature
+ * mirrored in the {@link Kernel} signature string (P pointer / long long, I int, F float, D double), the
+ * launch rule of the kernel's file header applied here and nowhere else. Pointers are raw device
+ * addresses; 0 is C's null.
+ */
+final class CudaKernels {
+    /** Threads per block of the streaming and partial-reduction kernels (SAM4J_BLOCK in common.cuh). */
+    static final int BLOCK = 256;
+    /** Most partials of a two-pass reduction (reduce_finalize adds them in one block). */
+    static final int MAX_PARTIALS = 1024;
+    static final int FINALIZE_THREADS = 1024;
+
+    private final CUstream_st stream;
+    private final int streamingGridCap;
+
+    final Kernel sumsqPartials, reduceFinalize, dotPartials, samPerturb, asamPerturb, asamNormPartials, perturbScale,
+            decideAdaptive, decideTable, stepBegin, stepEnd, sgdStep, lookSamCoef, lookSamVScale, softmaxXent, meanLoss,
+            addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy;
+
+    CudaKernels(CudaModule m, CUstream_st stream, int multiprocessors) {
+        this.stream = stream;
+        // Enough resident blocks to saturate memory bandwidth; grid-stride loops make any grid correct.
+        this.streamingGridCap = Math.max(1, multiprocessors) * 8;
+        sumsqPartials = new Kernel(m, "sumsq_partials", "PPP");
+        reduceFinalize = new Kernel(m, "reduce_finalize", "PIPP");
+        dotPartials = new Kernel(m, "dot_partials", "PPPP");
+        samPerturb = new Kernel(m, "sam_perturb", "PPPPPFP");
+        asamPerturb = new Kernel(m, "asam_perturb", "PPPPPFPF");
+        asamNormPartials = new Kernel(m, "asam_norm_partials", "PPPFP");
+        perturbScale = new Kernel(m, "perturb_scale", "PDP");
+        decideAdaptive = new Kernel(m, "decide_adaptive", "PPPPDDDPDPPPI");
+        decideTable = new Kernel(m, "decide_table", "PPPPPDPPPI");
+        stepBegin = new Kernel(m, "step_begin", "PPPP");
+        stepEnd = new Kernel(m, "step_end", "P");
+        sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFI");
+        lookSamCoef = new Kernel(m, "looksam_coef", "PPP");
+        lookSamVScale = new Kernel(m, "looksam_vscale", "PPPDP");
+        softmaxXent = new Kernel(m, "softmax_xent", "PPPPIIP");
+        meanLoss = new Kernel(m, "mean_loss", "PIP");
+        addRowBias = new Kernel(m, "add_row_bias", "PPII");
+        sumRows = new Kernel(m, "sum_rows", "PPII");
+        reluForward = new Kernel(m, "relu_forward", "PPP");
+        reluBackward = new Kernel(m, "relu_backward", "PPPP");
+        add = new Kernel(m, "add", "PPPP");
+        axpby = new Kernel(m, "axpby", "FPPFPPP");
+        fill = new Kernel(m, "fill", "PFP");
+        copy = new Kernel(m, "copy", "PPP");
+    }
+
+    /** Blocks of 256 for a streaming pass over n elements (capped: grid-stride loops do the rest). */
+    int streamingGrid(long n) {
+        return (int) Math.max(1, Math.min(streamingGridCap, (n + BLOCK - 1) / BLOCK));
+    }
+
+    /** Partials of a two-pass reduction over n elements: a function of n only, so results are GPU-independent. */
+    static int partials(long n) {
+        return (int) Math.max(1, Math.min(MAX_PARTIALS, (n + BLOCK - 1) / BLOCK));
+    }
+
+    private void stream(Kernel k, long n) { k.launch(stream, streamingGrid(n), BLOCK); }
+
+    private void single(Kernel k) { k.launch(stream, 1, 1); }
+
+    // ---- reductions: *out (double) = Σ ..., *nonfinite = sum is not finite (nonfinite may be 0) ----
+
+    void sumOfSquares(long x, long n, long partials, long out, long nonfinite) {
+        int p = partials(n);
+        sumsqPartials.p(0, x).p(1, n).p(2, partials).launch(stream, p, BLOCK);
+        finish(partials, p, out, nonfinite);
+    }
+
+    void dot(long a, long b, long n, long partials, long out) {
+        int p = partials(n);
+        dotPartials.p(0, a).p(1, b).p(2, n).p(3, partials).launch(stream, p, BLOCK);
+        finish(partials, p, out, 0);
+    }
+
+    void asamNormSquared(long w, long g, long n, float eta, long partials, long out) {
+        int p = partials(n);
+        asamNormPartials.p(0, w).p(1, g).p(2, n).f(3, eta).p(4, partials).launch(stream, p, BLOCK);
+        finish(partials, p, out, 0);
+    }
+
+    private void finish(long partials, int count, long out, long nonfinite) {
+        reduceFinalize.p(0, partials).i(1, count).p(2, out).p(3, nonfinite).launch(stream, 1, FINALIZE_THREADS);
+    }
+
+    // ---- SAM family ----
+
+    void samPerturb(long w, long g, long wSaved, long gSaved, long n, float scale, long scalePtr) {
+        samPerturb.p(0, w).p(1, g).p(2, wSaved).p(3, gSaved).p(4, n).f(5, scale).p(6, scalePtr);
+        stream(samPerturb, n);
+    }
+
+    void asamPerturb(long w, long g, long wSaved, long gSaved, long n, float scale, long scalePtr, float eta) {
+        asamPerturb.p(0, w).p(1, g).p(2, wSaved).p(3, gSaved).p(4, n).f(5, scale).p(6, scalePtr).f(7, eta);
+        stream(asamPerturb, n);
+    }
+
+    void perturbScale(long q, double rho, long scaleOut) {
+        perturbScale.p(0, q).d(1, rho).p(2, scaleOut);
+        single(perturbScale);
+    }
+
+    /**
+     * {@code w = (restore ? wSaved : w) − lr·(momentum update with g [+ vScale·v])}; see sgd.cu. wSaved,
+     * restoreFlag, v, vScalePtr and lrPtr may be 0.
+     */
+    void sgdStep(long w, long wSaved, long restoreFlag, long g, long v, float vScale, long vScalePtr, long m, long n,
+                 float lr, long lrPtr, float momentum, float weightDecay, boolean nesterov) {
+        sgdStep.p(0, w).p(1, wSaved).p(2, restoreFlag).p(3, g).p(4, v).f(5, vScale).p(6, vScalePtr).p(7, m).p(8, n)
+                .f(9, lr).p(10, lrPtr).f(11, momentum).f(12, weightDecay).i(13, nesterov ? 1 : 0);
+        stream(sgdStep, n);
+    }
+
+    void lookSamCoef(long dot, long s, long coefOut) {
+        lookSamCoef.p(0, dot).p(1, s).p(2, coefOut);
+        single(lookSamCoef);
+    }
+
+    void lookSamVScale(long s, long gvSumsq, long samFlag, double alpha, long vScaleOut) {
+        lookSamVScale.p(0, s).p(1, gvSumsq).p(2, samFlag).d(3, alpha).p(4, vScaleOut);
+        single(lookSamVScale);
+    }
+
+    // ---- layers ----
+
+    void softmaxCrossEntropy(long logits, long labels, long dLogits, long loss, int n, int classes, long badLabel) {
+        softmaxXent.p(0, logits).p(1, labels).p(2, dLogits).p(3, loss).i(4, n).i(5, classes).p(6, badLabel)
+                .launch(stream, (n + BLOCK - 1) / BLOCK, BLOCK);
+    }
+
+    void meanLoss(long loss, int n, long out) {
+        meanLoss.p(0, loss).i(1, n).p(2, out).launch(stream, 1, BLOCK);
+    }
+
+    void addRowBias(long y, long bias, int rows, int cols) {
+        addRowBias.p(0, y).p(1, bias).i(2, rows).i(3, cols);
+        stream(addRowBias, (long) rows * cols);
+    }
+
+    void sumRows(long dy, long db, int rows, int cols) {
+        sumRows.p(0, dy).p(1, db).i(2, rows).i(3, cols).launch(stream, (cols + BLOCK - 1) / BLOCK, BLOCK);
+    }
+
+    void reluForward(long x, long y, long n) { reluForward.p(0, x).p(1, y).p(2, n); stream(reluForward, n); }
+
+    void reluBackward(long y, long dy, long dx, long n) { reluBackward.p(0, y).p(1, dy).p(2, dx).p(3, n); stream(reluBackward, n); }
+
+    void add(long a, long b, long out, long n) { add.p(0, a).p(1, b).p(2, out).p(3, n); stream(add, n); }
+
+    void axpby(float alpha, long alphaPtr, long x, float beta, long y, long out, long n) {
+        axpby.f(0, alpha).p(1, alphaPtr).p(2, x).f(3, beta).p(4, y).p(5, out).p(6, n);
+        stream(axpby, n);
+    }
+
+    void fill(long x, float value, long n) { fill.p(0, x).f(1, value).p(2, n); stream(fill, n); }
+
+    void copy(long src, long dst, long n) { copy.p(0, src).p(1, dst).p(2, n); stream(copy, n); }
+
+    // ---- the device-decided step ----
+
+    void stepBegin(long lrTable, long tableLength, long counters, long lrOut) {
+        stepBegin.p(0, lrTable).p(1, tableLength).p(2, counters).p(3, lrOut);
+        single(stepBegin);
+    }
+}

@@ -1,0 +1,306 @@
+package dev.sam4j.backend.cuda;
+
+import static org.bytedeco.cuda.global.cudart.cuGraphAddKernelNode;
+import static org.bytedeco.cuda.global.cudart.cudaGraphAddChildGraphNode;
+import static org.bytedeco.cuda.global.cudart.cudaGraphAddNode;
+import static org.bytedeco.cuda.global.cudart.cudaGraphCondAssignDefault;
+import static org.bytedeco.cuda.global.cudart.cudaGraphCondTypeIf;
+import static org.bytedeco.cuda.global.cudart.cudaGraphConditionalHandleCreate;
+import static org.bytedeco.cuda.global.cudart.cudaGraphCreate;
+import static org.bytedeco.cuda.global.cudart.cudaGraphDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaGraphExecDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaGraphInstantiate;
+import static org.bytedeco.cuda.global.cudart.cudaGraphLaunch;
+import static org.bytedeco.cuda.global.cudart.cudaGraphNodeTypeConditional;
+import static org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture;
+import static org.bytedeco.cuda.global.cudart.cudaStreamBeginCaptureToGraph;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal;
+import static org.bytedeco.cuda.global.cudart.cudaStreamEndCapture;
+
+import dev.sam4j.backend.Buffer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.cuda.cudart.CUgraphExec_st;
+import org.bytedeco.cuda.cudart.CUgraphNode_st;
+import org.bytedeco.cuda.cudart.CUgraph_st;
+import org.bytedeco.cuda.cudart.cudaGraphEdgeData;
+import org.bytedeco.cuda.cudart.cudaGraphNodeParams;
+import org.bytedeco.javacpp.BytePointer;
+
+/**
+ * A whole SAM-family training step recorded once as a CUDA graph and replayed every step, decided on the
+ * device:
+ * <pre>
+ *   [pass 1: lr ← table[t]; forward, loss, backward; s = ‖g‖² (+ non-finite flag)]   (captured child graph)
+ *     → decide kernel: μ, σ², c_t from the device step counter, SAM flag, scale ρ/(√s+ε),
+ *       cudaGraphSetConditional(handle, flag)                                        (kernel node)
+ *     → IF (flag) { perturb (saves w, g); pass 2 at w' (BatchNorm frozen);
+ *                   LookSAM: g_v = g_sam − (⟨g, g_sam⟩/s)·g }                        (conditional node)
+ *     → [LookSAM reuse weight; one update kernel: restore from the saved w iff flag, SGD-momentum
+ *        with the gradient now in the arena (g_sam or g); t += 1]                       (captured child graph)
+ * </pre>
+ * No host synchronisation inside: the learning rate comes from a table uploaded once and indexed by the
+ * device step counter, and every scalar (s, the flag, the scale, LookSAM's coefficients) stays on the
+ * device. The host path ({@link #launchHostDecided}) runs the same pieces but reads the flag back each
+ * step and launches the SAM branch itself: the baseline the graph is measured against, and a
+ * cross-check (both paths must give the same weights).
+ *
+ * <p>The step's model work is given as two callbacks that only enqueue backend operations (forward,
+ * loss, backward for pass 1 and pass 2); they run once each, while the stream is being captured, so they
+ * must not synchronise or allocate. This class knows nothing of models or optimizers
+ * ({@code dev.sam4j.optim.sam.DeviceDecidedStep} maps a model and a method onto a {@link Spec}).
+ */
+public final class StepGraph implements AutoCloseable {
+
+    /**
+     * What to record. Exactly one of {@code adaptive} (δ, λ1, λ2, warm-up steps) and {@code verdicts}
+     * (one SAM verdict per step, 0/1, from the host's own policy) is given; {@code sam == false} records
+     * no SAM branch at all (ERM). {@code asamEta} is NaN for the plain perturbation, {@code lookSamAlpha}
+     * NaN without LookSAM reuse.
+     */
+    public record Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
+                       Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
+                       float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
+                       double asamEta, double lookSamAlpha, Buffer lossPerExample, int batch, Runnable pass1,
+                       Runnable pass2) {}
+
+    private final CudaBackend be;
+    private final Spec spec;
+    private final List<CUgraph_st> graphs = new ArrayList<>();
+    private final List<CUgraphExec_st> execs = new ArrayList<>();
+    private final List<CudaBuffer> buffers = new ArrayList<>();
+    private CUgraphExec_st main, pass1Exec, bodyExec, tailExec;
+    private long tableLength;
+    private long lrTable, verdictTable;
+    private long base;  // this step's own scalars and partials, laid out like CudaBackend's scratch block
+    private boolean closed;
+
+    private StepGraph(CudaBackend be, Spec spec) {
+        this.be = be;
+        this.spec = spec;
+    }
+
+    /** Records the step (runs nothing) and resets the device step counter and statistics to step 0. */
+    public static StepGraph build(CudaBackend backend, Spec spec) {
+        StepGraph g = new StepGraph(backend, spec);
+        try {
+            g.record();
+        } catch (RuntimeException | Error e) {
+            g.close();
+            throw e;
+        }
+        return g;
+    }
+
+    private static CudaBuffer c(Buffer b) { return (CudaBuffer) b; }
+
+    private long addr(Buffer b) { return b == null ? 0 : c(b).address; }
+
+    private long scratch(long offset) { return base + offset; }
+
+    private void record() {
+        if (spec.lrTable().length == 0) throw new IllegalArgumentException("empty learning-rate table");
+        tableLength = spec.lrTable().length;
+        CudaBuffer lr = be.allocate(tableLength);
+        buffers.add(lr);
+        be.upload(spec.lrTable(), 0, lr, spec.lrTable().length);
+        lrTable = lr.address;
+        if (spec.verdicts() != null) {
+            CudaBuffer v = be.allocate((spec.verdicts().length + 3) / 4);
+            buffers.add(v);
+            be.uploadBytes(v.address, spec.verdicts());
+            verdictTable = v.address;
+        }
+        // Private scalars (zeroed: step 0, no statistics yet), so that several steps can share a backend.
+        CudaBuffer state = be.allocate(CudaBackend.SCRATCH_BYTES / 4);
+        buffers.add(state);
+        base = state.address;
+
+        CUgraph_st pass1 = capture(this::pass1), tail = capture(this::tail);
+        pass1Exec = instantiate(pass1);
+        tailExec = instantiate(tail);
+        if (spec.sam()) bodyExec = instantiate(capture(this::samBranch));
+
+        CUgraph_st g = newGraph();
+        CUgraphNode_st a = new CUgraphNode_st();
+        CudaCheck.rt(cudaGraphAddChildGraphNode(a, g, null, 0, pass1), "cudaGraphAddChildGraphNode(pass 1)");
+        CUgraphNode_st last = a;
+        if (spec.sam()) {
+            long[] handle = {0};
+            // The condition is reset to 0 at every launch; only the decide kernel sets it, on the device.
+            CudaCheck.rt(cudaGraphConditionalHandleCreate(handle, g, 0, cudaGraphCondAssignDefault), "cudaGraphConditionalHandleCreate");
+            Kernel decide = decideKernel(handle[0], true);
+            CUgraphNode_st d = new CUgraphNode_st();
+            CudaCheck.cu(cuGraphAddKernelNode(d, g, a, 1, decide.nodeParams(1, 1)), "cuGraphAddKernelNode(" + decide.name + ")");
+            // cudaGraphNodeParams has no allocating constructor in the presets: 256 zeroed bytes (its size in
+            // CUDA 13.0 and 13.1; unused bytes must be zero).
+            BytePointer raw = new BytePointer(256).zero();
+            cudaGraphNodeParams params = new cudaGraphNodeParams(raw);
+            params.type(cudaGraphNodeTypeConditional);
+            params.conditional().handle(handle[0]).type(cudaGraphCondTypeIf).size(1);
+            CUgraphNode_st ifNode = new CUgraphNode_st();
+            CudaCheck.rt(cudaGraphAddNode(ifNode, g, d, (cudaGraphEdgeData) null, 1, params), "cudaGraphAddNode(conditional IF)");
+            // phGraph_out is a CUDA-owned array of body graphs; its getter already dereferences (body 0).
+            CUgraph_st body = params.conditional().phGraph_out();
+            if (body == null || body.isNull()) throw new CudaException("the conditional node returned no body graph");
+            CudaCheck.rt(cudaStreamBeginCaptureToGraph(be.ctx.stream, body, (CUgraphNode_st) null, (cudaGraphEdgeData) null, 0,
+                    cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCaptureToGraph(SAM branch)");
+            endCapture(this::samBranch, false);  // the body belongs to the conditional node
+            last = ifNode;
+        }
+        CUgraphNode_st t = new CUgraphNode_st();
+        CudaCheck.rt(cudaGraphAddChildGraphNode(t, g, last, 1, tail), "cudaGraphAddChildGraphNode(update)");
+        main = instantiate(g);
+    }
+
+    /** Runs {@code work} while the stream records into a new graph. */
+    private CUgraph_st capture(Runnable work) {
+        CudaCheck.rt(cudaStreamBeginCapture(be.ctx.stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+        return endCapture(work, true);
+    }
+
+    private CUgraph_st endCapture(Runnable work, boolean owned) {
+        RuntimeException failure = null;
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        CUgraph_st g = new CUgraph_st();
+        int status = cudaStreamEndCapture(be.ctx.stream, g);  // always end it, or the stream stays unusable
+        if (failure != null) throw failure;
+        CudaCheck.rt(status, "cudaStreamEndCapture");
+        if (owned) graphs.add(g);
+        return g;
+    }
+
+    private CUgraph_st newGraph() {
+        CUgraph_st g = new CUgraph_st();
+        CudaCheck.rt(cudaGraphCreate(g, 0), "cudaGraphCreate");
+        graphs.add(g);
+        return g;
+    }
+
+    private CUgraphExec_st instantiate(CUgraph_st g) {
+        CUgraphExec_st e = new CUgraphExec_st();
+        CudaCheck.rt(cudaGraphInstantiate(e, g, 0L), "cudaGraphInstantiate");
+        execs.add(e);
+        return e;
+    }
+
+    // ------------------------------------------------------------------------------ the pieces
+
+    private void pass1() {
+        be.k.stepBegin(lrTable, tableLength, scratch(CudaBackend.COUNTERS), scratch(CudaBackend.LR));
+        spec.pass1().run();
+        be.k.meanLoss(addr(spec.lossPerExample()), spec.batch(), scratch(CudaBackend.MEAN_LOSS));
+        be.k.sumOfSquares(addr(spec.grads()), spec.n(), scratch(CudaBackend.PARTIALS), scratch(CudaBackend.S),
+                scratch(CudaBackend.NONFINITE));
+    }
+
+    private Kernel decideKernel(long handle, boolean setCondition) {
+        if (spec.adaptive() != null) {
+            double[] a = spec.adaptive();
+            return be.k.decideAdaptive.p(0, scratch(CudaBackend.S)).p(1, scratch(CudaBackend.STATS))
+                    .p(2, scratch(CudaBackend.COUNTERS)).p(3, spec.totalSteps()).d(4, a[0]).d(5, a[1]).d(6, a[2])
+                    .p(7, (long) a[3]).d(8, spec.rho()).p(9, scratch(CudaBackend.FLAG)).p(10, scratch(CudaBackend.SCALE))
+                    .p(11, handle).i(12, setCondition ? 1 : 0);
+        }
+        return be.k.decideTable.p(0, verdictTable).p(1, spec.verdicts().length).p(2, scratch(CudaBackend.S))
+                .p(3, scratch(CudaBackend.STATS)).p(4, scratch(CudaBackend.COUNTERS)).d(5, spec.rho())
+                .p(6, scratch(CudaBackend.FLAG)).p(7, scratch(CudaBackend.SCALE)).p(8, handle).i(9, setCondition ? 1 : 0);
+    }
+
+    private void samBranch() {
+        long w = addr(spec.params()), g = addr(spec.grads()), ws = addr(spec.savedWeights()), gs = addr(spec.savedGradient());
+        long n = spec.n();
+        if (Double.isNaN(spec.asamEta())) {
+            be.k.samPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE));
+        } else {
+            float eta = (float) spec.asamEta();
+            be.k.asamNormSquared(w, g, n, eta, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.Q));
+            be.k.perturbScale(scratch(CudaBackend.Q), spec.rho(), scratch(CudaBackend.SCALE));
+            be.k.asamPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE), eta);
+        }
+        spec.pass2().run();
+        if (spec.lookSamDirection() != null) {
+            long v = addr(spec.lookSamDirection());
+            be.k.dot(gs, g, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.DOT));
+            be.k.lookSamCoef(scratch(CudaBackend.DOT), scratch(CudaBackend.S), scratch(CudaBackend.COEF));
+            be.k.axpby(0f, scratch(CudaBackend.COEF), gs, 1f, g, v, n);
+            be.k.sumOfSquares(v, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.GV), 0);
+        }
+    }
+
+    private void tail() {
+        long v = 0, vScale = 0;
+        if (spec.lookSamDirection() != null) {
+            v = addr(spec.lookSamDirection());
+            vScale = scratch(CudaBackend.VSCALE);
+            be.k.lookSamVScale(scratch(CudaBackend.S), scratch(CudaBackend.GV), scratch(CudaBackend.FLAG), spec.lookSamAlpha(), vScale);
+        }
+        be.k.sgdStep(addr(spec.params()), spec.sam() ? addr(spec.savedWeights()) : 0, spec.sam() ? scratch(CudaBackend.FLAG) : 0,
+                addr(spec.grads()), v, 0f, vScale, addr(spec.momentum()), spec.n(), 0f, scratch(CudaBackend.LR),
+                spec.momentumCoefficient(), spec.weightDecay(), spec.nesterov());
+        be.k.stepEnd.p(0, scratch(CudaBackend.COUNTERS)).launch(be.ctx.stream, 1, 1);
+    }
+
+    // ---------------------------------------------------------------------------------- running
+
+    /** One step, decided on the device: one graph launch, no host synchronisation. */
+    public void launch() {
+        checkOpen();
+        CudaCheck.rt(cudaGraphLaunch(main, be.ctx.stream), "cudaGraphLaunch(step)");
+    }
+
+    /** One step with the decision read back by the host (one synchronisation per step); returns it. */
+    public boolean launchHostDecided() {
+        checkOpen();
+        CudaCheck.rt(cudaGraphLaunch(pass1Exec, be.ctx.stream), "cudaGraphLaunch(pass 1)");
+        boolean sam = false;
+        if (spec.sam()) {
+            decideKernel(0, false).launch(be.ctx.stream, 1, 1);
+            sam = ByteBuffer.wrap(be.readBytes(scratch(CudaBackend.FLAG), 4)).order(ByteOrder.LITTLE_ENDIAN).getInt() != 0;
+            if (sam) CudaCheck.rt(cudaGraphLaunch(bodyExec, be.ctx.stream), "cudaGraphLaunch(SAM branch)");
+        }
+        CudaCheck.rt(cudaGraphLaunch(tailExec, be.ctx.stream), "cudaGraphLaunch(update)");
+        return sam;
+    }
+
+    /** Waits for the queued steps (one synchronisation). */
+    public void synchronize() { be.readBytes(scratch(CudaBackend.COUNTERS), 8); }
+
+    /** The device-side record of the last step: s, μ, σ², σ, c, verdict, mean loss, and the counters (synchronises). */
+    public State state() {
+        ByteBuffer b = ByteBuffer.wrap(be.readBytes(scratch(CudaBackend.S), (int) (CudaBackend.STATS + 48 - CudaBackend.S)))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        int base = (int) CudaBackend.S;
+        long c0 = b.getLong((int) CudaBackend.COUNTERS - base), c2 = b.getLong((int) CudaBackend.COUNTERS - base + 16),
+                c3 = b.getLong((int) CudaBackend.COUNTERS - base + 24);
+        int st = (int) CudaBackend.STATS - base;
+        if (c3 != 0) throw new CudaException("the squared gradient norm was NaN or infinite at " + c3 + " step(s)");
+        return new State(c0, c2, b.getDouble(0), b.getDouble(st), b.getDouble(st + 8), b.getDouble(st + 32),
+                b.getDouble(st + 40) != 0, b.getDouble((int) CudaBackend.MEAN_LOSS - base));
+    }
+
+    /** The device step counter, SAM steps so far, and the last step's s, μ, σ², c, verdict and mean loss. */
+    public record State(long step, long samSteps, double s, double mu, double variance, double c, boolean sam, double loss) {}
+
+    /** SAM steps so far (synchronises). */
+    public long samSteps() { return state().samSteps(); }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("step graph is closed");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        for (CUgraphExec_st e : execs) cudaGraphExecDestroy(e);
+        for (CUgraph_st g : graphs) cudaGraphDestroy(g);
+        for (CudaBuffer b : buffers) b.close();
+    }
+}

@@ -1,0 +1,97 @@
+package dev.sam4j.optim.sam;
+
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.cuda.CudaBackend;
+import dev.sam4j.backend.cuda.StepGraph;
+import dev.sam4j.nn.Mode;
+import dev.sam4j.nn.Model;
+import dev.sam4j.optim.LrSchedule;
+
+/**
+ * A {@link Method} on a model, as one CUDA graph per step whose SAM branch the GPU itself decides
+ * ({@link StepGraph}): the same step shape as {@link SamOptimizer}, with no host synchronisation.
+ * The batch is whatever is in {@code x} and {@code labels} when a step runs (the caller refills them
+ * between steps). The learning-rate schedule becomes a table of {@code totalSteps} values uploaded once;
+ * policies that ignore {@code s} (always, never, periodic, Bernoulli) become a table of the host
+ * decider's own verdicts, so the device takes exactly the host's decisions; the adaptive policy runs in
+ * the decide kernel. ESAM (per-tensor random subsets, data selection) needs the host path.
+ */
+public final class DeviceDecidedStep implements AutoCloseable {
+    private final StepGraph graph;
+    private final Buffer momentum, savedWeights, savedGradient, lookSam, dLogits, lossPerExample;
+
+    public DeviceDecidedStep(Model model, Buffer x, Buffer labels, int batch, Method method, LrSchedule schedule,
+                             long totalSteps, double momentumCoefficient, double weightDecay, boolean nesterov, long seed) {
+        if (!(model.backend() instanceof CudaBackend cuda)) {
+            throw new IllegalArgumentException("the device-decided step needs the CUDA backend, not " + model.backend().name());
+        }
+        if (method.lookSamPerTensor()) {
+            throw new UnsupportedOperationException("per-tensor LookSAM is not on the device-decided path yet: use the host path");
+        }
+        if (method.perturbation() instanceof Perturbation.Esam) {
+            throw new UnsupportedOperationException("ESAM draws per-tensor subsets and selects examples on the host: use the host path");
+        }
+        if (totalSteps < 1 || totalSteps > Integer.MAX_VALUE) throw new IllegalArgumentException("totalSteps " + totalSteps);
+        long n = model.paramCount();
+        int classes = model.classes();
+        momentum = cuda.allocate(n);
+        savedWeights = cuda.allocate(n);
+        savedGradient = cuda.allocate(n);
+        lookSam = method.lookSam() ? cuda.allocate(n) : null;
+        dLogits = cuda.allocate((long) batch * classes);
+        lossPerExample = cuda.allocate(batch);
+
+        float[] lr = new float[(int) totalSteps];
+        for (int t = 0; t < lr.length; t++) lr[t] = (float) schedule.lr(t, totalSteps);
+        boolean sam = !(method.policy() instanceof Policy.Never);
+        double[] adaptive = null;
+        byte[] verdicts = null;
+        if (method.policy() instanceof Policy.Adaptive a) {
+            adaptive = new double[] {a.delta(), a.lambda1(), a.lambda2(), a.warmup()};
+        } else {
+            // SamOptimizer starts its decider with this seed; the same stream of draws gives the same verdicts.
+            Policy.Decider d = method.policy().start(seed ^ 0x5EED5A3L);
+            verdicts = new byte[(int) totalSteps];
+            for (int t = 0; t < verdicts.length; t++) verdicts[t] = (byte) (d.decide(t, totalSteps, Double.NaN).sam() ? 1 : 0);
+        }
+        double asamEta = method.perturbation() instanceof Perturbation.Adaptive a ? a.eta() : Double.NaN;
+        Runnable pass1 = () -> pass(model, x, labels, batch, Mode.TRAIN, cuda, classes);
+        Runnable pass2 = () -> pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, cuda, classes);
+        graph = StepGraph.build(cuda, new StepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,
+                lookSam, n, (float) momentumCoefficient, (float) weightDecay, nesterov, lr, totalSteps, sam, adaptive, verdicts,
+                method.perturbation().rho(), asamEta, method.lookSam() ? method.lookSamAlpha() : Double.NaN, lossPerExample,
+                batch, pass1, pass2));
+    }
+
+    private void pass(Model model, Buffer x, Buffer labels, int batch, Mode mode, CudaBackend cuda, int classes) {
+        Buffer logits = model.forward(x, batch, mode);
+        cuda.softmaxCrossEntropy(batch, classes, logits, labels, dLogits, lossPerExample);
+        model.backward(dLogits, batch);
+    }
+
+    /** One step decided on the GPU (no host synchronisation). */
+    public void step() { graph.launch(); }
+
+    /** One step with the decision read back by the host; returns it. */
+    public boolean stepHostDecided() { return graph.launchHostDecided(); }
+
+    /** The device-side record of the last step (synchronises). */
+    public StepGraph.State state() { return graph.state(); }
+
+    /** The momentum arena (same layout as the parameters). */
+    public Buffer momentum() { return momentum; }
+
+    @Override
+    public void close() {
+        graph.close();
+        for (Buffer b : new Buffer[] {momentum, savedWeights, savedGradient, lookSam, dLogits, lossPerExample}) {
+            if (b instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/*
+ * libcublas.so.13 stand-in: handles, stream, workspace, math mode, and cublasSgemm_v2 with the real
+ * column-major semantics (both transposes, leading dimensions checked as cuBLAS checks them, alpha and
+ * beta from host memory, beta = 0 ignoring C's old contents), recorded as a graph node when the
+ * handle's stream is being captured. TF32 mode computes in fp32 all the same (tolerances cover it).
+ */
+#include "mock.h"
+
+typedef struct { int magic; CUstream stream; int math; void* workspace; size_t workspace_bytes; } Handle;
+
+int cublasCreate_v2(Handle** h) { *h = calloc(1, sizeof(Handle)); (*h)->magic = 1; return 0; }
+int cublasDestroy_v2(Handle* h) { if (!h || h->magic != 1) return 1; h->magic = 0; return 0; }
+int cublasSetStream_v2(Handle* h, CUstream s) { if (!mock_stream_ok(s)) return 7; h->stream = s; return 0; }
+int cublasSetWorkspace_v2(Handle* h, void* ws, size_t bytes) {
+    if (mock_check_device(ws, bytes, "cublasSetWorkspace_v2")) return 7;
+    h->workspace = ws; h->workspace_bytes = bytes; return 0;
+}
+int cublasGetVersion_v2(Handle* h, int* v) { *v = 130000; return 0; }
+int cublasSetMathMode(Handle* h, int mode) { h->math = mode; return 0; }
+const char* cublasGetStatusName(int s) { return s == 0 ? "CUBLAS_STATUS_SUCCESS" : s == 7 ? "CUBLAS_STATUS_INVALID_VALUE" : "CUBLAS_STATUS (stand-in)"; }
+
+typedef struct { int ta, tb, m, n, k, lda, ldb, ldc; float alpha, beta; const float *A, *B; float* C; } Gemm;
+
+static int run_gemm(void* data) {
+    Gemm* g = data;
+    /* column-major: op(A) is m×k, op(B) is k×n, C is m×n; element (i, j) of X is X[i + j·ld] */
+    for (int j = 0; j < g->n; j++)
+        for (int i = 0; i < g->m; i++) {
+            double acc = 0;
+            for (int p = 0; p < g->k; p++) {
+                float a = g->ta ? g->A[p + (size_t)i * g->lda] : g->A[i + (size_t)p * g->lda];
+                float b = g->tb ? g->B[j + (size_t)p * g->ldb] : g->B[p + (size_t)j * g->ldb];
+                acc += (double)a * b;
+            }
+            float* c = &g->C[i + (size_t)j * g->ldc];
+            *c = g->beta == 0 ? (float)(g->alpha * acc) : (float)(g->alpha * acc + g->beta * *c);
+        }
+    return 0;
+}
+
+int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
+                   const float* B, int ldb, const float* beta, float* C, int ldc) {
+    if (!h || h->magic != 1 || !h->stream) return MOCK_FAIL("cublasSgemm_v2: bad handle or no stream") ? 1 : 1;
+    if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) return MOCK_FAIL("cublasSgemm_v2: unsupported op") ? 7 : 7;
+    int rowsA = ta ? k : m, rowsB = tb ? n : k;
+    if (m < 0 || n < 0 || k < 0 || lda < (rowsA > 1 ? rowsA : 1) || ldb < (rowsB > 1 ? rowsB : 1) || ldc < (m > 1 ? m : 1))
+        return MOCK_FAIL("cublasSgemm_v2: invalid sizes m=%d n=%d k=%d lda=%d ldb=%d ldc=%d (ops %d %d)", m, n, k, lda, ldb, ldc, ta, tb) ? 7 : 7;
+    if (m == 0 || n == 0) return 0;
+    /* alpha and beta live in host memory (the default pointer mode); A, B, C on the device */
+    if (mock_is_device(alpha) || mock_is_device(beta))
+        return MOCK_FAIL("cublasSgemm_v2: alpha/beta point to device memory but the pointer mode is host") ? 7 : 7;
+    int colsA = ta ? m : k, colsB = tb ? k : n;
+    if (k > 0 && (mock_check_device(A, 4 * ((size_t)(colsA - 1) * lda + rowsA), "cublasSgemm_v2 A")
+                  || mock_check_device(B, 4 * ((size_t)(colsB - 1) * ldb + rowsB), "cublasSgemm_v2 B"))) return 14;
+    if (mock_check_device(C, 4 * ((size_t)(n - 1) * ldc + m), "cublasSgemm_v2 C")) return 14;
+    Gemm* g = malloc(sizeof *g);
+    *g = (Gemm){ta, tb, m, n, k, lda, ldb, ldc, *alpha, *beta, A, B, C};
+    return mock_enqueue_callback(h->stream, run_gemm, g) ? 14 : 0;
+}

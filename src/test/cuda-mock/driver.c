@@ -1,0 +1,557 @@
+/*
+ * libcuda.so.1 stand-in: device memory (host malloc, every range checked against the live
+ * allocations), module loading (checks the fatbin magic), kernels looked up by name and emulated on
+ * the CPU with the math of src/main/cuda (which mirrors ScalarOps), streams' capture state and the
+ * graph machinery (kernel, callback, child and conditional IF nodes). Kernels run at launch: the
+ * stand-in is synchronous, so it cannot show races or missing synchronisation (see README.md).
+ */
+#include "mock.h"
+#include <math.h>
+
+int sam4j_cuda_stand_in = 1; /* CudaRuntime's probe looks for this symbol */
+
+/* ------------------------------------------------------------------------------- allocations */
+
+typedef struct { uintptr_t base; size_t size; } Alloc;
+static Alloc* allocs;
+static int nallocs, capallocs;
+
+static int find_alloc(uintptr_t p) {
+    for (int i = 0; i < nallocs; i++) if (p >= allocs[i].base && p < allocs[i].base + allocs[i].size) return i;
+    return -1;
+}
+
+int mock_is_device(const void* p) { return find_alloc((uintptr_t)p) >= 0; }
+
+int mock_check_device(const void* p, size_t bytes, const char* what) {
+    if (bytes == 0) return 0;
+    int i = find_alloc((uintptr_t)p);
+    if (i < 0) return MOCK_FAIL("%s: %p is not in any live device allocation (freed, or a host pointer?)", what, p);
+    if ((uintptr_t)p + bytes > allocs[i].base + allocs[i].size)
+        return MOCK_FAIL("%s: %zu bytes at %p run past the end of a %zu-byte allocation", what, bytes, p, allocs[i].size);
+    return 0;
+}
+
+CUresult cuMemAlloc(CUdeviceptr* p, size_t bytes) {
+    if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    void* m = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
+    memset(m, 0xff, bytes); /* device memory is not zeroed: NaN patterns expose missing initialisation */
+    if (nallocs == capallocs) { capallocs = capallocs ? 2 * capallocs : 64; allocs = realloc(allocs, capallocs * sizeof *allocs); }
+    allocs[nallocs++] = (Alloc){(uintptr_t)m, bytes};
+    *p = (CUdeviceptr)(uintptr_t)m;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemFree(CUdeviceptr p) {
+    int i = find_alloc((uintptr_t)p);
+    if (i < 0 || allocs[i].base != (uintptr_t)p) { MOCK_FAIL("cuMemFree(%p): not the start of a live allocation", (void*)(uintptr_t)p); return CUDA_ERROR_INVALID_VALUE; }
+    free((void*)allocs[i].base);
+    allocs[i] = allocs[--nallocs];
+    return CUDA_SUCCESS;
+}
+
+int mock_stream_ok(CUstream s) { return s && s->magic == STREAM_MAGIC; }
+
+static CUresult plain_stream(CUstream s, const char* what) {
+    if (!mock_stream_ok(s)) { MOCK_FAIL("%s on a null or unknown stream", what); return CUDA_ERROR_INVALID_HANDLE; }
+    if (s->capture) { MOCK_FAIL("%s while the stream is being captured (not supported by the stand-in)", what); return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemsetD32Async(CUdeviceptr p, unsigned v, size_t n, CUstream s) {
+    CUresult r = plain_stream(s, "cuMemsetD32Async");
+    if (r) return r;
+    if (mock_check_device((void*)(uintptr_t)p, 4 * n, "cuMemsetD32Async")) return CUDA_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < n; i++) ((unsigned*)(uintptr_t)p)[i] = v;
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyHtoDAsync(CUdeviceptr d, const void* src, size_t n, CUstream s) {
+    CUresult r = plain_stream(s, "cuMemcpyHtoDAsync");
+    if (r) return r;
+    if (mock_check_device((void*)(uintptr_t)d, n, "cuMemcpyHtoDAsync destination")) return CUDA_ERROR_INVALID_VALUE;
+    if (mock_is_device(src)) { MOCK_FAIL("cuMemcpyHtoDAsync: the source is device memory"); return CUDA_ERROR_INVALID_VALUE; }
+    memcpy((void*)(uintptr_t)d, src, n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyDtoHAsync(void* dst, CUdeviceptr s_, size_t n, CUstream s) {
+    CUresult r = plain_stream(s, "cuMemcpyDtoHAsync");
+    if (r) return r;
+    if (mock_check_device((void*)(uintptr_t)s_, n, "cuMemcpyDtoHAsync source")) return CUDA_ERROR_INVALID_VALUE;
+    if (mock_is_device(dst)) { MOCK_FAIL("cuMemcpyDtoHAsync: the destination is device memory"); return CUDA_ERROR_INVALID_VALUE; }
+    memcpy(dst, (void*)(uintptr_t)s_, n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyDtoDAsync(CUdeviceptr d, CUdeviceptr s_, size_t n, CUstream s) {
+    CUresult r = plain_stream(s, "cuMemcpyDtoDAsync");
+    if (r) return r;
+    if (mock_check_device((void*)(uintptr_t)d, n, "cuMemcpyDtoDAsync destination")
+        || mock_check_device((void*)(uintptr_t)s_, n, "cuMemcpyDtoDAsync source")) return CUDA_ERROR_INVALID_VALUE;
+    memmove((void*)(uintptr_t)d, (void*)(uintptr_t)s_, n);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorName(CUresult e, const char** s) {
+    switch (e) {
+        case CUDA_SUCCESS: *s = "CUDA_SUCCESS"; break;
+        case CUDA_ERROR_INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; break;
+        case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
+        case CUDA_ERROR_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
+        case CUDA_ERROR_INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
+        case CUDA_ERROR_INVALID_HANDLE: *s = "CUDA_ERROR_INVALID_HANDLE"; break;
+        case CUDA_ERROR_ILLEGAL_ADDRESS: *s = "CUDA_ERROR_ILLEGAL_ADDRESS"; break;
+        case CUDA_ERROR_LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; break;
+        case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: *s = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"; break;
+        default: *s = "CUDA_ERROR (stand-in)"; break;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------- kernel emulations */
+
+#define A(i) args[i]
+#define PTR(i, T) (*(T**)A(i))
+#define LL(i) (*(long long*)A(i))
+#define INT(i) (*(int*)A(i))
+#define FLT(i) (*(float*)A(i))
+#define DBL(i) (*(double*)A(i))
+#define CHECK(p, bytes, what) do { if (mock_check_device((const void*)(p), (size_t)(bytes), what)) return 1; } while (0)
+#define CHECK_OPT(p, bytes, what) do { if ((p) && mock_check_device((const void*)(p), (size_t)(bytes), what)) return 1; } while (0)
+#define NEED(cond, ...) do { if (!(cond)) return MOCK_FAIL(__VA_ARGS__); } while (0)
+
+/* The two-pass reductions: partials[b] = this block's share of the grid-stride sum, in double. */
+typedef double (*term_fn)(void** args, long long i);
+static int partials(unsigned grid, unsigned block, long long n, double* out, term_fn term, void** args) {
+    NEED(block == 256, "reduction partials need blockDim 256, got %u", block);
+    NEED(grid >= 1 && grid <= 1024, "reduction partials: grid %u outside [1, 1024]", grid);
+    CHECK(out, 8ull * grid, "partials");
+    for (unsigned b = 0; b < grid; b++) {
+        double acc = 0;
+        for (unsigned t = 0; t < block; t++)
+            for (long long i = (long long)b * block + t; i < n; i += (long long)grid * block) acc += term(args, i);
+        out[b] = acc;
+    }
+    return 0;
+}
+static double t_sumsq(void** args, long long i) { double v = PTR(0, float)[i]; return v * v; }
+static double t_dot(void** args, long long i) { return (double)PTR(0, float)[i] * PTR(1, float)[i]; }
+static double t_asam(void** args, long long i) {
+    double t = ((double)fabsf(PTR(0, float)[i]) + (double)FLT(3)) * PTR(1, float)[i];
+    return t * t;
+}
+
+static int k_sumsq_partials(unsigned grid, unsigned block, void** args) {
+    long long n = LL(1);
+    CHECK(PTR(0, float), 4 * n, "sumsq_partials x");
+    return partials(grid, block, n, PTR(2, double), t_sumsq, args);
+}
+static int k_dot_partials(unsigned grid, unsigned block, void** args) {
+    long long n = LL(2);
+    CHECK(PTR(0, float), 4 * n, "dot_partials a");
+    CHECK(PTR(1, float), 4 * n, "dot_partials b");
+    return partials(grid, block, n, PTR(3, double), t_dot, args);
+}
+static int k_asam_norm_partials(unsigned grid, unsigned block, void** args) {
+    long long n = LL(2);
+    CHECK(PTR(0, float), 4 * n, "asam_norm_partials w");
+    CHECK(PTR(1, float), 4 * n, "asam_norm_partials g");
+    return partials(grid, block, n, PTR(4, double), t_asam, args);
+}
+static int k_reduce_finalize(unsigned grid, unsigned block, void** args) {
+    NEED(grid == 1 && block == 1024, "reduce_finalize needs one block of 1024 threads, got %u x %u", grid, block);
+    const double* p = PTR(0, double); int count = INT(1); double* out = PTR(2, double); unsigned* nf = PTR(3, unsigned);
+    NEED(count >= 1 && count <= 1024, "reduce_finalize: count %d", count);
+    CHECK(p, 8 * count, "reduce_finalize partials"); CHECK(out, 8, "reduce_finalize out"); CHECK_OPT(nf, 4, "reduce_finalize nonfinite");
+    double acc = 0;
+    for (int i = 0; i < count; i++) acc += p[i];
+    *out = acc;
+    if (nf) *nf = isfinite(acc) ? 0u : 1u;
+    return 0;
+}
+
+static int streaming(unsigned grid, unsigned block) {
+    NEED(grid >= 1 && block == 256, "streaming kernel launched with grid %u, block %u (needs block 256)", grid, block);
+    return 0;
+}
+
+static int k_sam_perturb(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    float *w = PTR(0, float), *g = PTR(1, float), *ws = PTR(2, float), *gs = PTR(3, float); long long n = LL(4);
+    const float* sp = PTR(6, float);
+    CHECK(w, 4 * n, "sam_perturb w"); CHECK(g, 4 * n, "sam_perturb g"); CHECK(ws, 4 * n, "sam_perturb w_saved");
+    CHECK(gs, 4 * n, "sam_perturb g_saved"); CHECK_OPT(sp, 4, "sam_perturb scale_ptr");
+    float s = sp ? *sp : FLT(5);
+    for (long long i = 0; i < n; i++) { float wi = w[i], gi = g[i]; ws[i] = wi; gs[i] = gi; w[i] = fmaf(s, gi, wi); }
+    return 0;
+}
+static int k_asam_perturb(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    float *w = PTR(0, float), *g = PTR(1, float), *ws = PTR(2, float), *gs = PTR(3, float); long long n = LL(4);
+    const float* sp = PTR(6, float); float eta = FLT(7);
+    CHECK(w, 4 * n, "asam_perturb w"); CHECK(g, 4 * n, "asam_perturb g"); CHECK(ws, 4 * n, "asam_perturb w_saved");
+    CHECK(gs, 4 * n, "asam_perturb g_saved"); CHECK_OPT(sp, 4, "asam_perturb scale_ptr");
+    float s = sp ? *sp : FLT(5);
+    for (long long i = 0; i < n; i++) {
+        float wi = w[i], gi = g[i], t = fabsf(wi) + eta;
+        ws[i] = wi; gs[i] = gi; w[i] = fmaf(s * t * t, gi, wi);
+    }
+    return 0;
+}
+static int k_perturb_scale(unsigned grid, unsigned block, void** args) {
+    const double* q = PTR(0, double); float* out = PTR(2, float);
+    CHECK(q, 8, "perturb_scale q"); CHECK(out, 4, "perturb_scale out");
+    *out = (float)(DBL(1) / (sqrt(*q) + 1e-12));
+    return 0;
+}
+
+static void finish_decision(int sam, double s, double rho, long long* counters, double* stats, unsigned* flag, float* scale,
+                            unsigned long long handle, int set) {
+    *flag = sam ? 1u : 0u;
+    *scale = (float)(rho / (sqrt(s) + 1e-12));
+    stats[2] = s;
+    stats[5] = sam ? 1.0 : 0.0;
+    if (sam) counters[2] += 1;
+    if (set) *(unsigned*)(uintptr_t)handle = sam ? 1u : 0u; /* the stand-in's handle is the condition's address */
+}
+static int k_decide_adaptive(unsigned grid, unsigned block, void** args) {
+    const double* sp = PTR(0, double); double* stats = PTR(1, double); long long* counters = PTR(2, long long);
+    long long total = LL(3); double delta = DBL(4), l1 = DBL(5), l2 = DBL(6); long long warmup = LL(7); double rho = DBL(8);
+    unsigned* flag = PTR(9, unsigned); float* scale = PTR(10, float); unsigned long long handle = *(unsigned long long*)A(11);
+    int set = INT(12);
+    CHECK(sp, 8, "decide s"); CHECK(stats, 48, "decide stats"); CHECK(counters, 32, "decide counters");
+    CHECK(flag, 4, "decide flag"); CHECK(scale, 4, "decide scale");
+    NEED(!set || handle, "decide: set_condition without a handle");
+    double s = *sp; long long t = counters[0];
+    if (!isfinite(s) || s < 0) { counters[3] += 1; finish_decision(0, s, rho, counters, stats, flag, scale, handle, set); return 0; }
+    double mean = stats[0], var = stats[1];
+    if (counters[1] == 0) { mean = s; var = 0; }
+    else {
+        volatile double keep = 1.0 - delta; /* volatile: no contraction, the host's operation order */
+        mean = delta * mean + keep * s;
+        volatile double d = s - mean;
+        volatile double kd = keep * d;
+        var = delta * var + kd * d;
+    }
+    counters[1] += 1; stats[0] = mean; stats[1] = var;
+    double f = total <= 0 ? 0.0 : (double)t / (double)total;
+    volatile double a = l1 * f, b = l2 * (1.0 - f);
+    double c = a + b, sigma = sqrt(var);
+    volatile double cs = c * sigma;
+    int sam = t >= warmup && s >= mean + cs;
+    stats[3] = sigma; stats[4] = c;
+    finish_decision(sam, s, rho, counters, stats, flag, scale, handle, set);
+    return 0;
+}
+static int k_decide_table(unsigned grid, unsigned block, void** args) {
+    const unsigned char* table = PTR(0, unsigned char); long long len = LL(1); const double* sp = PTR(2, double);
+    double* stats = PTR(3, double); long long* counters = PTR(4, long long); double rho = DBL(5);
+    unsigned* flag = PTR(6, unsigned); float* scale = PTR(7, float); unsigned long long handle = *(unsigned long long*)A(8);
+    int set = INT(9);
+    CHECK(table, len, "decide_table table"); CHECK(sp, 8, "decide_table s"); CHECK(stats, 48, "decide_table stats");
+    CHECK(counters, 32, "decide_table counters"); CHECK(flag, 4, "decide_table flag"); CHECK(scale, 4, "decide_table scale");
+    long long t = counters[0]; double s = *sp;
+    if (!isfinite(s)) counters[3] += 1;
+    finish_decision(t < len && table[t] && isfinite(s), s, rho, counters, stats, flag, scale, handle, set);
+    return 0;
+}
+static int k_step_begin(unsigned grid, unsigned block, void** args) {
+    const float* table = PTR(0, float); long long len = LL(1); const long long* counters = PTR(2, long long); float* lr = PTR(3, float);
+    CHECK(table, 4 * len, "step_begin lr_table"); CHECK(counters, 32, "step_begin counters"); CHECK(lr, 4, "step_begin lr");
+    long long t = counters[0];
+    *lr = table[t < len ? t : len - 1];
+    return 0;
+}
+static int k_step_end(unsigned grid, unsigned block, void** args) {
+    long long* counters = PTR(0, long long);
+    CHECK(counters, 32, "step_end counters");
+    counters[0] += 1;
+    return 0;
+}
+static int k_sgd_step(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    float* w = PTR(0, float); const float* wsaved = PTR(1, float); const unsigned* rflag = PTR(2, unsigned);
+    const float* g = PTR(3, float); const float* v = PTR(4, float); float vscale = FLT(5); const float* vsp = PTR(6, float);
+    float* m = PTR(7, float); long long n = LL(8); float lr = FLT(9); const float* lrp = PTR(10, float);
+    float mu = FLT(11), wd = FLT(12); int nesterov = INT(13);
+    CHECK(w, 4 * n, "sgd_step w"); CHECK_OPT(wsaved, 4 * n, "sgd_step w_saved"); CHECK_OPT(rflag, 4, "sgd_step restore_flag");
+    CHECK(g, 4 * n, "sgd_step g"); CHECK_OPT(v, 4 * n, "sgd_step v"); CHECK_OPT(vsp, 4, "sgd_step v_scale_ptr");
+    CHECK(m, 4 * n, "sgd_step m"); CHECK_OPT(lrp, 4, "sgd_step lr_ptr");
+    NEED(!rflag || wsaved, "sgd_step: restore_flag without w_saved");
+    int restore = wsaved && (!rflag || *rflag);
+    float rate = lrp ? *lrp : lr, vs = v ? (vsp ? *vsp : vscale) : 0.0f;
+    const float* src = restore ? wsaved : w;
+    for (long long i = 0; i < n; i++) {
+        float wi = src[i], d = g[i] + wd * wi;
+        if (v) d += vs * v[i];
+        float mi = mu * m[i] + d;
+        m[i] = mi;
+        w[i] = wi - rate * (nesterov ? d + mu * mi : mi);
+    }
+    return 0;
+}
+static int k_looksam_coef(unsigned grid, unsigned block, void** args) {
+    const double *dot = PTR(0, double), *s = PTR(1, double); float* coef = PTR(2, float);
+    CHECK(dot, 8, "looksam_coef dot"); CHECK(s, 8, "looksam_coef s"); CHECK(coef, 4, "looksam_coef coef");
+    *coef = *s > 0 ? (float)(-(*dot / *s)) : 0.0f;
+    return 0;
+}
+static int k_looksam_vscale(unsigned grid, unsigned block, void** args) {
+    const double *s = PTR(0, double), *gv = PTR(1, double); const unsigned* flag = PTR(2, unsigned); double alpha = DBL(3);
+    float* out = PTR(4, float);
+    CHECK(s, 8, "looksam_vscale s"); CHECK(gv, 8, "looksam_vscale gv"); CHECK_OPT(flag, 4, "looksam_vscale flag"); CHECK(out, 4, "looksam_vscale out");
+    int sam = flag && *flag;
+    *out = (!sam && *gv > 0) ? (float)(alpha * sqrt(*s) / sqrt(*gv)) : 0.0f;
+    return 0;
+}
+static int k_softmax_xent(unsigned grid, unsigned block, void** args) {
+    const float *logits = PTR(0, float), *labels = PTR(1, float); float *dl = PTR(2, float), *loss = PTR(3, float);
+    int n = INT(4), classes = INT(5); unsigned* bad = PTR(6, unsigned);
+    NEED((long long)grid * block >= n, "softmax_xent: %u x %u threads for %d rows", grid, block, n);
+    CHECK(logits, 4ll * n * classes, "softmax_xent logits"); CHECK(labels, 4 * n, "softmax_xent labels");
+    CHECK_OPT(dl, 4ll * n * classes, "softmax_xent dlogits"); CHECK(loss, 4 * n, "softmax_xent loss"); CHECK_OPT(bad, 4, "softmax_xent bad_label");
+    for (int r = 0; r < n; r++) {
+        const float* z = logits + (long long)r * classes;
+        float yf = labels[r]; int y = (int)yf;
+        if (!(yf >= 0) || (float)y != yf || y >= classes) { loss[r] = NAN; if (bad) *bad = 1; continue; }
+        float mx = z[0];
+        for (int j = 1; j < classes; j++) mx = fmaxf(mx, z[j]);
+        float sum = 0;
+        for (int j = 0; j < classes; j++) sum += expf(z[j] - mx);
+        float lse = mx + logf(sum);
+        loss[r] = lse - z[y];
+        if (dl) for (int j = 0; j < classes; j++) dl[(long long)r * classes + j] = (expf(z[j] - lse) - (j == y ? 1.0f : 0.0f)) * (1.0f / n);
+    }
+    return 0;
+}
+static int k_mean_loss(unsigned grid, unsigned block, void** args) {
+    const float* loss = PTR(0, float); int n = INT(1); double* out = PTR(2, double);
+    NEED(grid == 1, "mean_loss needs one block");
+    CHECK(loss, 4 * n, "mean_loss loss"); CHECK(out, 8, "mean_loss out");
+    double acc = 0;
+    for (int i = 0; i < n; i++) acc += loss[i];
+    *out = acc / n;
+    return 0;
+}
+static int k_add_row_bias(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    float* y = PTR(0, float); const float* b = PTR(1, float); int rows = INT(2), cols = INT(3);
+    CHECK(y, 4ll * rows * cols, "add_row_bias y"); CHECK(b, 4 * cols, "add_row_bias bias");
+    for (long long i = 0; i < (long long)rows * cols; i++) y[i] += b[i % cols];
+    return 0;
+}
+static int k_sum_rows(unsigned grid, unsigned block, void** args) {
+    const float* dy = PTR(0, float); float* db = PTR(1, float); int rows = INT(2), cols = INT(3);
+    NEED((long long)grid * block >= cols, "sum_rows: %u x %u threads for %d columns", grid, block, cols);
+    CHECK(dy, 4ll * rows * cols, "sum_rows dy"); CHECK(db, 4 * cols, "sum_rows db");
+    for (int c = 0; c < cols; c++) { float acc = 0; for (int r = 0; r < rows; r++) acc += dy[(long long)r * cols + c]; db[c] = acc; }
+    return 0;
+}
+static int k_relu_forward(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float* x = PTR(0, float); float* y = PTR(1, float); long long n = LL(2);
+    CHECK(x, 4 * n, "relu_forward x"); CHECK(y, 4 * n, "relu_forward y");
+    for (long long i = 0; i < n; i++) y[i] = fmaxf(x[i], 0.0f);
+    return 0;
+}
+static int k_relu_backward(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float *y = PTR(0, float), *dy = PTR(1, float); float* dx = PTR(2, float); long long n = LL(3);
+    CHECK(y, 4 * n, "relu_backward y"); CHECK(dy, 4 * n, "relu_backward dy"); CHECK(dx, 4 * n, "relu_backward dx");
+    for (long long i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
+    return 0;
+}
+static int k_add(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float *a = PTR(0, float), *b = PTR(1, float); float* o = PTR(2, float); long long n = LL(3);
+    CHECK(a, 4 * n, "add a"); CHECK(b, 4 * n, "add b"); CHECK(o, 4 * n, "add out");
+    for (long long i = 0; i < n; i++) o[i] = a[i] + b[i];
+    return 0;
+}
+static int k_axpby(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    float alpha = FLT(0); const float* ap = PTR(1, float); const float* x = PTR(2, float); float beta = FLT(3);
+    const float* y = PTR(4, float); float* o = PTR(5, float); long long n = LL(6);
+    CHECK_OPT(ap, 4, "axpby alpha_ptr"); CHECK(x, 4 * n, "axpby x"); CHECK(y, 4 * n, "axpby y"); CHECK(o, 4 * n, "axpby out");
+    float a = ap ? *ap : alpha;
+    for (long long i = 0; i < n; i++) o[i] = a * x[i] + beta * y[i];
+    return 0;
+}
+static int k_fill(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    float* x = PTR(0, float); float v = FLT(1); long long n = LL(2);
+    CHECK(x, 4 * n, "fill x");
+    for (long long i = 0; i < n; i++) x[i] = v;
+    return 0;
+}
+static int k_copy(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float* s = PTR(0, float); float* d = PTR(1, float); long long n = LL(2);
+    CHECK(s, 4 * n, "copy src"); CHECK(d, 4 * n, "copy dst");
+    memmove(d, s, 4 * n);
+    return 0;
+}
+
+/* Name, C signature (as CudaKernels.java declares it), emulation. */
+static const MockKernel KERNELS[] = {
+    {"sumsq_partials", "PPP", k_sumsq_partials},
+    {"reduce_finalize", "PIPP", k_reduce_finalize},
+    {"dot_partials", "PPPP", k_dot_partials},
+    {"sam_perturb", "PPPPPFP", k_sam_perturb},
+    {"asam_perturb", "PPPPPFPF", k_asam_perturb},
+    {"asam_norm_partials", "PPPFP", k_asam_norm_partials},
+    {"perturb_scale", "PDP", k_perturb_scale},
+    {"decide_adaptive", "PPPPDDDPDPPPI", k_decide_adaptive},
+    {"decide_table", "PPPPPDPPPI", k_decide_table},
+    {"step_begin", "PPPP", k_step_begin},
+    {"step_end", "P", k_step_end},
+    {"sgd_step", "PPPPPFPPPFPFFI", k_sgd_step},
+    {"looksam_coef", "PPP", k_looksam_coef},
+    {"looksam_vscale", "PPPDP", k_looksam_vscale},
+    {"softmax_xent", "PPPPIIP", k_softmax_xent},
+    {"mean_loss", "PIP", k_mean_loss},
+    {"add_row_bias", "PPII", k_add_row_bias},
+    {"sum_rows", "PPII", k_sum_rows},
+    {"relu_forward", "PPP", k_relu_forward},
+    {"relu_backward", "PPPP", k_relu_backward},
+    {"add", "PPPP", k_add},
+    {"axpby", "FPPFPPP", k_axpby},
+    {"fill", "PFP", k_fill},
+    {"copy", "PPP", k_copy},
+};
+
+static size_t arg_size(char c) { return c == 'I' || c == 'F' ? 4 : 8; }
+
+/* --------------------------------------------------------------------------------- modules */
+
+struct CUmod_st { int magic; };
+
+CUresult cuModuleLoadData(CUmodule* m, const void* image) {
+    const unsigned char* b = image;
+    if (!m || !image) return CUDA_ERROR_INVALID_VALUE;
+    /* nvcc's fatbin starts with 0x50 0xed 0x55 0xba (little-endian 0xba55ed50) */
+    if (!(b[0] == 0x50 && b[1] == 0xed && b[2] == 0x55 && b[3] == 0xba)) {
+        MOCK_FAIL("cuModuleLoadData: the image is not an nvcc fatbin");
+        return CUDA_ERROR_INVALID_IMAGE;
+    }
+    *m = calloc(1, sizeof(struct CUmod_st));
+    (*m)->magic = 1;
+    return CUDA_SUCCESS;
+}
+CUresult cuModuleUnload(CUmodule m) { if (!m || m->magic != 1) return CUDA_ERROR_INVALID_HANDLE; m->magic = 0; return CUDA_SUCCESS; }
+CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
+    if (!m || m->magic != 1) return CUDA_ERROR_INVALID_HANDLE;
+    for (size_t i = 0; i < sizeof KERNELS / sizeof *KERNELS; i++)
+        if (!strcmp(KERNELS[i].name, name)) { *f = (CUfunction)&KERNELS[i]; return CUDA_SUCCESS; }
+    MOCK_FAIL("cuModuleGetFunction: no kernel named %s", name);
+    return CUDA_ERROR_NOT_FOUND;
+}
+
+/* ---------------------------------------------------------------------------------- graphs */
+
+struct CUgraph_st* mock_graph_new(void) {
+    struct CUgraph_st* g = calloc(1, sizeof *g);
+    g->magic = GRAPH_MAGIC;
+    return g;
+}
+int mock_graph_ok(struct CUgraph_st* g) { return g && g->magic == GRAPH_MAGIC; }
+
+/* Appends a node; every dependency must already be a node of g (so insertion order is a topological order). */
+MockNode* mock_graph_add(struct CUgraph_st* g, int kind, const void* deps, size_t ndeps) {
+    if (!mock_graph_ok(g)) { MOCK_FAIL("not a graph"); return NULL; }
+    if (ndeps && !deps) { MOCK_FAIL("%zu dependencies but no array", ndeps); return NULL; }
+    for (size_t d = 0; d < ndeps; d++) {
+        MockNode* dep = ((MockNode* const*)deps)[d];
+        int found = 0;
+        for (int i = 0; i < g->n; i++) found |= g->nodes[i] == dep;
+        if (!found) { MOCK_FAIL("dependency %zu is not a node of this graph", d); return NULL; }
+    }
+    if (g->n == g->cap) { g->cap = g->cap ? 2 * g->cap : 16; g->nodes = realloc(g->nodes, g->cap * sizeof *g->nodes); }
+    MockNode* node = calloc(1, sizeof *node);
+    node->kind = kind;
+    node->owner = g;
+    g->nodes[g->n++] = node;
+    return node;
+}
+
+static int copy_args(MockNode* node, const MockKernel* k, void** params) {
+    if (!params) return MOCK_FAIL("%s: kernelParams is null", k->name);
+    size_t nargs = strlen(k->signature);
+    if (nargs > MOCK_MAX_ARGS) return MOCK_FAIL("%s: too many arguments", k->name);
+    for (size_t i = 0; i < nargs; i++) {
+        if (!params[i]) return MOCK_FAIL("%s: argument %zu has no value", k->name, i);
+        memset(node->args[i], 0, 8);
+        memcpy(node->args[i], params[i], arg_size(k->signature[i]));
+    }
+    return 0;
+}
+
+static int run_kernel(const MockNode* node) {
+    void* args[MOCK_MAX_ARGS];
+    for (int i = 0; i < MOCK_MAX_ARGS; i++) args[i] = (void*)node->args[i];
+    if (node->kernel->run(node->grid, node->block, args)) return MOCK_FAIL("kernel %s failed", node->kernel->name);
+    return 0;
+}
+
+int mock_run_graph(struct CUgraph_st* g) {
+    for (int i = 0; i < g->n; i++) {
+        MockNode* node = g->nodes[i];
+        int r = 0;
+        switch (node->kind) {
+            case NODE_KERNEL: r = run_kernel(node); break;
+            case NODE_CALLBACK: r = node->callback(node->data); break;
+            case NODE_CHILD: r = mock_run_graph(node->child); break;
+            case NODE_IF: if (*node->cond) r = mock_run_graph(node->child); break;
+        }
+        if (r) return r;
+    }
+    return 0;
+}
+
+int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data) {
+    if (!mock_stream_ok(s)) return MOCK_FAIL("operation on a null or unknown stream");
+    if (s->capture) {
+        MockNode* node = mock_graph_add(s->capture, NODE_CALLBACK, NULL, 0);
+        if (!node) return 1;
+        node->callback = fn;
+        node->data = data;
+        return 0;
+    }
+    int r = fn(data);
+    free(data);
+    return r;
+}
+
+static int launch_shape(const MockKernel* k, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shmem) {
+    if (gy != 1 || gz != 1 || by != 1 || bz != 1 || !gx || !bx || bx > 1024 || shmem)
+        return MOCK_FAIL("%s: unsupported launch shape grid (%u,%u,%u) block (%u,%u,%u) shmem %u", k->name, gx, gy, gz, bx, by, bz, shmem);
+    if (bx % 32 && bx != 1) return MOCK_FAIL("%s: block %u is not a multiple of the warp size", k->name, bx);
+    return 0;
+}
+
+CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned shmem, CUstream s, void** params, void** extra) {
+    const MockKernel* k = (const MockKernel*)f;
+    if (!k || extra) return CUDA_ERROR_INVALID_VALUE;
+    if (!mock_stream_ok(s)) { MOCK_FAIL("cuLaunchKernel(%s) on the null or an unknown stream", k->name); return CUDA_ERROR_INVALID_HANDLE; }
+    if (launch_shape(k, gx, gy, gz, bx, by, bz, shmem)) return CUDA_ERROR_INVALID_VALUE;
+    MockNode tmp = {0};
+    MockNode* node = s->capture ? mock_graph_add(s->capture, NODE_KERNEL, NULL, 0) : &tmp;
+    if (!node) return CUDA_ERROR_INVALID_VALUE;
+    node->kernel = k; node->grid = gx; node->block = bx;
+    if (copy_args(node, k, params)) return CUDA_ERROR_INVALID_VALUE;
+    if (s->capture) return CUDA_SUCCESS;
+    return run_kernel(node) ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_SUCCESS;
+}
+
+CUresult cuGraphAddKernelNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps, size_t ndeps, const CUDA_KERNEL_NODE_PARAMS* p) {
+    const MockKernel* k = p ? (const MockKernel*)p->func : NULL;
+    if (!k || p->extra || p->kern || p->ctx) { MOCK_FAIL("cuGraphAddKernelNode: bad parameters"); return CUDA_ERROR_INVALID_VALUE; }
+    if (launch_shape(k, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX, p->blockDimY, p->blockDimZ, p->sharedMemBytes))
+        return CUDA_ERROR_INVALID_VALUE;
+    MockNode* node = mock_graph_add(g, NODE_KERNEL, deps, ndeps);
+    if (!node) return CUDA_ERROR_INVALID_VALUE;
+    node->kernel = k; node->grid = p->gridDimX; node->block = p->blockDimX;
+    if (copy_args(node, k, p->kernelParams)) return CUDA_ERROR_INVALID_VALUE;
+    *out = (CUgraphNode)node;
+    return CUDA_SUCCESS;
+}

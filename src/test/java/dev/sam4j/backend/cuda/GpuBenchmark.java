@@ -1,0 +1,222 @@
+package dev.sam4j.backend.cuda;
+
+import static org.bytedeco.cuda.global.cudart.cuMemcpyDtoDAsync;
+import static org.bytedeco.cuda.global.cudart.cudaEventCreate;
+import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaEventElapsedTime;
+import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
+import static org.bytedeco.cuda.global.cudart.cudaEventSynchronize;
+
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.nn.Model;
+import dev.sam4j.nn.SoftmaxCrossEntropy;
+import dev.sam4j.nn.models.Models;
+import dev.sam4j.optim.LrSchedule;
+import dev.sam4j.optim.Sgd;
+import dev.sam4j.optim.sam.DeviceDecidedStep;
+import dev.sam4j.optim.sam.GradientClosure;
+import dev.sam4j.optim.sam.Method;
+import dev.sam4j.optim.sam.SamOptimizer;
+import dev.sam4j.tensor.Shape;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.bytedeco.cuda.cudart.CUevent_st;
+
+/**
+ * The GPU check's measurements ({@code scripts/gpu-check.sh} runs it from the bundle):
+ * <ol>
+ *   <li>{@code probe}: exit 0 when a real GPU is usable, else 2 with the reason on one line;</li>
+ *   <li>{@code bench OUTDIR}: bandwidth of the SAM hot-path kernels over an 11M-float arena (ResNet-18's
+ *       size) against the measured device-to-device copy (CUDA events, medians of 20 after warm-up), and
+ *       ms per {@code mlp} step (batch 128, 28×28 inputs) for ERM, SAM and AE-SAM on the host path (the
+ *       decision read back each step) and the graph path ({@link StepGraph}: one graph launch per step,
+ *       decided on the device); writes {@code bench.json} and {@code bench.txt}.</li>
+ * </ol>
+ */
+public final class GpuBenchmark {
+    private GpuBenchmark() {}
+
+    public static void main(String[] args) throws IOException {
+        String mode = args.length > 0 ? args[0] : "probe";
+        CudaRuntime.Availability a = CudaRuntime.probe();
+        if (!a.available() || a.standIn()) {
+            System.out.println("NO GPU: " + (a.available() ? "only the CPU stand-ins of the CUDA libraries were found" : a.reason()));
+            System.exit(2);
+        }
+        if (mode.equals("probe")) {
+            for (CudaRuntime.DeviceInfo d : CudaRuntime.devices()) System.out.println("GPU: " + d.describe());
+            System.out.println("versions: " + CudaRuntime.versions());
+            return;
+        }
+        Path out = Path.of(args.length > 1 ? args[1] : ".");
+        Files.createDirectories(out);
+        Map<String, Object> results = new LinkedHashMap<>();
+        List<String> table = new ArrayList<>();
+        try (CudaBackend cuda = new CudaBackend(0, false)) {
+            results.put("device", cuda.describe());
+            results.put("versions", CudaRuntime.versions());
+            bandwidth(cuda, results, table);
+            steps(cuda, results, table);
+        }
+        StringBuilder json = new StringBuilder("{\n");
+        int i = 0;
+        for (Map.Entry<String, Object> e : results.entrySet()) {
+            json.append("  \"").append(e.getKey()).append("\": ");
+            Object v = e.getValue();
+            json.append(v instanceof Number ? String.format(Locale.ROOT, "%.4f", ((Number) v).doubleValue())
+                    : "\"" + String.valueOf(v).replace("\"", "'") + "\"");
+            json.append(++i < results.size() ? ",\n" : "\n");
+        }
+        json.append("}\n");
+        Files.writeString(out.resolve("bench.json"), json);
+        Files.writeString(out.resolve("bench.txt"), String.join("\n", table) + "\n");
+        table.forEach(System.out::println);
+    }
+
+    // ------------------------------------------------------------------------------------ bandwidth
+
+    static void bandwidth(CudaBackend cuda, Map<String, Object> r, List<String> table) {
+        long n = 11_173_962L;
+        Buffer w = cuda.allocate(n), g = cuda.allocate(n), ws = cuda.allocate(n), gs = cuda.allocate(n), m = cuda.allocate(n);
+        cuda.fill(w, 0.01f, n);
+        cuda.fill(g, 0.001f, n);
+        long bytes = 4 * n;
+        CudaBuffer W = (CudaBuffer) w, WS = (CudaBuffer) ws, G = (CudaBuffer) g;
+        double copy = gbps(2 * bytes, medianMs(cuda, () -> CudaCheck.cu(
+                cuMemcpyDtoDAsync(WS.address, W.address, bytes, cuda.ctx.stream), "cuMemcpyDtoDAsync")));
+        double sumsq = gbps(bytes, medianMs(cuda, () -> cuda.k.sumOfSquares(G.address, n, cuda.scratch + CudaBackend.PARTIALS,
+                cuda.scratch + CudaBackend.S, cuda.scratch + CudaBackend.NONFINITE)));
+        double perturb = gbps(5 * bytes, medianMs(cuda, () -> cuda.samPerturb(w, g, ws, gs, n, 1e-6f)));
+        double restore = gbps(5 * bytes, medianMs(cuda, () -> cuda.restoreSgdUpdate(w, ws, g, m, n, 1e-6f, 0.9f, 5e-4f, false)));
+        r.put("copy_GBps", copy);
+        r.put("sumsq_GBps", sumsq);
+        r.put("perturb_GBps", perturb);
+        r.put("restore_update_GBps", restore);
+        table.add(String.format(Locale.ROOT, "bandwidth, n=%,d floats (medians of 20, CUDA events):", n));
+        table.add(String.format(Locale.ROOT, "  D2D copy        %7.0f GB/s (read + write)", copy));
+        table.add(String.format(Locale.ROOT, "  sum of squares  %7.0f GB/s  %5.1f%% of copy (1 read)", sumsq, 100 * sumsq / copy));
+        table.add(String.format(Locale.ROOT, "  perturb         %7.0f GB/s  %5.1f%% of copy (2 reads + 3 writes)", perturb, 100 * perturb / copy));
+        table.add(String.format(Locale.ROOT, "  restore+update  %7.0f GB/s  %5.1f%% of copy (3 reads + 2 writes)", restore, 100 * restore / copy));
+        for (Buffer b : List.of(w, g, ws, gs, m)) ((CudaBuffer) b).close();
+    }
+
+    static double gbps(long bytes, double ms) { return bytes / ms / 1e6; }
+
+    static double medianMs(CudaBackend cuda, Runnable work) {
+        CUevent_st start = new CUevent_st(), stop = new CUevent_st();
+        CudaCheck.rt(cudaEventCreate(start), "cudaEventCreate");
+        CudaCheck.rt(cudaEventCreate(stop), "cudaEventCreate");
+        try {
+            for (int i = 0; i < 3; i++) work.run();
+            double[] ms = new double[20];
+            float[] t = {0};
+            for (int i = 0; i < ms.length; i++) {
+                CudaCheck.rt(cudaEventRecord(start, cuda.ctx.stream), "cudaEventRecord");
+                work.run();
+                CudaCheck.rt(cudaEventRecord(stop, cuda.ctx.stream), "cudaEventRecord");
+                CudaCheck.rt(cudaEventSynchronize(stop), "cudaEventSynchronize");
+                CudaCheck.rt(cudaEventElapsedTime(t, start, stop), "cudaEventElapsedTime");
+                ms[i] = t[0];
+            }
+            Arrays.sort(ms);
+            return (ms[9] + ms[10]) / 2;
+        } finally {
+            cudaEventDestroy(start);
+            cudaEventDestroy(stop);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------- MLP steps
+
+    static final Shape INPUT = Shape.of(1, 28, 28);
+    static final int CLASSES = 10, BATCH = 128, WARMUP = 20, STEPS = 200;
+
+    static void steps(CudaBackend cuda, Map<String, Object> r, List<String> table) {
+        table.add(String.format(Locale.ROOT, "mlp step, batch %d, %s inputs, %d steps after %d warm-up (ms/step, wall clock):",
+                BATCH, INPUT, STEPS, WARMUP));
+        for (String name : List.of("erm", "sam", "aesam")) {
+            double host = hostPath(cuda, name, r);
+            String graph;
+            try {
+                double ms = graphPath(cuda, name, r);
+                graph = String.format(Locale.ROOT, "graph %7.3f ms (%.2fx)", ms, host / ms);
+            } catch (RuntimeException | LinkageError e) {
+                graph = "graph FAILED: " + e;
+                r.put(name + "_graph_error", String.valueOf(e));
+            }
+            table.add(String.format(Locale.ROOT, "  %-6s host %7.3f ms   %s   %%SAM %s", name, host, graph, r.get(name + "_sam_fraction")));
+        }
+    }
+
+    private static float[][] batch(SplittableRandom rnd) {
+        float[] x = new float[BATCH * INPUT.intSize()], y = new float[BATCH];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < BATCH; i++) y[i] = rnd.nextInt(CLASSES);
+        return new float[][] {x, y};
+    }
+
+    static double hostPath(CudaBackend cuda, String name, Map<String, Object> r) {
+        Method method = Method.of(name, Method.Hyper.defaults());
+        try (Model model = Models.build("mlp", INPUT, CLASSES, cuda, BATCH, 1)) {
+            SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(cuda, CLASSES, BATCH);
+            Sgd sgd = new Sgd(cuda, model.paramCount(), 0.9, 5e-4, false);
+            SamOptimizer opt = new SamOptimizer(cuda, model.paramLayout(), model.params(), model.grads(), sgd, method, 1);
+            Buffer x = cuda.allocate((long) BATCH * INPUT.size()), y = cuda.allocate(BATCH);
+            float[][] b = batch(new SplittableRandom(5));
+            cuda.upload(b[0], 0, x, b[0].length);
+            cuda.upload(b[1], 0, y, b[1].length);
+            GradientClosure closure = mode -> {
+                Buffer logits = model.forward(x, BATCH, mode);
+                double l = loss.forwardBackward(logits, y, BATCH);
+                model.backward(loss.dLogits(), BATCH);
+                return l;
+            };
+            long total = WARMUP + STEPS;
+            for (int t = 0; t < WARMUP; t++) opt.step(closure, t, total, 0.01);
+            long syncs = cuda.hostSyncs();
+            long t0 = System.nanoTime();
+            int sam = 0;
+            for (int t = WARMUP; t < total; t++) sam += opt.step(closure, t, total, 0.01).sam() ? 1 : 0;
+            cuda.sumOfSquares(model.params(), 1);  // drains the stream
+            double ms = (System.nanoTime() - t0) / 1e6 / STEPS;
+            r.put(name + "_host_ms", ms);
+            r.put(name + "_host_syncs_per_step", (cuda.hostSyncs() - syncs) / (double) STEPS);
+            r.put(name + "_sam_fraction", String.format(Locale.ROOT, "%.2f", sam / (double) STEPS));
+            return ms;
+        }
+    }
+
+    static double graphPath(CudaBackend cuda, String name, Map<String, Object> r) {
+        Method method = Method.of(name, Method.Hyper.defaults());
+        try (Model model = Models.build("mlp", INPUT, CLASSES, cuda, BATCH, 1)) {
+            Buffer x = cuda.allocate((long) BATCH * INPUT.size()), y = cuda.allocate(BATCH);
+            float[][] b = batch(new SplittableRandom(5));
+            cuda.upload(b[0], 0, x, b[0].length);
+            cuda.upload(b[1], 0, y, b[1].length);
+            long total = WARMUP + STEPS;
+            try (DeviceDecidedStep step = new DeviceDecidedStep(model, x, y, BATCH, method, new LrSchedule.Constant(0.01, 0), total,
+                    0.9, 5e-4, false, 1)) {
+                for (int t = 0; t < WARMUP; t++) step.step();
+                step.state();
+                long syncs = cuda.hostSyncs();
+                long t0 = System.nanoTime();
+                for (int t = WARMUP; t < total; t++) step.step();
+                long launchSyncs = cuda.hostSyncs() - syncs;
+                StepGraph.State st = step.state();
+                double ms = (System.nanoTime() - t0) / 1e6 / STEPS;
+                r.put(name + "_graph_ms", ms);
+                r.put(name + "_graph_syncs_in_steps", launchSyncs);
+                r.put(name + "_graph_sam_steps", st.samSteps());
+                return ms;
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package dev.sam4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.nn.Model;
+import dev.sam4j.nn.SoftmaxCrossEntropy;
+import dev.sam4j.nn.models.Models;
+import dev.sam4j.optim.LrSchedule;
+import dev.sam4j.optim.Sgd;
+import dev.sam4j.optim.sam.DeviceDecidedStep;
+import dev.sam4j.optim.sam.GradientClosure;
+import dev.sam4j.optim.sam.Method;
+import dev.sam4j.optim.sam.SamOptimizer;
+import dev.sam4j.tensor.Shape;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The device-decided step ({@link StepGraph} via {@link DeviceDecidedStep}) against the host: per method,
+ * the same model and batches trained three ways on the CUDA backend — one graph launch per step (decided on
+ * the GPU), the same pieces with the flag read back by the host, and {@link SamOptimizer}'s host-driven
+ * step — must take the same decisions and reach the same weights; the graph path must not synchronise.
+ */
+@Tag("gpu")
+class StepGraphTest {
+    static final Shape INPUT = Shape.of(1, 8, 8);
+    static final int CLASSES = 10, BATCH = 16, STEPS = 12;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"erm", "sam", "asam", "sssam", "looksam", "aesam", "aelooksam"})
+    void graphHostAndOptimizerAgree(String name) {
+        CudaTestSupport.requireCuda();
+        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).esamSds(false).build());
+        LrSchedule lr = new LrSchedule.Cosine(0.05, 2);
+        int width = CudaTestSupport.realGpu() ? 512 : 64;
+        try (CudaBackend cuda = new CudaBackend(0, false);
+             Model graphModel = model(cuda, width); Model hostModel = model(cuda, width); Model optModel = model(cuda, width)) {
+            Buffer x = cuda.allocate((long) BATCH * INPUT.size()), y = cuda.allocate(BATCH);
+            SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(cuda, CLASSES, BATCH);
+            Sgd sgd = new Sgd(cuda, optModel.paramCount(), 0.9, 5e-4, false);
+            SamOptimizer opt = new SamOptimizer(cuda, optModel.paramLayout(), optModel.params(), optModel.grads(), sgd, method, 9);
+            GradientClosure closure = mode -> {
+                Buffer logits = optModel.forward(x, BATCH, mode);
+                double l = loss.forwardBackward(logits, y, BATCH);
+                optModel.backward(loss.dLogits(), BATCH);
+                return l;
+            };
+            try (DeviceDecidedStep graph = new DeviceDecidedStep(graphModel, x, y, BATCH, method, lr, STEPS, 0.9, 5e-4, false, 9);
+                 DeviceDecidedStep host = new DeviceDecidedStep(hostModel, x, y, BATCH, method, lr, STEPS, 0.9, 5e-4, false, 9)) {
+                SplittableRandom r = new SplittableRandom(4);
+                long graphSam = 0, graphSyncs = 0;
+                for (int t = 0; t < STEPS; t++) {
+                    float[] xs = new float[BATCH * INPUT.intSize()], ys = new float[BATCH];
+                    for (int i = 0; i < xs.length; i++) xs[i] = (float) r.nextGaussian();
+                    for (int i = 0; i < BATCH; i++) ys[i] = r.nextInt(CLASSES);
+                    cuda.upload(xs, 0, x, xs.length);
+                    cuda.upload(ys, 0, y, ys.length);
+                    long before = cuda.hostSyncs();
+                    graph.step();
+                    graphSyncs += cuda.hostSyncs() - before;
+                    StepGraph.State st = graph.state();
+                    boolean hostSam = host.stepHostDecided();
+                    SamOptimizer.StepResult o = opt.step(closure, t, STEPS, lr.lr(t, STEPS));
+                    assertEquals(o.sam(), st.sam(), name + " step " + t + ": graph decision vs optimizer (s " + st.s() + " vs " + o.s() + ")");
+                    assertEquals(o.sam(), hostSam, name + " step " + t + ": host-decided vs optimizer");
+                    assertEquals(t + 1, st.step(), "device step counter");
+                    assertTrue(Math.abs(st.s() - o.s()) <= 1e-5 * o.s(), name + " step " + t + " s " + st.s() + " vs " + o.s());
+                    assertTrue(Math.abs(st.loss() - o.loss()) <= 1e-5 * (1 + Math.abs(o.loss())), name + " loss " + st.loss() + " vs " + o.loss());
+                    graphSam += st.sam() ? 1 : 0;
+                }
+                assertEquals(0, graphSyncs, "the graph path synchronised with the host");
+                assertEquals(graphSam, graph.state().samSteps());
+                assertEquals(opt.samSteps(), graphSam);
+                assertClose(name + " graph vs optimizer", graphModel.downloadParams(), optModel.downloadParams());
+                assertClose(name + " host-decided vs graph", hostModel.downloadParams(), graphModel.downloadParams());
+            }
+        }
+    }
+
+    private static Model model(CudaBackend cuda, int width) {
+        return new Model(Models.mlp(INPUT, CLASSES, width, 2), INPUT, CLASSES, cuda, BATCH, 7);
+    }
+
+    private static void assertClose(String what, float[] a, float[] b) {
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        assertTrue(worst <= 1e-5, what + ": weights differ by " + worst);
+    }
+}

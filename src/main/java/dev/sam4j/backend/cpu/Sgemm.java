@@ -1,0 +1,341 @@
+package dev.sam4j.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Single-precision GEMM, {@code C = alpha·op(A)·op(B) + beta·C}, row-major with arbitrary leading
+ * dimensions, in the Goto/BLIS shape: the {@code k} dimension is cut into {@link #KC}-deep slabs; for
+ * each slab a {@code KC × NC} panel of {@code op(B)} is packed into {@link #NR}-wide column slivers
+ * and an {@code MC × KC} block of {@code op(A)} into {@link #MR}-tall row slivers; a register-blocked
+ * micro-kernel then multiplies one A sliver by one B sliver into an {@code MR × NR} tile of C with
+ * vector FMAs (B rows are vector loads, A values are broadcasts). Packing makes the inner loop read two
+ * small contiguous streams whatever the transposes and leading dimensions are, and zero-pads the edges
+ * so the kernel never branches.
+ *
+ * <p><b>Kernel shape.</b> The JVM picks the vector width: on AVX2 (and on AVX-512 Xeons, where HotSpot
+ * defaults to {@code -XX:UseAVX=2} to avoid the frequency drop) vectors are 8 floats and there are 16
+ * vector registers, so the kernel is 6 rows × 2 vectors (12 accumulators + 2 B vectors + 1 broadcast).
+ * With {@code -XX:UseAVX=3} vectors are 16 floats with 32 registers, and the kernel is 8 × 3 vectors
+ * (24 accumulators). Other widths use the 6 × 2 shape.
+ *
+ * <p><b>Threads.</b> {@link #gemm} splits C into one contiguous range of whole tiles per thread (along
+ * the longer side, in tiles) and every thread runs the serial blocked algorithm on its range with its
+ * own packing buffers; the packing of the shared operand is duplicated (it costs {@code 1/(other dim)}
+ * of the work). The slab boundaries in {@code k} and the tile grid are the same for every thread count,
+ * and each element of C is produced by the same sequence of FMAs, so results are bit-identical for any
+ * number of threads.
+ *
+ * <p>Not thread-safe: one instance serves one caller at a time (the backend's).
+ */
+final class Sgemm {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    /** Micro-tile rows (broadcast A values). */
+    static final int MR;
+    /** Vectors per micro-tile row. */
+    static final int NV;
+    /** Micro-tile columns. */
+    static final int NR;
+    /** Depth of a packed slab: a {@code KC × NR} B sliver (16 KiB at 8 lanes) stays in L1. */
+    static final int KC = 256;
+    /** Rows of A per packed block: {@code MC × KC} floats (≈ 200 KiB) stay in L2. */
+    static final int MC;
+    /** Columns of B per packed panel: {@code KC × NC} floats (2 MiB) live in L2/L3. */
+    static final int NC;
+
+    static {
+        MR = 6;
+        NV = L == 16 ? 3 : 2;
+        NR = NV * L;
+        MC = MR * (192 / MR);
+        NC = NR * (512 / NR);
+    }
+
+    /** Per-thread packing buffers (allocated once per thread, on first use). */
+    static final class Scratch {
+        final float[] pa = new float[MC * KC];
+        final float[] pb = new float[NC * KC];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private final WorkerPool pool;
+    private final Scratch[] scratch;
+    private final Job job = new Job();
+
+    Sgemm(WorkerPool pool) {
+        this.pool = pool;
+        this.scratch = new Scratch[pool.threads()];
+    }
+
+    /** The per-thread scratch for {@code thread}, created on first use (outside the steady state). */
+    Scratch scratch(int thread) {
+        Scratch s = scratch[thread];
+        if (s == null) scratch[thread] = s = new Scratch();
+        return s;
+    }
+
+    /** Below this many multiply-adds a GEMM runs on the calling thread: hand-off would cost more. */
+    static final long PARALLEL_MIN_FMAS = 1L << 17;
+
+    /** Multithreaded GEMM over the pool. Arguments are not validated here (the backend does it). */
+    void gemm(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao, int lda,
+              float[] b, int bo, int ldb, float beta, float[] c, int co, int ldc) {
+        if (m <= 0 || n <= 0) return;
+        int threads = pool.threads();
+        int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
+        boolean splitN = tilesN >= tilesM || tilesN >= threads * 4;
+        int tiles = splitN ? tilesN : tilesM;
+        int parts = (long) m * n * k < PARALLEL_MIN_FMAS ? 1 : Math.min(threads, tiles);
+        if (parts == 1) {
+            gemmSerial(scratch(0), ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc, 0, m, 0, n);
+            return;
+        }
+        for (int t = 0; t < threads; t++) scratch(t);
+        Job j = job;
+        j.ta = ta; j.tb = tb; j.m = m; j.n = n; j.k = k; j.alpha = alpha; j.a = a; j.ao = ao; j.lda = lda;
+        j.b = b; j.bo = bo; j.ldb = ldb; j.beta = beta; j.c = c; j.co = co; j.ldc = ldc;
+        j.splitN = splitN; j.tiles = tiles; j.parts = parts;
+        try {
+            pool.run(j, parts);
+        } finally {
+            j.a = j.b = j.c = null;
+        }
+    }
+
+    private final class Job implements WorkerPool.Task {
+        boolean ta, tb, splitN;
+        int m, n, k, ao, lda, bo, ldb, co, ldc, tiles, parts;
+        float alpha, beta;
+        float[] a, b, c;
+
+        @Override
+        public void run(int part, int thread) {
+            int t0 = (int) ((long) tiles * part / parts), t1 = (int) ((long) tiles * (part + 1) / parts);
+            if (splitN) {
+                gemmSerial(scratch[thread], ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc,
+                        0, m, t0 * NR, Math.min(n, t1 * NR));
+            } else {
+                gemmSerial(scratch[thread], ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc,
+                        t0 * MR, Math.min(m, t1 * MR), 0, n);
+            }
+        }
+    }
+
+    /**
+     * Computes rows {@code [i0, i1)} × columns {@code [j0, j1)} of C on the calling thread. {@code i0} must be
+     * a multiple of {@link #MR} and {@code j0} of {@link #NR} so the tile grid is that of the whole matrix.
+     */
+    static void gemmSerial(Scratch s, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
+                           int lda, float[] b, int bo, int ldb, float beta, float[] c, int co, int ldc,
+                           int i0, int i1, int j0, int j1) {
+        if (i0 >= i1 || j0 >= j1) return;
+        if (k == 0 || alpha == 0) {
+            scale(beta, c, co, ldc, i0, i1, j0, j1);
+            return;
+        }
+        for (int jc = j0; jc < j1; jc += NC) {
+            int nc = Math.min(NC, j1 - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                if (tb) packBT(b, bo, ldb, pc, kc, jc, nc, s.pb);
+                else packBN(b, bo, ldb, pc, kc, jc, nc, s.pb);
+                float betaEff = pc == 0 ? beta : 1f;
+                for (int ic = i0; ic < i1; ic += MC) {
+                    int mc = Math.min(MC, i1 - ic);
+                    if (ta) packAT(a, ao, lda, ic, mc, pc, kc, s.pa);
+                    else packAN(a, ao, lda, ic, mc, pc, kc, s.pa);
+                    macro(s, kc, mc, nc, alpha, betaEff, c, co + ic * ldc + jc, ldc);
+                }
+            }
+        }
+    }
+
+    /** {@code C = beta·C} on a region; {@code beta == 0} writes zeros without reading (NaN-safe). */
+    private static void scale(float beta, float[] c, int co, int ldc, int i0, int i1, int j0, int j1) {
+        for (int i = i0; i < i1; i++) {
+            int r = co + i * ldc;
+            if (beta == 0) java.util.Arrays.fill(c, r + j0, r + j1, 0f);
+            else if (beta != 1) for (int j = j0; j < j1; j++) c[r + j] *= beta;
+        }
+    }
+
+    private static void macro(Scratch s, int kc, int mc, int nc, float alpha, float beta, float[] c, int cOff, int ldc) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir);
+            for (int jr = 0; jr < nc; jr += NR) tile(s, kc, ir, mr, jr, Math.min(NR, nc - jr), alpha, beta, c, cOff, ldc);
+        }
+    }
+
+    private static void tile(Scratch s, int kc, int ir, int mr, int jr, int nr, float alpha, float beta, float[] c,
+                             int cOff, int ldc) {
+        int aOff = ir * kc, bOff = jr * kc;
+        int ct = cOff + ir * ldc + jr;
+        if (mr == MR && nr == NR) {
+            kernel(kc, s.pa, aOff, s.pb, bOff, c, ct, ldc, alpha, beta);
+        } else {
+            // Edge tile: compute the full padded tile into scratch, then merge the valid part with the
+            // same arithmetic (alpha·t + beta·c, no FMA) as the vector epilogue, so an element's value
+            // does not depend on whether it sits in an edge tile.
+            float[] t = s.tile;
+            kernel(kc, s.pa, aOff, s.pb, bOff, t, 0, NR, 1f, 0f);
+            for (int r = 0; r < mr; r++) {
+                int cr = ct + r * ldc, tr = r * NR;
+                if (beta == 0) for (int j = 0; j < nr; j++) c[cr + j] = alpha * t[tr + j];
+                else for (int j = 0; j < nr; j++) c[cr + j] = alpha * t[tr + j] + beta * c[cr + j];
+            }
+        }
+    }
+
+    // ---- packing ----
+
+    /** A not transposed ({@code A[i][p] = a[ao + i·lda + p]}) into MR-row slivers, p-major, zero-padded. */
+    static void packAN(float[] a, int ao, int lda, int ic, int mc, int pc, int kc, float[] pa) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir);
+            int dst = ir * kc;
+            for (int r = 0; r < mr; r++) {
+                int src = ao + (ic + ir + r) * lda + pc;
+                for (int p = 0; p < kc; p++) pa[dst + p * MR + r] = a[src + p];
+            }
+            for (int r = mr; r < MR; r++) for (int p = 0; p < kc; p++) pa[dst + p * MR + r] = 0f;
+        }
+    }
+
+    /** A transposed ({@code A[i][p] = a[ao + p·lda + i]}): each sliver row is a contiguous run of A's storage. */
+    static void packAT(float[] a, int ao, int lda, int ic, int mc, int pc, int kc, float[] pa) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir);
+            int dst = ir * kc;
+            for (int p = 0; p < kc; p++) {
+                int src = ao + (pc + p) * lda + ic + ir, d = dst + p * MR;
+                int r = 0;
+                for (; r < mr; r++) pa[d + r] = a[src + r];
+                for (; r < MR; r++) pa[d + r] = 0f;
+            }
+        }
+    }
+
+    /** B not transposed ({@code B[p][j] = b[bo + p·ldb + j]}): each sliver row is NR contiguous floats. */
+    static void packBN(float[] b, int bo, int ldb, int pc, int kc, int jc, int nc, float[] pb) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int dst = jr * kc;
+            if (nr == NR) {
+                for (int p = 0; p < kc; p++) {
+                    int src = bo + (pc + p) * ldb + jc + jr, d = dst + p * NR;
+                    for (int v = 0; v < NV; v++) FloatVector.fromArray(S, b, src + v * L).intoArray(pb, d + v * L);
+                }
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    int src = bo + (pc + p) * ldb + jc + jr, d = dst + p * NR;
+                    int j = 0;
+                    for (; j < nr; j++) pb[d + j] = b[src + j];
+                    for (; j < NR; j++) pb[d + j] = 0f;
+                }
+            }
+        }
+    }
+
+    /** B transposed ({@code B[p][j] = b[bo + j·ldb + p]}): a transpose; reads run along p. */
+    static void packBT(float[] b, int bo, int ldb, int pc, int kc, int jc, int nc, float[] pb) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int dst = jr * kc;
+            for (int j = 0; j < nr; j++) {
+                int src = bo + (jc + jr + j) * ldb + pc;
+                for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = b[src + p];
+            }
+            for (int j = nr; j < NR; j++) for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = 0f;
+        }
+    }
+
+    // ---- micro-kernels ----
+
+    static void kernel(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, float alpha, float beta) {
+        if (NV == 3) k6x3(kc, a, ao, b, bo, c, co, ldc, alpha, beta);
+        else k6x2(kc, a, ao, b, bo, c, co, ldc, alpha, beta);
+    }
+
+    private static FloatVector merge(FloatVector acc, float[] c, int at, float alpha, float beta) {
+        FloatVector r = alpha == 1f ? acc : acc.mul(alpha);
+        if (beta == 0f) return r;
+        FloatVector old = FloatVector.fromArray(S, c, at);
+        return r.add(beta == 1f ? old : old.mul(beta));
+    }
+
+    private static void k6x2(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
+                             float alpha, float beta) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * (2 * L), ai = ao + p * 6;
+            FloatVector b0 = FloatVector.fromArray(S, b, bi + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 1 * L);
+            FloatVector x0 = FloatVector.broadcast(S, a[ai + 0]);
+            c00 = x0.fma(b0, c00); c01 = x0.fma(b1, c01);
+            FloatVector x1 = FloatVector.broadcast(S, a[ai + 1]);
+            c10 = x1.fma(b0, c10); c11 = x1.fma(b1, c11);
+            FloatVector x2 = FloatVector.broadcast(S, a[ai + 2]);
+            c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21);
+            FloatVector x3 = FloatVector.broadcast(S, a[ai + 3]);
+            c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
+            FloatVector x4 = FloatVector.broadcast(S, a[ai + 4]);
+            c40 = x4.fma(b0, c40); c41 = x4.fma(b1, c41);
+            FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
+            c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
+        }
+        merge(c00, c, co + 0 * ldc + 0 * L, alpha, beta).intoArray(c, co + 0 * ldc + 0 * L);
+        merge(c01, c, co + 0 * ldc + 1 * L, alpha, beta).intoArray(c, co + 0 * ldc + 1 * L);
+        merge(c10, c, co + 1 * ldc + 0 * L, alpha, beta).intoArray(c, co + 1 * ldc + 0 * L);
+        merge(c11, c, co + 1 * ldc + 1 * L, alpha, beta).intoArray(c, co + 1 * ldc + 1 * L);
+        merge(c20, c, co + 2 * ldc + 0 * L, alpha, beta).intoArray(c, co + 2 * ldc + 0 * L);
+        merge(c21, c, co + 2 * ldc + 1 * L, alpha, beta).intoArray(c, co + 2 * ldc + 1 * L);
+        merge(c30, c, co + 3 * ldc + 0 * L, alpha, beta).intoArray(c, co + 3 * ldc + 0 * L);
+        merge(c31, c, co + 3 * ldc + 1 * L, alpha, beta).intoArray(c, co + 3 * ldc + 1 * L);
+        merge(c40, c, co + 4 * ldc + 0 * L, alpha, beta).intoArray(c, co + 4 * ldc + 0 * L);
+        merge(c41, c, co + 4 * ldc + 1 * L, alpha, beta).intoArray(c, co + 4 * ldc + 1 * L);
+        merge(c50, c, co + 5 * ldc + 0 * L, alpha, beta).intoArray(c, co + 5 * ldc + 0 * L);
+        merge(c51, c, co + 5 * ldc + 1 * L, alpha, beta).intoArray(c, co + 5 * ldc + 1 * L);
+    }
+
+    private static void k6x3(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
+                             float alpha, float beta) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * (3 * L), ai = ao + p * 6;
+            FloatVector b0 = FloatVector.fromArray(S, b, bi + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bi + 2 * L);
+            FloatVector x0 = FloatVector.broadcast(S, a[ai + 0]);
+            c00 = x0.fma(b0, c00); c01 = x0.fma(b1, c01); c02 = x0.fma(b2, c02);
+            FloatVector x1 = FloatVector.broadcast(S, a[ai + 1]);
+            c10 = x1.fma(b0, c10); c11 = x1.fma(b1, c11); c12 = x1.fma(b2, c12);
+            FloatVector x2 = FloatVector.broadcast(S, a[ai + 2]);
+            c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21); c22 = x2.fma(b2, c22);
+            FloatVector x3 = FloatVector.broadcast(S, a[ai + 3]);
+            c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31); c32 = x3.fma(b2, c32);
+            FloatVector x4 = FloatVector.broadcast(S, a[ai + 4]);
+            c40 = x4.fma(b0, c40); c41 = x4.fma(b1, c41); c42 = x4.fma(b2, c42);
+            FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
+            c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51); c52 = x5.fma(b2, c52);
+        }
+        merge(c00, c, co + 0 * ldc + 0 * L, alpha, beta).intoArray(c, co + 0 * ldc + 0 * L);
+        merge(c01, c, co + 0 * ldc + 1 * L, alpha, beta).intoArray(c, co + 0 * ldc + 1 * L);
+        merge(c02, c, co + 0 * ldc + 2 * L, alpha, beta).intoArray(c, co + 0 * ldc + 2 * L);
+        merge(c10, c, co + 1 * ldc + 0 * L, alpha, beta).intoArray(c, co + 1 * ldc + 0 * L);
+        merge(c11, c, co + 1 * ldc + 1 * L, alpha, beta).intoArray(c, co + 1 * ldc + 1 * L);
+        merge(c12, c, co + 1 * ldc + 2 * L, alpha, beta).intoArray(c, co + 1 * ldc + 2 * L);
+        merge(c20, c, co + 2 * ldc + 0 * L, alpha, beta).intoArray(c, co + 2 * ldc + 0 * L);
+        merge(c21, c, co + 2 * ldc + 1 * L, alpha, beta).intoArray(c, co + 2 * ldc + 1 * L);
+        merge(c22, c, co + 2 * ldc + 2 * L, alpha, beta).intoArray(c, co + 2 * ldc + 2 * L);
+        merge(c30, c, co + 3 * ldc + 0 * L, alpha, beta).intoArray(c, co + 3 * ldc + 0 * L);
+        merge(c31, c, co + 3 * ldc + 1 * L, alpha, beta).intoArray(c, co + 3 * ldc + 1 * L);
+        merge(c32, c, co + 3 * ldc + 2 * L, alpha, beta).intoArray(c, co + 3 * ldc + 2 * L);
+        merge(c40, c, co + 4 * ldc + 0 * L, alpha, beta).intoArray(c, co + 4 * ldc + 0 * L);
+        merge(c41, c, co + 4 * ldc + 1 * L, alpha, beta).intoArray(c, co + 4 * ldc + 1 * L);
+        merge(c42, c, co + 4 * ldc + 2 * L, alpha, beta).intoArray(c, co + 4 * ldc + 2 * L);
+        merge(c50, c, co + 5 * ldc + 0 * L, alpha, beta).intoArray(c, co + 5 * ldc + 0 * L);
+        merge(c51, c, co + 5 * ldc + 1 * L, alpha, beta).intoArray(c, co + 5 * ldc + 1 * L);
+        merge(c52, c, co + 5 * ldc + 2 * L, alpha, beta).intoArray(c, co + 5 * ldc + 2 * L);
+    }
+}

@@ -1,0 +1,243 @@
+package dev.sam4j.backend.cpu;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API kernels on {@code float[]} + offset ranges, single-threaded; {@link CpuBackend} splits
+ * large ranges into fixed chunks and runs them on its pool. Every kernel has a scalar tail that performs
+ * exactly the same IEEE operations as its vector body, so an element's result never depends on whether
+ * it falls in the body or the tail (that is, on where a chunk boundary lies).
+ *
+ * <p>Reductions never use {@code reduceLanes(ADD)} on floating point: its lane order is unspecified and
+ * the interpreter's fallback differs from the compiled intrinsic, which would make a result depend on
+ * JIT warm-up. Lanes are instead spilled to an array and added in index order.
+ */
+final class VectorOps {
+    private VectorOps() {}
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    /** Doubles per vector at the same bit width as {@link #F}: half as many lanes. */
+    static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
+    static final int LD = D.length();
+
+    // ---- elementwise ----
+
+    static void relu(float[] x, int xo, float[] y, int yo, int n) {
+        int i = 0;
+        FloatVector zero = FloatVector.zero(F);
+        for (int ub = F.loopBound(n); i < ub; i += L) FloatVector.fromArray(F, x, xo + i).max(zero).intoArray(y, yo + i);
+        for (; i < n; i++) y[yo + i] = Math.max(x[xo + i], 0f);
+    }
+
+    /** {@code dx = y > 0 ? dy : 0}. NaN in {@code y} gives 0, as in the reference. */
+    static void reluBackward(float[] y, int yo, float[] dy, int dyo, float[] dx, int dxo, int n) {
+        int i = 0;
+        FloatVector zero = FloatVector.zero(F);
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector yv = FloatVector.fromArray(F, y, yo + i);
+            FloatVector g = FloatVector.fromArray(F, dy, dyo + i);
+            zero.blend(g, yv.compare(VectorOperators.GT, 0f)).intoArray(dx, dxo + i);
+        }
+        for (; i < n; i++) dx[dxo + i] = y[yo + i] > 0f ? dy[dyo + i] : 0f;
+    }
+
+    static void add(float[] a, int ao, float[] b, int bo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector.fromArray(F, a, ao + i).add(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) out[oo + i] = a[ao + i] + b[bo + i];
+    }
+
+    /** {@code y[i] += v} for {@code n} elements. */
+    static void addScalar(float[] y, int yo, float v, int n) {
+        int i = 0;
+        FloatVector s = FloatVector.broadcast(F, v);
+        for (int ub = F.loopBound(n); i < ub; i += L) FloatVector.fromArray(F, y, yo + i).add(s).intoArray(y, yo + i);
+        for (; i < n; i++) y[yo + i] += v;
+    }
+
+    /** {@code y = (x − mean)·scale + shift} (no FMA, identically in body and tail). */
+    static void normalize(float[] x, int xo, float[] y, int yo, float mean, float scale, float shift, int n) {
+        int i = 0;
+        FloatVector m = FloatVector.broadcast(F, mean), sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector.fromArray(F, x, xo + i).sub(m).mul(sc).add(sh).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] = (x[xo + i] - mean) * scale + shift;
+    }
+
+    static void fill(float[] y, int yo, float v, int n) {
+        java.util.Arrays.fill(y, yo, yo + n, v);
+    }
+
+    /** {@code y[r, c] += bias[c]} over {@code rows × cols}. */
+    static void addRowBias(float[] y, int yo, float[] bias, int bo, int rows, int cols) {
+        for (int r = 0; r < rows; r++) add(y, yo + r * cols, bias, bo, y, yo + r * cols, cols);
+    }
+
+    /**
+     * Column sums {@code out[c] = Σ_r m[r, c]} for columns {@code [c0, c1)}, rows added in order 0, 1, ...
+     * in float. The order per column is fixed, so splitting columns across threads cannot change a bit.
+     */
+    static void sumRows(float[] m, int mo, int rows, int cols, int c0, int c1, float[] out, int oo) {
+        int c = c0;
+        for (int ub = c0 + F.loopBound(c1 - c0); c < ub; c += L) {
+            FloatVector s = FloatVector.zero(F);
+            for (int r = 0; r < rows; r++) s = s.add(FloatVector.fromArray(F, m, mo + r * cols + c));
+            s.intoArray(out, oo + c);
+        }
+        for (; c < c1; c++) {
+            float s = 0f;
+            for (int r = 0; r < rows; r++) s += m[mo + r * cols + c];
+            out[oo + c] = s;
+        }
+    }
+
+    // ---- reductions (double accumulation, fixed order) ----
+
+    /**
+     * {@code Σ x²} over {@code n} elements, each square and sum taken in double (floats widen exactly),
+     * in {@code 2·LD} double lanes that are added in index order at the end: the result depends only on
+     * the data and {@code n}.
+     */
+    static double sumOfSquares(float[] x, int xo, int n, double[] lanes) {
+        DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            DoubleVector lo = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 1);
+            a0 = lo.fma(lo, a0);
+            a1 = hi.fma(hi, a1);
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, LD);
+        double s = 0;
+        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        for (; i < n; i++) {
+            double v = x[xo + i];
+            s += v * v;
+        }
+        return s;
+    }
+
+    /** {@code Σ x} in double lanes (see {@link #sumOfSquares}). */
+    static double sum(float[] x, int xo, int n, double[] lanes) {
+        DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            a0 = a0.add(v.convertShape(VectorOperators.F2D, D, 0));
+            a1 = a1.add(v.convertShape(VectorOperators.F2D, D, 1));
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, LD);
+        double s = 0;
+        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        for (; i < n; i++) s += x[xo + i];
+        return s;
+    }
+
+    /** {@code Σ (x − mean)²} in double lanes. */
+    static double sumSquaredDeviations(float[] x, int xo, int n, double mean, double[] lanes) {
+        DoubleVector a0 = DoubleVector.zero(D), a1 = a0, mv = DoubleVector.broadcast(D, mean);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            DoubleVector lo = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0)).sub(mv);
+            DoubleVector hi = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1)).sub(mv);
+            a0 = lo.fma(lo, a0);
+            a1 = hi.fma(hi, a1);
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, LD);
+        double s = 0;
+        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        for (; i < n; i++) {
+            double d = x[xo + i] - mean;
+            s += d * d;
+        }
+        return s;
+    }
+
+    /**
+     * Batch-norm backward sums over one plane: {@code out[0] += Σ dy}, {@code out[1] += Σ dy·(x − mean)},
+     * in double lanes.
+     */
+    static void dySums(float[] x, int xo, float[] dy, int dyo, int n, double mean, double[] lanes, double[] out) {
+        DoubleVector s0 = DoubleVector.zero(D), s1 = s0, t0 = s0, t1 = s0, mv = DoubleVector.broadcast(D, mean);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i), gv = FloatVector.fromArray(F, dy, dyo + i);
+            DoubleVector g0 = (DoubleVector) gv.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector g1 = (DoubleVector) gv.convertShape(VectorOperators.F2D, D, 1);
+            DoubleVector x0 = ((DoubleVector) xv.convertShape(VectorOperators.F2D, D, 0)).sub(mv);
+            DoubleVector x1 = ((DoubleVector) xv.convertShape(VectorOperators.F2D, D, 1)).sub(mv);
+            s0 = s0.add(g0);
+            s1 = s1.add(g1);
+            t0 = g0.fma(x0, t0);
+            t1 = g1.fma(x1, t1);
+        }
+        s0.intoArray(lanes, 0);
+        s1.intoArray(lanes, LD);
+        double s = 0;
+        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        t0.intoArray(lanes, 0);
+        t1.intoArray(lanes, LD);
+        double t = 0;
+        for (int j = 0; j < 2 * LD; j++) t += lanes[j];
+        for (; i < n; i++) {
+            double g = dy[dyo + i];
+            s += g;
+            t += g * (x[xo + i] - mean);
+        }
+        out[0] += s;
+        out[1] += t;
+    }
+
+    /** Batch-norm backward: {@code dx = a·dy + b·(x − mean) + c} (per-channel constants folded by the caller). */
+    static void bnBackwardPlane(float[] dy, int dyo, float[] x, int xo, float[] dx, int dxo, float mean, float a, float b,
+                                float c, int n) {
+        int i = 0;
+        FloatVector mv = FloatVector.broadcast(F, mean), av = FloatVector.broadcast(F, a), bv = FloatVector.broadcast(F, b),
+                cv = FloatVector.broadcast(F, c);
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector g = FloatVector.fromArray(F, dy, dyo + i), xv = FloatVector.fromArray(F, x, xo + i);
+            g.mul(av).add(xv.sub(mv).mul(bv)).add(cv).intoArray(dx, dxo + i);
+        }
+        for (; i < n; i++) dx[dxo + i] = dy[dyo + i] * a + (x[xo + i] - mean) * b + c;
+    }
+
+    // ---- optimizer ----
+
+    /**
+     * SGD with momentum and weight decay, PyTorch convention: {@code d = g + wd·w; m = μ·m + d;
+     * w −= lr·(nesterov ? d + μ·m : m)}, each product and sum rounded separately (no FMA) in body and tail.
+     */
+    static void sgd(float[] w, int wo, float[] g, int go, float[] m, int mo, int n, float lr, float mu, float wd,
+                    boolean nesterov) {
+        int i = 0;
+        FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, w, wo + i);
+            FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
+            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+            mv.intoArray(m, mo + i);
+            FloatVector step = nesterov ? d.add(mv.mul(muv)) : mv;
+            wv.sub(step.mul(lrv)).intoArray(w, wo + i);
+        }
+        for (; i < n; i++) {
+            float wi = w[wo + i];
+            float d = g[go + i] + wi * wd;
+            float mi = m[mo + i] * mu + d;
+            m[mo + i] = mi;
+            float step = nesterov ? d + mi * mu : mi;
+            w[wo + i] = wi - step * lr;
+        }
+    }
+}

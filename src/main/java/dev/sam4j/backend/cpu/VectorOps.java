@@ -240,4 +240,119 @@ final class VectorOps {
             w[wo + i] = wi - step * lr;
         }
     }
+
+    /** {@code Σ a·b} in double lanes, fixed order (see {@link #sumOfSquares}). */
+    static double dot(float[] a, int ao, float[] b, int bo, int n, double[] lanes) {
+        DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector u = FloatVector.fromArray(F, a, ao + i), v = FloatVector.fromArray(F, b, bo + i);
+            a0 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 0)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0), a0);
+            a1 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 1)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1), a1);
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, LD);
+        double s = 0;
+        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        for (; i < n; i++) s += (double) a[ao + i] * b[bo + i];
+        return s;
+    }
+
+    /** ASAM's {@code Σ ((|w| + η)·g)²}: the product in float, its square and the sum in double lanes, fixed order. */
+    static double asamNormSquared(float[] w, int wo, float[] g, int go, int n, float eta, double[] lanes) {
+        DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
+        FloatVector etav = FloatVector.broadcast(F, eta);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector t = FloatVector.fromArray(F, w, wo + i).abs().add(etav).mul(FloatVector.fromArray(F, g, go + i));
+            DoubleVector lo = (DoubleVector) t.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) t.convertShape(VectorOperators.F2D, D, 1);
+            a0 = lo.fma(lo, a0);
+            a1 = hi.fma(hi, a1);
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, LD);
+        double s = 0;
+        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        for (; i < n; i++) {
+            double t = (Math.abs(w[wo + i]) + eta) * g[go + i];
+            s += t * t;
+        }
+        return s;
+    }
+
+    /** {@code out = α·x + β·y}, products and sum rounded separately (body and tail agree bit for bit). */
+    static void axpby(float alpha, float[] x, int xo, float beta, float[] y, int yo, float[] out, int oo, int n) {
+        FloatVector av = FloatVector.broadcast(F, alpha), bv = FloatVector.broadcast(F, beta);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector.fromArray(F, x, xo + i).mul(av).add(FloatVector.fromArray(F, y, yo + i).mul(bv)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) out[oo + i] = x[xo + i] * alpha + y[yo + i] * beta;
+    }
+
+    /**
+     * SAM's perturbation in one pass: {@code ws = w; gs = g; w = w + scale·g} (or, when {@code adaptive},
+     * ASAM's {@code w + scale·(|w| + η)²·g}).
+     */
+    static void perturb(float[] w, int wo, float[] g, int go, float[] ws, int wso, float[] gs, int gso, int n, float scale,
+                        boolean adaptive, float eta) {
+        FloatVector sv = FloatVector.broadcast(F, scale), etav = FloatVector.broadcast(F, eta);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
+            wv.intoArray(ws, wso + i);
+            gv.intoArray(gs, gso + i);
+            FloatVector e = gv.mul(sv);
+            if (adaptive) {
+                FloatVector t = wv.abs().add(etav);
+                e = e.mul(t.mul(t));
+            }
+            wv.add(e).intoArray(w, wo + i);
+        }
+        for (; i < n; i++) {
+            float wi = w[wo + i], gi = g[go + i];
+            ws[wso + i] = wi;
+            gs[gso + i] = gi;
+            float e = gi * scale;
+            if (adaptive) {
+                float t = Math.abs(wi) + eta;
+                e = e * (t * t);
+            }
+            w[wo + i] = wi + e;
+        }
+    }
+
+    /**
+     * The SGD update of {@link #sgd}, reading the weights from {@code src} (the saved copy, for SAM's exact
+     * restore; {@code src == w} for a plain update) and the gradient {@code g + vScale·v} when {@code v} is not
+     * null (LookSAM's reuse). With {@code src == w} and {@code v == null} every element is computed exactly as
+     * {@link #sgd} computes it, so restore + update is bit-identical to copy + update.
+     */
+    static void sgdFrom(float[] src, int so, float[] w, int wo, float[] g, int go, float[] v, int vo, float vScale, float[] m,
+                        int mo, int n, float lr, float mu, float wd, boolean nesterov) {
+        int i = 0;
+        FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
+        FloatVector vsv = FloatVector.broadcast(F, vScale);
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, src, so + i);
+            FloatVector gv = FloatVector.fromArray(F, g, go + i);
+            if (v != null) gv = gv.add(FloatVector.fromArray(F, v, vo + i).mul(vsv));
+            FloatVector d = gv.add(wv.mul(wdv));
+            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+            mv.intoArray(m, mo + i);
+            FloatVector step = nesterov ? d.add(mv.mul(muv)) : mv;
+            wv.sub(step.mul(lrv)).intoArray(w, wo + i);
+        }
+        for (; i < n; i++) {
+            float wi = src[so + i];
+            float gi = g[go + i];
+            if (v != null) gi = gi + v[vo + i] * vScale;
+            float d = gi + wi * wd;
+            float mi = m[mo + i] * mu + d;
+            m[mo + i] = mi;
+            float step = nesterov ? d + mi * mu : mi;
+            w[wo + i] = wi - step * lr;
+        }
+    }
 }

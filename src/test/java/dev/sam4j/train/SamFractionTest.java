@@ -50,8 +50,10 @@ class SamFractionTest {
     @Test
     void everyMethodTrainsAndImproves() {
         for (String m : Method.NAMES) {
-            RunSummary s = run(m, Method.Hyper.defaults(), 16, null);
-            assertTrue(s.testAccuracy() > 0.5, m + " test accuracy after one epoch of the sample: " + s.testAccuracy());
+            // Three epochs of the 2,000-image sample (48 steps); chance is 0.1, ERM reaches about 0.79 here.
+            // LookSAM's reuse adds a direction of norm 0.7·‖g‖ and starts slower (about 0.70), hence the bar.
+            RunSummary s = run(m, Method.Hyper.defaults(), 48, null);
+            assertTrue(s.testAccuracy() > 0.6, m + " test accuracy after three epochs of the sample: " + s.testAccuracy());
         }
     }
 }

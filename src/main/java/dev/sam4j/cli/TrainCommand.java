@@ -80,6 +80,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "run directory (default: runs/<time>-<model>-<optimizer>)")
     Path out;
 
+    @Option(names = "--cuda-step", description = "on CUDA: graph (one CUDA graph per step, SAM branch decided on the GPU), "
+            + "readback (decision read back each step), host (generic host-driven step; ESAM, per-tensor LookSAM)")
+    String cudaStep = D.cudaStep();
+
     private static final Method.Hyper H = Method.Hyper.defaults();
 
     @Option(names = "--rho", description = "perturbation radius rho (default 0.05; 0.5 for asam)")
@@ -139,7 +143,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg = TrainConfig.builder().data(data).model(model).optimizer(optimizer).epochs(epochs)
                 .batchSize(batchSize).evalBatchSize(evalBatchSize).lr(lr).schedule(schedule).warmupSteps(warmupSteps)
                 .momentum(momentum).nesterov(nesterov).weightDecay(weightDecay).seed(seed).labelNoise(labelNoise)
-                .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper())
+                .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep)
                 .build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());

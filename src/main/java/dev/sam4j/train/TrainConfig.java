@@ -14,7 +14,7 @@ import java.util.Map;
 public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
                           double lr, String schedule, int warmupSteps, double momentum, double weightDecay,
                           boolean nesterov, long seed, double labelNoise, String augment, String device, int threads,
-                          long maxSteps, boolean shuffle, Path out, Method.Hyper hyper) {
+                          long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -24,7 +24,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.evalBatchSize = evalBatchSize; b.lr = lr; b.schedule = schedule; b.warmupSteps = warmupSteps;
         b.momentum = momentum; b.weightDecay = weightDecay; b.nesterov = nesterov; b.seed = seed;
         b.labelNoise = labelNoise; b.augment = augment; b.device = device; b.threads = threads;
-        b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out; b.hyper = hyper;
+        b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out; b.hyper = hyper; b.cudaStep = cudaStep;
         return b;
     }
 
@@ -50,6 +50,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("max_steps", maxSteps);
         m.put("shuffle", shuffle);
         m.put("out", out == null ? null : out.toString());
+        m.put("cuda_step", cudaStep);
         m.put("rho", hyper.rho());
         m.put("asam_rho", hyper.asamRho());
         m.put("asam_eta", hyper.asamEta());
@@ -92,6 +93,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         boolean shuffle = true;
         Path out = null;
         Method.Hyper hyper = Method.Hyper.defaults();
+        String cudaStep = "graph";
 
         public Builder data(String v) { data = v; return this; }
         public Builder model(String v) { model = v; return this; }
@@ -115,6 +117,12 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         public Builder out(Path v) { out = v; return this; }
         /** SAM-family hyperparameters (defaults: {@link Method.Hyper#defaults()}). */
         public Builder hyper(Method.Hyper v) { hyper = v; return this; }
+        /**
+         * How a step runs on the CUDA backend: {@code graph} (one CUDA graph, SAM branch decided on the device),
+         * {@code readback} (the same kernels, decision read back by the host each step), {@code host} (the generic
+         * host-driven step, needed for ESAM and per-tensor LookSAM). Ignored on the CPU.
+         */
+        public Builder cudaStep(String v) { cudaStep = v; return this; }
 
         private static void require(boolean ok, String option, String message) {
             if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
@@ -143,11 +151,14 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             require(device != null && !device.isBlank(), "device", "must not be empty");
             require(threads >= 1 && threads <= 1024, "threads", "must be in [1, 1024], got " + threads);
             require(maxSteps >= 0, "max-steps", "must be >= 0 (0 = no limit), got " + maxSteps);
+            String cs = cudaStep == null ? "" : cudaStep.trim().toLowerCase(Locale.ROOT);
+            require(cs.equals("graph") || cs.equals("readback") || cs.equals("host"), "cuda-step",
+                    "must be graph, readback or host, got '" + cudaStep + "'");
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
-                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper);
+                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs);
         }
     }
 }

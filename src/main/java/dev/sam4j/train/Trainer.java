@@ -3,6 +3,8 @@ package dev.sam4j.train;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.cuda.CudaBackend;
+import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.data.Augment;
 import dev.sam4j.data.BatchLoader;
 import dev.sam4j.data.DataSpec;
@@ -17,6 +19,7 @@ import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
 import dev.sam4j.optim.sam.Decision;
+import dev.sam4j.optim.sam.DeviceDecidedStep;
 import dev.sam4j.optim.sam.GradientClosure;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.Perturbation;
@@ -43,7 +46,11 @@ public final class Trainer implements AutoCloseable {
     private final Model model;
     private final SoftmaxCrossEntropy loss;
     private final Sgd sgd;
-    private final SamOptimizer optimizer;
+    private final SamOptimizer optimizer;      // the host-driven step; null on the CUDA graph paths
+    private final DeviceDecidedStep deviceStep; // the CUDA graph step, or null
+    private final boolean readback;             // device step with the decision read back each step
+    private final Buffer history;               // [stepsPerEpoch · RECORD_FLOATS] device step records, or null
+    private final String stepPath;
     private final Normalization normalization;
     private final boolean augment;
     private final int maxBatch;
@@ -85,11 +92,33 @@ public final class Trainer implements AutoCloseable {
                 train.classes(), backend, maxBatch, config.seed());
         this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
         this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());
-        this.optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd,
-                Method.of(config.optimizer(), config.hyper()), config.seed());
+        Method method = Method.of(config.optimizer(), config.hyper());
         this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
         this.labelBuf = backend.allocate(maxBatch);
-        boolean sds = optimizer.method().perturbation() instanceof Perturbation.Esam e && e.sds();
+        boolean graph = backend instanceof CudaBackend && !config.cudaStep().equals("host");
+        if (graph && !DeviceDecidedStep.supports(method)) {
+            throw new IllegalArgumentException("--optimizer " + method.name() + " (ESAM or per-tensor LookSAM) needs --cuda-step host on CUDA");
+        }
+        if (graph && train.size() < config.batchSize()) {
+            throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
+                    + train.size() + "); the CUDA graph step needs full batches");
+        }
+        this.readback = graph && config.cudaStep().equals("readback");
+        if (graph) {
+            this.optimizer = null;
+            this.deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, config.batchSize(), method,
+                    LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), totalSteps(true)), totalSteps(true),
+                    config.momentum(), config.weightDecay(), config.nesterov(), config.seed());
+            this.history = backend.allocate((long) stepsPerEpoch(true) * StepGraph.RECORD_FLOATS);
+            this.stepPath = readback ? "CUDA step graph, SAM decision read back by the host each step"
+                    : "CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step)";
+        } else {
+            this.optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed());
+            this.deviceStep = null;
+            this.history = null;
+            this.stepPath = "host-driven step";
+        }
+        boolean sds = method.perturbation() instanceof Perturbation.Esam e && e.sds() && optimizer != null;
         this.subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;
         this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
         this.logitsHost = new float[maxBatch * train.classes()];
@@ -102,19 +131,27 @@ public final class Trainer implements AutoCloseable {
     public Backend backend() { return backend; }
     public String dataDescription() { return dataDescription; }
 
-    public long stepsPerEpoch() {
-        return (train.size() + config.batchSize() - 1) / config.batchSize();
+    /** Steps per epoch: every batch, or only full batches on the CUDA graph paths (a graph has one batch size). */
+    public long stepsPerEpoch() { return stepsPerEpoch(deviceStep != null); }
+
+    private long stepsPerEpoch(boolean fullBatchesOnly) {
+        return fullBatchesOnly ? train.size() / config.batchSize() : (train.size() + config.batchSize() - 1) / config.batchSize();
     }
 
-    public long totalSteps() {
-        long t = stepsPerEpoch() * config.epochs();
+    public long totalSteps() { return totalSteps(deviceStep != null); }
+
+    private long totalSteps(boolean fullBatchesOnly) {
+        long t = stepsPerEpoch(fullBatchesOnly) * config.epochs();
         return config.maxSteps() > 0 ? Math.min(t, config.maxSteps()) : t;
     }
+
+    /** Which step implementation runs ({@code host-driven step}, or one of the CUDA graph paths). */
+    public String stepPath() { return stepPath; }
 
     public RunSummary run() {
         long total = totalSteps();
         LrSchedule schedule = LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total);
-        RunInfo info = new RunInfo(config, dataDescription, backend.name(), backend.describe(), backendReason,
+        RunInfo info = new RunInfo(config, dataDescription, backend.name(), backend.describe(), backendReason + "; " + stepPath,
                 config.model(), model.paramCount(), stepsPerEpoch(), total, train.size(), test.size());
         listeners.forEach(l -> l.onRunStart(info));
 
@@ -123,10 +160,11 @@ public final class Trainer implements AutoCloseable {
         long step = 0, samSteps = 0, images = 0;
         double best = Double.NEGATIVE_INFINITY, lastTestAcc = Double.NaN, lastTestLoss = Double.NaN, lastTrainLoss = Double.NaN;
         BatchClosure closure = new BatchClosure();
+        long[] stepNanos = new long[(int) Math.max(1, stepsPerEpoch())]; // wall time per step of the current epoch
 
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
-                .prefetch(2).build()) {
+                .dropLast(deviceStep != null).prefetch(2).build()) {
             for (int epoch = 1; epoch <= config.epochs() && step < total; epoch++) {
                 long epochStart = System.nanoTime();
                 long epochSteps = 0, epochSam = 0, epochImages = 0, correct = 0, epochTrainNanos = 0;
@@ -136,21 +174,45 @@ public final class Trainer implements AutoCloseable {
                 while (step < total && (batch = it.next()) != null) {
                     int n = batch.n();
                     long t0 = System.nanoTime();
-                    closure.load(batch.x(), batch.labels(), n);
                     lr = schedule.lr(step, total);
-                    SamOptimizer.StepResult r = optimizer.step(closure, step, total, lr);
-                    long dt = System.nanoTime() - t0;
-                    correct += closure.pass1Correct;
-                    epochTrainNanos += dt;
-                    Decision d = r.decision();
-                    StepRecord rec = new StepRecord(step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt);
-                    for (TrainListener l : listeners) l.onStep(rec);
-                    if (r.sam()) epochSam++;
-                    lossSum += r.loss() * n;
+                    if (deviceStep != null) {
+                        // The upload waits for the previous step (its staging buffer is reused), then the whole
+                        // step is one graph launch; its record is copied on the device, read back per epoch.
+                        backend.upload(batch.x(), 0, xBuf, n * train.exampleSize());
+                        backend.upload(batch.labels(), 0, labelBuf, n);
+                        if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
+                        deviceStep.recordStateTo(history, (int) epochSteps);
+                        long dt = System.nanoTime() - t0;
+                        epochTrainNanos += dt;
+                        stepNanos[(int) epochSteps] = dt;
+                    } else {
+                        closure.load(batch.x(), batch.labels(), n);
+                        SamOptimizer.StepResult r = optimizer.step(closure, step, total, lr);
+                        long dt = System.nanoTime() - t0;
+                        correct += closure.pass1Correct;
+                        epochTrainNanos += dt;
+                        Decision d = r.decision();
+                        StepRecord rec = new StepRecord(step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt);
+                        for (TrainListener l : listeners) l.onStep(rec);
+                        if (r.sam()) epochSam++;
+                        lossSum += r.loss() * n;
+                    }
                     epochImages += n;
                     epochSteps++;
                     step++;
                 }
+                }
+                if (deviceStep != null) {
+                    long first = step - epochSteps;
+                    List<StepGraph.State> states = deviceStep.readHistory(history, (int) epochSteps);
+                    for (int i = 0; i < states.size(); i++) {
+                        StepGraph.State st = states.get(i);
+                        StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
+                                st.c(), st.sam(), schedule.lr(first + i, total), stepNanos[i]);
+                        for (TrainListener l : listeners) l.onStep(rec);
+                        if (st.sam()) epochSam++;
+                        lossSum += st.loss() * config.batchSize();
+                    }
                 }
                 images += epochImages;
                 trainNanos += epochTrainNanos;
@@ -160,7 +222,9 @@ public final class Trainer implements AutoCloseable {
                 lastTrainLoss = lossSum / Math.max(1, epochImages);
                 best = Math.max(best, lastTestAcc);
                 double seconds = (System.nanoTime() - epochStart) / 1e9;
-                EpochRecord er = new EpochRecord(epoch, epochSteps, lastTrainLoss, correct / (double) Math.max(1, epochImages),
+                // The graph paths do not count pass-1 hits on the host (that would read the logits back every step).
+                double trainAcc = deviceStep != null ? Double.NaN : correct / (double) Math.max(1, epochImages);
+                EpochRecord er = new EpochRecord(epoch, epochSteps, lastTrainLoss, trainAcc,
                         lastTestLoss, lastTestAcc, epochSteps == 0 ? 0 : epochSam / (double) epochSteps,
                         epochImages / Math.max(1e-9, epochTrainNanos / 1e9), seconds, lr);
                 samSteps += epochSam;
@@ -264,6 +328,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     @Override public void close() {
+        if (deviceStep != null) deviceStep.close();
         model.close();
         backend.close();
     }

@@ -272,10 +272,46 @@ public final class StepGraph implements AutoCloseable {
     /** Waits for the queued steps (one synchronisation). */
     public void synchronize() { be.readBytes(scratch(CudaBackend.COUNTERS), 8); }
 
+    /** Bytes of one step record: the scratch block from {@code s} through the statistics (see {@link #state()}). */
+    public static final int RECORD_BYTES = (int) (CudaBackend.STATS + 48 - CudaBackend.S);
+
+    /** Floats a history buffer needs per recorded step. */
+    public static final int RECORD_FLOATS = RECORD_BYTES / 4;
+
     /** The device-side record of the last step: s, μ, σ², σ, c, verdict, mean loss, and the counters (synchronises). */
     public State state() {
-        ByteBuffer b = ByteBuffer.wrap(be.readBytes(scratch(CudaBackend.S), (int) (CudaBackend.STATS + 48 - CudaBackend.S)))
-                .order(ByteOrder.LITTLE_ENDIAN);
+        return parse(be.readBytes(scratch(CudaBackend.S), RECORD_BYTES), 0);
+    }
+
+    /**
+     * Enqueues a device-to-device copy of the last step's record into slot {@code slot} of {@code history}
+     * (a buffer of at least {@code (slot + 1)·RECORD_FLOATS} floats of this backend): no host synchronisation,
+     * so a trainer can keep every step's statistic and read them back once per epoch.
+     */
+    public void recordStateTo(Buffer history, int slot) {
+        checkOpen();
+        long need = (long) (slot + 1) * RECORD_FLOATS;
+        if (slot < 0 || history.length() < need) {
+            throw new IllegalArgumentException("history buffer has " + history.length() + " floats, slot " + slot + " needs " + need);
+        }
+        be.copy(new CudaBuffer(be, scratch(CudaBackend.S), RECORD_FLOATS, false), history.slice((long) slot * RECORD_FLOATS, RECORD_FLOATS),
+                RECORD_FLOATS);
+    }
+
+    /** Reads back the first {@code count} records of {@code history} (one synchronisation). */
+    public java.util.List<State> readHistory(Buffer history, int count) {
+        if (count == 0) return java.util.List.of();
+        if (!(history instanceof CudaBuffer h) || history.length() < (long) count * RECORD_FLOATS) {
+            throw new IllegalArgumentException("history buffer too short or not a CUDA buffer");
+        }
+        byte[] bytes = be.readBytes(h.address, count * RECORD_BYTES);
+        java.util.List<State> out = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) out.add(parse(bytes, i * RECORD_BYTES));
+        return out;
+    }
+
+    private static State parse(byte[] bytes, int at) {
+        ByteBuffer b = ByteBuffer.wrap(bytes, at, RECORD_BYTES).slice().order(ByteOrder.LITTLE_ENDIAN);
         int base = (int) CudaBackend.S;
         long c0 = b.getLong((int) CudaBackend.COUNTERS - base), c2 = b.getLong((int) CudaBackend.COUNTERS - base + 16),
                 c3 = b.getLong((int) CudaBackend.COUNTERS - base + 24);

@@ -78,6 +78,17 @@ public final class DeviceDecidedStep implements AutoCloseable {
     /** The device-side record of the last step (synchronises). */
     public StepGraph.State state() { return graph.state(); }
 
+    /** Enqueues a copy of the last step's record into slot {@code slot} of {@code history} (no synchronisation). */
+    public void recordStateTo(Buffer history, int slot) { graph.recordStateTo(history, slot); }
+
+    /** The first {@code count} records of {@code history} (one synchronisation). */
+    public java.util.List<StepGraph.State> readHistory(Buffer history, int count) { return graph.readHistory(history, count); }
+
+    /** Whether {@code method} can run on the device-decided path (ESAM and per-tensor LookSAM need the host). */
+    public static boolean supports(Method method) {
+        return !method.lookSamPerTensor() && !(method.perturbation() instanceof Perturbation.Esam);
+    }
+
     /** The momentum arena (same layout as the parameters). */
     public Buffer momentum() { return momentum; }
 

@@ -10,7 +10,8 @@
 # 3. runs every gpu-tagged test (JUnit console launcher; XML reports in RESULTDIR/junit);
 # 4. runs the benchmark: kernel bandwidth vs device-to-device copy over an 11M-float arena, and ms/step of
 #    the mlp for ERM, SAM and AE-SAM on the host path and the graph path (RESULTDIR/bench.json, bench.txt);
-# 5. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
+# 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path (RESULTDIR/train.txt);
+# 6. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
 # Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
 # 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
 set -uo pipefail
@@ -101,6 +102,18 @@ main() {
     | grep -v 'incubator modules'
   local bench_rc=${PIPESTATUS[0]}
   local bench_s=$((SECONDS - t0))
+
+  # 6. the trainer end to end on the GPU: the embedded Fashion-MNIST sample, AE-SAM, each CUDA step path.
+  echo "gpu-check: training the mlp with AE-SAM on the GPU (graph, readback and host step paths)"
+  local train_rc=0 path
+  : > "$results/train.txt"
+  for path in graph readback host; do
+    timeout --kill-after=10 120 "${java[@]}" -jar "$bundle/lib/sam4j.jar" train --device cuda --model mlp \
+      --data fashion-mnist-sample --optimizer aesam --epochs 5 --cuda-step "$path" --out "$results/run-aesam-$path" \
+      > "$results/train-$path.log" 2>&1 || train_rc=1
+    { grep -E '^backend:' "$results/train-$path.log" | sed "s/^/[$path] /"
+      grep -E '^(epoch 5|done|sam4j: error)' "$results/train-$path.log" | sed "s/^/[$path] /"; } | tee -a "$results/train.txt"
+  done
   rm -rf "$cache"
 
   {
@@ -112,11 +125,13 @@ main() {
     grep -E '✘' "$results/tests.txt" | head -8 | sed 's/^/  FAILED /'
     echo "bench:   exit $bench_rc in ${bench_s}s"
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
+    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path)"
+    [ -f "$results/train.txt" ] && cat "$results/train.txt"
     echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,summary.txt}"
     echo "================================================================="
   } | tee "$results/summary.txt"
   if [ "$test_rc" -eq 124 ] || [ "$test_rc" -eq 137 ] || [ "$bench_rc" -eq 124 ] || [ "$bench_rc" -eq 137 ]; then return 124; fi
-  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && return 0
+  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && return 0
   for rc in "$test_rc" "$bench_rc"; do case $rc in 127 | 134) return "$rc" ;; esac; done
   return 1
 }

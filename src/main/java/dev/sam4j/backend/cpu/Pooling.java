@@ -38,13 +38,20 @@ final class Pooling {
                 int r0 = xo + 2 * i * w, r1 = r0 + w, dst = yo + i * ow;
                 int span = 2 * ow - 1; // window starts 0, 2, ..., 2·ow − 2; lanes j + 1 stay inside the row
                 int j = 0;
-                for (; j + L <= span; j += L) {
-                    FloatVector a = FloatVector.fromArray(F, x, r0 + j), b = FloatVector.fromArray(F, x, r0 + j + 1);
-                    FloatVector c = FloatVector.fromArray(F, x, r1 + j), d = FloatVector.fromArray(F, x, r1 + j + 1);
-                    FloatVector best = a.blend(b, b.compare(VectorOperators.GT, a));
-                    best = best.blend(c, c.compare(VectorOperators.GT, best));
-                    best = best.blend(d, d.compare(VectorOperators.GT, best));
-                    best.intoArray(row, j);
+                if (span >= L) {
+                    // The last vector is placed to end at span (overlapping the previous one) instead of a
+                    // scalar tail: narrow planes (14 wide: span 13) would otherwise be mostly scalar.
+                    for (int jj = 0; ; jj += L) {
+                        j = Math.min(jj, span - L);
+                        FloatVector a = FloatVector.fromArray(F, x, r0 + j), b = FloatVector.fromArray(F, x, r0 + j + 1);
+                        FloatVector c = FloatVector.fromArray(F, x, r1 + j), d = FloatVector.fromArray(F, x, r1 + j + 1);
+                        FloatVector best = a.blend(b, b.compare(VectorOperators.GT, a));
+                        best = best.blend(c, c.compare(VectorOperators.GT, best));
+                        best = best.blend(d, d.compare(VectorOperators.GT, best));
+                        best.intoArray(row, j);
+                        if (j == span - L) break;
+                    }
+                    j = span;
                 }
                 for (; j < span; j++) {
                     float best = x[r0 + j], v = x[r0 + j + 1];
@@ -74,16 +81,21 @@ final class Pooling {
                 int span = 2 * ow - 1;
                 int j = 0;
                 // row[j] = index in the window (0..3, row-major) of the winner of the window starting at j
-                for (; j + L <= span; j += L) {
-                    FloatVector a = FloatVector.fromArray(F, x, xo + r0 + j), b = FloatVector.fromArray(F, x, xo + r0 + j + 1);
-                    FloatVector c = FloatVector.fromArray(F, x, xo + r1 + j), d = FloatVector.fromArray(F, x, xo + r1 + j + 1);
-                    VectorMask<Float> mb = b.compare(VectorOperators.GT, a);
-                    FloatVector best = a.blend(b, mb), at = zero.blend(one, mb);
-                    VectorMask<Float> mc = c.compare(VectorOperators.GT, best);
-                    best = best.blend(c, mc);
-                    at = at.blend(two, mc);
-                    at = at.blend(three, d.compare(VectorOperators.GT, best));
-                    at.intoArray(row, j);
+                if (span >= L) {
+                    for (int jj = 0; ; jj += L) {
+                        j = Math.min(jj, span - L);
+                        FloatVector a = FloatVector.fromArray(F, x, xo + r0 + j), b = FloatVector.fromArray(F, x, xo + r0 + j + 1);
+                        FloatVector c = FloatVector.fromArray(F, x, xo + r1 + j), d = FloatVector.fromArray(F, x, xo + r1 + j + 1);
+                        VectorMask<Float> mb = b.compare(VectorOperators.GT, a);
+                        FloatVector best = a.blend(b, mb), at = zero.blend(one, mb);
+                        VectorMask<Float> mc = c.compare(VectorOperators.GT, best);
+                        best = best.blend(c, mc);
+                        at = at.blend(two, mc);
+                        at = at.blend(three, d.compare(VectorOperators.GT, best));
+                        at.intoArray(row, j);
+                        if (j == span - L) break;
+                    }
+                    j = span;
                 }
                 for (; j < span; j++) {
                     int at = 0;

@@ -8,8 +8,7 @@ import dev.sam4j.backend.ConvGeom;
  * <ul>
  *   <li>forward: {@code Y_b[outC × OHW] = W[outC × patch] · col_b[patch × OHW]} (+ bias per row);</li>
  *   <li>backward data: {@code col_b = Wᵀ · dY_b}, then col2im scatters (adds) col_b into {@code dX_b};</li>
- *   <li>backward filter: {@code dW += dY_b · colT_b} with {@code colT_b[OHW × patch]} built directly in the
- *       transposed layout, so the GEMM reads both operands without a transposing pack.</li>
+ *   <li>backward filter: {@code dW += dY_b · col_bᵀ} (the GEMM's transposing B pack reads col_b).</li>
  * </ul>
  * A 1×1, stride-1, unpadded convolution skips im2col: the image itself is the {@code [inC × HW]} matrix.
  *
@@ -167,9 +166,12 @@ final class Conv {
                     // dW[outC × inC] += dY_b[outC × HW] · X_bᵀ: X_b is [inC × HW], read transposed.
                     gemm(thread, false, true, g.outC(), g.inC(), ohw, b, dyo, ohw, a, xo, ohw, beta, dst, dsto, g.inC());
                 } else {
+                    // dW[outC × patch] += dY_b[outC × OHW] · col_bᵀ. Measured on a 32→64 3×3 layer at 14×14:
+                    // im2col + transposing B pack 180 µs per image against 265 µs for building colT
+                    // directly (3-float strided gathers) and packing it straight.
                     int co = (int) (wso + thread * col);
-                    im2colT(g, a, xo, ws, co);
-                    gemm(thread, false, false, g.outC(), patch, ohw, b, dyo, ohw, ws, co, patch, beta, dst, dsto, patch);
+                    im2col(g, a, xo, ws, co);
+                    gemm(thread, false, true, g.outC(), patch, ohw, b, dyo, ohw, ws, co, ohw, beta, dst, dsto, patch);
                 }
             }
         }
@@ -193,62 +195,41 @@ final class Conv {
     /** {@code col[(ic·kH + ki)·kW + kj][oh·OW + ow] = x[ic][oh·s − p + ki][ow·s − p + kj]} (0 outside). */
     static void im2col(ConvGeom g, float[] x, int xo, float[] col, int co) {
         int oh = g.outH(), ow = g.outW(), s = g.stride(), p = g.pad(), ih = g.inH(), iw = g.inW();
+        int ohw = oh * ow;
         int row = co;
         for (int ic = 0; ic < g.inC(); ic++) {
             int plane = xo + ic * ih * iw;
             for (int ki = 0; ki < g.kH(); ki++) {
                 int i0 = firstValid(p, ki, s), i1 = lastValid(ih, p, ki, s, oh);
-                for (int kj = 0; kj < g.kW(); kj++, row += oh * ow) {
+                for (int kj = 0; kj < g.kW(); kj++, row += ohw) {
                     int j0 = firstValid(p, kj, s), j1 = lastValid(iw, p, kj, s, ow);
                     if (i1 <= i0 || j1 <= j0) {
-                        java.util.Arrays.fill(col, row, row + oh * ow, 0f);
+                        java.util.Arrays.fill(col, row, row + ohw, 0f);
                         continue;
                     }
                     java.util.Arrays.fill(col, row, row + i0 * ow, 0f);
-                    for (int i = i0; i < i1; i++) {
-                        int dst = row + i * ow;
-                        int src = plane + (i * s - p + ki) * iw - p + kj;
-                        for (int j = 0; j < j0; j++) col[dst + j] = 0f;
-                        if (s == 1) {
-                            System.arraycopy(x, src + j0, col, dst + j0, j1 - j0);
-                        } else {
-                            for (int j = j0; j < j1; j++) col[dst + j] = x[src + j * s];
-                        }
-                        for (int j = j1; j < ow; j++) col[dst + j] = 0f;
-                    }
-                    java.util.Arrays.fill(col, row + i1 * ow, row + oh * ow, 0f);
-                }
-            }
-        }
-    }
-
-    /** The transpose of {@link #im2col}: {@code colT[oh·OW + ow][(ic·kH + ki)·kW + kj]}. */
-    static void im2colT(ConvGeom g, float[] x, int xo, float[] colT, int co) {
-        int oh = g.outH(), ow = g.outW(), s = g.stride(), p = g.pad(), ih = g.inH(), iw = g.inW();
-        int kh = g.kH(), kw = g.kW(), patch = g.patchSize();
-        for (int i = 0; i < oh; i++) {
-            int hBase = i * s - p;
-            for (int j = 0; j < ow; j++) {
-                int wBase = j * s - p;
-                int dst = co + (i * ow + j) * patch;
-                boolean inside = hBase >= 0 && hBase + kh <= ih && wBase >= 0 && wBase + kw <= iw;
-                for (int ic = 0; ic < g.inC(); ic++) {
-                    int plane = xo + ic * ih * iw;
-                    if (inside) {
-                        for (int ki = 0; ki < kh; ki++) {
-                            int src = plane + (hBase + ki) * iw + wBase;
-                            for (int kj = 0; kj < kw; kj++) colT[dst + kj] = x[src + kj];
-                            dst += kw;
+                    java.util.Arrays.fill(col, row + i1 * ow, row + ohw, 0f);
+                    int shift = plane + (ki - p) * iw + kj - p; // x index of output (i, j) is shift + i·s·iw + j·s
+                    if (s == 1 && ow == iw) {
+                        // "Same"-width stride 1: the valid rows are one contiguous shifted copy of the plane;
+                        // copy it in one go (≈ 200 floats instead of 14 short copies) and re-zero the few
+                        // border columns that wrapped in from the neighbouring row.
+                        int from = i0 * ow + j0, to = (i1 - 1) * ow + j1;
+                        System.arraycopy(x, shift + from, col, row + from, to - from);
+                        if (j0 > 0 || j1 < ow) {
+                            for (int i = i0; i < i1; i++) {
+                                int r = row + i * ow;
+                                for (int j = 0; j < j0; j++) col[r + j] = 0f;
+                                for (int j = j1; j < ow; j++) col[r + j] = 0f;
+                            }
                         }
                     } else {
-                        for (int ki = 0; ki < kh; ki++) {
-                            int hi = hBase + ki;
-                            boolean rowIn = hi >= 0 && hi < ih;
-                            for (int kj = 0; kj < kw; kj++) {
-                                int wj = wBase + kj;
-                                colT[dst + kj] = rowIn && wj >= 0 && wj < iw ? x[plane + hi * iw + wj] : 0f;
-                            }
-                            dst += kw;
+                        for (int i = i0; i < i1; i++) {
+                            int dst = row + i * ow, src = shift + i * s * iw;
+                            for (int j = 0; j < j0; j++) col[dst + j] = 0f;
+                            if (s == 1) for (int j = j0; j < j1; j++) col[dst + j] = x[src + j];
+                            else for (int j = j0; j < j1; j++) col[dst + j] = x[src + j * s];
+                            for (int j = j1; j < ow; j++) col[dst + j] = 0f;
                         }
                     }
                 }
@@ -256,24 +237,38 @@ final class Conv {
         }
     }
 
-    /** {@code dx[ic][oh·s − p + ki][ow·s − p + kj] += col[...]}; the caller zeroes {@code dx} first. */
+    /**
+     * {@code dx[ic][oh·s − p + ki][ow·s − p + kj] += col[...]}; the caller zeroes {@code dx} first. For
+     * "same"-width stride 1 it first zeroes the border entries of {@code col} that fall outside the image
+     * (col is scratch), so each (ic, ki, kj) row becomes one contiguous shifted vector add.
+     */
     static void col2im(ConvGeom g, float[] col, int co, float[] dx, int dxo) {
         int oh = g.outH(), ow = g.outW(), s = g.stride(), p = g.pad(), ih = g.inH(), iw = g.inW();
+        int ohw = oh * ow;
         int row = co;
         for (int ic = 0; ic < g.inC(); ic++) {
             int plane = dxo + ic * ih * iw;
             for (int ki = 0; ki < g.kH(); ki++) {
                 int i0 = firstValid(p, ki, s), i1 = lastValid(ih, p, ki, s, oh);
-                for (int kj = 0; kj < g.kW(); kj++, row += oh * ow) {
+                for (int kj = 0; kj < g.kW(); kj++, row += ohw) {
                     int j0 = firstValid(p, kj, s), j1 = lastValid(iw, p, kj, s, ow);
-                    if (j1 <= j0) continue;
-                    for (int i = i0; i < i1; i++) {
-                        int src = row + i * ow;
-                        int dst = plane + (i * s - p + ki) * iw - p + kj;
-                        if (s == 1) {
-                            VectorOps.add(dx, dst + j0, col, src + j0, dx, dst + j0, j1 - j0);
-                        } else {
-                            for (int j = j0; j < j1; j++) dx[dst + j * s] += col[src + j];
+                    if (i1 <= i0 || j1 <= j0) continue;
+                    int shift = plane + (ki - p) * iw + kj - p;
+                    if (s == 1 && ow == iw) {
+                        if (j0 > 0 || j1 < ow) {
+                            for (int i = i0; i < i1; i++) {
+                                int r = row + i * ow;
+                                for (int j = 0; j < j0; j++) col[r + j] = 0f;
+                                for (int j = j1; j < ow; j++) col[r + j] = 0f;
+                            }
+                        }
+                        int from = i0 * ow + j0, to = (i1 - 1) * ow + j1;
+                        VectorOps.add(dx, shift + from, col, row + from, dx, shift + from, to - from);
+                    } else {
+                        for (int i = i0; i < i1; i++) {
+                            int src = row + i * ow, dst = shift + i * s * iw;
+                            if (s == 1) VectorOps.add(dx, dst + j0, col, src + j0, dx, dst + j0, j1 - j0);
+                            else for (int j = j0; j < j1; j++) dx[dst + j * s] += col[src + j];
                         }
                     }
                 }

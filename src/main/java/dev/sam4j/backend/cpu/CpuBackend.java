@@ -60,6 +60,8 @@ public final class CpuBackend implements Backend {
     /** Per-thread pair of doubles for batch-norm backward sums. */
     private final double[][] pair;
     private double[] partials = new double[64];
+    /** Per-thread pooling row buffers, grown to the widest plane seen. */
+    private final float[][] rows;
 
     public CpuBackend(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -69,6 +71,13 @@ public final class CpuBackend implements Backend {
         this.conv = new Conv(pool, sgemm);
         this.lanes = new double[threads][2 * VectorOps.LD];
         this.pair = new double[threads][2];
+        this.rows = new float[threads][];
+    }
+
+    private float[] rowBuffer(int thread, int w) {
+        float[] r = Pooling.rowBuffer(rows[thread], w);
+        rows[thread] = r;
+        return r;
     }
 
     /** Threads this backend computes with. */
@@ -614,10 +623,11 @@ public final class CpuBackend implements Backend {
                     int c0 = part * unit, c1 = Math.min(cols, c0 + unit);
                     VectorOps.sumRows(a, ao, rows, cols, c0, c1, b, bo);
                 }
-                case P_MAXPOOL -> Pooling.maxForward(pg, a, ao + part * (pg.h() * pg.w()), b, bo + part * (pg.outH() * pg.outW()));
+                case P_MAXPOOL -> Pooling.maxForward(pg, a, ao + part * (pg.h() * pg.w()), b, bo + part * (pg.outH() * pg.outW()),
+                        rowBuffer(thread, pg.w()));
                 case P_MAXPOOL_BACKWARD -> {
                     int plane = pg.h() * pg.w(), out = pg.outH() * pg.outW();
-                    Pooling.maxBackward(pg, a, ao + part * plane, b, bo + part * out, c, co + part * plane);
+                    Pooling.maxBackward(pg, a, ao + part * plane, b, bo + part * out, c, co + part * plane, rowBuffer(thread, pg.w()));
                 }
                 case P_GAP -> b[bo + part] = (float) (VectorOps.sum(a, ao + part * hw, hw, lanes[thread]) / hw);
                 case P_GAP_BACKWARD -> VectorOps.fill(b, bo + part * hw, a[ao + part] / hw, hw);

@@ -37,8 +37,13 @@ final class Sgemm {
     static final int NV;
     /** Micro-tile columns. */
     static final int NR;
-    /** Depth of a packed slab: a {@code KC × NR} B sliver (16 KiB at 8 lanes) stays in L1. */
-    static final int KC = 256;
+    /**
+     * Maximum depth of a packed slab: a {@code KC × NR} B sliver (20 KiB at 8 lanes) stays in L1. The
+     * depth actually used is {@code k} split into equal slabs ({@link #slabDepth}), so that e.g. k = 288
+     * (a 3×3×32 patch) is one slab instead of 256 + a 32-deep remainder whose C-tile reloads cost more
+     * than its FMAs.
+     */
+    static final int KC = 320;
     /** Rows of A per packed block: {@code MC × KC} floats (≈ 200 KiB) stay in L2. */
     static final int MC;
     /** Columns of B per packed panel: {@code KC × NC} floats (2 MiB) live in L2/L3. */
@@ -134,10 +139,11 @@ final class Sgemm {
             scale(beta, c, co, ldc, i0, i1, j0, j1);
             return;
         }
+        int depth = slabDepth(k);
         for (int jc = j0; jc < j1; jc += NC) {
             int nc = Math.min(NC, j1 - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            for (int pc = 0; pc < k; pc += depth) {
+                int kc = Math.min(depth, k - pc);
                 if (tb) packBT(b, bo, ldb, pc, kc, jc, nc, s.pb);
                 else packBN(b, bo, ldb, pc, kc, jc, nc, s.pb);
                 float betaEff = pc == 0 ? beta : 1f;
@@ -149,6 +155,12 @@ final class Sgemm {
                 }
             }
         }
+    }
+
+    /** Slab depth for a given {@code k}: the fewest slabs of at most {@link #KC}, of equal depth. A function of k only. */
+    static int slabDepth(int k) {
+        int slabs = (k + KC - 1) / KC;
+        return (k + slabs - 1) / slabs;
     }
 
     /** {@code C = beta·C} on a region; {@code beta == 0} writes zeros without reading (NaN-safe). */

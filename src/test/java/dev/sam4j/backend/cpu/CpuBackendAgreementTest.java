@@ -302,6 +302,9 @@ class CpuBackendAgreementTest {
                 {new PoolGeom(4, 9, 9, 3, 3, 0), 1},
                 {new PoolGeom(2, 7, 5, 2, 2, 0), 2},  // odd sizes at the 2×2 fast path: last row/col dropped
                 {new PoolGeom(2, 4, 4, 3, 1, 2), 2},  // pad 2 with k 3
+                {new PoolGeom(3, 20, 34, 2, 2, 0), 2}, // wide enough for the vector path plus a tail
+                {new PoolGeom(2, 9, 35, 2, 2, 0), 3},  // odd width: the last column is dropped
+                {new PoolGeom(4, 14, 14, 2, 2, 0), 2}, // one full vector plus an overlapping last one
         };
         List<Arguments> out = new ArrayList<>();
         for (int t : new int[] {1, 2}) for (Object[] c : cases) out.add(Arguments.of(t, c[0], c[1]));

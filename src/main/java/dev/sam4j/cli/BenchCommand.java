@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 
 /** {@code sam4j bench}: median ms per training step on random inputs, one JSON line per model. */
 @Command(name = "bench", mixinStandardHelpOptions = true, showDefaultValues = true,
-        description = "Time training steps (forward, backward, norm, update) on random inputs; prints one JSON line per model.")
+        description = "Time training steps (forward, backward, norm, policy, SAM branch, update) on random inputs; several "
+                + "--optimizers are timed interleaved, one step of each in turn; prints one JSON line per model and optimizer.")
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--models", split = ",", description = "models to time")
     String[] models = {"mlp", "cnn"};
@@ -58,8 +59,8 @@ final class BenchCommand implements Callable<Integer> {
         if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
         Backends.Choice c = Backends.choose(device, threads);
         try (Backend b = c.backend()) {
-            for (String m : models) for (String opt : optimizers) {
-                StepBenchmark.Result r = StepBenchmark.run(b, m.trim(), opt.trim(), shape, classes, batch, warmup, steps, seed);
+            for (String m : models) for (StepBenchmark.Result r : StepBenchmark.runInterleaved(b, m.trim(),
+                    java.util.Arrays.stream(optimizers).map(String::trim).toList(), shape, classes, batch, warmup, steps, seed)) {
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("impl", "sam4j");
                 o.put("model", r.model());

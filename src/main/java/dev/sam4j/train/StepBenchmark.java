@@ -46,12 +46,25 @@ public final class StepBenchmark {
 
     public static Result run(Backend backend, String modelName, String method, Shape input, int classes, int batch,
                              int warmup, int steps, long seed) {
+        return runInterleaved(backend, modelName, java.util.List.of(method), input, classes, batch, warmup, steps, seed).get(0);
+    }
+
+    /**
+     * Times several methods side by side: one model and optimizer per method (same seed, same batches),
+     * and in every round one step of each method in turn, so that a slow phase of a shared machine
+     * hits all methods alike and their ratios stay meaningful.
+     */
+    public static java.util.List<Result> runInterleaved(Backend backend, String modelName, java.util.List<String> methods,
+                                                        Shape input, int classes, int batch, int warmup, int steps, long seed) {
         if (steps < 1 || warmup < 0) throw new IllegalArgumentException("steps must be >= 1 and warm-up >= 0");
-        Method m = Method.of(method, Method.Hyper.defaults());
-        try (Model model = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed)) {
-            SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
-            Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
-            SamOptimizer opt = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, m, seed);
+        if (methods.isEmpty()) throw new IllegalArgumentException("no method to time");
+        int k = methods.size();
+        Method[] ms = new Method[k];
+        for (int j = 0; j < k; j++) ms[j] = Method.of(methods.get(j), Method.Hyper.defaults());
+        Model[] models = new Model[k];
+        try {
+            SamOptimizer[] opts = new SamOptimizer[k];
+            GradientClosure[] closures = new GradientClosure[k];
             SplittableRandom r = new SplittableRandom(seed);
             int es = input.intSize();
             float[][] xs = new float[BATCHES][batch * es];
@@ -61,31 +74,44 @@ public final class StepBenchmark {
                 for (int i = 0; i < batch; i++) ys[b][i] = r.nextInt(classes);
             }
             Buffer xb = backend.allocate((long) batch * es), yb = backend.allocate(batch);
-            GradientClosure closure = mode -> {
-                double l = loss.forwardBackward(model.forward(xb, batch, mode), yb, batch);
-                model.backward(loss.dLogits(), batch);
-                return l;
-            };
-            double[] all = new double[steps];
-            double[] erm = new double[steps], sam = new double[steps];
-            int ne = 0, ns = 0;
+            for (int j = 0; j < k; j++) {
+                Model model = models[j] = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed);
+                SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
+                Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
+                opts[j] = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, ms[j], seed);
+                closures[j] = mode -> {
+                    double l = loss.forwardBackward(model.forward(xb, batch, mode), yb, batch);
+                    model.backward(loss.dLogits(), batch);
+                    return l;
+                };
+            }
+            double[][] all = new double[k][steps], erm = new double[k][steps], sam = new double[k][steps];
+            int[] ne = new int[k], ns = new int[k];
             long total = warmup + steps;
             for (int i = 0; i < total; i++) {
-                long t0 = System.nanoTime();
-                backend.upload(xs[i % BATCHES], 0, xb, batch * es);
-                backend.upload(ys[i % BATCHES], 0, yb, batch);
-                boolean took = opt.step(closure, i, total, 0.01).sam();
-                double ms = (System.nanoTime() - t0) / 1e6;
-                if (i >= warmup) {
-                    all[i - warmup] = ms;
-                    if (took) sam[ns++] = ms; else erm[ne++] = ms;
+                for (int j = 0; j < k; j++) {
+                    long t0 = System.nanoTime();
+                    backend.upload(xs[i % BATCHES], 0, xb, batch * es);
+                    backend.upload(ys[i % BATCHES], 0, yb, batch);
+                    boolean took = opts[j].step(closures[j], i, total, 0.01).sam();
+                    double ms0 = (System.nanoTime() - t0) / 1e6;
+                    if (i >= warmup) {
+                        all[j][i - warmup] = ms0;
+                        if (took) sam[j][ns[j]++] = ms0; else erm[j][ne[j]++] = ms0;
+                    }
                 }
             }
-            double[] e = Arrays.copyOf(erm, ne), s = Arrays.copyOf(sam, ns);
-            Arrays.sort(all);
-            Arrays.sort(e);
-            Arrays.sort(s);
-            return new Result(modelName, m.name(), batch, model.paramCount(), all, e, s);
+            java.util.List<Result> out = new java.util.ArrayList<>();
+            for (int j = 0; j < k; j++) {
+                double[] e = Arrays.copyOf(erm[j], ne[j]), s = Arrays.copyOf(sam[j], ns[j]);
+                Arrays.sort(all[j]);
+                Arrays.sort(e);
+                Arrays.sort(s);
+                out.add(new Result(modelName, ms[j].name(), batch, models[j].paramCount(), all[j], e, s));
+            }
+            return out;
+        } finally {
+            for (Model m : models) if (m != null) m.close();
         }
     }
 }

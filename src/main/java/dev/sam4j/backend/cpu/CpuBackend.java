@@ -229,20 +229,7 @@ public final class CpuBackend implements Backend {
     @Override public double sumOfSquares(Buffer x, long n) {
         int len = count(n, "sumOfSquares");
         FloatBuffer X = f(x, n, "sumOfSquares input");
-        if (len <= SUMSQ_CHUNK) return VectorOps.sumOfSquares(X.data, X.offset, len, lanes[0]);
-        int chunks = (len + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
-        if (partials.length < chunks) partials = new double[Math.max(chunks, 2 * partials.length)];
-        Elementwise e = elementwise;
-        e.set(SUMSQ, X.data, X.offset, null, 0, null, 0, null, 0, len, 0, 0, 0, false);
-        e.chunk = SUMSQ_CHUNK;
-        try {
-            pool.run(e, chunks);
-        } finally {
-            e.clear();
-        }
-        double s = 0;
-        for (int i = 0; i < chunks; i++) s += partials[i];
-        return s;
+        return reduce(SUMSQ, X.data, X.offset, null, 0, len, 0);
     }
 
     /** A chunked double-lane reduction over one or two arrays (sum of squares, dot, ASAM norm): fixed order. */

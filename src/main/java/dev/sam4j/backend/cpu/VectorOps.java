@@ -115,10 +115,7 @@ final class VectorOps {
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, LD);
-        double s = 0;
-        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        double s = combine(a0, a1, lanes);
         for (; i < n; i++) {
             double v = x[xo + i];
             s += v * v;
@@ -135,10 +132,7 @@ final class VectorOps {
             a0 = a0.add(v.convertShape(VectorOperators.F2D, D, 0));
             a1 = a1.add(v.convertShape(VectorOperators.F2D, D, 1));
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, LD);
-        double s = 0;
-        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        double s = combine(a0, a1, lanes);
         for (; i < n; i++) s += x[xo + i];
         return s;
     }
@@ -154,10 +148,7 @@ final class VectorOps {
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, LD);
-        double s = 0;
-        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        double s = combine(a0, a1, lanes);
         for (; i < n; i++) {
             double d = x[xo + i] - mean;
             s += d * d;
@@ -241,6 +232,15 @@ final class VectorOps {
         }
     }
 
+    /** Adds the two accumulators' lanes in index order: the fixed final step of every lane reduction here. */
+    private static double combine(DoubleVector a0, DoubleVector a1, double[] lanes) {
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, LD);
+        double s = 0;
+        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        return s;
+    }
+
     /** {@code Σ a·b} in double lanes, fixed order (see {@link #sumOfSquares}). */
     static double dot(float[] a, int ao, float[] b, int bo, int n, double[] lanes) {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
@@ -250,10 +250,7 @@ final class VectorOps {
             a0 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 0)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0), a0);
             a1 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 1)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1), a1);
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, LD);
-        double s = 0;
-        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        double s = combine(a0, a1, lanes);
         for (; i < n; i++) s += (double) a[ao + i] * b[bo + i];
         return s;
     }
@@ -270,10 +267,7 @@ final class VectorOps {
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, LD);
-        double s = 0;
-        for (int j = 0; j < 2 * LD; j++) s += lanes[j];
+        double s = combine(a0, a1, lanes);
         for (; i < n; i++) {
             double t = (Math.abs(w[wo + i]) + eta) * g[go + i];
             s += t * t;

@@ -59,9 +59,10 @@ import org.bytedeco.javacpp.Pointer;
  *
  * <p>Why descriptors and algorithms are cached per shape (geometry and batch): a step then makes no cuDNN
  * set-up call and no allocation, which a CUDA graph capture needs. The algorithms come from cuDNN's
- * {@code Find} (it times the candidates), run once per shape outside any capture: the first eager pass
- * (or {@link CudaBackend#convWorkspaceSize}, which layers call when they are bound) makes the choice. Each
- * chosen algorithm's workspace must fit the caller's workspace buffer; the fastest one that fits is taken.
+ * {@code Find} (it times the candidates), run once per shape outside any capture: by
+ * {@link CudaBackend#convWorkspaceSize}, which layers call when they are bound (and the device-decided step
+ * for its batch before it captures), or else by the first eager call. Each call then takes, on the host, the
+ * fastest candidate whose workspace fits the caller's workspace buffer.
  *
  * <p>Batch norm uses {@code CUDNN_BATCHNORM_SPATIAL} (not the persistent variant, whose different summation
  * order would loosen the parity tests). cuDNN's running-variance update uses the unbiased variance and its
@@ -113,11 +114,18 @@ final class CudaDnn implements AutoCloseable {
 
     private record ConvKey(ConvGeom g, int n) {}
 
-    /** One shape's descriptors and chosen algorithms; {@code capacity} is the workspace they were chosen for. */
+    /**
+     * One shape's descriptors, the candidates cuDNN's Find returned (fastest first: algorithm and workspace
+     * bytes, per direction) and the algorithms picked from them for the workspace of {@code capacity} bytes.
+     * Why keep the candidates: a later call with a smaller workspace re-picks on the host, without running
+     * Find again, which may be inside a graph capture where Find cannot run.
+     */
     private static final class Conv {
         cudnnTensorStruct x, y, bias;
         cudnnFilterStruct w;
         cudnnConvolutionStruct conv;
+        int[][] algos;
+        long[][] mems;
         int fwd = -1, bwdData = -1, bwdFilter = -1;
         long fwdBytes, bwdDataBytes, bwdFilterBytes, capacity = -1;
 
@@ -145,46 +153,80 @@ final class CudaDnn implements AutoCloseable {
             // FMA math keeps fp32 exact enough for parity tests; DEFAULT lets cuDNN use TF32 tensor cores.
             CudaCheck.dnn(cudnnSetConvolutionMathType(cd, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
             c.conv = cd;
+            find(c);
             convs.put(new ConvKey(g, n), c);
         }
-        if (c.capacity < 0 || (c.capacity != capacity && c.maxBytes() > capacity)) choose(c, g, n, capacity);
+        if (c.capacity != capacity) pick(c, g, n, capacity);
         return c;
     }
 
-    /** Runs cuDNN's Find for the three directions and keeps the fastest algorithm of each that fits {@code capacity} bytes. */
-    private void choose(Conv c, ConvGeom g, int n, long capacity) {
+    /** Runs cuDNN's Find for the three directions (it times every algorithm on the GPU) and keeps the usable candidates. */
+    private void find(Conv c) {
         int[] found = {0};
-        String what = " for " + g + " at batch " + n + " within " + capacity + " workspace bytes";
+        c.algos = new int[3][];
+        c.mems = new long[3][];
         try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(CANDIDATES)) {
             CudaCheck.dnn(cudnnFindConvolutionForwardAlgorithm(ctx.dnn(), c.x, c.w, c.conv, c.y, CANDIDATES, found, perf),
                     "cudnnFindConvolutionForwardAlgorithm");
-            c.fwd = -1;
-            for (int i = 0; i < found[0] && c.fwd < 0; i++) {
+            int k = 0;
+            int[] a = new int[found[0]];
+            long[] m = new long[found[0]];
+            for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS && r.memory() <= capacity) { c.fwd = r.algo(); c.fwdBytes = r.memory(); }
+                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
-            if (c.fwd < 0) throw new CudaException("no cuDNN forward convolution algorithm" + what);
+            c.algos[0] = java.util.Arrays.copyOf(a, k);
+            c.mems[0] = java.util.Arrays.copyOf(m, k);
         }
         try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(CANDIDATES)) {
             CudaCheck.dnn(cudnnFindConvolutionBackwardDataAlgorithm(ctx.dnn(), c.w, c.y, c.conv, c.x, CANDIDATES, found, perf),
                     "cudnnFindConvolutionBackwardDataAlgorithm");
-            c.bwdData = -1;
-            for (int i = 0; i < found[0] && c.bwdData < 0; i++) {
+            int k = 0;
+            int[] a = new int[found[0]];
+            long[] m = new long[found[0]];
+            for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS && r.memory() <= capacity) { c.bwdData = r.algo(); c.bwdDataBytes = r.memory(); }
+                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
-            if (c.bwdData < 0) throw new CudaException("no cuDNN backward-data convolution algorithm" + what);
+            c.algos[1] = java.util.Arrays.copyOf(a, k);
+            c.mems[1] = java.util.Arrays.copyOf(m, k);
         }
         try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(CANDIDATES)) {
             CudaCheck.dnn(cudnnFindConvolutionBackwardFilterAlgorithm(ctx.dnn(), c.x, c.y, c.conv, c.w, CANDIDATES, found, perf),
                     "cudnnFindConvolutionBackwardFilterAlgorithm");
-            c.bwdFilter = -1;
-            for (int i = 0; i < found[0] && c.bwdFilter < 0; i++) {
+            int k = 0;
+            int[] a = new int[found[0]];
+            long[] m = new long[found[0]];
+            for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS && r.memory() <= capacity) { c.bwdFilter = r.algo(); c.bwdFilterBytes = r.memory(); }
+                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
-            if (c.bwdFilter < 0) throw new CudaException("no cuDNN backward-filter convolution algorithm" + what);
+            c.algos[2] = java.util.Arrays.copyOf(a, k);
+            c.mems[2] = java.util.Arrays.copyOf(m, k);
         }
+    }
+
+    /** The fastest candidate of each direction whose workspace fits {@code capacity} bytes (host only). */
+    private static void pick(Conv c, ConvGeom g, int n, long capacity) {
+        int[] algo = new int[3];
+        long[] bytes = new long[3];
+        String[] dir = {"forward", "backward-data", "backward-filter"};
+        for (int d = 0; d < 3; d++) {
+            int i = 0;
+            while (i < c.algos[d].length && c.mems[d][i] > capacity) i++;
+            if (i == c.algos[d].length) {
+                throw new CudaException("no cuDNN " + dir[d] + " convolution algorithm for " + g + " at batch " + n + " within "
+                        + capacity + " workspace bytes");
+            }
+            algo[d] = c.algos[d][i];
+            bytes[d] = c.mems[d][i];
+        }
+        c.fwd = algo[0];
+        c.bwdData = algo[1];
+        c.bwdFilter = algo[2];
+        c.fwdBytes = bytes[0];
+        c.bwdDataBytes = bytes[1];
+        c.bwdFilterBytes = bytes[2];
         c.capacity = capacity;
     }
 

@@ -58,7 +58,10 @@ find "$out/jre" -name '*.so' -exec strip --strip-unneeded {} +
 "$out/jre/bin/java" -version >/dev/null 2>&1 || die "the jlink'd runtime does not start"
 
 cp "$here/gpu-check.sh" "$out/gpu-check.sh"
-chmod +x "$out/gpu-check.sh"
+cp "$here/bench-gpu-step" "$out/bench-gpu-step"
+mkdir -p "$out/peers"
+cp "$here/peers/pytorch_gpu_step.py" "$out/peers/pytorch_gpu_step.py"
+chmod +x "$out/gpu-check.sh" "$out/bench-gpu-step"
 {
   echo "sam4j GPU check bundle, built $(date -u +%Y-%m-%dT%H:%MZ) from $(cd "$SAM4J_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "java runtime: $("$out/jre/bin/java" -version 2>&1 | head -1)"

@@ -10,7 +10,11 @@
 # 3. runs every gpu-tagged test (JUnit console launcher; XML reports in RESULTDIR/junit);
 # 4. runs the benchmark: kernel bandwidth vs device-to-device copy over an 11M-float arena, and ms/step of
 #    the mlp for ERM, SAM and AE-SAM on the host path and the graph path (RESULTDIR/bench.json, bench.txt);
-# 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path (RESULTDIR/train.txt);
+#    Then bench-gpu-step: ResNet-18 at batch 128 (ERM, SAM, AE-SAM, LookSAM, AE-LookSAM) on sam4j's graph path
+#    and in the host's PyTorch, with the ratios (RESULTDIR/resnet18.{json,txt}, pytorch.json, resnet-bench.txt);
+#    the PyTorch half is skipped, saying so, where python3 or torch is missing;
+# 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path, and the cnn with
+#    AE-SAM on the graph path (RESULTDIR/train.txt);
 # 6. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
 # Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
 # 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
@@ -24,6 +28,7 @@ mkdir -p "$results" || exit 3
 results=$(cd "$results" && pwd)
 TEST_TIMEOUT=${GPU_CHECK_TEST_TIMEOUT:-200}
 BENCH_TIMEOUT=${GPU_CHECK_BENCH_TIMEOUT:-120}
+RESNET_TIMEOUT=${GPU_CHECK_RESNET_TIMEOUT:-240}
 
 lib_dirs=()
 add_dirs() {
@@ -103,6 +108,12 @@ main() {
   local bench_rc=${PIPESTATUS[0]}
   local bench_s=$((SECONDS - t0))
 
+  echo "gpu-check: ResNet-18 step benchmark, sam4j and PyTorch (timeout ${RESNET_TIMEOUT}s)"
+  t0=$SECONDS
+  SAM4J_BUNDLE="$bundle" timeout --kill-after=10 "$RESNET_TIMEOUT" "$bundle/bench-gpu-step" "$results" 2>&1 | tee "$results/resnet-bench.txt"
+  local resnet_rc=${PIPESTATUS[0]}
+  local resnet_s=$((SECONDS - t0))
+
   # 6. the trainer end to end on the GPU: the embedded Fashion-MNIST sample, AE-SAM, each CUDA step path.
   echo "gpu-check: training the mlp with AE-SAM on the GPU (graph, readback and host step paths)"
   local train_rc=0 path
@@ -114,6 +125,12 @@ main() {
     { grep -E '^backend:' "$results/train-$path.log" | sed "s/^/[$path] /"
       grep -E '^(epoch 5|done|sam4j: error)' "$results/train-$path.log" | sed "s/^/[$path] /"; } | tee -a "$results/train.txt"
   done
+  echo "gpu-check: training the cnn with AE-SAM on the GPU (graph step path, 1 epoch)"
+  timeout --kill-after=10 120 "${java[@]}" -jar "$bundle/lib/sam4j.jar" train --device cuda --model cnn \
+    --data fashion-mnist-sample --optimizer aesam --epochs 1 --cuda-step graph --out "$results/run-cnn-aesam-graph" \
+    > "$results/train-cnn.log" 2>&1 || train_rc=1
+  { grep -E '^backend:' "$results/train-cnn.log" | sed "s/^/[cnn graph] /"
+    grep -E '^(epoch 1|done|sam4j: error)' "$results/train-cnn.log" | sed "s/^/[cnn graph] /"; } | tee -a "$results/train.txt"
   rm -rf "$cache"
 
   {
@@ -125,13 +142,15 @@ main() {
     grep -E '✘' "$results/tests.txt" | head -8 | sed 's/^/  FAILED /'
     echo "bench:   exit $bench_rc in ${bench_s}s"
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
-    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path)"
+    echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"
+    grep -vE '^(WARNING|gpu-check)' "$results/resnet-bench.txt" 2>/dev/null | tail -20
+    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch)"
     [ -f "$results/train.txt" ] && cat "$results/train.txt"
-    echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,summary.txt}"
+    echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,resnet18.json,pytorch.json,summary.txt}"
     echo "================================================================="
   } | tee "$results/summary.txt"
   if [ "$test_rc" -eq 124 ] || [ "$test_rc" -eq 137 ] || [ "$bench_rc" -eq 124 ] || [ "$bench_rc" -eq 137 ]; then return 124; fi
-  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && return 0
+  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$resnet_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && return 0
   for rc in "$test_rc" "$bench_rc"; do case $rc in 127 | 134) return "$rc" ;; esac; done
   return 1
 }

@@ -30,8 +30,8 @@ lib libcuda.so.1 driver.c -lm
 lib libcudart.so.13 runtime.c -L"$out" -l:libcuda.so.1
 lib libcublas.so.13 cublas.c -L"$out" -l:libcuda.so.1
 lib libcublasLt.so.13 cublasLt.c
-lib libcudnn_graph.so.9 cudnn.c -DLIB_GRAPH
-lib libcudnn_ops.so.9 cudnn.c -DLIB_OPS
-lib libcudnn_cnn.so.9 cudnn.c -DLIB_CNN
-lib libcudnn_adv.so.9 cudnn.c -DLIB_ADV
+lib libcudnn_graph.so.9 cudnn.c -DLIB_GRAPH -L"$out" -l:libcuda.so.1 -lm
+lib libcudnn_ops.so.9 cudnn.c -DLIB_OPS -L"$out" -l:libcuda.so.1 -lm
+lib libcudnn_cnn.so.9 cudnn.c -DLIB_CNN -L"$out" -l:libcuda.so.1 -lm
+lib libcudnn_adv.so.9 cudnn.c -DLIB_ADV -L"$out" -l:libcuda.so.1 -lm
 echo "[sam4j] CUDA stand-in libraries in $out"

@@ -24,7 +24,7 @@ import org.bytedeco.javacpp.Pointer;
 
 /**
  * {@link Backend} on one NVIDIA GPU: buffers in device memory, every operation queued on one non-blocking
- * stream, GEMM through cuBLAS, everything else through the project's kernels ({@code src/main/cuda}).
+ * stream, GEMM through cuBLAS, convolution, batch norm and pooling through cuDNN, the rest through the project's kernels ({@code src/main/cuda}).
  * Only transfers and the operations that return a number to the host ({@link #sumOfSquares}, {@link #dot},
  * {@link #asamNormSquared}) wait for the GPU; {@link #hostSyncs()} counts those waits.
  *
@@ -34,15 +34,14 @@ import org.bytedeco.javacpp.Pointer;
  * {@code (opB, opA, n, m, k, B, ldb, A, lda, C, ldc)}. TF32 tensor-core math is off unless asked for
  * ({@code tf32}): it rounds inputs to 10-bit mantissas, too coarse for parity tests.
  *
- * <p>Convolution, pooling and BatchNorm need cuDNN and come with part 2 of the CUDA backend; they throw
- * {@link UnsupportedOperationException} so that {@code mlp} trains here and convnets say why they do not.
+ * <p>Convolution, pooling and BatchNorm run on cuDNN ({@link CudaDnn}): descriptors and algorithms are
+ * chosen once per shape, and convolutions take their scratch from the caller's workspace buffer, so a
+ * step allocates nothing once every shape has run once.
  *
  * <p>Labels are validated by the loss kernel on the device; a bad one is reported as a
  * {@link CudaException} at the next synchronisation. One thread at a time.
  */
 public final class CudaBackend implements Backend {
-    private static final String NEEDS_CUDNN = "needs cuDNN: CUDA backend part 2";
-
     // Byte offsets into the scratch block: reduction partials, then device-born scalars.
     static final long PARTIALS = 0;                        // double[1024]
     static final long S = 8192, DOT = 8200, Q = 8208, GV = 8216, MEAN_LOSS = 8224;   // doubles
@@ -64,6 +63,7 @@ public final class CudaBackend implements Backend {
     private Pointer staging = new Pointer();  // pinned host memory for transfers
     private long stagingBytes;
     private boolean labelCheckPending;
+    private CudaDnn dnn;
     private boolean closed;
 
     /** Opens device {@code device}; TF32 GEMM only if {@code tf32}. Throws {@link CudaException} with the reason if CUDA is unusable. */
@@ -333,50 +333,109 @@ public final class CudaBackend implements Backend {
         if (n > 0) k.add(c(a).address, c(b).address, c(out).address, n);
     }
 
-    // ------------------------------------------------------------------- cuDNN territory (part 2)
+    // ------------------------------------------------------------------------------------ cuDNN ops
 
-    @Override public long convWorkspaceSize(ConvGeom g, int n) { throw new UnsupportedOperationException(NEEDS_CUDNN); }
+    /** Made on first use, so that the MLP trains on hosts without cuDNN. */
+    private CudaDnn dnn() {
+        checkOpen();
+        if (dnn == null) dnn = new CudaDnn(ctx, tf32);
+        return dnn;
+    }
+
+    private static long addr(Buffer b) { return b == null ? 0 : ((CudaBuffer) b).address; }
+
+    private static long bytes(Buffer ws) { return ws == null ? 0 : 4 * ws.length(); }
+
+    @Override public long convWorkspaceSize(ConvGeom g, int n) { return n <= 0 ? 0 : dnn().workspaceFloats(g, n); }
 
     @Override public void convForward(ConvGeom g, int n, Buffer x, Buffer w, Buffer bias, Buffer y, Buffer ws) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        need(c(x), (long) n * g.inSize(), "conv x");
+        need(c(w), g.weightSize(), "conv w");
+        need(c(y), (long) n * g.outSize(), "conv y");
+        if (bias != null) need(c(bias), g.outC(), "conv bias");
+        if (ws != null) c(ws);
+        if (n > 0) dnn().convForward(g, n, addr(x), addr(w), addr(bias), addr(y), addr(ws), bytes(ws));
     }
 
     @Override public void convBackwardData(ConvGeom g, int n, Buffer dy, Buffer w, Buffer dx, Buffer ws) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        need(c(dy), (long) n * g.outSize(), "conv dy");
+        need(c(w), g.weightSize(), "conv w");
+        need(c(dx), (long) n * g.inSize(), "conv dx");
+        if (ws != null) c(ws);
+        if (n > 0) dnn().convBackwardData(g, n, addr(dy), addr(w), addr(dx), addr(ws), bytes(ws));
     }
 
     @Override public void convBackwardFilter(ConvGeom g, int n, Buffer x, Buffer dy, Buffer dw, Buffer dBias, Buffer ws) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        need(c(x), (long) n * g.inSize(), "conv x");
+        need(c(dy), (long) n * g.outSize(), "conv dy");
+        need(c(dw), g.weightSize(), "conv dw");
+        if (dBias != null) need(c(dBias), g.outC(), "conv dBias");
+        if (ws != null) c(ws);
+        if (n > 0) dnn().convBackwardFilter(g, n, addr(x), addr(dy), addr(dw), addr(dBias), addr(ws), bytes(ws));
     }
 
-    @Override public void maxPoolForward(PoolGeom g, int n, Buffer x, Buffer y) { throw new UnsupportedOperationException(NEEDS_CUDNN); }
+    @Override public void maxPoolForward(PoolGeom g, int n, Buffer x, Buffer y) {
+        need(c(x), (long) n * g.inSize(), "pool x");
+        need(c(y), (long) n * g.outSize(), "pool y");
+        if (n > 0) dnn().maxPoolForward(g, n, addr(x), addr(y));
+    }
 
     @Override public void maxPoolBackward(PoolGeom g, int n, Buffer x, Buffer y, Buffer dy, Buffer dx) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        need(c(x), (long) n * g.inSize(), "pool x");
+        need(c(y), (long) n * g.outSize(), "pool y");
+        need(c(dy), (long) n * g.outSize(), "pool dy");
+        need(c(dx), (long) n * g.inSize(), "pool dx");
+        if (n > 0) dnn().maxPoolBackward(g, n, addr(x), addr(y), addr(dy), addr(dx));
     }
 
     @Override public void globalAvgPoolForward(int n, int channels, int hw, Buffer x, Buffer y) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        need(c(x), (long) n * channels * hw, "avg pool x");
+        need(c(y), (long) n * channels, "avg pool y");
+        if (n > 0) dnn().globalAvgPoolForward(n, channels, hw, addr(x), addr(y));
     }
 
     @Override public void globalAvgPoolBackward(int n, int channels, int hw, Buffer dy, Buffer dx) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        need(c(dy), (long) n * channels, "avg pool dy");
+        need(c(dx), (long) n * channels * hw, "avg pool dx");
+        if (n > 0) dnn().globalAvgPoolBackward(n, channels, hw, addr(dy), addr(dx));
     }
 
     @Override public void batchNormForwardTraining(int n, int channels, int hw, Buffer x, Buffer gamma, Buffer beta, Buffer y,
                                                    Buffer runningMean, Buffer runningVar, double momentum, double eps,
                                                    boolean updateRunning, Buffer saveMean, Buffer saveInvStd) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        long size = (long) n * channels * hw;
+        need(c(x), size, "bn x");
+        need(c(y), size, "bn y");
+        for (Buffer b : new Buffer[] {gamma, beta, runningMean, runningVar, saveMean, saveInvStd}) need(c(b), channels, "bn per-channel");
+        if (n > 0) {
+            dnn().batchNormForwardTraining(n, channels, hw, addr(x), addr(gamma), addr(beta), addr(y), addr(runningMean),
+                    addr(runningVar), momentum, eps, updateRunning, addr(saveMean), addr(saveInvStd));
+        }
     }
 
     @Override public void batchNormForwardInference(int n, int channels, int hw, Buffer x, Buffer gamma, Buffer beta, Buffer y,
                                                     Buffer runningMean, Buffer runningVar, double eps) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        long size = (long) n * channels * hw;
+        need(c(x), size, "bn x");
+        need(c(y), size, "bn y");
+        for (Buffer b : new Buffer[] {gamma, beta, runningMean, runningVar}) need(c(b), channels, "bn per-channel");
+        if (n > 0) {
+            dnn().batchNormForwardInference(n, channels, hw, addr(x), addr(gamma), addr(beta), addr(y), addr(runningMean),
+                    addr(runningVar), eps);
+        }
     }
 
     @Override public void batchNormBackward(int n, int channels, int hw, Buffer x, Buffer dy, Buffer gamma, Buffer saveMean,
                                             Buffer saveInvStd, Buffer dx, Buffer dGamma, Buffer dBeta) {
-        throw new UnsupportedOperationException(NEEDS_CUDNN);
+        long size = (long) n * channels * hw;
+        need(c(x), size, "bn x");
+        need(c(dy), size, "bn dy");
+        need(c(dx), size, "bn dx");
+        for (Buffer b : new Buffer[] {gamma, saveMean, saveInvStd, dGamma, dBeta}) need(c(b), channels, "bn per-channel");
+        if (n > 0) {
+            dnn().batchNormBackward(n, channels, hw, addr(x), addr(dy), addr(gamma), addr(saveMean), addr(saveInvStd), addr(dx),
+                    addr(dGamma), addr(dBeta));
+        }
     }
 
     // ------------------------------------------------------------------------------------------ loss
@@ -486,6 +545,7 @@ public final class CudaBackend implements Backend {
         cuMemFree(scratch);
         if (stagingBytes > 0) cudaFreeHost(staging);
         stagingBytes = 0;
+        if (dnn != null) dnn.close();
         alpha.close();
         beta.close();
         module.close();

@@ -6,6 +6,8 @@ import static org.bytedeco.cuda.global.cudart.CUDA_SUCCESS;
 import static org.bytedeco.cuda.global.cudart.cuGetErrorName;
 import static org.bytedeco.cuda.global.cudart.cudaGetErrorName;
 import static org.bytedeco.cuda.global.cudart.cudaSuccess;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_STATUS_SUCCESS;
+import static org.bytedeco.cuda.global.cudnn.cudnnGetErrorString;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -32,6 +34,14 @@ final class CudaCheck {
         if (status != CUBLAS_STATUS_SUCCESS) {
             BytePointer name = cublasGetStatusName(status);
             throw new CudaException(call, status, name == null || name.isNull() ? "cublasStatus" : name.getString());
+        }
+    }
+
+    /** cuDNN. */
+    static void dnn(int status, String call) {
+        if (status != CUDNN_STATUS_SUCCESS) {
+            BytePointer name = cudnnGetErrorString(status);
+            throw new CudaException(call, status, name == null || name.isNull() ? "cudnnStatus" : name.getString());
         }
     }
 

@@ -9,6 +9,9 @@ import static org.bytedeco.cuda.global.cublas.cublasSetMathMode;
 import static org.bytedeco.cuda.global.cublas.cublasSetStream_v2;
 import static org.bytedeco.cuda.global.cublas.cublasSetWorkspace_v2;
 import static org.bytedeco.cuda.global.cudart.cuMemAlloc;
+import static org.bytedeco.cuda.global.cudnn.cudnnCreate;
+import static org.bytedeco.cuda.global.cudnn.cudnnDestroy;
+import static org.bytedeco.cuda.global.cudnn.cudnnSetStream;
 import static org.bytedeco.cuda.global.cudart.cuMemFree;
 import static org.bytedeco.cuda.global.cudart.cudaFree;
 import static org.bytedeco.cuda.global.cudart.cudaGetDeviceProperties;
@@ -19,12 +22,13 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
 import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
 
 import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudnn.cudnnContext;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * One device, one non-blocking stream and one cuBLAS handle bound to it, with a fixed cuBLAS workspace.
+ * One device, one non-blocking stream and the cuBLAS and cuDNN handles bound to it, with a fixed cuBLAS workspace.
  *
  * <p>Why a fixed workspace: cuBLAS otherwise may allocate during stream capture, which a CUDA graph (and
  * a conditional node's body above all) cannot hold. Why a non-blocking stream: it never orders with the
@@ -43,6 +47,7 @@ final class CudaContext implements AutoCloseable {
     final int cublasVersion;
     private final long cublasWorkspace;
     private long hostSyncs;
+    private cudnnContext dnn;
     private boolean closed;
 
     CudaContext(int device, boolean tf32) {
@@ -79,6 +84,20 @@ final class CudaContext implements AutoCloseable {
 
     long hostSyncs() { return hostSyncs; }
 
+    /**
+     * The cuDNN handle, bound to this stream, made on first use: a host without the cuDNN libraries can
+     * still train the MLP, and only convnets then fail (saying so).
+     */
+    cudnnContext dnn() {
+        if (dnn == null) {
+            cudnnContext h = new cudnnContext();
+            CudaCheck.dnn(cudnnCreate(h), "cudnnCreate");
+            CudaCheck.dnn(cudnnSetStream(h, stream), "cudnnSetStream");
+            dnn = h;
+        }
+        return dnn;
+    }
+
     @Override
     public void close() {
         if (closed) return;
@@ -86,6 +105,7 @@ final class CudaContext implements AutoCloseable {
         // Best effort: a failed earlier kernel may have spoiled the context; freeing must not throw over it.
         cudaStreamSynchronize(stream);
         cublasDestroy_v2(blas);
+        if (dnn != null) cudnnDestroy(dnn);
         cuMemFree(cublasWorkspace);
         cudaStreamDestroy(stream);
     }

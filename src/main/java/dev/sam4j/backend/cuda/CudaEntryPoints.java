@@ -21,6 +21,8 @@ public final class CudaEntryPoints {
 
     private static EntryPoint blas(String name, String since) { return new EntryPoint("cublas", name, since); }
 
+    private static EntryPoint dnn(String name, String since) { return new EntryPoint("cudnn", name, since); }
+
     /** In the order of first use: probe, context, memory, kernels, cuBLAS, graphs, timing. */
     public static final List<EntryPoint> ALL = List.of(
             // probe and device queries
@@ -46,6 +48,20 @@ public final class CudaEntryPoints {
             blas("cublasCreate_v2", "6.0"), blas("cublasDestroy_v2", "6.0"), blas("cublasSetStream_v2", "6.0"),
             blas("cublasGetVersion_v2", "6.0"), blas("cublasSetMathMode", "9.0"), blas("cublasSetWorkspace_v2", "11.0"),
             blas("cublasSgemm_v2", "6.0"), blas("cublasGetStatusName", "11.4"),
-            // cuDNN (sam4j info only, in part 1)
-            new EntryPoint("cudnn", "cudnnGetVersion", "1.0"));
+            // cuDNN 9 legacy API: handle, descriptors, convolution (Find, forward, both backwards), pooling, batch norm
+            dnn("cudnnGetVersion", "1.0"), dnn("cudnnGetErrorString", "1.0"), dnn("cudnnCreate", "1.0"),
+            dnn("cudnnDestroy", "1.0"), dnn("cudnnSetStream", "1.0"), dnn("cudnnCreateTensorDescriptor", "1.0"),
+            dnn("cudnnSetTensor4dDescriptor", "1.0"), dnn("cudnnDestroyTensorDescriptor", "1.0"),
+            dnn("cudnnCreateFilterDescriptor", "1.0"), dnn("cudnnSetFilter4dDescriptor", "5.0"),
+            dnn("cudnnDestroyFilterDescriptor", "1.0"), dnn("cudnnCreateConvolutionDescriptor", "1.0"),
+            dnn("cudnnSetConvolution2dDescriptor", "6.0"), dnn("cudnnSetConvolutionMathType", "7.0"),
+            dnn("cudnnDestroyConvolutionDescriptor", "1.0"), dnn("cudnnFindConvolutionForwardAlgorithm", "3.0"),
+            dnn("cudnnFindConvolutionBackwardDataAlgorithm", "3.0"),
+            dnn("cudnnFindConvolutionBackwardFilterAlgorithm", "3.0"), dnn("cudnnConvolutionForward", "1.0"),
+            dnn("cudnnConvolutionBackwardData", "1.0"), dnn("cudnnConvolutionBackwardFilter", "1.0"),
+            dnn("cudnnConvolutionBackwardBias", "1.0"), dnn("cudnnAddTensor", "2.0"),
+            dnn("cudnnCreatePoolingDescriptor", "1.0"), dnn("cudnnSetPooling2dDescriptor", "5.0"),
+            dnn("cudnnDestroyPoolingDescriptor", "1.0"), dnn("cudnnPoolingForward", "1.0"),
+            dnn("cudnnPoolingBackward", "1.0"), dnn("cudnnBatchNormalizationForwardTraining", "4.0"),
+            dnn("cudnnBatchNormalizationForwardInference", "4.0"), dnn("cudnnBatchNormalizationBackward", "4.0"));
 }

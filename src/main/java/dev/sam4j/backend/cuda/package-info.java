@@ -7,13 +7,14 @@
  *       list (a test checks each exists in CUDA 13.0: calling a newer one kills the JVM);</li>
  *   <li>{@link dev.sam4j.backend.cuda.CudaCheck} / {@link dev.sam4j.backend.cuda.CudaException}: status
  *       codes become one exception type naming the call, the code and its name;</li>
- *   <li>{@link dev.sam4j.backend.cuda.CudaContext} (device, stream, cuBLAS handle),
+ *   <li>{@link dev.sam4j.backend.cuda.CudaContext} (device, stream, cuBLAS and cuDNN handles),
  *       {@link dev.sam4j.backend.cuda.CudaModule} (the nvcc fatbin built from {@code src/main/cuda}),
  *       {@link dev.sam4j.backend.cuda.Kernel} / {@link dev.sam4j.backend.cuda.CudaKernels} (typed
  *       launchers with argument holders made once);</li>
  *   <li>{@link dev.sam4j.backend.cuda.CudaBackend} with {@link dev.sam4j.backend.cuda.CudaBuffer}: the
  *       {@link dev.sam4j.backend.Backend} operations of the MLP and the SAM family on the GPU, GEMM via
- *       cuBLAS; convolution, pooling and BatchNorm wait for cuDNN (part 2);</li>
+ *       cuBLAS, convolution, pooling and BatchNorm via cuDNN ({@code CudaDnn}: descriptors and algorithms cached
+ *       per shape, workspaces from the caller);</li>
  *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: a captured training step whose SAM branch is a
  *       conditional graph node set on the device.</li>
  * </ul>

@@ -55,6 +55,9 @@ public final class DeviceDecidedStep implements AutoCloseable {
             for (int t = 0; t < verdicts.length; t++) verdicts[t] = (byte) (d.decide(t, totalSteps, Double.NaN).sam() ? 1 : 0);
         }
         double asamEta = method.perturbation() instanceof Perturbation.Adaptive a ? a.eta() : Double.NaN;
+        // The capture below must not choose convolution algorithms (cuDNN's Find runs on the GPU and cannot be
+        // captured): asking for the workspace at this batch makes every layer choose them now.
+        model.root().workspaceSize(cuda, batch);
         Runnable pass1 = () -> pass(model, x, labels, batch, Mode.TRAIN, cuda, classes);
         Runnable pass2 = () -> pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, cuda, classes);
         graph = StepGraph.build(cuda, new StepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,

@@ -76,6 +76,7 @@ class CudaEntryPointsTest {
         String driverIds = Files.readString(cbid);
         Set<String> jniCudart = symbols(run("nm", "-D", "--undefined-only", extract("libjnicudart.so").toString()));
         Set<String> jniCublas = symbols(run("nm", "-D", "--undefined-only", extract("libjnicublas.so").toString()));
+        Set<String> jniCudnn = symbols(run("nm", "-D", "--undefined-only", extract("libjnicudnn.so").toString()));
 
         List<String> problems = new ArrayList<>();
         for (CudaEntryPoints.EntryPoint e : CudaEntryPoints.ALL) {
@@ -94,7 +95,8 @@ class CudaEntryPointsTest {
                     else if (!(version(e.since()) <= 13.0)) problems.add(e.name() + ": since cuBLAS " + e.since());
                 }
                 case "cudnn" -> {
-                    if (!(version(e.since()) <= 9.0)) problems.add(e.name() + ": since cuDNN " + e.since());
+                    if (imported(jniCudnn, e.name()) == null) problems.add(e.name() + ": not imported by libjnicudnn.so");
+                    else if (!(version(e.since()) <= 9.0)) problems.add(e.name() + ": since cuDNN " + e.since());
                 }
                 default -> problems.add(e.name() + ": unknown library " + e.library());
             }

@@ -24,8 +24,12 @@ class CudaTrainerTest {
     record Run(RunSummary summary, List<StepRecord> steps, float[] weights, String path) {}
 
     static Run train(String device, String optimizer, String cudaStep) {
-        TrainConfig cfg = TrainConfig.builder().data("fashion-mnist-sample").model("mlp").optimizer(optimizer)
-                .device(device).threads(2).epochs(1).batchSize(64).maxSteps(10).lr(0.05).cudaStep(cudaStep).build();
+        return train(device, "mlp", optimizer, cudaStep, 64, 10);
+    }
+
+    static Run train(String device, String model, String optimizer, String cudaStep, int batch, int maxSteps) {
+        TrainConfig cfg = TrainConfig.builder().data("fashion-mnist-sample").model(model).optimizer(optimizer)
+                .device(device).threads(2).epochs(1).batchSize(batch).maxSteps(maxSteps).lr(0.05).cudaStep(cudaStep).build();
         List<StepRecord> steps = new ArrayList<>();
         try (Trainer t = new Trainer(cfg)) {
             t.addListener(new TrainListener() { @Override public void onStep(StepRecord s) { steps.add(s); } });
@@ -62,5 +66,31 @@ class CudaTrainerTest {
         double rel = Math.sqrt(diff / norm);
         assertTrue(rel < (optimizer.contains("looksam") ? 2e-3 : 1e-4), "relative L2 weight difference " + rel);
         assertEquals(cpu.summary().samFraction(), gpu.summary().samFraction(), 0.0);
+    }
+
+    /**
+     * {@code sam4j train --device cuda --model cnn}: the zoo's cnn (cuDNN convolution, batch norm, max pooling)
+     * through the trainer's default step path, the device-decided graph, against the same run on the CPU.
+     * A small batch and few steps: against the stand-in every convolution is a double loop in C.
+     */
+    @ParameterizedTest
+    @CsvSource({"aesam, graph"})  // one case: the end-of-epoch evaluation through the stand-in's C convolutions costs ~20 s
+    void cnnTrainsOnTheGpu(String optimizer, String path) {
+        CudaTestSupport.requireCuda();
+        Run cpu = train("cpu", "cnn", optimizer, "graph", 8, 4);
+        Run gpu = train("cuda", "cnn", optimizer, path, 8, 4);
+        assertEquals(4, gpu.steps().size());
+        for (int i = 0; i < 4; i++) {
+            StepRecord a = cpu.steps().get(i), b = gpu.steps().get(i);
+            assertEquals(a.sam(), b.sam(), "SAM decision at step " + i);
+            assertEquals(a.loss(), b.loss(), 1e-3 * (1 + a.loss()), "loss at step " + i);
+        }
+        double diff = 0, norm = 0;
+        for (int i = 0; i < cpu.weights().length; i++) {
+            double d = cpu.weights()[i] - gpu.weights()[i];
+            diff += d * d;
+            norm += (double) cpu.weights()[i] * cpu.weights()[i];
+        }
+        assertTrue(Math.sqrt(diff / norm) < 1e-3, "relative L2 weight difference " + Math.sqrt(diff / norm));
     }
 }

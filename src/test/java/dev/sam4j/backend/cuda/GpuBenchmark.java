@@ -39,6 +39,10 @@ import org.bytedeco.cuda.cudart.CUevent_st;
  *       ms per {@code mlp} step (batch 128, 28×28 inputs) for ERM, SAM and AE-SAM on the host path (the
  *       decision read back each step) and the graph path ({@link StepGraph}: one graph launch per step,
  *       decided on the device); writes {@code bench.json} and {@code bench.txt}.</li>
+ *   <li>{@code resnet OUTDIR [tf32]}: ResNet-18 at batch 128 on synthetic 3×32×32 inputs, graph path, median
+ *       ms/step (CUDA events around each step, after warm-up) and images/s of ERM, SAM, AE-SAM (with its
+ *       measured SAM fraction), LookSAM and AE-LookSAM, and the policy overheads the issue targets; writes
+ *       {@code resnet18.json} and {@code resnet18.txt} (the PyTorch peer reads the JSON for its ratios).</li>
  * </ol>
  */
 public final class GpuBenchmark {
@@ -60,12 +64,22 @@ public final class GpuBenchmark {
         Files.createDirectories(out);
         Map<String, Object> results = new LinkedHashMap<>();
         List<String> table = new ArrayList<>();
-        try (CudaBackend cuda = new CudaBackend(0, false)) {
+        boolean resnet = mode.equals("resnet");
+        boolean tf32 = args.length > 2 && args[2].equals("tf32");
+        try (CudaBackend cuda = new CudaBackend(0, resnet && tf32)) {
             results.put("device", cuda.describe());
             results.put("versions", CudaRuntime.versions());
-            bandwidth(cuda, results, table);
-            steps(cuda, results, table);
+            if (resnet) {
+                resnet(cuda, results, table);
+            } else {
+                bandwidth(cuda, results, table);
+                steps(cuda, results, table);
+            }
         }
+        write(out, resnet ? "resnet18" : "bench", results, table);
+    }
+
+    private static void write(Path out, String name, Map<String, Object> results, List<String> table) throws IOException {
         StringBuilder json = new StringBuilder("{\n");
         int i = 0;
         for (Map.Entry<String, Object> e : results.entrySet()) {
@@ -76,8 +90,8 @@ public final class GpuBenchmark {
             json.append(++i < results.size() ? ",\n" : "\n");
         }
         json.append("}\n");
-        Files.writeString(out.resolve("bench.json"), json);
-        Files.writeString(out.resolve("bench.txt"), String.join("\n", table) + "\n");
+        Files.writeString(out.resolve(name + ".json"), json);
+        Files.writeString(out.resolve(name + ".txt"), String.join("\n", table) + "\n");
         table.forEach(System.out::println);
     }
 
@@ -216,6 +230,74 @@ public final class GpuBenchmark {
                 r.put(name + "_graph_syncs_in_steps", launchSyncs);
                 r.put(name + "_graph_sam_steps", st.samSteps());
                 return ms;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------ ResNet-18 steps
+
+    static final Shape IMAGE = Shape.of(3, 32, 32);
+    static final int RESNET_WARMUP = 10, RESNET_STEPS = 30;
+
+    static void resnet(CudaBackend cuda, Map<String, Object> r, List<String> table) {
+        table.add(String.format(Locale.ROOT, "resnet18 step, batch %d, %s synthetic inputs, graph path, median of %d after %d warm-up"
+                + " (CUDA events):", BATCH, IMAGE, RESNET_STEPS, RESNET_WARMUP));
+        for (String name : List.of("erm", "sam", "aesam", "looksam", "aelooksam")) {
+            try {
+                double ms = resnetGraph(cuda, name, r);
+                r.put("resnet18_" + name + "_ms", ms);
+                r.put("resnet18_" + name + "_images_per_s", BATCH / ms * 1000);
+                table.add(String.format(Locale.ROOT, "  %-10s %8.2f ms/step %9.0f img/s   %%SAM %s", name, ms, BATCH / ms * 1000,
+                        r.get("resnet18_" + name + "_sam_fraction")));
+            } catch (RuntimeException | LinkageError e) {
+                r.put("resnet18_" + name + "_error", String.valueOf(e));
+                table.add(String.format(Locale.ROOT, "  %-10s FAILED: %s", name, e));
+            }
+        }
+        if (r.get("resnet18_erm_ms") instanceof Double erm) {
+            if (r.get("resnet18_sam_ms") instanceof Double sam) {
+                table.add(String.format(Locale.ROOT, "  SAM step / ERM step: %.2fx (target <= 2.05x)", sam / erm));
+            }
+        }
+    }
+
+    static double resnetGraph(CudaBackend cuda, String name, Map<String, Object> r) {
+        Method method = Method.of(name, Method.Hyper.defaults());
+        try (Model model = Models.build("resnet18", IMAGE, CLASSES, cuda, BATCH, 1)) {
+            Buffer x = cuda.allocate((long) BATCH * IMAGE.size()), y = cuda.allocate(BATCH);
+            SplittableRandom rnd = new SplittableRandom(5);
+            float[] xs = new float[BATCH * IMAGE.intSize()], ys = new float[BATCH];
+            for (int i = 0; i < xs.length; i++) xs[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < BATCH; i++) ys[i] = rnd.nextInt(CLASSES);
+            cuda.upload(xs, 0, x, xs.length);
+            cuda.upload(ys, 0, y, ys.length);
+            long total = RESNET_WARMUP + RESNET_STEPS;
+            try (DeviceDecidedStep step = new DeviceDecidedStep(model, x, y, BATCH, method, new LrSchedule.Constant(0.01, 0), total,
+                    0.9, 5e-4, false, 1)) {
+                for (int t = 0; t < RESNET_WARMUP; t++) step.step();
+                long samBefore = step.state().samSteps();
+                CUevent_st start = new CUevent_st(), stop = new CUevent_st();
+                CudaCheck.rt(cudaEventCreate(start), "cudaEventCreate");
+                CudaCheck.rt(cudaEventCreate(stop), "cudaEventCreate");
+                double[] ms = new double[RESNET_STEPS];
+                float[] t = {0};
+                try {
+                    for (int i = 0; i < RESNET_STEPS; i++) {
+                        CudaCheck.rt(cudaEventRecord(start, cuda.ctx.stream), "cudaEventRecord");
+                        step.step();
+                        CudaCheck.rt(cudaEventRecord(stop, cuda.ctx.stream), "cudaEventRecord");
+                        CudaCheck.rt(cudaEventSynchronize(stop), "cudaEventSynchronize");
+                        CudaCheck.rt(cudaEventElapsedTime(t, start, stop), "cudaEventElapsedTime");
+                        ms[i] = t[0];
+                    }
+                } finally {
+                    cudaEventDestroy(start);
+                    cudaEventDestroy(stop);
+                }
+                long sam = step.state().samSteps() - samBefore;
+                r.put("resnet18_" + name + "_sam_fraction", String.format(Locale.ROOT, "%.2f", sam / (double) RESNET_STEPS));
+                Arrays.sort(ms);
+                return (ms[(RESNET_STEPS - 1) / 2] + ms[RESNET_STEPS / 2]) / 2;
             }
         }
     }

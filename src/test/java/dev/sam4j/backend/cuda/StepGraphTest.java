@@ -15,6 +15,7 @@ import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.SamOptimizer;
 import dev.sam4j.tensor.Shape;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -33,12 +34,35 @@ class StepGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"erm", "sam", "asam", "sssam", "looksam", "aesam", "aelooksam"})
     void graphHostAndOptimizerAgree(String name) {
+        int width = CudaTestSupport.realGpu() ? 512 : 64;
+        agree(name, cuda -> new Model(Models.mlp(INPUT, CLASSES, width, 2), INPUT, CLASSES, cuda, BATCH, 7), INPUT, BATCH, 0.05, 1e-5);
+    }
+
+    /**
+     * The same with convnets: cuDNN convolution, batch norm (frozen in the captured SAM branch) and pooling
+     * inside the captured graph and its conditional body. The algorithms were chosen when the model was
+     * bound (outside any capture); the stand-in refuses a Find during capture, as a GPU would fail it.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"cnn:sam", "cnn:aesam", "resnet18:sam", "resnet18:erm"})
+    void convnetGraphHostAndOptimizerAgree(String which) {
+        String model = which.substring(0, which.indexOf(':')), name = which.substring(which.indexOf(':') + 1);
+        Shape input = model.equals("cnn") ? CudaConvnetTrainingTest.INPUT : CudaConvnetTrainingTest.RESNET_INPUT;
+        // cuDNN's fastest algorithms may add with atomics, so the three runs are not bitwise equal on a GPU.
+        agree(name, cuda -> new Model(CudaConvnetTrainingTest.model(model), input, CLASSES, cuda, 4, 7), input, 4, 0.01,
+                CudaTestSupport.realGpu() ? 1e-4 : 1e-5);
+    }
+
+    private void agree(String name, Function<CudaBackend, Model> make, Shape input, int batch, double peakLr, double tol) {
         CudaTestSupport.requireCuda();
         Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).esamSds(false).build());
-        LrSchedule lr = new LrSchedule.Cosine(0.05, 2);
-        int width = CudaTestSupport.realGpu() ? 512 : 64;
+        LrSchedule lr = new LrSchedule.Cosine(peakLr, 2);
+        int BATCH = batch;
+        Shape INPUT = input;
         try (CudaBackend cuda = new CudaBackend(0, false);
-             Model graphModel = model(cuda, width); Model hostModel = model(cuda, width); Model optModel = model(cuda, width)) {
+             Model graphModel = make.apply(cuda); Model hostModel = make.apply(cuda); Model optModel = make.apply(cuda)) {
+            hostModel.uploadParams(optModel.downloadParams());
+            graphModel.uploadParams(optModel.downloadParams());
             Buffer x = cuda.allocate((long) BATCH * INPUT.size()), y = cuda.allocate(BATCH);
             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(cuda, CLASSES, BATCH);
             Sgd sgd = new Sgd(cuda, optModel.paramCount(), 0.9, 5e-4, false);
@@ -68,26 +92,25 @@ class StepGraphTest {
                     assertEquals(o.sam(), st.sam(), name + " step " + t + ": graph decision vs optimizer (s " + st.s() + " vs " + o.s() + ")");
                     assertEquals(o.sam(), hostSam, name + " step " + t + ": host-decided vs optimizer");
                     assertEquals(t + 1, st.step(), "device step counter");
-                    assertTrue(Math.abs(st.s() - o.s()) <= 1e-5 * o.s(), name + " step " + t + " s " + st.s() + " vs " + o.s());
-                    assertTrue(Math.abs(st.loss() - o.loss()) <= 1e-5 * (1 + Math.abs(o.loss())), name + " loss " + st.loss() + " vs " + o.loss());
+                    assertTrue(Math.abs(st.s() - o.s()) <= tol * o.s(), name + " step " + t + " s " + st.s() + " vs " + o.s());
+                    assertTrue(Math.abs(st.loss() - o.loss()) <= tol * (1 + Math.abs(o.loss())), name + " loss " + st.loss() + " vs " + o.loss());
                     graphSam += st.sam() ? 1 : 0;
                 }
                 assertEquals(0, graphSyncs, "the graph path synchronised with the host");
                 assertEquals(graphSam, graph.state().samSteps());
                 assertEquals(opt.samSteps(), graphSam);
-                assertClose(name + " graph vs optimizer", graphModel.downloadParams(), optModel.downloadParams());
-                assertClose(name + " host-decided vs graph", hostModel.downloadParams(), graphModel.downloadParams());
+                assertClose(name + " graph vs optimizer", graphModel.downloadParams(), optModel.downloadParams(), tol);
+                assertClose(name + " host-decided vs graph", hostModel.downloadParams(), graphModel.downloadParams(), tol);
+                // BatchNorm running statistics: updated once per step on every path (pass 2 frozen).
+                assertClose(name + " running statistics, graph vs optimizer", graphModel.downloadState(), optModel.downloadState(), tol);
+                assertClose(name + " running statistics, host-decided vs graph", hostModel.downloadState(), graphModel.downloadState(), tol);
             }
         }
     }
 
-    private static Model model(CudaBackend cuda, int width) {
-        return new Model(Models.mlp(INPUT, CLASSES, width, 2), INPUT, CLASSES, cuda, BATCH, 7);
-    }
-
-    private static void assertClose(String what, float[] a, float[] b) {
+    private static void assertClose(String what, float[] a, float[] b, double tol) {
         double worst = 0;
-        for (int i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-        assertTrue(worst <= 1e-5, what + ": weights differ by " + worst);
+        for (int i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+        assertTrue(worst <= tol, what + ": differ by " + worst);
     }
 }

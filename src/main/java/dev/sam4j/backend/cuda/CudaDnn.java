@@ -1,0 +1,371 @@
+package dev.sam4j.backend.cuda;
+
+import static org.bytedeco.cuda.global.cudnn.CUDNN_BATCHNORM_SPATIAL;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_CROSS_CORRELATION;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_FLOAT;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_DEFAULT_MATH;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_FMA_MATH;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_NOT_PROPAGATE_NAN;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_POOLING_MAX_DETERMINISTIC;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_STATUS_SUCCESS;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_TENSOR_NCHW;
+import static org.bytedeco.cuda.global.cudnn.cudnnAddTensor;
+import static org.bytedeco.cuda.global.cudnn.cudnnBatchNormalizationBackward;
+import static org.bytedeco.cuda.global.cudnn.cudnnBatchNormalizationForwardInference;
+import static org.bytedeco.cuda.global.cudnn.cudnnBatchNormalizationForwardTraining;
+import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionBackwardBias;
+import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionBackwardData;
+import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionBackwardFilter;
+import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionForward;
+import static org.bytedeco.cuda.global.cudnn.cudnnCreateConvolutionDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnCreateFilterDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnCreatePoolingDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnCreateTensorDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnDestroyConvolutionDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnDestroyFilterDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnDestroyPoolingDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnDestroyTensorDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnFindConvolutionBackwardDataAlgorithm;
+import static org.bytedeco.cuda.global.cudnn.cudnnFindConvolutionBackwardFilterAlgorithm;
+import static org.bytedeco.cuda.global.cudnn.cudnnFindConvolutionForwardAlgorithm;
+import static org.bytedeco.cuda.global.cudnn.cudnnPoolingBackward;
+import static org.bytedeco.cuda.global.cudnn.cudnnPoolingForward;
+import static org.bytedeco.cuda.global.cudnn.cudnnSetConvolution2dDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnSetConvolutionMathType;
+import static org.bytedeco.cuda.global.cudnn.cudnnSetFilter4dDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnSetPooling2dDescriptor;
+import static org.bytedeco.cuda.global.cudnn.cudnnSetTensor4dDescriptor;
+
+import dev.sam4j.backend.ConvGeom;
+import dev.sam4j.backend.PoolGeom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdFilterAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionStruct;
+import org.bytedeco.cuda.cudnn.cudnnFilterStruct;
+import org.bytedeco.cuda.cudnn.cudnnPoolingStruct;
+import org.bytedeco.cuda.cudnn.cudnnTensorStruct;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * The cuDNN half of {@link CudaBackend}: convolution, batch norm and pooling on cuDNN 9's legacy API, NCHW float.
+ *
+ * <p>Why descriptors and algorithms are cached per shape (geometry and batch): a step then makes no cuDNN
+ * set-up call and no allocation, which a CUDA graph capture needs. The algorithms come from cuDNN's
+ * {@code Find} (it times the candidates), run once per shape outside any capture: by
+ * {@link CudaBackend#convWorkspaceSize}, which layers call when they are bound (and the device-decided step
+ * for its batch before it captures), or else by the first eager call. Each call then takes, on the host, the
+ * fastest candidate whose workspace fits the caller's workspace buffer.
+ *
+ * <p>Batch norm uses {@code CUDNN_BATCHNORM_SPATIAL} (not the persistent variant, whose different summation
+ * order would loosen the parity tests). cuDNN's running-variance update uses the unbiased variance and its
+ * saved inverse variance is {@code 1/sqrt(var + eps)}, both as {@code Backend} specifies. The frozen mode
+ * passes null running-statistics pointers, which cuDNN documents as "do not update": a factor of 0 would
+ * still rewrite them (and turn them into NaN when a batch variance is not finite).
+ *
+ * <p>Global average pooling is average pooling with a {@code 1 × hw} window over a {@code [n, c, 1, hw]} view.
+ */
+final class CudaDnn implements AutoCloseable {
+    /** No single algorithm may ask for more scratch than this; larger ones are skipped. */
+    static final long MAX_WORKSPACE_BYTES = 512L << 20;
+    private static final int CANDIDATES = 16;
+
+    private final CudaContext ctx;
+    private final boolean tf32;
+    private final FloatPointer one = new FloatPointer(1), zero = new FloatPointer(1);
+    private final CudaContext.DevicePointer[] p = new CudaContext.DevicePointer[8];
+    private final Map<ConvKey, Conv> convs = new HashMap<>();
+    private final Map<PoolKey, Pool> pools = new HashMap<>();
+    private final Map<BnKey, Bn> bns = new HashMap<>();
+    private final List<Runnable> destroy = new ArrayList<>();
+
+    CudaDnn(CudaContext ctx, boolean tf32) {
+        this.ctx = ctx;
+        this.tf32 = tf32;
+        one.put(1f);
+        zero.put(0f);
+        for (int i = 0; i < p.length; i++) p[i] = new CudaContext.DevicePointer(0);
+    }
+
+    /** A reusable view of device address {@code address} (slot {@code i} per call; null for address 0). */
+    private Pointer ptr(int i, long address) {
+        if (address == 0) return null;
+        p[i].set(address);
+        return p[i];
+    }
+
+    private cudnnTensorStruct tensor(int n, int c, int h, int w) {
+        cudnnTensorStruct d = new cudnnTensorStruct();
+        CudaCheck.dnn(cudnnCreateTensorDescriptor(d), "cudnnCreateTensorDescriptor");
+        destroy.add(() -> cudnnDestroyTensorDescriptor(d));
+        CudaCheck.dnn(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
+                String.format(Locale.ROOT, "cudnnSetTensor4dDescriptor(%d, %d, %d, %d)", n, c, h, w));
+        return d;
+    }
+
+    // ---------------------------------------------------------------------------------- convolution
+
+    private record ConvKey(ConvGeom g, int n) {}
+
+    /**
+     * One shape's descriptors, the candidates cuDNN's Find returned (fastest first: algorithm and workspace
+     * bytes, per direction) and the algorithms picked from them for the workspace of {@code capacity} bytes.
+     * Why keep the candidates: a later call with a smaller workspace re-picks on the host, without running
+     * Find again, which may be inside a graph capture where Find cannot run.
+     */
+    private static final class Conv {
+        cudnnTensorStruct x, y, bias;
+        cudnnFilterStruct w;
+        cudnnConvolutionStruct conv;
+        int[][] algos;
+        long[][] mems;
+        int fwd = -1, bwdData = -1, bwdFilter = -1;
+        long fwdBytes, bwdDataBytes, bwdFilterBytes, capacity = -1;
+
+        long maxBytes() { return Math.max(fwdBytes, Math.max(bwdDataBytes, bwdFilterBytes)); }
+    }
+
+    private Conv conv(ConvGeom g, int n, long capacity) {
+        Conv c = convs.get(new ConvKey(g, n));
+        if (c == null) {
+            c = new Conv();
+            c.x = tensor(n, g.inC(), g.inH(), g.inW());
+            c.y = tensor(n, g.outC(), g.outH(), g.outW());
+            c.bias = tensor(1, g.outC(), 1, 1);
+            cudnnFilterStruct w = new cudnnFilterStruct();
+            CudaCheck.dnn(cudnnCreateFilterDescriptor(w), "cudnnCreateFilterDescriptor");
+            destroy.add(() -> cudnnDestroyFilterDescriptor(w));
+            CudaCheck.dnn(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.outC(), g.inC(), g.kH(), g.kW()),
+                    "cudnnSetFilter4dDescriptor");
+            c.w = w;
+            cudnnConvolutionStruct cd = new cudnnConvolutionStruct();
+            CudaCheck.dnn(cudnnCreateConvolutionDescriptor(cd), "cudnnCreateConvolutionDescriptor");
+            destroy.add(() -> cudnnDestroyConvolutionDescriptor(cd));
+            CudaCheck.dnn(cudnnSetConvolution2dDescriptor(cd, g.pad(), g.pad(), g.stride(), g.stride(), 1, 1,
+                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "cudnnSetConvolution2dDescriptor");
+            // FMA math keeps fp32 exact enough for parity tests; DEFAULT lets cuDNN use TF32 tensor cores.
+            CudaCheck.dnn(cudnnSetConvolutionMathType(cd, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+            c.conv = cd;
+            find(c);
+            convs.put(new ConvKey(g, n), c);
+        }
+        if (c.capacity != capacity) pick(c, g, n, capacity);
+        return c;
+    }
+
+    /** Runs cuDNN's Find for the three directions (it times every algorithm on the GPU) and keeps the usable candidates. */
+    private void find(Conv c) {
+        int[] found = {0};
+        c.algos = new int[3][];
+        c.mems = new long[3][];
+        try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(CANDIDATES)) {
+            CudaCheck.dnn(cudnnFindConvolutionForwardAlgorithm(ctx.dnn(), c.x, c.w, c.conv, c.y, CANDIDATES, found, perf),
+                    "cudnnFindConvolutionForwardAlgorithm");
+            int k = 0;
+            int[] a = new int[found[0]];
+            long[] m = new long[found[0]];
+            for (int i = 0; i < found[0]; i++) {
+                cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
+                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+            }
+            c.algos[0] = java.util.Arrays.copyOf(a, k);
+            c.mems[0] = java.util.Arrays.copyOf(m, k);
+        }
+        try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(CANDIDATES)) {
+            CudaCheck.dnn(cudnnFindConvolutionBackwardDataAlgorithm(ctx.dnn(), c.w, c.y, c.conv, c.x, CANDIDATES, found, perf),
+                    "cudnnFindConvolutionBackwardDataAlgorithm");
+            int k = 0;
+            int[] a = new int[found[0]];
+            long[] m = new long[found[0]];
+            for (int i = 0; i < found[0]; i++) {
+                cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
+                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+            }
+            c.algos[1] = java.util.Arrays.copyOf(a, k);
+            c.mems[1] = java.util.Arrays.copyOf(m, k);
+        }
+        try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(CANDIDATES)) {
+            CudaCheck.dnn(cudnnFindConvolutionBackwardFilterAlgorithm(ctx.dnn(), c.x, c.y, c.conv, c.w, CANDIDATES, found, perf),
+                    "cudnnFindConvolutionBackwardFilterAlgorithm");
+            int k = 0;
+            int[] a = new int[found[0]];
+            long[] m = new long[found[0]];
+            for (int i = 0; i < found[0]; i++) {
+                cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
+                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+            }
+            c.algos[2] = java.util.Arrays.copyOf(a, k);
+            c.mems[2] = java.util.Arrays.copyOf(m, k);
+        }
+    }
+
+    /** The fastest candidate of each direction whose workspace fits {@code capacity} bytes (host only). */
+    private static void pick(Conv c, ConvGeom g, int n, long capacity) {
+        int[] algo = new int[3];
+        long[] bytes = new long[3];
+        String[] dir = {"forward", "backward-data", "backward-filter"};
+        for (int d = 0; d < 3; d++) {
+            int i = 0;
+            while (i < c.algos[d].length && c.mems[d][i] > capacity) i++;
+            if (i == c.algos[d].length) {
+                throw new CudaException("no cuDNN " + dir[d] + " convolution algorithm for " + g + " at batch " + n + " within "
+                        + capacity + " workspace bytes");
+            }
+            algo[d] = c.algos[d][i];
+            bytes[d] = c.mems[d][i];
+        }
+        c.fwd = algo[0];
+        c.bwdData = algo[1];
+        c.bwdFilter = algo[2];
+        c.fwdBytes = bytes[0];
+        c.bwdDataBytes = bytes[1];
+        c.bwdFilterBytes = bytes[2];
+        c.capacity = capacity;
+    }
+
+    /** Workspace floats the chosen algorithms of this shape need (choosing them now, within {@link #MAX_WORKSPACE_BYTES}). */
+    long workspaceFloats(ConvGeom g, int n) {
+        Conv c = conv(g, n, MAX_WORKSPACE_BYTES);
+        return (c.maxBytes() + 3) / 4;
+    }
+
+    void convForward(ConvGeom g, int n, long x, long w, long bias, long y, long ws, long wsBytes) {
+        Conv c = conv(g, n, wsBytes);
+        CudaCheck.dnn(cudnnConvolutionForward(ctx.dnn(), one, c.x, ptr(0, x), c.w, ptr(1, w), c.conv, c.fwd, ptr(2, ws),
+                c.fwdBytes, zero, c.y, ptr(3, y)), "cudnnConvolutionForward");
+        if (bias != 0) {
+            CudaCheck.dnn(cudnnAddTensor(ctx.dnn(), one, c.bias, ptr(4, bias), one, c.y, ptr(3, y)), "cudnnAddTensor(bias)");
+        }
+    }
+
+    void convBackwardData(ConvGeom g, int n, long dy, long w, long dx, long ws, long wsBytes) {
+        Conv c = conv(g, n, wsBytes);
+        CudaCheck.dnn(cudnnConvolutionBackwardData(ctx.dnn(), one, c.w, ptr(0, w), c.y, ptr(1, dy), c.conv, c.bwdData,
+                ptr(2, ws), c.bwdDataBytes, zero, c.x, ptr(3, dx)), "cudnnConvolutionBackwardData");
+    }
+
+    void convBackwardFilter(ConvGeom g, int n, long x, long dy, long dw, long dBias, long ws, long wsBytes) {
+        Conv c = conv(g, n, wsBytes);
+        CudaCheck.dnn(cudnnConvolutionBackwardFilter(ctx.dnn(), one, c.x, ptr(0, x), c.y, ptr(1, dy), c.conv, c.bwdFilter,
+                ptr(2, ws), c.bwdFilterBytes, zero, c.w, ptr(3, dw)), "cudnnConvolutionBackwardFilter");
+        if (dBias != 0) {
+            CudaCheck.dnn(cudnnConvolutionBackwardBias(ctx.dnn(), one, c.y, ptr(1, dy), zero, c.bias, ptr(4, dBias)),
+                    "cudnnConvolutionBackwardBias");
+        }
+    }
+
+    // -------------------------------------------------------------------------------------- pooling
+
+    /** {@code g == null}: global average pooling of {@code [n, c, 1, hw]}. */
+    private record PoolKey(PoolGeom g, int n, int c, int hw) {}
+
+    private record Pool(cudnnPoolingStruct desc, cudnnTensorStruct x, cudnnTensorStruct y) {}
+
+    private Pool pool(PoolKey key) {
+        Pool p = pools.get(key);
+        if (p != null) return p;
+        cudnnPoolingStruct d = new cudnnPoolingStruct();
+        CudaCheck.dnn(cudnnCreatePoolingDescriptor(d), "cudnnCreatePoolingDescriptor");
+        destroy.add(() -> cudnnDestroyPoolingDescriptor(d));
+        PoolGeom g = key.g();
+        if (g != null) {
+            // Deterministic max: cuDNN pads with -inf, so, as in ours, padded cells never win.
+            CudaCheck.dnn(cudnnSetPooling2dDescriptor(d, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN, g.k(), g.k(),
+                    g.pad(), g.pad(), g.stride(), g.stride()), "cudnnSetPooling2dDescriptor(max)");
+            p = new Pool(d, tensor(key.n(), g.channels(), g.h(), g.w()), tensor(key.n(), g.channels(), g.outH(), g.outW()));
+        } else {
+            CudaCheck.dnn(cudnnSetPooling2dDescriptor(d, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, CUDNN_NOT_PROPAGATE_NAN, 1,
+                    key.hw(), 0, 0, 1, 1), "cudnnSetPooling2dDescriptor(global average)");
+            p = new Pool(d, tensor(key.n(), key.c(), 1, key.hw()), tensor(key.n(), key.c(), 1, 1));
+        }
+        pools.put(key, p);
+        return p;
+    }
+
+    void maxPoolForward(PoolGeom g, int n, long x, long y) {
+        Pool p = pool(new PoolKey(g, n, 0, 0));
+        CudaCheck.dnn(cudnnPoolingForward(ctx.dnn(), p.desc(), one, p.x(), ptr(0, x), zero, p.y(), ptr(1, y)), "cudnnPoolingForward(max)");
+    }
+
+    void maxPoolBackward(PoolGeom g, int n, long x, long y, long dy, long dx) {
+        Pool p = pool(new PoolKey(g, n, 0, 0));
+        CudaCheck.dnn(cudnnPoolingBackward(ctx.dnn(), p.desc(), one, p.y(), ptr(0, y), p.y(), ptr(1, dy), p.x(), ptr(2, x), zero,
+                p.x(), ptr(3, dx)), "cudnnPoolingBackward(max)");
+    }
+
+    void globalAvgPoolForward(int n, int c, int hw, long x, long y) {
+        Pool p = pool(new PoolKey(null, n, c, hw));
+        CudaCheck.dnn(cudnnPoolingForward(ctx.dnn(), p.desc(), one, p.x(), ptr(0, x), zero, p.y(), ptr(1, y)),
+                "cudnnPoolingForward(global average)");
+    }
+
+    /** Average pooling's backward reads neither x nor y; cuDNN still wants them, so dx and dy stand in. */
+    void globalAvgPoolBackward(int n, int c, int hw, long dy, long dx) {
+        Pool p = pool(new PoolKey(null, n, c, hw));
+        CudaCheck.dnn(cudnnPoolingBackward(ctx.dnn(), p.desc(), one, p.y(), ptr(0, dy), p.y(), ptr(1, dy), p.x(), ptr(2, dx), zero,
+                p.x(), ptr(3, dx)), "cudnnPoolingBackward(global average)");
+    }
+
+    // ----------------------------------------------------------------------------------- batch norm
+
+    private record BnKey(int n, int c, int hw) {}
+
+    /** {@code eps}: the last training forward's, which cuDNN's backward wants again (Backend's backward does not carry it). */
+    private static final class Bn {
+        final cudnnTensorStruct x, param;
+        double eps = 1e-5;
+
+        Bn(cudnnTensorStruct x, cudnnTensorStruct param) { this.x = x; this.param = param; }
+        cudnnTensorStruct x() { return x; }
+        cudnnTensorStruct param() { return param; }
+    }
+
+    private Bn bn(int n, int c, int hw) {
+        return bns.computeIfAbsent(new BnKey(n, c, hw), k -> new Bn(tensor(n, c, hw, 1), tensor(1, c, 1, 1)));
+    }
+
+    void batchNormForwardTraining(int n, int c, int hw, long x, long gamma, long beta, long y, long runMean, long runVar,
+                                  double momentum, double eps, boolean updateRunning, long saveMean, long saveInvStd) {
+        Bn b = bn(n, c, hw);
+        b.eps = eps;
+        // Slots 5 and 6 stay null when frozen: cuDNN then leaves the running statistics alone.
+        CudaCheck.dnn(cudnnBatchNormalizationForwardTraining(ctx.dnn(), CUDNN_BATCHNORM_SPATIAL, one, zero, b.x(), ptr(0, x),
+                b.x(), ptr(1, y), b.param(), ptr(2, gamma), ptr(3, beta), updateRunning ? momentum : 0,
+                updateRunning ? ptr(4, runMean) : null, updateRunning ? ptr(5, runVar) : null, eps, ptr(6, saveMean),
+                ptr(7, saveInvStd)), "cudnnBatchNormalizationForwardTraining");
+    }
+
+    void batchNormForwardInference(int n, int c, int hw, long x, long gamma, long beta, long y, long runMean, long runVar,
+                                   double eps) {
+        Bn b = bn(n, c, hw);
+        CudaCheck.dnn(cudnnBatchNormalizationForwardInference(ctx.dnn(), CUDNN_BATCHNORM_SPATIAL, one, zero, b.x(), ptr(0, x),
+                b.x(), ptr(1, y), b.param(), ptr(2, gamma), ptr(3, beta), ptr(4, runMean), ptr(5, runVar), eps),
+                "cudnnBatchNormalizationForwardInference");
+    }
+
+    void batchNormBackward(int n, int c, int hw, long x, long dy, long gamma, long saveMean, long saveInvStd, long dx,
+                           long dGamma, long dBeta) {
+        Bn b = bn(n, c, hw);
+        CudaCheck.dnn(cudnnBatchNormalizationBackward(ctx.dnn(), CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, b.x(), ptr(0, x),
+                b.x(), ptr(1, dy), b.x(), ptr(2, dx), b.param(), ptr(3, gamma), ptr(4, dGamma), ptr(5, dBeta), b.eps,
+                ptr(6, saveMean), ptr(7, saveInvStd)), "cudnnBatchNormalizationBackward");
+    }
+
+    @Override
+    public void close() {
+        for (Runnable r : destroy) r.run();
+        destroy.clear();
+        convs.clear();
+        pools.clear();
+        bns.clear();
+        one.close();
+        zero.close();
+    }
+}

@@ -58,6 +58,11 @@ public final class DeviceDecidedStep implements AutoCloseable {
         // The capture below must not choose convolution algorithms (cuDNN's Find runs on the GPU and cannot be
         // captured): asking for the workspace at this batch makes every layer choose them now.
         model.root().workspaceSize(cuda, batch);
+        // One eager pass before capturing, so that every library kernel of the step (cuDNN's batch norm and
+        // pooling above all) has been loaded and set up outside the capture, as CUDA graph capture advises.
+        // It changes nothing that matters: BatchNorm is frozen (running statistics untouched), and the
+        // gradients and loss scratch it writes are overwritten by every step's first pass.
+        pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, cuda, classes);
         Runnable pass1 = () -> pass(model, x, labels, batch, Mode.TRAIN, cuda, classes);
         Runnable pass2 = () -> pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, cuda, classes);
         graph = StepGraph.build(cuda, new StepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,

@@ -17,6 +17,7 @@ import dev.sam4j.tensor.Shape;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -104,6 +105,34 @@ class StepGraphTest {
                 // BatchNorm running statistics: updated once per step on every path (pass 2 frozen).
                 assertClose(name + " running statistics, graph vs optimizer", graphModel.downloadState(), optModel.downloadState(), tol);
                 assertClose(name + " running statistics, host-decided vs graph", hostModel.downloadState(), graphModel.downloadState(), tol);
+            }
+        }
+    }
+
+    /** The convnet graph step allocates nothing: device memory flat over 500 steps on a GPU (20 against the stand-in). */
+    @Test
+    void convnetGraphStepKeepsDeviceMemoryFlat() {
+        CudaTestSupport.requireCuda();
+        int steps = CudaTestSupport.realGpu() ? 500 : 20;
+        Shape input = CudaConvnetTrainingTest.INPUT;
+        Method method = Method.of("aesam", Method.Hyper.defaults());
+        try (CudaBackend cuda = new CudaBackend(0, false);
+             Model model = new Model(CudaConvnetTrainingTest.model("cnn"), input, CLASSES, cuda, 4, 7)) {
+            Buffer x = cuda.allocate(4L * input.size()), y = cuda.allocate(4);
+            float[] xs = new float[4 * input.intSize()];
+            SplittableRandom r = new SplittableRandom(2);
+            for (int i = 0; i < xs.length; i++) xs[i] = (float) r.nextGaussian();
+            cuda.upload(xs, 0, x, xs.length);
+            cuda.upload(new float[] {1, 2, 3, 4}, 0, y, 4);
+            try (DeviceDecidedStep step = new DeviceDecidedStep(model, x, y, 4, method, new LrSchedule.Constant(0.01, 0), steps,
+                    0.9, 5e-4, false, 1)) {
+                step.step();
+                step.state();
+                long before = cuda.allocatedBytes();
+                for (int t = 1; t < steps; t++) step.step();
+                StepGraph.State st = step.state();
+                assertEquals(steps, st.step());
+                assertEquals(before, cuda.allocatedBytes(), "device memory grew over " + steps + " graph steps");
             }
         }
     }

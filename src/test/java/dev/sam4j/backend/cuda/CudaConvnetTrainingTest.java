@@ -33,10 +33,12 @@ class CudaConvnetTrainingTest {
     static final Shape INPUT = Shape.of(3, 8, 8);
     /**
      * ResNet's input: at 8×8 its last stage is 1×1, so BatchNorm normalises 4 numbers per channel and fp32
-     * round-off grows chaotically (the CPU float backend leaves the reference just as fast there); at
-     * 16×16 the last stage is 2×2 and lock step holds.
+     * round-off grows chaotically (the CPU float backend leaves the reference just as fast there). At
+     * 16×16 (2×2, 16 numbers per channel) lock step held on the stand-in but not on an H200, whose cuDNN
+     * algorithms round differently: a 2.4% loss gap by step 3 under SAM in one run, BatchNorm statistics
+     * off by 1.2e-4 in another. At 32×32 the last stage normalises 64 numbers per channel.
      */
-    static final Shape RESNET_INPUT = Shape.of(3, 16, 16);
+    static final Shape RESNET_INPUT = Shape.of(3, 32, 32);
     static final int CLASSES = 10, BATCH = 4, STEPS = 10;
     /**
      * A small learning rate: with batch 4, SAM on this ResNet at 0.05 amplifies fp32 round-off until the

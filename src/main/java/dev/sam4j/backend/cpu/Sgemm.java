@@ -269,13 +269,11 @@ final class Sgemm {
         else k6x2(kc, a, ao, b, bo, c, co, ldc, alpha, beta);
     }
 
-    private static FloatVector merge(FloatVector acc, float[] c, int at, float alpha, float beta) {
-        FloatVector r = alpha == 1f ? acc : acc.mul(alpha);
-        if (beta == 0f) return r;
-        FloatVector old = FloatVector.fromArray(S, c, at);
-        return r.add(beta == 1f ? old : old.mul(beta));
-    }
-
+    // The epilogue is C = alpha·acc (beta == 0: C is not read, so NaN/garbage in C is ignored) or
+    // C = alpha·acc + beta·C, as separate straight-line paths. Multiplying by alpha = 1 or beta = 1 is
+    // exact, so one path per beta case suffices; choosing vectors with ?: instead would put vector values
+    // through control-flow merges, which C2 cannot keep in registers: it boxes them (measured 128–1344
+    // bytes allocated per kernel call and the slow fallback path) until the paths are separated.
     private static void k6x2(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
                              float alpha, float beta) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -296,18 +294,35 @@ final class Sgemm {
             FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
             c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
         }
-        merge(c00, c, co + 0 * ldc + 0 * L, alpha, beta).intoArray(c, co + 0 * ldc + 0 * L);
-        merge(c01, c, co + 0 * ldc + 1 * L, alpha, beta).intoArray(c, co + 0 * ldc + 1 * L);
-        merge(c10, c, co + 1 * ldc + 0 * L, alpha, beta).intoArray(c, co + 1 * ldc + 0 * L);
-        merge(c11, c, co + 1 * ldc + 1 * L, alpha, beta).intoArray(c, co + 1 * ldc + 1 * L);
-        merge(c20, c, co + 2 * ldc + 0 * L, alpha, beta).intoArray(c, co + 2 * ldc + 0 * L);
-        merge(c21, c, co + 2 * ldc + 1 * L, alpha, beta).intoArray(c, co + 2 * ldc + 1 * L);
-        merge(c30, c, co + 3 * ldc + 0 * L, alpha, beta).intoArray(c, co + 3 * ldc + 0 * L);
-        merge(c31, c, co + 3 * ldc + 1 * L, alpha, beta).intoArray(c, co + 3 * ldc + 1 * L);
-        merge(c40, c, co + 4 * ldc + 0 * L, alpha, beta).intoArray(c, co + 4 * ldc + 0 * L);
-        merge(c41, c, co + 4 * ldc + 1 * L, alpha, beta).intoArray(c, co + 4 * ldc + 1 * L);
-        merge(c50, c, co + 5 * ldc + 0 * L, alpha, beta).intoArray(c, co + 5 * ldc + 0 * L);
-        merge(c51, c, co + 5 * ldc + 1 * L, alpha, beta).intoArray(c, co + 5 * ldc + 1 * L);
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            c00.mul(av).intoArray(c, co + 0 * ldc + 0 * L);
+            c01.mul(av).intoArray(c, co + 0 * ldc + 1 * L);
+            c10.mul(av).intoArray(c, co + 1 * ldc + 0 * L);
+            c11.mul(av).intoArray(c, co + 1 * ldc + 1 * L);
+            c20.mul(av).intoArray(c, co + 2 * ldc + 0 * L);
+            c21.mul(av).intoArray(c, co + 2 * ldc + 1 * L);
+            c30.mul(av).intoArray(c, co + 3 * ldc + 0 * L);
+            c31.mul(av).intoArray(c, co + 3 * ldc + 1 * L);
+            c40.mul(av).intoArray(c, co + 4 * ldc + 0 * L);
+            c41.mul(av).intoArray(c, co + 4 * ldc + 1 * L);
+            c50.mul(av).intoArray(c, co + 5 * ldc + 0 * L);
+            c51.mul(av).intoArray(c, co + 5 * ldc + 1 * L);
+        } else {
+            FloatVector bv = FloatVector.broadcast(S, beta);
+            c00.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 0 * L).mul(bv)).intoArray(c, co + 0 * ldc + 0 * L);
+            c01.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 1 * L).mul(bv)).intoArray(c, co + 0 * ldc + 1 * L);
+            c10.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 0 * L).mul(bv)).intoArray(c, co + 1 * ldc + 0 * L);
+            c11.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 1 * L).mul(bv)).intoArray(c, co + 1 * ldc + 1 * L);
+            c20.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 0 * L).mul(bv)).intoArray(c, co + 2 * ldc + 0 * L);
+            c21.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 1 * L).mul(bv)).intoArray(c, co + 2 * ldc + 1 * L);
+            c30.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 0 * L).mul(bv)).intoArray(c, co + 3 * ldc + 0 * L);
+            c31.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 1 * L).mul(bv)).intoArray(c, co + 3 * ldc + 1 * L);
+            c40.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 0 * L).mul(bv)).intoArray(c, co + 4 * ldc + 0 * L);
+            c41.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 1 * L).mul(bv)).intoArray(c, co + 4 * ldc + 1 * L);
+            c50.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 0 * L).mul(bv)).intoArray(c, co + 5 * ldc + 0 * L);
+            c51.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 1 * L).mul(bv)).intoArray(c, co + 5 * ldc + 1 * L);
+        }
     }
 
     private static void k6x3(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
@@ -331,23 +346,46 @@ final class Sgemm {
             FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
             c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51); c52 = x5.fma(b2, c52);
         }
-        merge(c00, c, co + 0 * ldc + 0 * L, alpha, beta).intoArray(c, co + 0 * ldc + 0 * L);
-        merge(c01, c, co + 0 * ldc + 1 * L, alpha, beta).intoArray(c, co + 0 * ldc + 1 * L);
-        merge(c02, c, co + 0 * ldc + 2 * L, alpha, beta).intoArray(c, co + 0 * ldc + 2 * L);
-        merge(c10, c, co + 1 * ldc + 0 * L, alpha, beta).intoArray(c, co + 1 * ldc + 0 * L);
-        merge(c11, c, co + 1 * ldc + 1 * L, alpha, beta).intoArray(c, co + 1 * ldc + 1 * L);
-        merge(c12, c, co + 1 * ldc + 2 * L, alpha, beta).intoArray(c, co + 1 * ldc + 2 * L);
-        merge(c20, c, co + 2 * ldc + 0 * L, alpha, beta).intoArray(c, co + 2 * ldc + 0 * L);
-        merge(c21, c, co + 2 * ldc + 1 * L, alpha, beta).intoArray(c, co + 2 * ldc + 1 * L);
-        merge(c22, c, co + 2 * ldc + 2 * L, alpha, beta).intoArray(c, co + 2 * ldc + 2 * L);
-        merge(c30, c, co + 3 * ldc + 0 * L, alpha, beta).intoArray(c, co + 3 * ldc + 0 * L);
-        merge(c31, c, co + 3 * ldc + 1 * L, alpha, beta).intoArray(c, co + 3 * ldc + 1 * L);
-        merge(c32, c, co + 3 * ldc + 2 * L, alpha, beta).intoArray(c, co + 3 * ldc + 2 * L);
-        merge(c40, c, co + 4 * ldc + 0 * L, alpha, beta).intoArray(c, co + 4 * ldc + 0 * L);
-        merge(c41, c, co + 4 * ldc + 1 * L, alpha, beta).intoArray(c, co + 4 * ldc + 1 * L);
-        merge(c42, c, co + 4 * ldc + 2 * L, alpha, beta).intoArray(c, co + 4 * ldc + 2 * L);
-        merge(c50, c, co + 5 * ldc + 0 * L, alpha, beta).intoArray(c, co + 5 * ldc + 0 * L);
-        merge(c51, c, co + 5 * ldc + 1 * L, alpha, beta).intoArray(c, co + 5 * ldc + 1 * L);
-        merge(c52, c, co + 5 * ldc + 2 * L, alpha, beta).intoArray(c, co + 5 * ldc + 2 * L);
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            c00.mul(av).intoArray(c, co + 0 * ldc + 0 * L);
+            c01.mul(av).intoArray(c, co + 0 * ldc + 1 * L);
+            c02.mul(av).intoArray(c, co + 0 * ldc + 2 * L);
+            c10.mul(av).intoArray(c, co + 1 * ldc + 0 * L);
+            c11.mul(av).intoArray(c, co + 1 * ldc + 1 * L);
+            c12.mul(av).intoArray(c, co + 1 * ldc + 2 * L);
+            c20.mul(av).intoArray(c, co + 2 * ldc + 0 * L);
+            c21.mul(av).intoArray(c, co + 2 * ldc + 1 * L);
+            c22.mul(av).intoArray(c, co + 2 * ldc + 2 * L);
+            c30.mul(av).intoArray(c, co + 3 * ldc + 0 * L);
+            c31.mul(av).intoArray(c, co + 3 * ldc + 1 * L);
+            c32.mul(av).intoArray(c, co + 3 * ldc + 2 * L);
+            c40.mul(av).intoArray(c, co + 4 * ldc + 0 * L);
+            c41.mul(av).intoArray(c, co + 4 * ldc + 1 * L);
+            c42.mul(av).intoArray(c, co + 4 * ldc + 2 * L);
+            c50.mul(av).intoArray(c, co + 5 * ldc + 0 * L);
+            c51.mul(av).intoArray(c, co + 5 * ldc + 1 * L);
+            c52.mul(av).intoArray(c, co + 5 * ldc + 2 * L);
+        } else {
+            FloatVector bv = FloatVector.broadcast(S, beta);
+            c00.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 0 * L).mul(bv)).intoArray(c, co + 0 * ldc + 0 * L);
+            c01.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 1 * L).mul(bv)).intoArray(c, co + 0 * ldc + 1 * L);
+            c02.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 2 * L).mul(bv)).intoArray(c, co + 0 * ldc + 2 * L);
+            c10.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 0 * L).mul(bv)).intoArray(c, co + 1 * ldc + 0 * L);
+            c11.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 1 * L).mul(bv)).intoArray(c, co + 1 * ldc + 1 * L);
+            c12.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 2 * L).mul(bv)).intoArray(c, co + 1 * ldc + 2 * L);
+            c20.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 0 * L).mul(bv)).intoArray(c, co + 2 * ldc + 0 * L);
+            c21.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 1 * L).mul(bv)).intoArray(c, co + 2 * ldc + 1 * L);
+            c22.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L).mul(bv)).intoArray(c, co + 2 * ldc + 2 * L);
+            c30.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 0 * L).mul(bv)).intoArray(c, co + 3 * ldc + 0 * L);
+            c31.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 1 * L).mul(bv)).intoArray(c, co + 3 * ldc + 1 * L);
+            c32.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 2 * L).mul(bv)).intoArray(c, co + 3 * ldc + 2 * L);
+            c40.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 0 * L).mul(bv)).intoArray(c, co + 4 * ldc + 0 * L);
+            c41.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 1 * L).mul(bv)).intoArray(c, co + 4 * ldc + 1 * L);
+            c42.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 2 * L).mul(bv)).intoArray(c, co + 4 * ldc + 2 * L);
+            c50.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 0 * L).mul(bv)).intoArray(c, co + 5 * ldc + 0 * L);
+            c51.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 1 * L).mul(bv)).intoArray(c, co + 5 * ldc + 1 * L);
+            c52.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 2 * L).mul(bv)).intoArray(c, co + 5 * ldc + 2 * L);
+        }
     }
 }

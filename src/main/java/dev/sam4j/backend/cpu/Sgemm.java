@@ -5,26 +5,30 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Single-precision GEMM, {@code C = alpha·op(A)·op(B) + beta·C}, row-major with arbitrary leading
- * dimensions, in the Goto/BLIS shape: the {@code k} dimension is cut into {@link #KC}-deep slabs; for
- * each slab a {@code KC × NC} panel of {@code op(B)} is packed into {@link #NR}-wide column slivers
- * and an {@code MC × KC} block of {@code op(A)} into {@link #MR}-tall row slivers; a register-blocked
- * micro-kernel then multiplies one A sliver by one B sliver into an {@code MR × NR} tile of C with
- * vector FMAs (B rows are vector loads, A values are broadcasts). Packing makes the inner loop read two
- * small contiguous streams whatever the transposes and leading dimensions are, and zero-pads the edges
- * so the kernel never branches.
+ * dimensions, in the Goto/BLIS shape: {@code k} is cut into equal slabs of at most {@link #KC}; for each
+ * slab a {@code kc × NC} panel of {@code op(B)} is packed into {@link #NR}-wide column slivers and an
+ * {@code MC × kc} block of {@code op(A)} into {@link #MR}-tall row slivers; a register-blocked
+ * micro-kernel multiplies one A sliver by one B sliver into an {@code MR × NR} tile with vector FMAs
+ * (B rows are vector loads, A values broadcasts). Packing turns every transpose/leading-dimension case
+ * into two small contiguous streams and zero-pads the edges, so the kernel never branches. Loop order
+ * per slab: row slivers outside, column slivers inside, so the A sliver stays in L1, the B panel
+ * ({@code kc × 512} floats, 640 KiB at most) in L2, and consecutive tiles walk along C's rows.
  *
- * <p><b>Kernel shape.</b> The JVM picks the vector width: on AVX2 (and on AVX-512 Xeons, where HotSpot
- * defaults to {@code -XX:UseAVX=2} to avoid the frequency drop) vectors are 8 floats and there are 16
- * vector registers, so the kernel is 6 rows × 2 vectors (12 accumulators + 2 B vectors + 1 broadcast).
- * With {@code -XX:UseAVX=3} vectors are 16 floats with 32 registers, and the kernel is 8 × 3 vectors
- * (24 accumulators). Other widths use the 6 × 2 shape.
+ * <p><b>Kernel shape.</b> The JVM picks the vector width. On AVX2 (and on AVX-512 Xeons, where HotSpot
+ * defaults to {@code -XX:UseAVX=2}) vectors hold 8 floats and there are 16 vector registers: the kernel
+ * is 4 rows × 2 vectors (8 accumulators). The textbook 6 × 2 (12 accumulators + 2 B + broadcasts) runs
+ * 67 GFLOP/s alone but C2's scheduler keeps three broadcasts live and spills an accumulator inside the
+ * loop when the kernel is compiled in the GEMM, which made it slower in the GEMM than 4 × 2 (measured
+ * single-thread CPU time: 1024³ 42 vs 44–47, MLP shape 35–39 vs 42–46, conv shapes 32–38 vs 37–43);
+ * 4 also divides the batch and channel counts (32, 64, 128) that dominate here. With
+ * {@code -XX:UseAVX=3} vectors hold 16 floats with 32 registers and the kernel is 6 × 3 (18
+ * accumulators; ≈ 100–120 GFLOP/s alone on the same core).
  *
- * <p><b>Threads.</b> {@link #gemm} splits C into one contiguous range of whole tiles per thread (along
- * the longer side, in tiles) and every thread runs the serial blocked algorithm on its range with its
- * own packing buffers; the packing of the shared operand is duplicated (it costs {@code 1/(other dim)}
- * of the work). The slab boundaries in {@code k} and the tile grid are the same for every thread count,
- * and each element of C is produced by the same sequence of FMAs, so results are bit-identical for any
- * number of threads.
+ * <p><b>Threads.</b> {@link #gemm} gives each thread one contiguous range of whole tiles (along the
+ * longer side, in tiles); each runs the serial blocked algorithm on its range with its own packing
+ * buffers, duplicating the packing of the shared operand (a {@code 1/other-dimension} share of the
+ * work). Slab boundaries and the tile grid do not depend on the thread count and every element of C is
+ * produced by the same sequence of operations, so results are bit-identical for any number of threads.
  *
  * <p>Not thread-safe: one instance serves one caller at a time (the backend's).
  */
@@ -44,13 +48,13 @@ final class Sgemm {
      * than its FMAs.
      */
     static final int KC = 320;
-    /** Rows of A per packed block: {@code MC × KC} floats (≈ 200 KiB) stay in L2. */
+    /** Rows of A per packed block: {@code MC × KC} floats (240 KiB) stay in L2. */
     static final int MC;
-    /** Columns of B per packed panel: {@code KC × NC} floats (2 MiB) live in L2/L3. */
+    /** Columns of B per packed panel: {@code KC × NC} floats (640 KiB) stay in the 1 MiB L2. */
     static final int NC;
 
     static {
-        MR = 6;
+        MR = L == 16 ? 6 : 4;
         NV = L == 16 ? 3 : 2;
         NR = NV * L;
         MC = MR * (192 / MR);
@@ -183,14 +187,35 @@ final class Sgemm {
                              int cOff, int ldc) {
         int aOff = ir * kc, bOff = jr * kc;
         int ct = cOff + ir * ldc + jr;
-        if (mr == MR && nr == NR) {
-            kernel(kc, s.pa, aOff, s.pb, bOff, c, ct, ldc, alpha, beta);
+        if (mr == MR && nr == NR && alpha == 1f && beta == 0f) {
+            kernel(kc, s.pa, aOff, s.pb, bOff, c, ct, ldc);
+            return;
+        }
+        // Accumulating slabs, edge tiles and general alpha/beta: the product goes to scratch, then
+        // C = alpha·t + beta·C (beta == 0: C not read). Multiplying by 1 is exact, so an element gets the
+        // same bits here as in the direct path above, wherever it sits.
+        float[] t = s.tile;
+        kernel(kc, s.pa, aOff, s.pb, bOff, t, 0, NR);
+        if (nr == NR) {
+            if (alpha == 1f && beta == 1f) {
+                for (int r = 0; r < mr; r++) {
+                    int cr = ct + r * ldc, tr = r * NR;
+                    for (int v = 0; v < NR; v += L) {
+                        FloatVector.fromArray(S, t, tr + v).add(FloatVector.fromArray(S, c, cr + v)).intoArray(c, cr + v);
+                    }
+                }
+                return;
+            }
+            FloatVector av = FloatVector.broadcast(S, alpha), bv = FloatVector.broadcast(S, beta);
+            for (int r = 0; r < mr; r++) {
+                int cr = ct + r * ldc, tr = r * NR;
+                for (int v = 0; v < NR; v += L) {
+                    FloatVector x = FloatVector.fromArray(S, t, tr + v).mul(av);
+                    if (beta != 0f) x = x.add(FloatVector.fromArray(S, c, cr + v).mul(bv));
+                    x.intoArray(c, cr + v);
+                }
+            }
         } else {
-            // Edge tile: compute the full padded tile into scratch, then merge the valid part with the
-            // same arithmetic (alpha·t + beta·c, no FMA) as the vector epilogue, so an element's value
-            // does not depend on whether it sits in an edge tile.
-            float[] t = s.tile;
-            kernel(kc, s.pa, aOff, s.pb, bOff, t, 0, NR, 1f, 0f);
             for (int r = 0; r < mr; r++) {
                 int cr = ct + r * ldc, tr = r * NR;
                 if (beta == 0) for (int j = 0; j < nr; j++) c[cr + j] = alpha * t[tr + j];
@@ -264,21 +289,22 @@ final class Sgemm {
 
     // ---- micro-kernels ----
 
-    static void kernel(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, float alpha, float beta) {
-        if (NV == 3) k6x3(kc, a, ao, b, bo, c, co, ldc, alpha, beta);
-        else k6x2(kc, a, ao, b, bo, c, co, ldc, alpha, beta);
+    /**
+     * {@code C[MR × NR] = A-sliver · B-sliver}: the micro-kernel, whose epilogue only stores. Anything
+     * else live across the k loop costs registers: with AVX2's 16 vector registers (12 accumulators + 2 B
+     * + 1–2 broadcasts) C2 spilled an accumulator to the stack inside the loop when the kernel also took
+     * alpha/beta or an accumulate flag, and the 6×2 kernel fell from 67 to 28–45 GFLOP/s. Accumulation
+     * and scaling are done by {@link #tile} on the stored result instead.
+     */
+    static void kernel(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc) {
+        if (NV == 3) k6x3(kc, a, ao, b, bo, c, co, ldc);
+        else k4x2(kc, a, ao, b, bo, c, co, ldc);
     }
 
-    // The epilogue is C = alpha·acc (beta == 0: C is not read, so NaN/garbage in C is ignored) or
-    // C = alpha·acc + beta·C, as separate straight-line paths. Multiplying by alpha = 1 or beta = 1 is
-    // exact, so one path per beta case suffices; choosing vectors with ?: instead would put vector values
-    // through control-flow merges, which C2 cannot keep in registers: it boxes them (measured 128–1344
-    // bytes allocated per kernel call and the slow fallback path) until the paths are separated.
-    private static void k6x2(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
-                             float alpha, float beta) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    private static void k4x2(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * (2 * L), ai = ao + p * 6;
+            int bi = bo + p * (2 * L), ai = ao + p * 4;
             FloatVector b0 = FloatVector.fromArray(S, b, bi + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 1 * L);
             FloatVector x0 = FloatVector.broadcast(S, a[ai + 0]);
@@ -289,44 +315,18 @@ final class Sgemm {
             c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21);
             FloatVector x3 = FloatVector.broadcast(S, a[ai + 3]);
             c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
-            FloatVector x4 = FloatVector.broadcast(S, a[ai + 4]);
-            c40 = x4.fma(b0, c40); c41 = x4.fma(b1, c41);
-            FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
-            c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
         }
-        FloatVector av = FloatVector.broadcast(S, alpha);
-        if (beta == 0f) {
-            c00.mul(av).intoArray(c, co + 0 * ldc + 0 * L);
-            c01.mul(av).intoArray(c, co + 0 * ldc + 1 * L);
-            c10.mul(av).intoArray(c, co + 1 * ldc + 0 * L);
-            c11.mul(av).intoArray(c, co + 1 * ldc + 1 * L);
-            c20.mul(av).intoArray(c, co + 2 * ldc + 0 * L);
-            c21.mul(av).intoArray(c, co + 2 * ldc + 1 * L);
-            c30.mul(av).intoArray(c, co + 3 * ldc + 0 * L);
-            c31.mul(av).intoArray(c, co + 3 * ldc + 1 * L);
-            c40.mul(av).intoArray(c, co + 4 * ldc + 0 * L);
-            c41.mul(av).intoArray(c, co + 4 * ldc + 1 * L);
-            c50.mul(av).intoArray(c, co + 5 * ldc + 0 * L);
-            c51.mul(av).intoArray(c, co + 5 * ldc + 1 * L);
-        } else {
-            FloatVector bv = FloatVector.broadcast(S, beta);
-            c00.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 0 * L).mul(bv)).intoArray(c, co + 0 * ldc + 0 * L);
-            c01.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 1 * L).mul(bv)).intoArray(c, co + 0 * ldc + 1 * L);
-            c10.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 0 * L).mul(bv)).intoArray(c, co + 1 * ldc + 0 * L);
-            c11.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 1 * L).mul(bv)).intoArray(c, co + 1 * ldc + 1 * L);
-            c20.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 0 * L).mul(bv)).intoArray(c, co + 2 * ldc + 0 * L);
-            c21.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 1 * L).mul(bv)).intoArray(c, co + 2 * ldc + 1 * L);
-            c30.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 0 * L).mul(bv)).intoArray(c, co + 3 * ldc + 0 * L);
-            c31.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 1 * L).mul(bv)).intoArray(c, co + 3 * ldc + 1 * L);
-            c40.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 0 * L).mul(bv)).intoArray(c, co + 4 * ldc + 0 * L);
-            c41.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 1 * L).mul(bv)).intoArray(c, co + 4 * ldc + 1 * L);
-            c50.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 0 * L).mul(bv)).intoArray(c, co + 5 * ldc + 0 * L);
-            c51.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 1 * L).mul(bv)).intoArray(c, co + 5 * ldc + 1 * L);
-        }
+        c00.intoArray(c, co + 0 * ldc + 0 * L);
+        c01.intoArray(c, co + 0 * ldc + 1 * L);
+        c10.intoArray(c, co + 1 * ldc + 0 * L);
+        c11.intoArray(c, co + 1 * ldc + 1 * L);
+        c20.intoArray(c, co + 2 * ldc + 0 * L);
+        c21.intoArray(c, co + 2 * ldc + 1 * L);
+        c30.intoArray(c, co + 3 * ldc + 0 * L);
+        c31.intoArray(c, co + 3 * ldc + 1 * L);
     }
 
-    private static void k6x3(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
-                             float alpha, float beta) {
+    private static void k6x3(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
         for (int p = 0; p < kc; p++) {
             int bi = bo + p * (3 * L), ai = ao + p * 6;
@@ -346,46 +346,23 @@ final class Sgemm {
             FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
             c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51); c52 = x5.fma(b2, c52);
         }
-        FloatVector av = FloatVector.broadcast(S, alpha);
-        if (beta == 0f) {
-            c00.mul(av).intoArray(c, co + 0 * ldc + 0 * L);
-            c01.mul(av).intoArray(c, co + 0 * ldc + 1 * L);
-            c02.mul(av).intoArray(c, co + 0 * ldc + 2 * L);
-            c10.mul(av).intoArray(c, co + 1 * ldc + 0 * L);
-            c11.mul(av).intoArray(c, co + 1 * ldc + 1 * L);
-            c12.mul(av).intoArray(c, co + 1 * ldc + 2 * L);
-            c20.mul(av).intoArray(c, co + 2 * ldc + 0 * L);
-            c21.mul(av).intoArray(c, co + 2 * ldc + 1 * L);
-            c22.mul(av).intoArray(c, co + 2 * ldc + 2 * L);
-            c30.mul(av).intoArray(c, co + 3 * ldc + 0 * L);
-            c31.mul(av).intoArray(c, co + 3 * ldc + 1 * L);
-            c32.mul(av).intoArray(c, co + 3 * ldc + 2 * L);
-            c40.mul(av).intoArray(c, co + 4 * ldc + 0 * L);
-            c41.mul(av).intoArray(c, co + 4 * ldc + 1 * L);
-            c42.mul(av).intoArray(c, co + 4 * ldc + 2 * L);
-            c50.mul(av).intoArray(c, co + 5 * ldc + 0 * L);
-            c51.mul(av).intoArray(c, co + 5 * ldc + 1 * L);
-            c52.mul(av).intoArray(c, co + 5 * ldc + 2 * L);
-        } else {
-            FloatVector bv = FloatVector.broadcast(S, beta);
-            c00.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 0 * L).mul(bv)).intoArray(c, co + 0 * ldc + 0 * L);
-            c01.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 1 * L).mul(bv)).intoArray(c, co + 0 * ldc + 1 * L);
-            c02.mul(av).add(FloatVector.fromArray(S, c, co + 0 * ldc + 2 * L).mul(bv)).intoArray(c, co + 0 * ldc + 2 * L);
-            c10.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 0 * L).mul(bv)).intoArray(c, co + 1 * ldc + 0 * L);
-            c11.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 1 * L).mul(bv)).intoArray(c, co + 1 * ldc + 1 * L);
-            c12.mul(av).add(FloatVector.fromArray(S, c, co + 1 * ldc + 2 * L).mul(bv)).intoArray(c, co + 1 * ldc + 2 * L);
-            c20.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 0 * L).mul(bv)).intoArray(c, co + 2 * ldc + 0 * L);
-            c21.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 1 * L).mul(bv)).intoArray(c, co + 2 * ldc + 1 * L);
-            c22.mul(av).add(FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L).mul(bv)).intoArray(c, co + 2 * ldc + 2 * L);
-            c30.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 0 * L).mul(bv)).intoArray(c, co + 3 * ldc + 0 * L);
-            c31.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 1 * L).mul(bv)).intoArray(c, co + 3 * ldc + 1 * L);
-            c32.mul(av).add(FloatVector.fromArray(S, c, co + 3 * ldc + 2 * L).mul(bv)).intoArray(c, co + 3 * ldc + 2 * L);
-            c40.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 0 * L).mul(bv)).intoArray(c, co + 4 * ldc + 0 * L);
-            c41.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 1 * L).mul(bv)).intoArray(c, co + 4 * ldc + 1 * L);
-            c42.mul(av).add(FloatVector.fromArray(S, c, co + 4 * ldc + 2 * L).mul(bv)).intoArray(c, co + 4 * ldc + 2 * L);
-            c50.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 0 * L).mul(bv)).intoArray(c, co + 5 * ldc + 0 * L);
-            c51.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 1 * L).mul(bv)).intoArray(c, co + 5 * ldc + 1 * L);
-            c52.mul(av).add(FloatVector.fromArray(S, c, co + 5 * ldc + 2 * L).mul(bv)).intoArray(c, co + 5 * ldc + 2 * L);
-        }
+        c00.intoArray(c, co + 0 * ldc + 0 * L);
+        c01.intoArray(c, co + 0 * ldc + 1 * L);
+        c02.intoArray(c, co + 0 * ldc + 2 * L);
+        c10.intoArray(c, co + 1 * ldc + 0 * L);
+        c11.intoArray(c, co + 1 * ldc + 1 * L);
+        c12.intoArray(c, co + 1 * ldc + 2 * L);
+        c20.intoArray(c, co + 2 * ldc + 0 * L);
+        c21.intoArray(c, co + 2 * ldc + 1 * L);
+        c22.intoArray(c, co + 2 * ldc + 2 * L);
+        c30.intoArray(c, co + 3 * ldc + 0 * L);
+        c31.intoArray(c, co + 3 * ldc + 1 * L);
+        c32.intoArray(c, co + 3 * ldc + 2 * L);
+        c40.intoArray(c, co + 4 * ldc + 0 * L);
+        c41.intoArray(c, co + 4 * ldc + 1 * L);
+        c42.intoArray(c, co + 4 * ldc + 2 * L);
+        c50.intoArray(c, co + 5 * ldc + 0 * L);
+        c51.intoArray(c, co + 5 * ldc + 1 * L);
+        c52.intoArray(c, co + 5 * ldc + 2 * L);
     }
 }

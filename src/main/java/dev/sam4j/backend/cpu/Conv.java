@@ -22,7 +22,8 @@ import dev.sam4j.backend.ConvGeom;
  * in order into its own slice of the workspace, and the partials are then added in group order.
  *
  * <p><b>Workspace</b> ({@link #workspaceSize}): {@code threads} column buffers of {@code patch × OHW}
- * floats, then {@code P} partial filter gradients.
+ * floats (none for pointwise convolutions), then {@code P} partial filter gradients (none when P = 1, where
+ * the single group accumulates straight into {@code dW}).
  */
 final class Conv {
     /** Fixed number of batch groups for the filter gradient; 8 keeps 2–8 threads busy. */
@@ -50,7 +51,8 @@ final class Conv {
     }
 
     static long workspaceSize(ConvGeom g, int n, int threads) {
-        return threads * colSize(g) + (long) partials(n) * g.weightSize();
+        int p = partials(n);
+        return threads * colSize(g) + (p > 1 ? (long) p * g.weightSize() : 0);
     }
 
     private static final int FORWARD = 0, BACKWARD_DATA = 1, BACKWARD_FILTER = 2;

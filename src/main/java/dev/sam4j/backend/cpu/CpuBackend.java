@@ -319,8 +319,11 @@ public final class CpuBackend implements Backend {
                 + " (convWorkspaceSize)");
     }
 
+    private static final FloatBuffer NO_WORKSPACE = new FloatBuffer(new float[0], 0, 0);
+
+    /** The caller's workspace; {@code null} is accepted when none is needed (pointwise conv, one image). */
     private static FloatBuffer workspace(Buffer ws, ConvGeom g, int n, int threads) {
-        if (ws == null && Conv.workspaceSize(g, n, threads) == 0) return new FloatBuffer(new float[0], 0, 0);
+        if (ws == null && Conv.workspaceSize(g, n, threads) == 0) return NO_WORKSPACE;
         return f(ws, "conv workspace");
     }
 

@@ -284,6 +284,21 @@ class CpuBackendAgreementTest {
     }
 
     @Test
+    void pointwiseConvOfOneImageNeedsNoWorkspace() {
+        ConvGeom g = new ConvGeom(5, 4, 3, 6, 1, 1, 1, 0);
+        assertEquals(0, cpu2.convWorkspaceSize(g, 1));
+        float[] x = uniform(g.inSize(), 34), w = uniform(g.weightSize(), 35), dy = uniform(g.outSize(), 36);
+        Buffer ry = REF.allocate(g.outSize()), cy = cpu2.allocate(g.outSize());
+        REF.convForward(g, 1, put(REF, x), put(REF, w), null, ry, null);
+        cpu2.convForward(g, 1, put(cpu2, x), put(cpu2, w), null, cy, null);
+        assertClose("pointwise forward", REF, ry, cpu2, cy, 1e-5);
+        Buffer rdw = REF.allocate(g.weightSize()), cdw = cpu2.allocate(g.weightSize());
+        REF.convBackwardFilter(g, 1, put(REF, x), put(REF, dy), rdw, null, null);
+        cpu2.convBackwardFilter(g, 1, put(cpu2, x), put(cpu2, dy), cdw, null, null);
+        assertClose("pointwise filter gradient", REF, rdw, cpu2, cdw, 1e-5);
+    }
+
+    @Test
     void convRejectsShortWorkspace() {
         ConvGeom g = new ConvGeom(3, 8, 8, 4, 3, 3, 1, 1);
         Buffer ws = cpu2.allocate(cpu2.convWorkspaceSize(g, 2) - 1);

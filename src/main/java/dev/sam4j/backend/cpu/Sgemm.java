@@ -11,8 +11,10 @@ import jdk.incubator.vector.VectorSpecies;
  * micro-kernel multiplies one A sliver by one B sliver into an {@code MR × NR} tile with vector FMAs
  * (B rows are vector loads, A values broadcasts). Packing turns every transpose/leading-dimension case
  * into two small contiguous streams and zero-pads the edges, so the kernel never branches. Loop order
- * per slab: row slivers outside, column slivers inside, so the A sliver stays in L1, the B panel
- * ({@code kc × 512} floats, 640 KiB at most) in L2, and consecutive tiles walk along C's rows.
+ * per slab (BLIS): column slivers outside, row slivers inside, so a B sliver ({@code kc × NR}, 20 KiB)
+ * stays in L1 while the A block ({@code MC × kc}, 240 KiB) streams from L2. Measured single-thread
+ * against the opposite order (A sliver in L1, a 640 KiB B panel streamed from L2): 2–20 % faster on the
+ * MLP and conv shapes, equal on 1024³.
  *
  * <p><b>Kernel shape.</b> The JVM picks the vector width. On AVX2 (and on AVX-512 Xeons, where HotSpot
  * defaults to {@code -XX:UseAVX=2}) vectors hold 8 floats and there are 16 vector registers: the kernel
@@ -50,7 +52,7 @@ final class Sgemm {
     static final int KC = 320;
     /** Rows of A per packed block: {@code MC × KC} floats (240 KiB) stay in L2. */
     static final int MC;
-    /** Columns of B per packed panel: {@code KC × NC} floats (640 KiB) stay in the 1 MiB L2. */
+    /** Columns of B per packed panel: {@code KC × NC} floats (2.5 MiB) live in L3; one sliver at a time in L1. */
     static final int NC;
 
     static {
@@ -58,7 +60,7 @@ final class Sgemm {
         NV = L == 16 ? 3 : 2;
         NR = NV * L;
         MC = MR * (192 / MR);
-        NC = NR * (512 / NR);
+        NC = NR * (2048 / NR);
     }
 
     /** Per-thread packing buffers (allocated once per thread, on first use). */
@@ -177,9 +179,9 @@ final class Sgemm {
     }
 
     private static void macro(Scratch s, int kc, int mc, int nc, float alpha, float beta, float[] c, int cOff, int ldc) {
-        for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir);
-            for (int jr = 0; jr < nc; jr += NR) tile(s, kc, ir, mr, jr, Math.min(NR, nc - jr), alpha, beta, c, cOff, ldc);
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            for (int ir = 0; ir < mc; ir += MR) tile(s, kc, ir, Math.min(MR, mc - ir), jr, nr, alpha, beta, c, cOff, ldc);
         }
     }
 

@@ -179,7 +179,9 @@ class CpuBackendAgreementTest {
 
     static Stream<Arguments> gemmShapes() {
         int[][] mnk = {{1, 1, 1}, {1, 7, 31}, {7, 1, 65}, {31, 65, 7}, {65, 31, 130}, {130, 257, 1}, {257, 7, 31},
-                {6, 16, 256}, {12, 48, 257}, {65, 130, 257}, {130, 65, 300}, {200, 530, 70}};
+                {6, 16, 256}, {12, 48, 257}, {65, 130, 257}, {130, 65, 300}, {200, 530, 70},
+                {33, 70, 700},   // three k slabs
+                {7, 2100, 33}};  // two 2048-wide B panels
         List<Arguments> out = new ArrayList<>();
         int i = 0;
         for (int[] s : mnk)

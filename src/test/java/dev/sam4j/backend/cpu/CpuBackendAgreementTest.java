@@ -243,6 +243,8 @@ class CpuBackendAgreementTest {
                 {new ConvGeom(2, 11, 10, 7, 3, 2, 2, 0), 9},    // non-square kernel; 9 images > 8 partials
                 {new ConvGeom(16, 12, 12, 32, 3, 3, 1, 1), 4},  // several GEMM tiles
                 {new ConvGeom(3, 6, 6, 1, 3, 3, 1, 2), 2},      // pad 2: whole rows of padding
+                {new ConvGeom(1, 9, 9, 16, 3, 3, 1, 1), 3},     // patch 9 < outC 16: transposed filter gradient
+                {new ConvGeom(3, 8, 7, 32, 3, 3, 2, 1), 9},     // ... with stride 2 and 8 partials
         };
         List<Arguments> out = new ArrayList<>();
         for (int t : new int[] {1, 2}) for (Object[] c : cases) out.add(Arguments.of(t, c[0], c[1]));

@@ -8,16 +8,15 @@ import dev.sam4j.backend.ConvGeom;
  * <ul>
  *   <li>forward: {@code Y_b[outC × OHW] = W[outC × patch] · col_b[patch × OHW]} (+ bias per row);</li>
  *   <li>backward data: {@code col_b = Wᵀ · dY_b}, then col2im scatters (adds) col_b into {@code dX_b};</li>
- *   <li>backward filter: {@code dW += dY_b · col_bᵀ}, or, when the patch is shorter than {@code outC}
- *       (first layers: 9 or 27 against 32), {@code dWᵀ += col_b · dY_bᵀ} so that the GEMM's N, the
- *       dimension its 16/48-wide tiles run along, is the larger one; {@code dWᵀ} is transposed at the
- *       end.</li>
+ *   <li>backward filter: {@code dW += dY_b · col_bᵀ} (the GEMM's transposing B pack reads col_b), or,
+ *       when the patch is shorter than {@code outC} (first layers: 9 or 27 against 32),
+ *       {@code dWᵀ += col_b · dY_bᵀ}, so that the GEMM's N, along which its 16/48-wide tiles run, is the
+ *       larger dimension (a 9-wide N wastes 7/16 of every tile); {@code dWᵀ} is transposed at the end.</li>
  * </ul>
+ * Packing B straight from the image instead of materialising col_b ("implicit im2col") was tried and
+ * measured no faster (46 µs per image for the fused pack against 20 µs im2col + 13–25 µs packing, 32→64
+ * channels at 14×14), so the simple two-step form stays.
  * A 1×1, stride-1, unpadded convolution skips im2col: the image itself is the {@code [inC × HW]} matrix.
- * When the images are spread over the pool, forward and the (untransposed) filter gradient do not
- * materialise {@code col_b} at all: an {@link Sgemm.PanelPacker} builds each packed B panel straight
- * from the image, one im2col row at a time through a small per-thread row buffer (measured on a 32→64
- * 3×3 layer at 14×14: im2col alone costs 20 µs per image against 120–150 µs of FMAs).
  *
  * <p><b>Parallelism.</b> With at least as many images as threads, images are spread over the pool and
  * each runs serial GEMMs with that thread's packing buffers and column buffer; with fewer images the
@@ -39,14 +38,10 @@ final class Conv {
     private final WorkerPool pool;
     private final Sgemm gemm;
     private final Job job = new Job();
-    /** Per-thread implicit-im2col packers (each owns a row buffer). */
-    private final Im2colPacker[] packers;
 
     Conv(WorkerPool pool, Sgemm gemm) {
         this.pool = pool;
         this.gemm = gemm;
-        this.packers = new Im2colPacker[pool.threads()];
-        for (int t = 0; t < packers.length; t++) packers[t] = new Im2colPacker();
     }
 
     static boolean isPointwise(ConvGeom g) {
@@ -109,7 +104,7 @@ final class Conv {
         int threads = pool.threads();
         int units = op == BACKWARD_FILTER ? partials(n) : n;
         try {
-            if (units >= threads && threads > 1) {
+            if (units >= threads) {
                 for (int t = 0; t < threads; t++) gemm.scratch(t);
                 j.parallelGemm = false;
                 pool.run(j, units);
@@ -152,9 +147,6 @@ final class Conv {
             int yo = oo + img * g.outSize(), xo = ao + img * g.inSize();
             if (col == 0) {
                 gemm(thread, false, false, g.outC(), ohw, g.inC(), b, bo, g.inC(), a, xo, ohw, 0f, out, yo, ohw);
-            } else if (!parallelGemm) {
-                Sgemm.gemmSerial(gemm.scratch(thread), false, g.outC(), ohw, g.patchSize(), 1f, b, bo, g.patchSize(),
-                        packers[thread].image(g, a, xo, false), 0f, out, yo, ohw);
             } else {
                 int co = (int) (wso + thread * col);
                 im2col(g, a, xo, ws, co);
@@ -184,8 +176,7 @@ final class Conv {
             int parts = partials(n);
             int b0 = (int) ((long) n * group / parts), b1 = (int) ((long) n * (group + 1) / parts);
             int ohw = g.outH() * g.outW(), patch = g.patchSize(), outC = g.outC();
-            boolean transposed = transposedFilter(g);
-            boolean direct = parts == 1 && !transposed;
+            boolean transposed = transposedFilter(g), direct = parts == 1 && !transposed;
             float[] dst = direct ? out : ws;
             int dsto = direct ? oo : (int) (wso + pool.threads() * col + (long) group * g.weightSize());
             for (int img = b0; img < b1; img++) {
@@ -193,82 +184,15 @@ final class Conv {
                 float beta = img == b0 ? 0f : 1f;
                 if (col == 0) {
                     // dW[outC × inC] += dY_b[outC × HW] · X_bᵀ: X_b is [inC × HW], read transposed.
-                    gemm(thread, false, true, outC, g.inC(), ohw, b, dyo, ohw, a, xo, ohw, beta, dst, dsto, g.inC());
-                } else if (transposed) {
-                    // dWᵀ[patch × outC] += col_b[patch × OHW] · dY_bᵀ.
-                    int co = (int) (wso + thread * col);
-                    im2col(g, a, xo, ws, co);
-                    gemm(thread, false, true, patch, outC, ohw, ws, co, ohw, b, dyo, ohw, beta, dst, dsto, outC);
-                } else if (!parallelGemm) {
-                    // dW[outC × patch] += dY_b[outC × OHW] · col_bᵀ, col_bᵀ packed straight from the image.
-                    Sgemm.gemmSerial(gemm.scratch(thread), false, outC, patch, ohw, 1f, b, dyo, ohw,
-                            packers[thread].image(g, a, xo, true), beta, dst, dsto, patch);
+                    gemm(thread, false, true, g.outC(), g.inC(), ohw, b, dyo, ohw, a, xo, ohw, beta, dst, dsto, g.inC());
                 } else {
+                    // dW[outC × patch] += dY_b[outC × OHW] · col_bᵀ. Measured on a 32→64 3×3 layer at 14×14:
+                    // im2col + transposing B pack 180 µs per image against 265 µs for building colT
+                    // directly (3-float strided gathers) and packing it straight.
                     int co = (int) (wso + thread * col);
                     im2col(g, a, xo, ws, co);
-                    gemm(thread, false, true, outC, patch, ohw, b, dyo, ohw, ws, co, ohw, beta, dst, dsto, patch);
-                }
-            }
-        }
-    }
-
-    /**
-     * Packs GEMM B panels straight from one image: {@code col_b} (forward: rows are patch entries,
-     * columns output pixels) or {@code col_bᵀ} (filter gradient: rows are output pixels, columns patch
-     * entries). Each patch entry's im2col row is built once per panel into {@link #row} (L1-resident)
-     * and copied into the packed layout.
-     */
-    private static final class Im2colPacker implements Sgemm.PanelPacker {
-        private ConvGeom g;
-        private float[] x;
-        private int xo;
-        private boolean transposed;
-        /** One im2col row: OHW floats, grown when a larger layer arrives. */
-        private float[] row = new float[0];
-
-        Im2colPacker image(ConvGeom g, float[] x, int xo, boolean transposed) {
-            this.g = g;
-            this.x = x;
-            this.xo = xo;
-            this.transposed = transposed;
-            int ohw = g.outH() * g.outW();
-            if (row.length < ohw) row = new float[ohw];
-            return this;
-        }
-
-        @Override
-        public void pack(int pc, int kc, int jc, int nc, float[] pb) {
-            final int nr = Sgemm.NR, l = Sgemm.L;
-            float[] r = row;
-            if (!transposed) {
-                for (int p = 0; p < kc; p++) {
-                    im2colRow(g, x, xo, pc + p, r, 0);
-                    for (int jr = 0; jr < nc; jr += nr) {
-                        int w = Math.min(nr, nc - jr), dst = jr * kc + p * nr, src = jc + jr;
-                        if (w == nr) {
-                            for (int v = 0; v < nr; v += l) {
-                                jdk.incubator.vector.FloatVector.fromArray(Sgemm.S, r, src + v).intoArray(pb, dst + v);
-                            }
-                        } else {
-                            int j = 0;
-                            for (; j < w; j++) pb[dst + j] = r[src + j];
-                            for (; j < nr; j++) pb[dst + j] = 0f;
-                        }
-                    }
-                }
-            } else {
-                for (int j = 0; j < nc; j++) {
-                    im2colRow(g, x, xo, jc + j, r, 0);
-                    int jr = j - j % nr, dst = jr * kc + (j - jr);
-                    for (int p = 0; p < kc; p++) pb[dst + p * nr] = r[pc + p];
-                }
-                int tail = nc % nr;
-                if (tail != 0) {
-                    int jr = nc - tail;
-                    for (int p = 0; p < kc; p++) {
-                        int d = jr * kc + p * nr;
-                        for (int jj = tail; jj < nr; jj++) pb[d + jj] = 0f;
-                    }
+                    if (transposed) gemm(thread, false, true, patch, outC, ohw, ws, co, ohw, b, dyo, ohw, beta, dst, dsto, outC);
+                    else gemm(thread, false, true, outC, patch, ohw, b, dyo, ohw, ws, co, ohw, beta, dst, dsto, patch);
                 }
             }
         }
@@ -291,45 +215,45 @@ final class Conv {
 
     /** {@code col[(ic·kH + ki)·kW + kj][oh·OW + ow] = x[ic][oh·s − p + ki][ow·s − p + kj]} (0 outside). */
     static void im2col(ConvGeom g, float[] x, int xo, float[] col, int co) {
-        int ohw = g.outH() * g.outW();
-        for (int r = 0, patch = g.patchSize(); r < patch; r++) im2colRow(g, x, xo, r, col, co + r * ohw);
-    }
-
-    /** Row {@code r = (ic·kH + ki)·kW + kj} of the im2col matrix into {@code dst[d, d + OHW)}. */
-    static void im2colRow(ConvGeom g, float[] x, int xo, int r, float[] dst, int d) {
         int oh = g.outH(), ow = g.outW(), s = g.stride(), p = g.pad(), ih = g.inH(), iw = g.inW();
         int ohw = oh * ow;
-        int kj = r % g.kW(), ki = (r / g.kW()) % g.kH(), ic = r / (g.kW() * g.kH());
-        int plane = xo + ic * ih * iw;
-        int i0 = firstValid(p, ki, s), i1 = lastValid(ih, p, ki, s, oh);
-        int j0 = firstValid(p, kj, s), j1 = lastValid(iw, p, kj, s, ow);
-        if (i1 <= i0 || j1 <= j0) {
-            java.util.Arrays.fill(dst, d, d + ohw, 0f);
-            return;
-        }
-        java.util.Arrays.fill(dst, d, d + i0 * ow, 0f);
-        java.util.Arrays.fill(dst, d + i1 * ow, d + ohw, 0f);
-        int shift = plane + (ki - p) * iw + kj - p; // x index of output (i, j) is shift + i·s·iw + j·s
-        if (s == 1 && ow == iw) {
-            // "Same"-width stride 1: the valid rows are one contiguous shifted copy of the plane; copy it in
-            // one go (≈ 200 floats instead of 14 short copies) and re-zero the few border columns that
-            // wrapped in from the neighbouring row.
-            int from = i0 * ow + j0, to = (i1 - 1) * ow + j1;
-            System.arraycopy(x, shift + from, dst, d + from, to - from);
-            if (j0 > 0 || j1 < ow) {
-                for (int i = i0; i < i1; i++) {
-                    int rr = d + i * ow;
-                    for (int j = 0; j < j0; j++) dst[rr + j] = 0f;
-                    for (int j = j1; j < ow; j++) dst[rr + j] = 0f;
+        int row = co;
+        for (int ic = 0; ic < g.inC(); ic++) {
+            int plane = xo + ic * ih * iw;
+            for (int ki = 0; ki < g.kH(); ki++) {
+                int i0 = firstValid(p, ki, s), i1 = lastValid(ih, p, ki, s, oh);
+                for (int kj = 0; kj < g.kW(); kj++, row += ohw) {
+                    int j0 = firstValid(p, kj, s), j1 = lastValid(iw, p, kj, s, ow);
+                    if (i1 <= i0 || j1 <= j0) {
+                        java.util.Arrays.fill(col, row, row + ohw, 0f);
+                        continue;
+                    }
+                    java.util.Arrays.fill(col, row, row + i0 * ow, 0f);
+                    java.util.Arrays.fill(col, row + i1 * ow, row + ohw, 0f);
+                    int shift = plane + (ki - p) * iw + kj - p; // x index of output (i, j) is shift + i·s·iw + j·s
+                    if (s == 1 && ow == iw) {
+                        // "Same"-width stride 1: the valid rows are one contiguous shifted copy of the plane;
+                        // copy it in one go (≈ 200 floats instead of 14 short copies) and re-zero the few
+                        // border columns that wrapped in from the neighbouring row.
+                        int from = i0 * ow + j0, to = (i1 - 1) * ow + j1;
+                        System.arraycopy(x, shift + from, col, row + from, to - from);
+                        if (j0 > 0 || j1 < ow) {
+                            for (int i = i0; i < i1; i++) {
+                                int r = row + i * ow;
+                                for (int j = 0; j < j0; j++) col[r + j] = 0f;
+                                for (int j = j1; j < ow; j++) col[r + j] = 0f;
+                            }
+                        }
+                    } else {
+                        for (int i = i0; i < i1; i++) {
+                            int dst = row + i * ow, src = shift + i * s * iw;
+                            for (int j = 0; j < j0; j++) col[dst + j] = 0f;
+                            if (s == 1) for (int j = j0; j < j1; j++) col[dst + j] = x[src + j];
+                            else for (int j = j0; j < j1; j++) col[dst + j] = x[src + j * s];
+                            for (int j = j1; j < ow; j++) col[dst + j] = 0f;
+                        }
+                    }
                 }
-            }
-        } else {
-            for (int i = i0; i < i1; i++) {
-                int o = d + i * ow, src = shift + i * s * iw;
-                for (int j = 0; j < j0; j++) dst[o + j] = 0f;
-                if (s == 1) for (int j = j0; j < j1; j++) dst[o + j] = x[src + j];
-                else for (int j = j0; j < j1; j++) dst[o + j] = x[src + j * s];
-                for (int j = j1; j < ow; j++) dst[o + j] = 0f;
             }
         }
     }

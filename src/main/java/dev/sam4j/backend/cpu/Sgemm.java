@@ -134,38 +134,12 @@ final class Sgemm {
     }
 
     /**
-     * Supplies packed panels of {@code op(B)} in place of a stored B matrix, so that a caller whose B is
-     * implicit (the im2col matrix of an image) can pack it straight from its source, skipping the
-     * materialised matrix and one full pass over it.
-     */
-    interface PanelPacker {
-        /**
-         * Packs rows {@code [pc, pc + kc)} × columns {@code [jc, jc + nc)} of {@code op(B)} into {@code pb}
-         * in the layout of {@link #packBN}: {@link #NR}-wide slivers, sliver {@code jr} at {@code jr·kc},
-         * element (p, jj) at {@code p·NR + jj}, columns past {@code nc} zero.
-         */
-        void pack(int pc, int kc, int jc, int nc, float[] pb);
-    }
-
-    /**
      * Computes rows {@code [i0, i1)} × columns {@code [j0, j1)} of C on the calling thread. {@code i0} must be
      * a multiple of {@link #MR} and {@code j0} of {@link #NR} so the tile grid is that of the whole matrix.
      */
     static void gemmSerial(Scratch s, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
                            int lda, float[] b, int bo, int ldb, float beta, float[] c, int co, int ldc,
                            int i0, int i1, int j0, int j1) {
-        blocked(s, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, null, beta, c, co, ldc, i0, i1, j0, j1);
-    }
-
-    /** {@link #gemmSerial} with {@code op(B)} supplied by {@code packer} (all of C). */
-    static void gemmSerial(Scratch s, boolean ta, int m, int n, int k, float alpha, float[] a, int ao, int lda,
-                           PanelPacker packer, float beta, float[] c, int co, int ldc) {
-        blocked(s, ta, false, m, n, k, alpha, a, ao, lda, null, 0, 0, packer, beta, c, co, ldc, 0, m, 0, n);
-    }
-
-    private static void blocked(Scratch s, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
-                                int lda, float[] b, int bo, int ldb, PanelPacker packer, float beta, float[] c, int co,
-                                int ldc, int i0, int i1, int j0, int j1) {
         if (i0 >= i1 || j0 >= j1) return;
         if (k == 0 || alpha == 0) {
             scale(beta, c, co, ldc, i0, i1, j0, j1);
@@ -176,8 +150,7 @@ final class Sgemm {
             int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += depth) {
                 int kc = Math.min(depth, k - pc);
-                if (packer != null) packer.pack(pc, kc, jc, nc, s.pb);
-                else if (tb) packBT(b, bo, ldb, pc, kc, jc, nc, s.pb);
+                if (tb) packBT(b, bo, ldb, pc, kc, jc, nc, s.pb);
                 else packBN(b, bo, ldb, pc, kc, jc, nc, s.pb);
                 float betaEff = pc == 0 ? beta : 1f;
                 for (int ic = i0; ic < i1; ic += MC) {

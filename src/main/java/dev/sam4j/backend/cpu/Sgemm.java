@@ -211,10 +211,14 @@ final class Sgemm {
             FloatVector av = FloatVector.broadcast(S, alpha), bv = FloatVector.broadcast(S, beta);
             for (int r = 0; r < mr; r++) {
                 int cr = ct + r * ldc, tr = r * NR;
-                for (int v = 0; v < NR; v += L) {
-                    FloatVector x = FloatVector.fromArray(S, t, tr + v).mul(av);
-                    if (beta != 0f) x = x.add(FloatVector.fromArray(S, c, cr + v).mul(bv));
-                    x.intoArray(c, cr + v);
+                // separate loops rather than a conditionally updated vector (see the kernels' note)
+                if (beta == 0f) {
+                    for (int v = 0; v < NR; v += L) FloatVector.fromArray(S, t, tr + v).mul(av).intoArray(c, cr + v);
+                } else {
+                    for (int v = 0; v < NR; v += L) {
+                        FloatVector.fromArray(S, t, tr + v).mul(av).add(FloatVector.fromArray(S, c, cr + v).mul(bv))
+                                .intoArray(c, cr + v);
+                    }
                 }
             }
         } else {
@@ -303,6 +307,11 @@ final class Sgemm {
      * + 1–2 broadcasts) C2 spilled an accumulator to the stack inside the loop when the kernel also took
      * alpha/beta or an accumulate flag, and the 6×2 kernel fell from 67 to 28–45 GFLOP/s. Accumulation
      * and scaling are done by {@link #tile} on the stored result instead.
+     *
+     * <p>The kernels' note: never choose a vector with {@code ?:} or assign one in a branch. A vector
+     * value through a control-flow merge is one C2 may fail to keep in registers: it is then boxed on
+     * the heap and the operation runs its Java fallback (measured 128–1344 bytes allocated per kernel
+     * call with an epilogue written that way). {@code CpuBackendAllocationTest} guards this.
      */
     static void kernel(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc) {
         if (NV == 3) k6x3(kc, a, ao, b, bo, c, co, ldc);

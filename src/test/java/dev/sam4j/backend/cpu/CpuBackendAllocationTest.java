@@ -65,6 +65,11 @@ class CpuBackendAllocationTest {
                 b.add(v1, v2, v3, len);
                 b.sumOfSquares(v1, len);
                 b.sgdUpdate(v3, v2, v1, len, 0f, 0.9f, 0f, true);
+                b.sgdUpdate(v3, v2, v1, len, 0f, 0.9f, 0f, false);
+                b.sumRows(v1, v3, 100, 1000);
+                b.addRowBias(v3, v1, 100, 1000);
+                b.globalAvgPoolForward(batch, 8, 100, y, v3);
+                b.globalAvgPoolBackward(batch, 8, 100, v3, bdx);
             };
             long[] ids = backendThreads();
             long last = -1;

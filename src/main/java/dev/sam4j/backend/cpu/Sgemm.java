@@ -5,26 +5,32 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Single-precision GEMM, {@code C = alpha·op(A)·op(B) + beta·C}, row-major with arbitrary leading
- * dimensions, in the Goto/BLIS shape: the {@code k} dimension is cut into {@link #KC}-deep slabs; for
- * each slab a {@code KC × NC} panel of {@code op(B)} is packed into {@link #NR}-wide column slivers
- * and an {@code MC × KC} block of {@code op(A)} into {@link #MR}-tall row slivers; a register-blocked
- * micro-kernel then multiplies one A sliver by one B sliver into an {@code MR × NR} tile of C with
- * vector FMAs (B rows are vector loads, A values are broadcasts). Packing makes the inner loop read two
- * small contiguous streams whatever the transposes and leading dimensions are, and zero-pads the edges
- * so the kernel never branches.
+ * dimensions, in the Goto/BLIS shape: {@code k} is cut into equal slabs of at most {@link #KC}; for each
+ * slab a {@code kc × NC} panel of {@code op(B)} is packed into {@link #NR}-wide column slivers and an
+ * {@code MC × kc} block of {@code op(A)} into {@link #MR}-tall row slivers; a register-blocked
+ * micro-kernel multiplies one A sliver by one B sliver into an {@code MR × NR} tile with vector FMAs
+ * (B rows are vector loads, A values broadcasts). Packing turns every transpose/leading-dimension case
+ * into two small contiguous streams and zero-pads the edges, so the kernel never branches. Loop order
+ * per slab (BLIS): column slivers outside, row slivers inside, so a B sliver ({@code kc × NR}, 20 KiB)
+ * stays in L1 while the A block ({@code MC × kc}, 240 KiB) streams from L2. Measured single-thread
+ * against the opposite order (A sliver in L1, a 640 KiB B panel streamed from L2): 2–20 % faster on the
+ * MLP and conv shapes, equal on 1024³.
  *
- * <p><b>Kernel shape.</b> The JVM picks the vector width: on AVX2 (and on AVX-512 Xeons, where HotSpot
- * defaults to {@code -XX:UseAVX=2} to avoid the frequency drop) vectors are 8 floats and there are 16
- * vector registers, so the kernel is 6 rows × 2 vectors (12 accumulators + 2 B vectors + 1 broadcast).
- * With {@code -XX:UseAVX=3} vectors are 16 floats with 32 registers, and the kernel is 8 × 3 vectors
- * (24 accumulators). Other widths use the 6 × 2 shape.
+ * <p><b>Kernel shape.</b> The JVM picks the vector width. On AVX2 (and on AVX-512 Xeons, where HotSpot
+ * defaults to {@code -XX:UseAVX=2}) vectors hold 8 floats and there are 16 vector registers: the kernel
+ * is 4 rows × 2 vectors (8 accumulators). The textbook 6 × 2 (12 accumulators + 2 B + broadcasts) runs
+ * 67 GFLOP/s alone but C2's scheduler keeps three broadcasts live and spills an accumulator inside the
+ * loop when the kernel is compiled in the GEMM, which made it slower in the GEMM than 4 × 2 (measured
+ * single-thread CPU time: 1024³ 42 vs 44–47, MLP shape 35–39 vs 42–46, conv shapes 32–38 vs 37–43);
+ * 4 also divides the batch and channel counts (32, 64, 128) that dominate here. With
+ * {@code -XX:UseAVX=3} vectors hold 16 floats with 32 registers and the kernel is 6 × 3 (18
+ * accumulators; ≈ 100–120 GFLOP/s alone on the same core).
  *
- * <p><b>Threads.</b> {@link #gemm} splits C into one contiguous range of whole tiles per thread (along
- * the longer side, in tiles) and every thread runs the serial blocked algorithm on its range with its
- * own packing buffers; the packing of the shared operand is duplicated (it costs {@code 1/(other dim)}
- * of the work). The slab boundaries in {@code k} and the tile grid are the same for every thread count,
- * and each element of C is produced by the same sequence of FMAs, so results are bit-identical for any
- * number of threads.
+ * <p><b>Threads.</b> {@link #gemm} gives each thread one contiguous range of whole tiles (along the
+ * longer side, in tiles); each runs the serial blocked algorithm on its range with its own packing
+ * buffers, duplicating the packing of the shared operand (a {@code 1/other-dimension} share of the
+ * work). Slab boundaries and the tile grid do not depend on the thread count and every element of C is
+ * produced by the same sequence of operations, so results are bit-identical for any number of threads.
  *
  * <p>Not thread-safe: one instance serves one caller at a time (the backend's).
  */
@@ -44,17 +50,17 @@ final class Sgemm {
      * than its FMAs.
      */
     static final int KC = 320;
-    /** Rows of A per packed block: {@code MC × KC} floats (≈ 200 KiB) stay in L2. */
+    /** Rows of A per packed block: {@code MC × KC} floats (240 KiB) stay in L2. */
     static final int MC;
-    /** Columns of B per packed panel: {@code KC × NC} floats (2 MiB) live in L2/L3. */
+    /** Columns of B per packed panel: {@code KC × NC} floats (2.5 MiB) live in L3; one sliver at a time in L1. */
     static final int NC;
 
     static {
-        MR = 6;
+        MR = L == 16 ? 6 : 4;
         NV = L == 16 ? 3 : 2;
         NR = NV * L;
         MC = MR * (192 / MR);
-        NC = NR * (512 / NR);
+        NC = NR * (2048 / NR);
     }
 
     /** Per-thread packing buffers (allocated once per thread, on first use). */
@@ -173,9 +179,9 @@ final class Sgemm {
     }
 
     private static void macro(Scratch s, int kc, int mc, int nc, float alpha, float beta, float[] c, int cOff, int ldc) {
-        for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir);
-            for (int jr = 0; jr < nc; jr += NR) tile(s, kc, ir, mr, jr, Math.min(NR, nc - jr), alpha, beta, c, cOff, ldc);
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            for (int ir = 0; ir < mc; ir += MR) tile(s, kc, ir, Math.min(MR, mc - ir), jr, nr, alpha, beta, c, cOff, ldc);
         }
     }
 
@@ -183,14 +189,39 @@ final class Sgemm {
                              int cOff, int ldc) {
         int aOff = ir * kc, bOff = jr * kc;
         int ct = cOff + ir * ldc + jr;
-        if (mr == MR && nr == NR) {
-            kernel(kc, s.pa, aOff, s.pb, bOff, c, ct, ldc, alpha, beta);
+        if (mr == MR && nr == NR && alpha == 1f && beta == 0f) {
+            kernel(kc, s.pa, aOff, s.pb, bOff, c, ct, ldc);
+            return;
+        }
+        // Accumulating slabs, edge tiles and general alpha/beta: the product goes to scratch, then
+        // C = alpha·t + beta·C (beta == 0: C not read). Multiplying by 1 is exact, so an element gets the
+        // same bits here as in the direct path above, wherever it sits.
+        float[] t = s.tile;
+        kernel(kc, s.pa, aOff, s.pb, bOff, t, 0, NR);
+        if (nr == NR) {
+            if (alpha == 1f && beta == 1f) {
+                for (int r = 0; r < mr; r++) {
+                    int cr = ct + r * ldc, tr = r * NR;
+                    for (int v = 0; v < NR; v += L) {
+                        FloatVector.fromArray(S, t, tr + v).add(FloatVector.fromArray(S, c, cr + v)).intoArray(c, cr + v);
+                    }
+                }
+                return;
+            }
+            FloatVector av = FloatVector.broadcast(S, alpha), bv = FloatVector.broadcast(S, beta);
+            for (int r = 0; r < mr; r++) {
+                int cr = ct + r * ldc, tr = r * NR;
+                // separate loops rather than a conditionally updated vector (see the kernels' note)
+                if (beta == 0f) {
+                    for (int v = 0; v < NR; v += L) FloatVector.fromArray(S, t, tr + v).mul(av).intoArray(c, cr + v);
+                } else {
+                    for (int v = 0; v < NR; v += L) {
+                        FloatVector.fromArray(S, t, tr + v).mul(av).add(FloatVector.fromArray(S, c, cr + v).mul(bv))
+                                .intoArray(c, cr + v);
+                    }
+                }
+            }
         } else {
-            // Edge tile: compute the full padded tile into scratch, then merge the valid part with the
-            // same arithmetic (alpha·t + beta·c, no FMA) as the vector epilogue, so an element's value
-            // does not depend on whether it sits in an edge tile.
-            float[] t = s.tile;
-            kernel(kc, s.pa, aOff, s.pb, bOff, t, 0, NR, 1f, 0f);
             for (int r = 0; r < mr; r++) {
                 int cr = ct + r * ldc, tr = r * NR;
                 if (beta == 0) for (int j = 0; j < nr; j++) c[cr + j] = alpha * t[tr + j];
@@ -251,36 +282,46 @@ final class Sgemm {
 
     /** B transposed ({@code B[p][j] = b[bo + j·ldb + p]}): a transpose; reads run along p. */
     static void packBT(float[] b, int bo, int ldb, int pc, int kc, int jc, int nc, float[] pb) {
+        // Blocked over p: a whole sliver (kc × NR floats: 50 KiB at NR = 48) does not fit L1, and walking
+        // all of it once per column j made the scattered stores miss (measured 3.7× slower at NR = 48).
+        final int pBlock = 64;
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             int dst = jr * kc;
-            for (int j = 0; j < nr; j++) {
-                int src = bo + (jc + jr + j) * ldb + pc;
-                for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = b[src + p];
+            for (int p0 = 0; p0 < kc; p0 += pBlock) {
+                int p1 = Math.min(kc, p0 + pBlock);
+                for (int j = 0; j < nr; j++) {
+                    int src = bo + (jc + jr + j) * ldb + pc;
+                    for (int p = p0; p < p1; p++) pb[dst + p * NR + j] = b[src + p];
+                }
+                for (int j = nr; j < NR; j++) for (int p = p0; p < p1; p++) pb[dst + p * NR + j] = 0f;
             }
-            for (int j = nr; j < NR; j++) for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = 0f;
         }
     }
 
     // ---- micro-kernels ----
 
-    static void kernel(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, float alpha, float beta) {
-        if (NV == 3) k6x3(kc, a, ao, b, bo, c, co, ldc, alpha, beta);
-        else k6x2(kc, a, ao, b, bo, c, co, ldc, alpha, beta);
+    /**
+     * {@code C[MR × NR] = A-sliver · B-sliver}: the micro-kernel, whose epilogue only stores. Anything
+     * else live across the k loop costs registers: with AVX2's 16 vector registers (12 accumulators + 2 B
+     * + 1–2 broadcasts) C2 spilled an accumulator to the stack inside the loop when the kernel also took
+     * alpha/beta or an accumulate flag, and the 6×2 kernel fell from 67 to 28–45 GFLOP/s. Accumulation
+     * and scaling are done by {@link #tile} on the stored result instead.
+     *
+     * <p>The kernels' note: never choose a vector with {@code ?:} or assign one in a branch. A vector
+     * value through a control-flow merge is one C2 may fail to keep in registers: it is then boxed on
+     * the heap and the operation runs its Java fallback (measured 128–1344 bytes allocated per kernel
+     * call with an epilogue written that way). {@code CpuBackendAllocationTest} guards this.
+     */
+    static void kernel(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc) {
+        if (NV == 3) k6x3(kc, a, ao, b, bo, c, co, ldc);
+        else k4x2(kc, a, ao, b, bo, c, co, ldc);
     }
 
-    private static FloatVector merge(FloatVector acc, float[] c, int at, float alpha, float beta) {
-        FloatVector r = alpha == 1f ? acc : acc.mul(alpha);
-        if (beta == 0f) return r;
-        FloatVector old = FloatVector.fromArray(S, c, at);
-        return r.add(beta == 1f ? old : old.mul(beta));
-    }
-
-    private static void k6x2(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
-                             float alpha, float beta) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    private static void k4x2(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * (2 * L), ai = ao + p * 6;
+            int bi = bo + p * (2 * L), ai = ao + p * 4;
             FloatVector b0 = FloatVector.fromArray(S, b, bi + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 1 * L);
             FloatVector x0 = FloatVector.broadcast(S, a[ai + 0]);
@@ -291,27 +332,18 @@ final class Sgemm {
             c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21);
             FloatVector x3 = FloatVector.broadcast(S, a[ai + 3]);
             c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
-            FloatVector x4 = FloatVector.broadcast(S, a[ai + 4]);
-            c40 = x4.fma(b0, c40); c41 = x4.fma(b1, c41);
-            FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
-            c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
         }
-        merge(c00, c, co + 0 * ldc + 0 * L, alpha, beta).intoArray(c, co + 0 * ldc + 0 * L);
-        merge(c01, c, co + 0 * ldc + 1 * L, alpha, beta).intoArray(c, co + 0 * ldc + 1 * L);
-        merge(c10, c, co + 1 * ldc + 0 * L, alpha, beta).intoArray(c, co + 1 * ldc + 0 * L);
-        merge(c11, c, co + 1 * ldc + 1 * L, alpha, beta).intoArray(c, co + 1 * ldc + 1 * L);
-        merge(c20, c, co + 2 * ldc + 0 * L, alpha, beta).intoArray(c, co + 2 * ldc + 0 * L);
-        merge(c21, c, co + 2 * ldc + 1 * L, alpha, beta).intoArray(c, co + 2 * ldc + 1 * L);
-        merge(c30, c, co + 3 * ldc + 0 * L, alpha, beta).intoArray(c, co + 3 * ldc + 0 * L);
-        merge(c31, c, co + 3 * ldc + 1 * L, alpha, beta).intoArray(c, co + 3 * ldc + 1 * L);
-        merge(c40, c, co + 4 * ldc + 0 * L, alpha, beta).intoArray(c, co + 4 * ldc + 0 * L);
-        merge(c41, c, co + 4 * ldc + 1 * L, alpha, beta).intoArray(c, co + 4 * ldc + 1 * L);
-        merge(c50, c, co + 5 * ldc + 0 * L, alpha, beta).intoArray(c, co + 5 * ldc + 0 * L);
-        merge(c51, c, co + 5 * ldc + 1 * L, alpha, beta).intoArray(c, co + 5 * ldc + 1 * L);
+        c00.intoArray(c, co + 0 * ldc + 0 * L);
+        c01.intoArray(c, co + 0 * ldc + 1 * L);
+        c10.intoArray(c, co + 1 * ldc + 0 * L);
+        c11.intoArray(c, co + 1 * ldc + 1 * L);
+        c20.intoArray(c, co + 2 * ldc + 0 * L);
+        c21.intoArray(c, co + 2 * ldc + 1 * L);
+        c30.intoArray(c, co + 3 * ldc + 0 * L);
+        c31.intoArray(c, co + 3 * ldc + 1 * L);
     }
 
-    private static void k6x3(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
-                             float alpha, float beta) {
+    private static void k6x3(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
         for (int p = 0; p < kc; p++) {
             int bi = bo + p * (3 * L), ai = ao + p * 6;
@@ -331,23 +363,23 @@ final class Sgemm {
             FloatVector x5 = FloatVector.broadcast(S, a[ai + 5]);
             c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51); c52 = x5.fma(b2, c52);
         }
-        merge(c00, c, co + 0 * ldc + 0 * L, alpha, beta).intoArray(c, co + 0 * ldc + 0 * L);
-        merge(c01, c, co + 0 * ldc + 1 * L, alpha, beta).intoArray(c, co + 0 * ldc + 1 * L);
-        merge(c02, c, co + 0 * ldc + 2 * L, alpha, beta).intoArray(c, co + 0 * ldc + 2 * L);
-        merge(c10, c, co + 1 * ldc + 0 * L, alpha, beta).intoArray(c, co + 1 * ldc + 0 * L);
-        merge(c11, c, co + 1 * ldc + 1 * L, alpha, beta).intoArray(c, co + 1 * ldc + 1 * L);
-        merge(c12, c, co + 1 * ldc + 2 * L, alpha, beta).intoArray(c, co + 1 * ldc + 2 * L);
-        merge(c20, c, co + 2 * ldc + 0 * L, alpha, beta).intoArray(c, co + 2 * ldc + 0 * L);
-        merge(c21, c, co + 2 * ldc + 1 * L, alpha, beta).intoArray(c, co + 2 * ldc + 1 * L);
-        merge(c22, c, co + 2 * ldc + 2 * L, alpha, beta).intoArray(c, co + 2 * ldc + 2 * L);
-        merge(c30, c, co + 3 * ldc + 0 * L, alpha, beta).intoArray(c, co + 3 * ldc + 0 * L);
-        merge(c31, c, co + 3 * ldc + 1 * L, alpha, beta).intoArray(c, co + 3 * ldc + 1 * L);
-        merge(c32, c, co + 3 * ldc + 2 * L, alpha, beta).intoArray(c, co + 3 * ldc + 2 * L);
-        merge(c40, c, co + 4 * ldc + 0 * L, alpha, beta).intoArray(c, co + 4 * ldc + 0 * L);
-        merge(c41, c, co + 4 * ldc + 1 * L, alpha, beta).intoArray(c, co + 4 * ldc + 1 * L);
-        merge(c42, c, co + 4 * ldc + 2 * L, alpha, beta).intoArray(c, co + 4 * ldc + 2 * L);
-        merge(c50, c, co + 5 * ldc + 0 * L, alpha, beta).intoArray(c, co + 5 * ldc + 0 * L);
-        merge(c51, c, co + 5 * ldc + 1 * L, alpha, beta).intoArray(c, co + 5 * ldc + 1 * L);
-        merge(c52, c, co + 5 * ldc + 2 * L, alpha, beta).intoArray(c, co + 5 * ldc + 2 * L);
+        c00.intoArray(c, co + 0 * ldc + 0 * L);
+        c01.intoArray(c, co + 0 * ldc + 1 * L);
+        c02.intoArray(c, co + 0 * ldc + 2 * L);
+        c10.intoArray(c, co + 1 * ldc + 0 * L);
+        c11.intoArray(c, co + 1 * ldc + 1 * L);
+        c12.intoArray(c, co + 1 * ldc + 2 * L);
+        c20.intoArray(c, co + 2 * ldc + 0 * L);
+        c21.intoArray(c, co + 2 * ldc + 1 * L);
+        c22.intoArray(c, co + 2 * ldc + 2 * L);
+        c30.intoArray(c, co + 3 * ldc + 0 * L);
+        c31.intoArray(c, co + 3 * ldc + 1 * L);
+        c32.intoArray(c, co + 3 * ldc + 2 * L);
+        c40.intoArray(c, co + 4 * ldc + 0 * L);
+        c41.intoArray(c, co + 4 * ldc + 1 * L);
+        c42.intoArray(c, co + 4 * ldc + 2 * L);
+        c50.intoArray(c, co + 5 * ldc + 0 * L);
+        c51.intoArray(c, co + 5 * ldc + 1 * L);
+        c52.intoArray(c, co + 5 * ldc + 2 * L);
     }
 }

@@ -214,13 +214,23 @@ final class VectorOps {
                     boolean nesterov) {
         int i = 0;
         FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
-        for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector wv = FloatVector.fromArray(F, w, wo + i);
-            FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
-            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
-            mv.intoArray(m, mo + i);
-            FloatVector step = nesterov ? d.add(mv.mul(muv)) : mv;
-            wv.sub(step.mul(lrv)).intoArray(w, wo + i);
+        // Two loops, not `nesterov ? a : b` on vectors: a vector chosen through a branch can be boxed (see Sgemm).
+        if (nesterov) {
+            for (int ub = F.loopBound(n); i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, w, wo + i);
+                FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
+                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+                mv.intoArray(m, mo + i);
+                wv.sub(d.add(mv.mul(muv)).mul(lrv)).intoArray(w, wo + i);
+            }
+        } else {
+            for (int ub = F.loopBound(n); i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, w, wo + i);
+                FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
+                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+                mv.intoArray(m, mo + i);
+                wv.sub(mv.mul(lrv)).intoArray(w, wo + i);
+            }
         }
         for (; i < n; i++) {
             float wi = w[wo + i];

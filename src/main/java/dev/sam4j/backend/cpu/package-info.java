@@ -1,7 +1,28 @@
 /**
- * CPU backends: {@link dev.sam4j.backend.cpu.ScalarOps} / {@link dev.sam4j.backend.cpu.ReferenceBackend},
- * the double-precision plain-loop oracle, and {@link dev.sam4j.backend.cpu.CpuBackend}, the fast float
- * implementation on the Vector API with a cache-blocked multithreaded SGEMM. {@code jdk.incubator.vector}
- * is used nowhere outside this package.
+ * CPU backends.
+ *
+ * <ul>
+ *   <li>{@link dev.sam4j.backend.cpu.ScalarOps} / {@link dev.sam4j.backend.cpu.ReferenceBackend}: the
+ *       double-precision plain-loop oracle that every other backend is tested against.</li>
+ *   <li>{@link dev.sam4j.backend.cpu.CpuBackend}: the fast float32 backend, built from
+ *       <ul>
+ *         <li>{@code VectorOps}: Vector API elementwise, reduction, batch-norm and optimizer kernels;</li>
+ *         <li>{@code Sgemm}: packed, cache-blocked, multithreaded SGEMM with a register-blocked FMA
+ *             micro-kernel (4×16 on AVX2, 6×48 on AVX-512);</li>
+ *         <li>{@code Conv}: im2col/col2im convolution on top of the SGEMM, spread over images;</li>
+ *         <li>{@code Pooling}: max pooling, vectorised for the 2×2 stride-2 case;</li>
+ *         <li>{@code WorkerPool}: the persistent spin-then-park thread pool the backend owns.</li>
+ *       </ul></li>
+ * </ul>
+ *
+ * <p>{@code jdk.incubator.vector} is used nowhere outside this package. The vector width is the JVM's
+ * preferred species: 256 bits on AVX2 machines and, by HotSpot's default, also on AVX-512 Xeons;
+ * {@code -XX:UseAVX=3} on such a machine selects 512-bit vectors and the wider GEMM kernel.
+ *
+ * <p>Results of {@code CpuBackend} are bit-identical across runs and thread counts (fixed partitions,
+ * fixed-order combination of partials, no lane-order-dependent reductions); its steady state allocates
+ * nothing. Tests: {@code CpuBackendAgreementTest} (every op against the reference over awkward sizes),
+ * {@code CpuBackendDeterminismTest}, {@code CpuBackendAllocationTest}; benchmarks in
+ * {@code dev.sam4j.bench} ({@code scripts/jmh}).
  */
 package dev.sam4j.backend.cpu;

@@ -179,7 +179,9 @@ class CpuBackendAgreementTest {
 
     static Stream<Arguments> gemmShapes() {
         int[][] mnk = {{1, 1, 1}, {1, 7, 31}, {7, 1, 65}, {31, 65, 7}, {65, 31, 130}, {130, 257, 1}, {257, 7, 31},
-                {6, 16, 256}, {12, 48, 257}, {65, 130, 257}, {130, 65, 300}, {200, 530, 70}};
+                {6, 16, 256}, {12, 48, 257}, {65, 130, 257}, {130, 65, 300}, {200, 530, 70},
+                {33, 70, 700},   // three k slabs
+                {7, 2100, 33}};  // two 2048-wide B panels
         List<Arguments> out = new ArrayList<>();
         int i = 0;
         for (int[] s : mnk)
@@ -241,6 +243,8 @@ class CpuBackendAgreementTest {
                 {new ConvGeom(2, 11, 10, 7, 3, 2, 2, 0), 9},    // non-square kernel; 9 images > 8 partials
                 {new ConvGeom(16, 12, 12, 32, 3, 3, 1, 1), 4},  // several GEMM tiles
                 {new ConvGeom(3, 6, 6, 1, 3, 3, 1, 2), 2},      // pad 2: whole rows of padding
+                {new ConvGeom(1, 9, 9, 16, 3, 3, 1, 1), 3},     // patch 9 < outC 16: transposed filter gradient
+                {new ConvGeom(3, 8, 7, 32, 3, 3, 2, 1), 9},     // ... with stride 2 and 8 partials
         };
         List<Arguments> out = new ArrayList<>();
         for (int t : new int[] {1, 2}) for (Object[] c : cases) out.add(Arguments.of(t, c[0], c[1]));
@@ -281,6 +285,21 @@ class CpuBackendAgreementTest {
         assertClose("convBackwardFilter dBias", REF, rdb, cpu, cdb, 1.2e-7); // double sum, one float rounding
         cpu.convBackwardFilter(g, n, put(cpu, x), put(cpu, dy), cdw, null, ws);
         assertClose("convBackwardFilter without bias", REF, rdw, cpu, cdw, tolFilter);
+    }
+
+    @Test
+    void pointwiseConvOfOneImageNeedsNoWorkspace() {
+        ConvGeom g = new ConvGeom(5, 4, 3, 6, 1, 1, 1, 0);
+        assertEquals(0, cpu2.convWorkspaceSize(g, 1));
+        float[] x = uniform(g.inSize(), 34), w = uniform(g.weightSize(), 35), dy = uniform(g.outSize(), 36);
+        Buffer ry = REF.allocate(g.outSize()), cy = cpu2.allocate(g.outSize());
+        REF.convForward(g, 1, put(REF, x), put(REF, w), null, ry, null);
+        cpu2.convForward(g, 1, put(cpu2, x), put(cpu2, w), null, cy, null);
+        assertClose("pointwise forward", REF, ry, cpu2, cy, 1e-5);
+        Buffer rdw = REF.allocate(g.weightSize()), cdw = cpu2.allocate(g.weightSize());
+        REF.convBackwardFilter(g, 1, put(REF, x), put(REF, dy), rdw, null, null);
+        cpu2.convBackwardFilter(g, 1, put(cpu2, x), put(cpu2, dy), cdw, null, null);
+        assertClose("pointwise filter gradient", REF, rdw, cpu2, cdw, 1e-5);
     }
 
     @Test

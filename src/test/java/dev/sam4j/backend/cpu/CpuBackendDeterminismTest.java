@@ -68,7 +68,7 @@ class CpuBackendDeterminismTest {
     @Test
     void convolutionAllThreeOps() {
         ConvGeom[] geoms = {new ConvGeom(8, 16, 16, 16, 3, 3, 1, 1), new ConvGeom(6, 9, 11, 5, 3, 3, 2, 1),
-                new ConvGeom(12, 7, 7, 10, 1, 1, 1, 0)};
+                new ConvGeom(12, 7, 7, 10, 1, 1, 1, 0), new ConvGeom(2, 10, 10, 24, 3, 3, 1, 1)};
         int n = 13; // not a multiple of the thread counts nor of the 8 filter partials
         sameEverywhere("conv", b -> {
             List<float[]> out = new ArrayList<>();

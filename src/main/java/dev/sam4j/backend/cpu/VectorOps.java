@@ -297,22 +297,29 @@ final class VectorOps {
 
     /**
      * SAM's perturbation in one pass: {@code ws = w; gs = g; w = w + scale·g} (or, when {@code adaptive},
-     * ASAM's {@code w + scale·(|w| + η)²·g}).
+     * ASAM's {@code w + scale·(|w| + η)²·g}). One loop per variant: a vector chosen through a branch can be
+     * boxed (see {@link Sgemm}), which would allocate in the step.
      */
     static void perturb(float[] w, int wo, float[] g, int go, float[] ws, int wso, float[] gs, int gso, int n, float scale,
                         boolean adaptive, float eta) {
         FloatVector sv = FloatVector.broadcast(F, scale), etav = FloatVector.broadcast(F, eta);
         int i = 0;
-        for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
-            wv.intoArray(ws, wso + i);
-            gv.intoArray(gs, gso + i);
-            FloatVector e = gv.mul(sv);
-            if (adaptive) {
+        int ub = F.loopBound(n);
+        if (adaptive) {
+            for (; i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
+                wv.intoArray(ws, wso + i);
+                gv.intoArray(gs, gso + i);
                 FloatVector t = wv.abs().add(etav);
-                e = e.mul(t.mul(t));
+                wv.add(gv.mul(sv).mul(t.mul(t))).intoArray(w, wo + i);
             }
-            wv.add(e).intoArray(w, wo + i);
+        } else {
+            for (; i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
+                wv.intoArray(ws, wso + i);
+                gv.intoArray(gs, gso + i);
+                wv.add(gv.mul(sv)).intoArray(w, wo + i);
+            }
         }
         for (; i < n; i++) {
             float wi = w[wo + i], gi = g[go + i];
@@ -330,23 +337,50 @@ final class VectorOps {
     /**
      * The SGD update of {@link #sgd}, reading the weights from {@code src} (the saved copy, for SAM's exact
      * restore; {@code src == w} for a plain update) and the gradient {@code g + vScale·v} when {@code v} is not
-     * null (LookSAM's reuse). With {@code src == w} and {@code v == null} every element is computed exactly as
-     * {@link #sgd} computes it, so restore + update is bit-identical to copy + update.
+     * null (LookSAM's reuse). With {@code v == null} every element is computed exactly as {@link #sgd} computes
+     * it, so restore + update is bit-identical to copy + update. One vector loop per variant (no vector chosen
+     * through a branch, which could be boxed and allocate).
      */
     static void sgdFrom(float[] src, int so, float[] w, int wo, float[] g, int go, float[] v, int vo, float vScale, float[] m,
                         int mo, int n, float lr, float mu, float wd, boolean nesterov) {
         int i = 0;
+        int ub = F.loopBound(n);
         FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
         FloatVector vsv = FloatVector.broadcast(F, vScale);
-        for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector wv = FloatVector.fromArray(F, src, so + i);
-            FloatVector gv = FloatVector.fromArray(F, g, go + i);
-            if (v != null) gv = gv.add(FloatVector.fromArray(F, v, vo + i).mul(vsv));
-            FloatVector d = gv.add(wv.mul(wdv));
-            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
-            mv.intoArray(m, mo + i);
-            FloatVector step = nesterov ? d.add(mv.mul(muv)) : mv;
-            wv.sub(step.mul(lrv)).intoArray(w, wo + i);
+        if (v == null && !nesterov) {
+            for (; i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, src, so + i);
+                FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
+                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+                mv.intoArray(m, mo + i);
+                wv.sub(mv.mul(lrv)).intoArray(w, wo + i);
+            }
+        } else if (v == null) {
+            for (; i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, src, so + i);
+                FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
+                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+                mv.intoArray(m, mo + i);
+                wv.sub(d.add(mv.mul(muv)).mul(lrv)).intoArray(w, wo + i);
+            }
+        } else if (!nesterov) {
+            for (; i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, src, so + i);
+                FloatVector d = FloatVector.fromArray(F, g, go + i).add(FloatVector.fromArray(F, v, vo + i).mul(vsv))
+                        .add(wv.mul(wdv));
+                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+                mv.intoArray(m, mo + i);
+                wv.sub(mv.mul(lrv)).intoArray(w, wo + i);
+            }
+        } else {
+            for (; i < ub; i += L) {
+                FloatVector wv = FloatVector.fromArray(F, src, so + i);
+                FloatVector d = FloatVector.fromArray(F, g, go + i).add(FloatVector.fromArray(F, v, vo + i).mul(vsv))
+                        .add(wv.mul(wdv));
+                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+                mv.intoArray(m, mo + i);
+                wv.sub(d.add(mv.mul(muv)).mul(lrv)).intoArray(w, wo + i);
+            }
         }
         for (; i < n; i++) {
             float wi = src[so + i];

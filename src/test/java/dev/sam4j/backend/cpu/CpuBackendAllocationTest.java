@@ -47,6 +47,7 @@ class CpuBackendAllocationTest {
             Buffer py = b.allocate(batch * pg.outSize()), pdx = b.allocate(batch * pg.inSize());
             int len = 100_000;
             Buffer v1 = put(b, uniform(len, 6)), v2 = put(b, uniform(len, 7)), v3 = b.allocate(len);
+            Buffer s1 = b.allocate(len), s2 = b.allocate(len);
             Buffer gamma = put(b, uniform(8, 8)), beta = put(b, uniform(8, 9)), rm = b.allocate(8), rv = b.allocate(8);
             Buffer sm = b.allocate(8), si = b.allocate(8), dg = b.allocate(8), dbeta = b.allocate(8), bdx = b.allocate(batch * g.outSize());
             Runnable step = () -> {
@@ -70,6 +71,16 @@ class CpuBackendAllocationTest {
                 b.addRowBias(v3, v1, 100, 1000);
                 b.globalAvgPoolForward(batch, 8, 100, y, v3);
                 b.globalAvgPoolBackward(batch, 8, 100, v3, bdx);
+                // the SAM-family passes
+                b.dot(v1, v2, len);
+                b.asamNormSquared(v1, v2, len, 0.01);
+                b.axpby(-0.5, v1, 1.0, v2, v3, len);
+                b.samPerturb(v3, v2, s1, s2, len, 1e-3);
+                b.asamPerturb(v3, v2, s1, s2, len, 1e-3, 0.01);
+                b.restoreSgdUpdate(v3, s1, v2, v1, len, 0f, 0.9f, 0f, false);
+                b.restoreSgdUpdate(v3, s1, v2, v1, len, 0f, 0.9f, 0f, true);
+                b.sgdUpdateWithDirection(v3, v2, s2, 0.5, v1, len, 0f, 0.9f, 0f, false);
+                b.sgdUpdateWithDirection(v3, v2, s2, 0.5, v1, len, 0f, 0.9f, 0f, true);
             };
             long[] ids = backendThreads();
             long last = -1;

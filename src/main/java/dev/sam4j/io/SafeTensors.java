@@ -147,13 +147,15 @@ public final class SafeTensors {
     /** A parsed and validated file: its metadata and tensor entries; {@link #floats} reads one tensor. */
     public static final class Contents {
         private final Path path;
+        private final Source source;
         private final long dataStart;
         private final long fileSize;
         private final Map<String, String> metadata;
         private final Map<String, Entry> entries;
 
-        private Contents(Path path, long dataStart, long fileSize, Map<String, String> metadata, Map<String, Entry> entries) {
+        private Contents(Path path, Source source, long dataStart, long fileSize, Map<String, String> metadata, Map<String, Entry> entries) {
             this.path = path;
+            this.source = source;
             this.dataStart = dataStart;
             this.fileSize = fileSize;
             this.metadata = Collections.unmodifiableMap(metadata);
@@ -184,7 +186,7 @@ public final class SafeTensors {
             if (n > MAX_ARRAY) throw new FileFormatException(path.toString(), "tensor '" + name + "' has " + n + " elements, more than one array holds");
             float[] out = new float[(int) n];
             ByteBuffer buf = ByteBuffer.allocate((int) Math.min(1 << 16, Math.max(4, n * 4))).order(ByteOrder.LITTLE_ENDIAN);
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            try (Source ch = source.reopen()) {
                 if (ch.size() != fileSize) throw new FileFormatException(path.toString(), "changed size while being read");
                 long pos = dataStart + e.begin();
                 int done = 0;
@@ -212,35 +214,80 @@ public final class SafeTensors {
 
     /** Reads and validates the header of {@code file}; see the class comment for what is checked. */
     public static Contents read(Path file) {
-        String src = file.toString();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) throw new FileFormatException(src, "truncated: " + size + " bytes, a safetensors file starts with an 8-byte header length");
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0, src);
-            long n = lenBuf.flip().getLong();
-            if (n < 2 || n > MAX_HEADER_BYTES) {
-                throw new FileFormatException(src, "header length " + Long.toUnsignedString(n) + " is absurd (a header is 2 to " + MAX_HEADER_BYTES + " bytes)");
-            }
-            if (n > size - 8) throw new FileFormatException(src, "header length " + n + " exceeds the file (" + size + " bytes): truncated or not safetensors");
-            ByteBuffer hb = ByteBuffer.allocate((int) n);
-            readFully(ch, hb, 8, src);
-            String json;
-            try {
-                json = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(hb.flip()).toString();
-            } catch (CharacterCodingException e) {
-                throw new FileFormatException(src, "header is not valid UTF-8");
-            }
-            return parseHeader(file, JsonReader.parse(json, src + " header"), 8 + n, size);
+        try (Source ch = Source.of(file)) {
+            return read(file, ch);
         } catch (NoSuchFileException e) {
-            throw new FileFormatException(src, "no such file");
+            throw new FileFormatException(file.toString(), "no such file");
         } catch (IOException e) {
-            throw new FileFormatException(src, "cannot read: " + e.getMessage(), e);
+            throw new FileFormatException(file.toString(), "cannot read: " + e.getMessage(), e);
         }
     }
 
-    private static void readFully(FileChannel ch, ByteBuffer b, long pos, String src) throws IOException {
+    /** The same checks on bytes in memory ({@code name} stands for the file in messages). */
+    static Contents read(Path name, byte[] bytes) {
+        try (Source ch = Source.of(bytes)) {
+            return read(name, ch);
+        } catch (IOException e) {
+            throw new FileFormatException(name.toString(), "cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static Contents read(Path file, Source ch) throws IOException {
+        String src = file.toString();
+        long size = ch.size();
+        if (size < 8) throw new FileFormatException(src, "truncated: " + size + " bytes, a safetensors file starts with an 8-byte header length");
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0, src);
+        long n = lenBuf.flip().getLong();
+        if (n < 2 || n > MAX_HEADER_BYTES) {
+            throw new FileFormatException(src, "header length " + Long.toUnsignedString(n) + " is absurd (a header is 2 to " + MAX_HEADER_BYTES + " bytes)");
+        }
+        if (n > size - 8) throw new FileFormatException(src, "header length " + n + " exceeds the file (" + size + " bytes): truncated or not safetensors");
+        ByteBuffer hb = ByteBuffer.allocate((int) n);
+        readFully(ch, hb, 8, src);
+        String json;
+        try {
+            json = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(hb.flip()).toString();
+        } catch (CharacterCodingException e) {
+            throw new FileFormatException(src, "header is not valid UTF-8");
+        }
+        return parseHeader(file, ch, JsonReader.parse(json, src + " header"), 8 + n, size);
+    }
+
+    /** Where the bytes are: a file (reopened for each tensor) or an array. */
+    private interface Source extends AutoCloseable {
+        long size() throws IOException;
+        int read(ByteBuffer b, long pos) throws IOException;
+        Source reopen() throws IOException;
+        @Override void close() throws IOException;
+
+        static Source of(Path file) throws IOException {
+            FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+            return new Source() {
+                public long size() throws IOException { return ch.size(); }
+                public int read(ByteBuffer b, long pos) throws IOException { return ch.read(b, pos); }
+                public Source reopen() throws IOException { return of(file); }
+                public void close() throws IOException { ch.close(); }
+            };
+        }
+
+        static Source of(byte[] bytes) {
+            return new Source() {
+                public long size() { return bytes.length; }
+                public int read(ByteBuffer b, long pos) {
+                    if (pos >= bytes.length) return -1;
+                    int n = (int) Math.min(b.remaining(), bytes.length - pos);
+                    b.put(bytes, (int) pos, n);
+                    return n;
+                }
+                public Source reopen() { return this; }
+                public void close() {}
+            };
+        }
+    }
+
+    private static void readFully(Source ch, ByteBuffer b, long pos, String src) throws IOException {
         while (b.hasRemaining()) {
             int r = ch.read(b, pos);
             if (r < 0) throw new FileFormatException(src, "truncated header");
@@ -248,7 +295,7 @@ public final class SafeTensors {
         }
     }
 
-    private static Contents parseHeader(Path file, Object json, long dataStart, long fileSize) {
+    private static Contents parseHeader(Path file, Source source, Object json, long dataStart, long fileSize) {
         String src = file.toString();
         if (!(json instanceof Map<?, ?> top)) throw new FileFormatException(src, "header is not a JSON object");
         long dataLen = fileSize - dataStart;
@@ -281,7 +328,7 @@ public final class SafeTensors {
         if (expected != dataLen) {
             throw new FileFormatException(src, "the data section has " + dataLen + " bytes but the tensors cover " + expected);
         }
-        return new Contents(file, dataStart, fileSize, metadata, entries);
+        return new Contents(file, source, dataStart, fileSize, metadata, entries);
     }
 
     private static Entry entry(String src, String name, Object v, long dataLen) {

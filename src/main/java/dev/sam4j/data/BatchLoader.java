@@ -102,11 +102,18 @@ public final class BatchLoader implements AutoCloseable {
      * Starts an epoch (any number, in any order: resuming at epoch 17 gives epoch 17's batches). An epoch
      * still open is closed first.
      */
-    public Epoch epoch(int epoch) {
+    public Epoch epoch(int epoch) { return epoch(epoch, 0); }
+
+    /**
+     * Starts an epoch at batch {@code firstStep} (a resumed run: the batches are those the whole epoch would
+     * have given from that step on, since a batch depends only on (seed, epoch, step)).
+     */
+    public Epoch epoch(int epoch, int firstStep) {
         if (closed) throw new IllegalStateException("batch loader is closed");
         if (epoch < 0) throw new IllegalArgumentException("epoch must be >= 0, got " + epoch);
+        if (firstStep < 0 || firstStep > steps) throw new IllegalArgumentException("first step must be in [0, " + steps + "], got " + firstStep);
         if (current != null) current.close();
-        Job job = new Job(epoch);
+        Job job = new Job(epoch, firstStep);
         if (prefetch > 0) {
             if (worker == null) {
                 worker = Thread.ofPlatform().daemon().name("sam4j-batch-loader-" + THREAD_IDS.incrementAndGet()).start(this::produce);
@@ -154,7 +161,7 @@ public final class BatchLoader implements AutoCloseable {
                 Batch b = null;
                 try {
                     prepareOrder(job.epoch);
-                    for (int s = 0; s < steps && !job.cancelled; s++) {
+                    for (int s = job.firstStep; s < steps && !job.cancelled; s++) {
                         b = free.take();
                         if (job.cancelled) break;
                         fill(b, job.epoch, s);
@@ -206,9 +213,13 @@ public final class BatchLoader implements AutoCloseable {
 
     private static final class Job {
         final int epoch;
+        final int firstStep;
         volatile boolean cancelled;
 
-        Job(int epoch) { this.epoch = epoch; }
+        Job(int epoch, int firstStep) {
+            this.epoch = epoch;
+            this.firstStep = firstStep;
+        }
     }
 
     private record Failure(Job job, Throwable cause) { }
@@ -224,6 +235,7 @@ public final class BatchLoader implements AutoCloseable {
 
         private Epoch(Job job) {
             this.job = job;
+            this.nextStep = job.firstStep;
             if (prefetch == 0) prepareOrder(job.epoch);
         }
 

@@ -14,7 +14,8 @@ import java.util.Map;
 public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
                           double lr, String schedule, int warmupSteps, double momentum, double weightDecay,
                           boolean nesterov, long seed, double labelNoise, String augment, String device, int threads,
-                          long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep) {
+                          long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep,
+                          long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -25,6 +26,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.momentum = momentum; b.weightDecay = weightDecay; b.nesterov = nesterov; b.seed = seed;
         b.labelNoise = labelNoise; b.augment = augment; b.device = device; b.threads = threads;
         b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out; b.hyper = hyper; b.cudaStep = cudaStep;
+        b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
+        b.divergenceSteps = divergenceSteps; b.initFrom = initFrom;
         return b;
     }
 
@@ -67,6 +70,11 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("esam_swp", hyper.esamSwp());
         m.put("esam_sds", hyper.esamSds());
         m.put("looksam_per_tensor", hyper.lookSamPerTensor());
+        m.put("checkpoint_every", checkpointEvery);
+        m.put("on_nonfinite", onNonFinite);
+        m.put("divergence_loss", divergenceLoss);
+        m.put("divergence_steps", divergenceSteps);
+        m.put("init_from", initFrom == null ? null : initFrom.toString());
         return m;
     }
 
@@ -94,6 +102,11 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         Path out = null;
         Method.Hyper hyper = Method.Hyper.defaults();
         String cudaStep = "graph";
+        long checkpointEvery = 0;
+        String onNonFinite = "stop";
+        double divergenceLoss = Double.NaN;
+        int divergenceSteps = 10;
+        Path initFrom = null;
 
         public Builder data(String v) { data = v; return this; }
         public Builder model(String v) { model = v; return this; }
@@ -123,6 +136,15 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          * host-driven step, needed for ESAM and per-tensor LookSAM). Ignored on the CPU.
          */
         public Builder cudaStep(String v) { cudaStep = v; return this; }
+        /** A checkpoint every this many steps (0: only at epoch ends). */
+        public Builder checkpointEvery(long v) { checkpointEvery = v; return this; }
+        /** {@code stop} (default) or {@code skip} a step whose loss or squared gradient norm is not finite. */
+        public Builder onNonFinite(String v) { onNonFinite = v; return this; }
+        /** Stop when the loss is above this for {@link #divergenceSteps} consecutive steps (NaN: off). */
+        public Builder divergenceLoss(double v) { divergenceLoss = v; return this; }
+        public Builder divergenceSteps(int v) { divergenceSteps = v; return this; }
+        /** Start from the weights in this safetensors file instead of the seeded initialisation. */
+        public Builder initFrom(Path v) { initFrom = v; return this; }
 
         private static void require(boolean ok, String option, String message) {
             if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
@@ -154,11 +176,17 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             String cs = cudaStep == null ? "" : cudaStep.trim().toLowerCase(Locale.ROOT);
             require(cs.equals("graph") || cs.equals("readback") || cs.equals("host"), "cuda-step",
                     "must be graph, readback or host, got '" + cudaStep + "'");
+            require(checkpointEvery >= 0, "checkpoint-every", "must be >= 0 (0 = at epoch ends only), got " + checkpointEvery);
+            String nf = onNonFinite == null ? "" : onNonFinite.trim().toLowerCase(Locale.ROOT);
+            require(nf.equals("stop") || nf.equals("skip"), "on-nonfinite", "must be stop or skip, got '" + onNonFinite + "'");
+            require(Double.isNaN(divergenceLoss) || Double.isFinite(divergenceLoss), "divergence-loss", "must be a finite number, got " + divergenceLoss);
+            require(divergenceSteps >= 1, "divergence-steps", "must be >= 1, got " + divergenceSteps);
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
-                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs);
+                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs,
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom);
         }
     }
 }

@@ -45,10 +45,40 @@ public sealed interface Policy {
             return p + (pEnd - p) * f;
         }
 
-        @Override public Decider start(long seed) {
-            SplittableRandom rng = new SplittableRandom(seed);
-            // One draw per step, in step order, whether or not it matters, so the stream is a pure function of the seed.
-            return (t, total, s) -> Decision.plain(rng.nextDouble() < probability(t, total));
+        @Override public Decider start(long seed) { return new BernoulliDecider(this, seed); }
+    }
+
+    /**
+     * The Bernoulli policy's state: one draw per decision, in order, whether or not it matters, so the stream
+     * is a pure function of the seed and its state is the number of draws taken ({@link SplittableRandom}
+     * does not expose its internal state; replaying the count restores it exactly).
+     */
+    final class BernoulliDecider implements Decider {
+        private final Bernoulli config;
+        private final long seed;
+        private SplittableRandom rng;
+        private long draws;
+
+        BernoulliDecider(Bernoulli config, long seed) {
+            this.config = config;
+            this.seed = seed;
+            this.rng = new SplittableRandom(seed);
+        }
+
+        @Override public Decision decide(long t, long total, double s) {
+            draws++;
+            return Decision.plain(rng.nextDouble() < config.probability(t, total));
+        }
+
+        /** Draws taken so far. */
+        public long draws() { return draws; }
+
+        /** Restores the state after {@code n} draws (checkpoints). */
+        public void restoreDraws(long n) {
+            if (n < 0) throw new IllegalArgumentException("draw count must be >= 0, got " + n);
+            rng = new SplittableRandom(seed);
+            for (long i = 0; i < n; i++) rng.nextDouble();
+            draws = n;
         }
     }
 

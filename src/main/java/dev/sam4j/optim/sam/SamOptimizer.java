@@ -25,8 +25,20 @@ import java.util.SplittableRandom;
  */
 public final class SamOptimizer implements AutoCloseable {
 
-    /** What a step did. */
-    public record StepResult(double loss, double s, boolean sam, Decision decision, double samLoss) {}
+    /**
+     * What a step did. {@code skipped}: a loss or {@code ‖g‖²} was not finite, so the step changed nothing
+     * (see {@link #step}).
+     */
+    public record StepResult(double loss, double s, boolean sam, Decision decision, double samLoss, boolean skipped) {}
+
+    /**
+     * Everything of the optimizer's state that is not an arena (checkpoints): step counters, LookSAM's norms,
+     * the adaptive statistic, and the positions of the seeded random streams (Bernoulli policy, ESAM's
+     * per-tensor draws). The arenas (momentum, {@code g_v}) are saved from {@link Sgd#momentumArena()} and
+     * {@link #lookSamDirection()}.
+     */
+    public record State(long steps, long samSteps, long skippedSteps, double lookSamNorm, double[] lookSamTensorNorms,
+                        double statMean, double statVariance, long statObserved, long policyDraws, long esamDraws) {}
 
     /**
      * A {@code g_v} shorter than this fraction of {@code g_s} is rounding noise (e.g. a one-element tensor,
@@ -47,9 +59,12 @@ public final class SamOptimizer implements AutoCloseable {
     private final Buffer lookSamDirection; // [n] g_v, or null without LookSAM
     private double lookSamDirectionNorm; // ‖g_v‖, 0 before the first SAM step
     private final double[] lookSamTensorNorms; // per-tensor ‖g_v,i‖ when LookSAM works per tensor, else null
-    private final SplittableRandom esamRng;
+    private final long esamSeed;
+    private SplittableRandom esamRng;
+    private long esamDraws;
     private long samSteps;
     private long steps;
+    private long skippedSteps;
 
     public SamOptimizer(Backend backend, ParamLayout layout, Buffer params, Buffer grads, Sgd sgd, Method method, long seed) {
         this.backend = backend;
@@ -65,7 +80,8 @@ public final class SamOptimizer implements AutoCloseable {
         this.savedGradient = needsSaves ? backend.allocate(n) : null;
         this.lookSamDirection = method.lookSam() ? backend.allocate(n) : null;
         this.lookSamTensorNorms = method.lookSam() && method.lookSamPerTensor() ? new double[layout.size()] : null;
-        this.esamRng = new SplittableRandom(seed ^ 0xE5A3L);
+        this.esamSeed = seed ^ 0xE5A3L;
+        this.esamRng = new SplittableRandom(esamSeed);
     }
 
     public Method method() { return method; }
@@ -77,16 +93,32 @@ public final class SamOptimizer implements AutoCloseable {
     public Buffer lookSamDirection() { return lookSamDirection; }
     public double lookSamDirectionNorm() { return lookSamDirectionNorm; }
 
-    /** One training step {@code t} of {@code totalSteps} at learning rate {@code lr}. */
+    /**
+     * One training step {@code t} of {@code totalSteps} at learning rate {@code lr}.
+     *
+     * <p>A numerical fault skips the step: when pass 1's loss or {@code s = ‖g‖²} (already computed, so the
+     * check costs nothing) is not finite, the weights, the momentum and the policy are left as they were;
+     * when pass 2's loss is not finite, the weights are restored from the saved copy before any update (the
+     * policy has then seen the finite {@code s}). The caller decides whether to go on.
+     */
     public StepResult step(GradientClosure closure, long t, long totalSteps, double lr) {
         double loss = closure.lossAndGradient(Mode.TRAIN);
         double s = backend.sumOfSquares(grads, n);
+        if (!Double.isFinite(loss) || !Double.isFinite(s)) {
+            skippedSteps++;
+            return new StepResult(loss, s, false, Decision.plain(false), Double.NaN, true);
+        }
         Decision d = decider.decide(t, totalSteps, s);
         double samLoss = Double.NaN;
         float flr = (float) lr;
         if (d.sam()) {
             perturb(s);
             samLoss = secondPass(closure);
+            if (!Double.isFinite(samLoss)) {
+                backend.copy(savedWeights, params, n);
+                skippedSteps++;
+                return new StepResult(loss, s, false, d, samLoss, true);
+            }
             if (lookSamDirection != null) storeLookSamDirection(s);
             backend.restoreSgdUpdate(params, savedWeights, grads, sgd.momentumArena(), n, flr, (float) sgd.momentum(),
                     (float) sgd.weightDecay(), sgd.nesterov());
@@ -103,7 +135,7 @@ public final class SamOptimizer implements AutoCloseable {
             sgd.step(params, grads, lr);
         }
         steps++;
-        return new StepResult(loss, s, d.sam(), d, samLoss);
+        return new StepResult(loss, s, d.sam(), d, samLoss, false);
     }
 
     private void perturb(double s) {
@@ -123,6 +155,7 @@ public final class SamOptimizer implements AutoCloseable {
                     // One draw per tensor, in layout order, every SAM step: the kept set is a pure function of the seed.
                     for (ParamSpec spec : layout.specs()) {
                         boolean kept = esamRng.nextDouble() < e.beta();
+                        esamDraws++;
                         backend.samPerturb(params.slice(spec.offset(), spec.size()), grads.slice(spec.offset(), spec.size()),
                                 savedWeights.slice(spec.offset(), spec.size()), savedGradient.slice(spec.offset(), spec.size()),
                                 spec.size(), kept ? scale : 0.0);
@@ -203,6 +236,47 @@ public final class SamOptimizer implements AutoCloseable {
 
     /** Restores LookSAM's stored norm (checkpoints; the direction itself is in {@link #lookSamDirection()}). */
     public void restoreLookSamNorm(double norm) { this.lookSamDirectionNorm = norm; }
+
+    /** Steps skipped for a numerical fault. */
+    public long skippedSteps() { return skippedSteps; }
+
+    /** The non-arena state (see {@link State}). */
+    public State state() {
+        double mean = Double.NaN, variance = Double.NaN;
+        long observed = 0, draws = 0;
+        if (decider instanceof Policy.AdaptiveDecider a) {
+            mean = a.stats().mean();
+            variance = a.stats().variance();
+            observed = a.stats().observed();
+        }
+        if (decider instanceof Policy.BernoulliDecider b) draws = b.draws();
+        return new State(steps, samSteps, skippedSteps, lookSamDirectionNorm,
+                lookSamTensorNorms == null ? null : lookSamTensorNorms.clone(), mean, variance, observed, draws, esamDraws);
+    }
+
+    /** Restores a {@link #state()} taken from an optimizer of the same method and seed. */
+    public void restore(State st) {
+        if (st.steps() < 0 || st.samSteps() < 0 || st.skippedSteps() < 0 || st.esamDraws() < 0 || st.policyDraws() < 0) {
+            throw new IllegalArgumentException("negative counter in the optimizer state");
+        }
+        if ((lookSamTensorNorms == null) != (st.lookSamTensorNorms() == null)
+                || (lookSamTensorNorms != null && lookSamTensorNorms.length != st.lookSamTensorNorms().length)) {
+            throw new IllegalArgumentException("LookSAM per-tensor norms do not match this model and method");
+        }
+        if (!(st.lookSamNorm() >= 0) || Double.isInfinite(st.lookSamNorm())) {
+            throw new IllegalArgumentException("LookSAM norm must be finite and >= 0, got " + st.lookSamNorm());
+        }
+        steps = st.steps();
+        samSteps = st.samSteps();
+        skippedSteps = st.skippedSteps();
+        lookSamDirectionNorm = st.lookSamNorm();
+        if (lookSamTensorNorms != null) System.arraycopy(st.lookSamTensorNorms(), 0, lookSamTensorNorms, 0, lookSamTensorNorms.length);
+        if (decider instanceof Policy.AdaptiveDecider a) a.stats().restore(st.statMean(), st.statVariance(), st.statObserved());
+        if (decider instanceof Policy.BernoulliDecider b) b.restoreDraws(st.policyDraws());
+        esamRng = new SplittableRandom(esamSeed);
+        for (long i = 0; i < st.esamDraws(); i++) esamRng.nextDouble();
+        esamDraws = st.esamDraws();
+    }
 
     @Override public void close() {}
 }

@@ -44,7 +44,9 @@ public final class SharpnessStats {
 
     /** Restores a saved state (checkpoints). */
     public void restore(double mean, double variance, long observed) {
-        if (!(variance >= 0) || observed < 0) throw new IllegalArgumentException("invalid statistic state");
+        if (!Double.isFinite(mean) || !(variance >= 0) || Double.isInfinite(variance) || observed < 0) {
+            throw new IllegalArgumentException("invalid statistic state: mean " + mean + ", variance " + variance + ", observed " + observed);
+        }
         this.mean = mean;
         this.variance = variance;
         this.observed = observed;

@@ -3,10 +3,14 @@ package dev.sam4j.train;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The outcome of a run ({@code summary.json}). */
+/**
+ * The outcome of a run ({@code summary.json}). {@code skippedSteps}: steps skipped for a non-finite loss
+ * or gradient; {@code interrupted}: the run was stopped on request (Ctrl-C) after writing a checkpoint.
+ */
 public record RunSummary(double testAccuracy, double bestTestAccuracy, double testLoss, double finalTrainLoss,
                          double samFraction, long steps, long samSteps, double wallSeconds, double imagesPerSecond,
-                         String backend, String model, String optimizer, long seed, long parameters, String data) {
+                         String backend, String model, String optimizer, long seed, long parameters, String data,
+                         long skippedSteps, boolean interrupted) {
 
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -25,6 +29,8 @@ public record RunSummary(double testAccuracy, double bestTestAccuracy, double te
         m.put("seed", seed);
         m.put("parameters", parameters);
         m.put("data", data);
+        m.put("skipped_steps", skippedSteps);
+        m.put("interrupted", interrupted);
         return m;
     }
 }

@@ -1,12 +1,18 @@
 package dev.sam4j.train;
 
+import dev.sam4j.io.AtomicFiles;
+import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.JsonReader;
 import java.io.BufferedWriter;
+import java.io.FileOutputStream;
+import java.io.OutputStreamWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -14,15 +20,21 @@ import java.util.Map;
  * Writes a run directory: {@code config.json} (resolved configuration), {@code provenance.json}
  * (versions, backend, machine, data), {@code metrics.csv} (one row per epoch), {@code steps.jsonl}
  * (one JSON object per step) and {@code summary.json}. Files are flushed at every epoch so that a
- * killed run leaves readable records.
+ * killed run leaves readable records, and flushed and synced before every checkpoint.
+ *
+ * <p>A resumed run ({@link RunInfo#resume()}) keeps {@code config.json} and {@code provenance.json}, cuts
+ * {@code steps.jsonl} and {@code metrics.csv} back to the rows before the checkpoint (a killed run may have
+ * recorded steps after it), and appends from there, so the records have no duplicated or missing rows.
  */
 public final class RunWriter implements TrainListener, AutoCloseable {
     public static final String METRICS_HEADER =
-            "epoch,steps,train_loss,train_accuracy,test_loss,test_accuracy,sam_fraction,images_per_second,seconds,lr";
+            "epoch,steps,train_loss,train_accuracy,test_loss,test_accuracy,sam_fraction,images_per_second,seconds,lr,skipped_steps";
 
     private final Path dir;
     private BufferedWriter steps;
     private BufferedWriter metrics;
+    private FileOutputStream stepsFile;   // for syncing before a checkpoint
+    private FileOutputStream metricsFile;
 
     public RunWriter(Path dir) {
         this.dir = dir;
@@ -36,6 +48,10 @@ public final class RunWriter implements TrainListener, AutoCloseable {
     public Path dir() { return dir; }
 
     @Override public void onRunStart(RunInfo info) {
+        if (info.resume() != null) {
+            resumeRecords(info.resume());
+            return;
+        }
         try {
             Files.writeString(dir.resolve("config.json"), Json.pretty(info.config().toMap()));
             Map<String, Object> p = new LinkedHashMap<>();
@@ -57,13 +73,78 @@ public final class RunWriter implements TrainListener, AutoCloseable {
             p.put("seed", info.config().seed());
             p.put("started", java.time.Instant.now().toString());
             Files.writeString(dir.resolve("provenance.json"), Json.pretty(p));
-            steps = Files.newBufferedWriter(dir.resolve("steps.jsonl"), StandardCharsets.UTF_8);
-            metrics = Files.newBufferedWriter(dir.resolve("metrics.csv"), StandardCharsets.UTF_8);
+            openRecords(false);
             metrics.write(METRICS_HEADER);
             metrics.newLine();
             metrics.flush();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write run directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void openRecords(boolean append) throws IOException {
+        stepsFile = new FileOutputStream(dir.resolve("steps.jsonl").toFile(), append);
+        steps = new BufferedWriter(new OutputStreamWriter(stepsFile, StandardCharsets.UTF_8));
+        metricsFile = new FileOutputStream(dir.resolve("metrics.csv").toFile(), append);
+        metrics = new BufferedWriter(new OutputStreamWriter(metricsFile, StandardCharsets.UTF_8));
+    }
+
+    /** Keeps the rows before {@code at} (steps before its step, epochs before its epoch), then appends. */
+    private void resumeRecords(RunInfo.ResumePoint at) {
+        Path stepsPath = dir.resolve("steps.jsonl"), metricsPath = dir.resolve("metrics.csv");
+        try {
+            StringBuilder kept = new StringBuilder();
+            long n = 0;
+            for (String line : Files.exists(stepsPath) ? Files.readAllLines(stepsPath, StandardCharsets.UTF_8) : List.<String>of()) {
+                if (n == at.step()) break;
+                Object row;
+                try {
+                    row = JsonReader.parse(line, stepsPath.toString());
+                } catch (FileFormatException torn) {
+                    break; // the last line of a killed run may be cut short
+                }
+                if (!(row instanceof Map<?, ?> m) || !(m.get("step") instanceof Long s) || s != n) break;
+                kept.append(line).append('\n');
+                n++;
+            }
+            if (n != at.step()) {
+                throw new FileFormatException(stepsPath.toString(), "has rows for the first " + n + " steps, the checkpoint is at step "
+                        + at.step() + ": the records cannot be continued");
+            }
+            AtomicFiles.write(stepsPath, kept.toString().getBytes(StandardCharsets.UTF_8));
+            List<String> rows = Files.exists(metricsPath) ? Files.readAllLines(metricsPath, StandardCharsets.UTF_8) : List.of();
+            if (rows.isEmpty() || !rows.get(0).equals(METRICS_HEADER)) {
+                throw new FileFormatException(metricsPath.toString(), "missing or has an unexpected header line");
+            }
+            StringBuilder m = new StringBuilder(METRICS_HEADER).append('\n');
+            for (int i = 1; i < rows.size(); i++) {
+                String row = rows.get(i);
+                int comma = row.indexOf(',');
+                int epoch;
+                try {
+                    epoch = Integer.parseInt(comma < 0 ? row : row.substring(0, comma));
+                } catch (NumberFormatException torn) {
+                    break;
+                }
+                if (epoch != i || epoch >= at.epoch()) break;
+                m.append(row).append('\n');
+            }
+            AtomicFiles.write(metricsPath, m.toString().getBytes(StandardCharsets.UTF_8));
+            openRecords(true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot continue the records in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override public void beforeCheckpoint(long stepsDone) {
+        try {
+            if (steps == null) return;
+            steps.flush();
+            metrics.flush();
+            stepsFile.getFD().sync();
+            metricsFile.getFD().sync();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the records in " + dir + ": " + e.getMessage(), e);
         }
     }
 
@@ -79,6 +160,7 @@ public final class RunWriter implements TrainListener, AutoCloseable {
         m.put("sam", r.sam());
         m.put("lr", r.lr());
         m.put("step_ms", r.stepNanos() / 1e6);
+        m.put("skipped", r.skipped());
         try {
             steps.write(Json.write(m));
             steps.newLine();
@@ -89,9 +171,9 @@ public final class RunWriter implements TrainListener, AutoCloseable {
 
     @Override public void onEpoch(EpochRecord e) {
         try {
-            metrics.write(String.format(Locale.ROOT, "%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f,%.6g", e.epoch(), e.steps(),
+            metrics.write(String.format(Locale.ROOT, "%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.3f,%.6g,%d", e.epoch(), e.steps(),
                     e.trainLoss(), e.trainAccuracy(), e.testLoss(), e.testAccuracy(), e.samFraction(), e.imagesPerSecond(),
-                    e.seconds(), e.lr()));
+                    e.seconds(), e.lr(), e.skippedSteps()));
             metrics.newLine();
             metrics.flush();
             steps.flush();
@@ -118,6 +200,8 @@ public final class RunWriter implements TrainListener, AutoCloseable {
         } finally {
             steps = null;
             metrics = null;
+            stepsFile = null;
+            metricsFile = null;
         }
     }
 }

@@ -9,4 +9,10 @@ public interface TrainListener {
     default void onEpoch(EpochRecord epoch) {}
 
     default void onRunEnd(RunSummary summary) {}
+
+    /**
+     * A checkpoint after {@code steps} steps is about to be written: everything recorded so far must be on
+     * disk first, so that a resume from it finds no missing rows.
+     */
+    default void beforeCheckpoint(long steps) {}
 }

@@ -24,6 +24,7 @@ import dev.sam4j.optim.sam.GradientClosure;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.Perturbation;
 import dev.sam4j.optim.sam.SamOptimizer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -34,6 +35,15 @@ import java.util.List;
  *
  * <p>A step: upload the batch, forward in {@link Mode#TRAIN}, softmax cross-entropy forward+backward,
  * model backward (writes the whole gradient arena), {@code s = ‖g‖²} over the arena, SGD update.
+ *
+ * <p>Faults and interruptions: with a run directory, the host-driven step writes a {@link Checkpoint} at
+ * every epoch end and every {@code --checkpoint-every} steps, and {@link #resume} continues from one
+ * bit-identically; a non-finite loss or {@code ‖g‖²} skips the step or stops the run
+ * ({@code --on-nonfinite}); a loss above {@code --divergence-loss} for {@code --divergence-steps}
+ * consecutive steps stops it, and no checkpoint is written while the loss is above the threshold, so the
+ * last one predates the divergence; {@link #requestStop()} ends the run after the current step with a
+ * checkpoint. The CUDA graph steps write no checkpoints and find non-finite values only when they read an
+ * epoch's records back (then they stop).
  */
 public final class Trainer implements AutoCloseable {
     private final TrainConfig config;
@@ -59,6 +69,10 @@ public final class Trainer implements AutoCloseable {
     private final Buffer subsetXBuf;     // [maxBatch, C, H, W] ESAM's selected examples (pass 2 only)
     private final Buffer subsetLabelBuf; // [maxBatch]
     private final float[] logitsHost; // [maxBatch, classes]
+    private final Path checkpointFile;   // RUN_DIR/checkpoint.safetensors, or null (no run directory, or a CUDA graph step)
+    private volatile boolean stopRequested;
+    private Progress resumed;            // set by resume()
+    private long lastCheckpointStep = -1;
 
     public Trainer(TrainConfig config) {
         this.config = config;
@@ -86,42 +100,60 @@ public final class Trainer implements AutoCloseable {
         this.normalization = Normalization.fit(train);
         Backends.Choice choice = Backends.choose(config.device(), config.threads());
         this.backend = choice.backend();
-        this.backendReason = choice.reason();
-        this.maxBatch = Math.max(config.batchSize(), config.evalBatchSize());
-        this.model = new Model(Models.create(config.model(), train.exampleShape(), train.classes()), train.exampleShape(),
-                train.classes(), backend, maxBatch, config.seed());
-        this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
-        this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());
-        Method method = Method.of(config.optimizer(), config.hyper());
-        this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
-        this.labelBuf = backend.allocate(maxBatch);
-        boolean graph = backend instanceof CudaBackend && !config.cudaStep().equals("host");
-        if (graph && !DeviceDecidedStep.supports(method)) {
-            throw new IllegalArgumentException("--optimizer " + method.name() + " (ESAM or per-tensor LookSAM) needs --cuda-step host on CUDA");
+        try {
+            this.backendReason = choice.reason();
+            this.maxBatch = Math.max(config.batchSize(), config.evalBatchSize());
+            this.model = new Model(Models.create(config.model(), train.exampleShape(), train.classes()), train.exampleShape(),
+                    train.classes(), backend, maxBatch, config.seed());
+            if (config.initFrom() != null) Checkpoint.loadWeights(config.initFrom(), model, config.model());
+            this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
+            this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());
+            Method method = Method.of(config.optimizer(), config.hyper());
+            this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
+            this.labelBuf = backend.allocate(maxBatch);
+            boolean graph = backend instanceof CudaBackend && !config.cudaStep().equals("host");
+            if (graph && !DeviceDecidedStep.supports(method)) {
+                throw new IllegalArgumentException("--optimizer " + method.name() + " (ESAM or per-tensor LookSAM) needs --cuda-step host on CUDA");
+            }
+            if (graph && train.size() < config.batchSize()) {
+                throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
+                        + train.size() + "); the CUDA graph step needs full batches");
+            }
+            if (graph && config.checkpointEvery() > 0) {
+                throw new IllegalArgumentException("--checkpoint-every: checkpoints need the host-driven step; on CUDA add --cuda-step host");
+            }
+            if (graph && config.onNonFinite().equals("skip")) {
+                throw new IllegalArgumentException("--on-nonfinite skip: the CUDA graph step cannot skip a step; on CUDA add --cuda-step host");
+            }
+            this.readback = graph && config.cudaStep().equals("readback");
+            if (graph) {
+                this.optimizer = null;
+                this.deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, config.batchSize(), method,
+                        LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), totalSteps(true)), totalSteps(true),
+                        config.momentum(), config.weightDecay(), config.nesterov(), config.seed());
+                this.history = backend.allocate((long) stepsPerEpoch(true) * StepGraph.RECORD_FLOATS);
+                this.stepPath = readback ? "CUDA step graph, SAM decision read back by the host each step"
+                        : "CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step)";
+            } else {
+                this.optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed());
+                this.deviceStep = null;
+                this.history = null;
+                this.stepPath = "host-driven step";
+            }
+            boolean sds = method.perturbation() instanceof Perturbation.Esam e && e.sds() && optimizer != null;
+            this.subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;
+            this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
+            this.logitsHost = new float[maxBatch * train.classes()];
+            this.checkpointFile = optimizer != null && config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
+        } catch (RuntimeException | Error e) {
+            // Native memory (CUDA) must not outlive a failed construction: nobody else can close it.
+            try {
+                backend.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
         }
-        if (graph && train.size() < config.batchSize()) {
-            throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
-                    + train.size() + "); the CUDA graph step needs full batches");
-        }
-        this.readback = graph && config.cudaStep().equals("readback");
-        if (graph) {
-            this.optimizer = null;
-            this.deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, config.batchSize(), method,
-                    LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), totalSteps(true)), totalSteps(true),
-                    config.momentum(), config.weightDecay(), config.nesterov(), config.seed());
-            this.history = backend.allocate((long) stepsPerEpoch(true) * StepGraph.RECORD_FLOATS);
-            this.stepPath = readback ? "CUDA step graph, SAM decision read back by the host each step"
-                    : "CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step)";
-        } else {
-            this.optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed());
-            this.deviceStep = null;
-            this.history = null;
-            this.stepPath = "host-driven step";
-        }
-        boolean sds = method.perturbation() instanceof Perturbation.Esam e && e.sds() && optimizer != null;
-        this.subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;
-        this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
-        this.logitsHost = new float[maxBatch * train.classes()];
     }
 
     public Trainer addListener(TrainListener l) { listeners.add(l); return this; }
@@ -148,96 +180,188 @@ public final class Trainer implements AutoCloseable {
     /** Which step implementation runs ({@code host-driven step}, or one of the CUDA graph paths). */
     public String stepPath() { return stepPath; }
 
+    /**
+     * Asks the run to stop after the current step, write a checkpoint and return a summary marked
+     * interrupted (Ctrl-C). Safe to call from any thread.
+     */
+    public void requestStop() { stopRequested = true; }
+
+    /**
+     * Continues the run whose checkpoint is {@code file} (call before {@link #run()}): weights, running
+     * statistics, momentum, policy state and position are restored, so the rest of the run is the same as
+     * if it had not stopped. Needs the host-driven step.
+     */
+    public Trainer resume(Path file) {
+        if (optimizer == null) {
+            throw new IllegalArgumentException("--resume: checkpoints need the host-driven step; on CUDA add --cuda-step host");
+        }
+        resumed = Checkpoint.restore(file, config, model, sgd, optimizer);
+        lastCheckpointStep = resumed.step;
+        return this;
+    }
+
+    /** Where checkpoints go ({@code RUN_DIR/checkpoint.safetensors}), or null when this run writes none. */
+    public Path checkpointFile() { return checkpointFile; }
+
     public RunSummary run() {
         long total = totalSteps();
         LrSchedule schedule = LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total);
+        Progress p = resumed != null ? resumed : new Progress();
         RunInfo info = new RunInfo(config, dataDescription, backend.name(), backend.describe(), backendReason + "; " + stepPath,
-                config.model(), model.paramCount(), stepsPerEpoch(), total, train.size(), test.size());
+                config.model(), model.paramCount(), stepsPerEpoch(), total, train.size(), test.size(),
+                resumed == null ? null : new RunInfo.ResumePoint(p.step, p.epoch));
         listeners.forEach(l -> l.onRunStart(info));
 
         long startNanos = System.nanoTime();
-        long trainNanos = 0; // compute time of steps only (no data loading, no evaluation)
-        long step = 0, samSteps = 0, images = 0;
-        double best = Double.NEGATIVE_INFINITY, lastTestAcc = Double.NaN, lastTestLoss = Double.NaN, lastTrainLoss = Double.NaN;
+        double wallBefore = p.wallSeconds;
+        boolean interrupted = false, midEpoch = resumed != null;
         BatchClosure closure = new BatchClosure();
         long[] stepNanos = new long[(int) Math.max(1, stepsPerEpoch())]; // wall time per step of the current epoch
 
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
                 .dropLast(deviceStep != null).prefetch(2).build()) {
-            for (int epoch = 1; epoch <= config.epochs() && step < total; epoch++) {
+            for (int epoch = p.epoch; epoch <= config.epochs() && p.step < total; epoch++) {
+                if (!midEpoch) p.startEpoch(epoch);
+                midEpoch = false;
                 long epochStart = System.nanoTime();
-                long epochSteps = 0, epochSam = 0, epochImages = 0, correct = 0, epochTrainNanos = 0;
-                double lossSum = 0, lr = Double.NaN;
-                try (BatchLoader.Epoch it = loader.epoch(epoch - 1)) {
+                try (BatchLoader.Epoch it = loader.epoch(epoch - 1, (int) Math.min(p.epochSteps, loader.stepsPerEpoch()))) {
                 BatchLoader.Batch batch;
-                while (step < total && (batch = it.next()) != null) {
+                while (p.step < total && !stopRequested && (batch = it.next()) != null) {
                     int n = batch.n();
                     long t0 = System.nanoTime();
-                    lr = schedule.lr(step, total);
+                    double lr = schedule.lr(p.step, total);
+                    p.lr = lr;
                     if (deviceStep != null) {
                         // The upload waits for the previous step (its staging buffer is reused), then the whole
                         // step is one graph launch; its record is copied on the device, read back per epoch.
                         backend.upload(batch.x(), 0, xBuf, n * train.exampleSize());
                         backend.upload(batch.labels(), 0, labelBuf, n);
                         if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
-                        deviceStep.recordStateTo(history, (int) epochSteps);
+                        deviceStep.recordStateTo(history, (int) p.epochSteps);
                         long dt = System.nanoTime() - t0;
-                        epochTrainNanos += dt;
-                        stepNanos[(int) epochSteps] = dt;
+                        p.epochTrainNanos += dt;
+                        stepNanos[(int) p.epochSteps] = dt;
                     } else {
                         closure.load(batch.x(), batch.labels(), n);
-                        SamOptimizer.StepResult r = optimizer.step(closure, step, total, lr);
+                        SamOptimizer.StepResult r = optimizer.step(closure, p.step, total, lr);
                         long dt = System.nanoTime() - t0;
-                        correct += closure.pass1Correct;
-                        epochTrainNanos += dt;
+                        p.epochTrainNanos += dt;
                         Decision d = r.decision();
-                        StepRecord rec = new StepRecord(step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt);
+                        StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
                         for (TrainListener l : listeners) l.onStep(rec);
-                        if (r.sam()) epochSam++;
-                        lossSum += r.loss() * n;
+                        if (r.skipped()) {
+                            p.epochSkipped++;
+                            p.skippedSteps++;
+                            if (config.onNonFinite().equals("stop")) throw nonFinite(p.step, epoch, r.loss(), r.s(), r.samLoss(), "");
+                        } else {
+                            p.correct += closure.pass1Correct;
+                            if (r.sam()) p.epochSam++;
+                            p.lossSum += r.loss() * n;
+                            p.lossImages += n;
+                            checkDivergence(p, r.loss());
+                        }
                     }
-                    epochImages += n;
-                    epochSteps++;
-                    step++;
+                    p.epochImages += n;
+                    p.epochSteps++;
+                    p.step++;
+                    if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
+                            && p.epochSteps < loader.stepsPerEpoch() && !stopRequested && p.divergenceRun == 0) {
+                        saveCheckpoint(p, wallBefore, startNanos);
+                    }
                 }
                 }
                 if (deviceStep != null) {
-                    long first = step - epochSteps;
-                    List<StepGraph.State> states = deviceStep.readHistory(history, (int) epochSteps);
+                    long first = p.step - p.epochSteps;
+                    List<StepGraph.State> states = deviceStep.readHistory(history, (int) p.epochSteps);
                     for (int i = 0; i < states.size(); i++) {
                         StepGraph.State st = states.get(i);
                         StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
-                                st.c(), st.sam(), schedule.lr(first + i, total), stepNanos[i]);
+                                st.c(), st.sam(), schedule.lr(first + i, total), stepNanos[i], false);
                         for (TrainListener l : listeners) l.onStep(rec);
-                        if (st.sam()) epochSam++;
-                        lossSum += st.loss() * config.batchSize();
+                        if (!Double.isFinite(st.loss()) || !Double.isFinite(st.s())) {
+                            throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " It was found when the epoch's step records"
+                                    + " were read back from the GPU: the CUDA graph step cannot skip a step (use --cuda-step host for that).");
+                        }
+                        if (st.sam()) p.epochSam++;
+                        p.lossSum += st.loss() * config.batchSize();
+                        p.lossImages += config.batchSize();
+                        checkDivergence(p, st.loss());
                     }
                 }
-                images += epochImages;
-                trainNanos += epochTrainNanos;
+                if (stopRequested) {
+                    interrupted = true;
+                    break;
+                }
+                p.images += p.epochImages;
+                p.trainNanos += p.epochTrainNanos;
                 double[] eval = evaluate();
-                lastTestLoss = eval[0];
-                lastTestAcc = eval[1];
-                lastTrainLoss = lossSum / Math.max(1, epochImages);
-                best = Math.max(best, lastTestAcc);
+                p.lastTestLoss = eval[0];
+                p.lastTestAcc = eval[1];
+                p.lastTrainLoss = p.lossSum / Math.max(1, p.lossImages);
+                p.best = Math.max(p.best, p.lastTestAcc);
                 double seconds = (System.nanoTime() - epochStart) / 1e9;
                 // The graph paths do not count pass-1 hits on the host (that would read the logits back every step).
-                double trainAcc = deviceStep != null ? Double.NaN : correct / (double) Math.max(1, epochImages);
-                EpochRecord er = new EpochRecord(epoch, epochSteps, lastTrainLoss, trainAcc,
-                        lastTestLoss, lastTestAcc, epochSteps == 0 ? 0 : epochSam / (double) epochSteps,
-                        epochImages / Math.max(1e-9, epochTrainNanos / 1e9), seconds, lr);
-                samSteps += epochSam;
+                double trainAcc = deviceStep != null ? Double.NaN : p.correct / (double) Math.max(1, p.lossImages);
+                EpochRecord er = new EpochRecord(epoch, p.epochSteps, p.lastTrainLoss, trainAcc,
+                        p.lastTestLoss, p.lastTestAcc, p.epochSteps == 0 ? 0 : p.epochSam / (double) p.epochSteps,
+                        p.epochImages / Math.max(1e-9, p.epochTrainNanos / 1e9), seconds, p.lr, p.epochSkipped);
+                p.samSteps += p.epochSam;
                 for (TrainListener l : listeners) l.onEpoch(er);
+                p.startEpoch(epoch + 1);
+                if (p.divergenceRun == 0) saveCheckpoint(p, wallBefore, startNanos);
             }
+            if (interrupted) saveCheckpoint(p, wallBefore, startNanos);
         }
-        double wall = (System.nanoTime() - startNanos) / 1e9;
-        RunSummary summary = new RunSummary(lastTestAcc, best, lastTestLoss, lastTrainLoss,
-                step == 0 ? 0 : samSteps / (double) step, step, samSteps, wall, images / Math.max(1e-9, trainNanos / 1e9),
-                backend.name(), config.model(), config.optimizer(), config.seed(), model.paramCount(), dataDescription);
+        double wall = wallBefore + (System.nanoTime() - startNanos) / 1e9;
+        long samSteps = p.samSteps + p.epochSam, images = p.images + p.epochImages, trainNanos = p.trainNanos + p.epochTrainNanos;
+        RunSummary summary = new RunSummary(p.lastTestAcc, p.best, p.lastTestLoss, p.lastTrainLoss,
+                p.step == 0 ? 0 : samSteps / (double) p.step, p.step, samSteps, wall, images / Math.max(1e-9, trainNanos / 1e9),
+                backend.name(), config.model(), config.optimizer(), config.seed(), model.paramCount(), dataDescription,
+                p.skippedSteps, interrupted);
         listeners.forEach(l -> l.onRunEnd(summary));
         return summary;
     }
+
+    /** Writes a checkpoint of the state after {@code p.step} steps (host-driven step with a run directory only). */
+    private void saveCheckpoint(Progress p, double wallBefore, long startNanos) {
+        if (checkpointFile == null) return;
+        p.wallSeconds = wallBefore + (System.nanoTime() - startNanos) / 1e9;
+        for (TrainListener l : listeners) l.beforeCheckpoint(p.step);
+        Checkpoint.save(checkpointFile, config, model, sgd, optimizer, p);
+        lastCheckpointStep = p.step;
+    }
+
+    private String lastCheckpointNote() {
+        if (checkpointFile == null) {
+            return deviceStep != null ? "no checkpoint was written (the CUDA graph step writes none)" : "no checkpoint was written (no run directory)";
+        }
+        return lastCheckpointStep < 0 ? "no checkpoint had been written yet"
+                : "the last good checkpoint (after step " + lastCheckpointStep + ") is " + checkpointFile;
+    }
+
+    private TrainingStoppedException nonFinite(long step, int epoch, double loss, double s, double samLoss, String extra) {
+        String what = !Double.isFinite(loss) ? "the loss is " + loss
+                : !Double.isFinite(s) ? "the squared gradient norm ||g||^2 is " + s : "the loss at the SAM perturbation is " + samLoss;
+        return new TrainingStoppedException("step " + step + " (epoch " + epoch + "): " + what + "; the run was stopped "
+                + "(--on-nonfinite stop; 'skip' skips such steps)." + extra + " " + capitalize(lastCheckpointNote()) + ".");
+    }
+
+    private void checkDivergence(Progress p, double loss) {
+        if (Double.isNaN(config.divergenceLoss())) return;
+        if (!(loss > config.divergenceLoss())) {
+            p.divergenceRun = 0;
+            return;
+        }
+        if (++p.divergenceRun >= config.divergenceSteps()) {
+            throw new TrainingStoppedException(String.format(java.util.Locale.ROOT,
+                    "step %d: the loss has been above %s for %d consecutive steps (now %.6g): the run diverged and was stopped "
+                            + "(--divergence-loss, --divergence-steps). %s.", p.step, config.divergenceLoss(), p.divergenceRun, loss,
+                    capitalize(lastCheckpointNote())));
+        }
+    }
+
+    private static String capitalize(String s) { return Character.toUpperCase(s.charAt(0)) + s.substring(1); }
 
     /** Test loss and accuracy with BatchNorm in {@link Mode#EVAL}, in order, without augmentation. */
     public double[] evaluate() {
@@ -327,9 +451,16 @@ public final class Trainer implements AutoCloseable {
         return c;
     }
 
+    /** Releases the step graph, the model's buffers and the backend, each even when an earlier one fails. */
     @Override public void close() {
-        if (deviceStep != null) deviceStep.close();
-        model.close();
-        backend.close();
+        try {
+            if (deviceStep != null) deviceStep.close();
+        } finally {
+            try {
+                model.close();
+            } finally {
+                backend.close();
+            }
+        }
     }
 }

@@ -31,11 +31,14 @@ final class ConsoleReporter implements TrainListener {
         out.printf(Locale.ROOT, "model: %s, %,d parameters; optimizer: %s; %d epochs x %d steps (batch %d), %d steps in all%n",
                 info.model(), info.parameters(), info.config().optimizer(), info.config().epochs(), info.stepsPerEpoch(),
                 info.config().batchSize(), info.totalSteps());
+        if (info.resume() != null) {
+            out.printf(Locale.ROOT, "resuming at step %d (epoch %d) from the run's checkpoint%n", info.resume().step(), info.resume().epoch());
+        }
         out.flush();
     }
 
     @Override public void onStep(StepRecord r) {
-        lossEma = Double.isNaN(lossEma) ? r.loss() : 0.9 * lossEma + 0.1 * r.loss();
+        if (!r.skipped()) lossEma = Double.isNaN(lossEma) ? r.loss() : 0.9 * lossEma + 0.1 * r.loss();
         if (!terminal) return;
         long now = System.nanoTime();
         if (now - lastDraw < 100_000_000L) return;
@@ -55,10 +58,14 @@ final class ConsoleReporter implements TrainListener {
         out.printf(Locale.ROOT, "epoch %d: train loss %.4f acc %s | test loss %.4f acc %.4f | sam %.3f | %.0f img/s | %.1f s%n",
                 e.epoch(), e.trainLoss(), trainAcc, e.testLoss(), e.testAccuracy(), e.samFraction(),
                 e.imagesPerSecond(), e.seconds());
+        if (e.skippedSteps() > 0) out.printf(Locale.ROOT, "epoch %d: %d steps skipped (non-finite loss or gradient)%n", e.epoch(), e.skippedSteps());
         out.flush();
     }
 
     @Override public void onRunEnd(RunSummary s) {
+        if (terminal) out.print("\r\033[K");
+        if (s.interrupted()) out.printf(Locale.ROOT, "interrupted after %d steps; checkpoint written (continue with --resume)%n", s.steps());
+        if (s.skippedSteps() > 0) out.printf(Locale.ROOT, "%d steps skipped for a non-finite loss or gradient%n", s.skippedSteps());
         out.printf(Locale.ROOT, "done: test accuracy %.4f (best %.4f), %d steps, SAM fraction %.3f, %.1f s, %.0f img/s%n",
                 s.testAccuracy(), s.bestTestAccuracy(), s.steps(), s.samFraction(), s.wallSeconds(), s.imagesPerSecond());
         out.flush();

@@ -1,6 +1,8 @@
 package dev.sam4j.cli;
 
 import dev.sam4j.optim.sam.Method;
+import dev.sam4j.train.Checkpoint;
+import dev.sam4j.train.ConfigFile;
 import dev.sam4j.train.RunSummary;
 import dev.sam4j.train.RunWriter;
 import dev.sam4j.train.TrainConfig;
@@ -8,9 +10,14 @@ import dev.sam4j.train.Trainer;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 /** {@code sam4j train}: one training run, written to a run directory. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
@@ -80,6 +87,25 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "run directory (default: runs/<time>-<model>-<optimizer>)")
     Path out;
 
+    @Option(names = "--resume", paramLabel = "RUN_DIR", description = "continue the run in RUN_DIR from its checkpoint, "
+            + "with its config.json (only --threads, --device, --cuda-step, --checkpoint-every, --on-nonfinite and --divergence-* may be given)")
+    Path resume;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N", description = "also write a checkpoint every N steps (0: at epoch ends only)")
+    long checkpointEvery = D.checkpointEvery();
+
+    @Option(names = "--init-from", paramLabel = "FILE", description = "start from the weights in this safetensors file (names and shapes checked)")
+    Path initFrom;
+
+    @Option(names = "--on-nonfinite", description = "stop or skip a step whose loss or squared gradient norm is not finite")
+    String onNonFinite = D.onNonFinite();
+
+    @Option(names = "--divergence-loss", paramLabel = "X", description = "stop when the loss stays above X for --divergence-steps steps (default: off)")
+    Double divergenceLoss;
+
+    @Option(names = "--divergence-steps", paramLabel = "N", description = "consecutive steps above --divergence-loss that stop the run")
+    int divergenceSteps = D.divergenceSteps();
+
     @Option(names = "--cuda-step", description = "on CUDA: graph (one CUDA graph per step, SAM branch decided on the GPU), "
             + "readback (decision read back each step), host (generic host-driven step; ESAM, per-tensor LookSAM)")
     String cudaStep = D.cudaStep();
@@ -139,20 +165,60 @@ final class TrainCommand implements Callable<Integer> {
                 aeDelta, aeLambda1, aeLambda2, aeWarmup, esamBeta, esamGamma, esamSwp, esamSds, lookSamPerTensor);
     }
 
+    @Spec CommandSpec spec;
+
+    /** Options a resumed run may change: they do not change what the run computes on the CPU. */
+    private static final Set<String> RESUMABLE = Set.of("--resume", "--threads", "--device", "--cuda-step", "--checkpoint-every",
+            "--on-nonfinite", "--divergence-loss", "--divergence-steps");
+
     @Override public Integer call() {
+        if (resume != null) return resumeRun();
         TrainConfig cfg = TrainConfig.builder().data(data).model(model).optimizer(optimizer).epochs(epochs)
                 .batchSize(batchSize).evalBatchSize(evalBatchSize).lr(lr).schedule(schedule).warmupSteps(warmupSteps)
                 .momentum(momentum).nesterov(nesterov).weightDecay(weightDecay).seed(seed).labelNoise(labelNoise)
                 .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep)
+                .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
+                .divergenceSteps(divergenceSteps).initFrom(initFrom)
                 .build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());
-        cfg = cfg.toBuilder().out(dir).build();
+        return train(cfg.toBuilder().out(dir).build(), false);
+    }
+
+    /** {@code --resume RUN_DIR}: the run's own configuration, a few options changed, continued from its checkpoint. */
+    private Integer resumeRun() {
+        for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+            if (!RESUMABLE.contains(o.longestName())) {
+                throw new IllegalArgumentException("--resume: " + o.longestName() + " cannot be changed when resuming (the run's "
+                        + "config.json fixes it); allowed: --threads, --device, --cuda-step, --checkpoint-every, --on-nonfinite, --divergence-*");
+            }
+        }
+        TrainConfig.Builder b = ConfigFile.read(resume.resolve("config.json")).toBuilder().out(resume);
+        ParseResult pr = spec.commandLine().getParseResult();
+        if (pr.hasMatchedOption("--threads")) b.threads(threads);
+        if (pr.hasMatchedOption("--device")) b.device(device);
+        if (pr.hasMatchedOption("--cuda-step")) b.cudaStep(cudaStep);
+        if (pr.hasMatchedOption("--checkpoint-every")) b.checkpointEvery(checkpointEvery);
+        if (pr.hasMatchedOption("--on-nonfinite")) b.onNonFinite(onNonFinite);
+        if (pr.hasMatchedOption("--divergence-loss")) b.divergenceLoss(divergenceLoss);
+        if (pr.hasMatchedOption("--divergence-steps")) b.divergenceSteps(divergenceSteps);
+        return train(b.build(), true);
+    }
+
+    /**
+     * Runs {@code cfg} with Ctrl-C handling: the first interrupt finishes the current step, writes a checkpoint
+     * and exits 130; a second one exits at once (the checkpoint on disk is the previous, complete one, since
+     * checkpoints are replaced atomically). Exit codes: 0 done, 130 interrupted, 1 no step ran.
+     */
+    private Integer train(TrainConfig cfg, boolean resuming) {
         boolean terminal = System.console() != null && System.console().isTerminal();
-        try (Trainer trainer = new Trainer(cfg); RunWriter writer = new RunWriter(dir)) {
+        try (Trainer trainer = new Trainer(cfg); RunWriter writer = new RunWriter(cfg.out());
+             Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
+            if (resuming) trainer.resume(cfg.out().resolve(Checkpoint.FILE));
             trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
             RunSummary s = trainer.run();
-            System.out.println("run directory: " + dir);
+            System.out.println("run directory: " + cfg.out());
+            if (s.interrupted()) return 130;
             return s.steps() > 0 ? 0 : 1;
         }
     }

@@ -49,7 +49,7 @@ public final class RunWriter implements TrainListener, AutoCloseable {
 
     @Override public void onRunStart(RunInfo info) {
         if (info.resume() != null) {
-            resumeRecords(info.resume());
+            resumeRecords(info);
             return;
         }
         try {
@@ -90,9 +90,12 @@ public final class RunWriter implements TrainListener, AutoCloseable {
     }
 
     /** Keeps the rows before {@code at} (steps before its step, epochs before its epoch), then appends. */
-    private void resumeRecords(RunInfo.ResumePoint at) {
+    private void resumeRecords(RunInfo info) {
+        RunInfo.ResumePoint at = info.resume();
         Path stepsPath = dir.resolve("steps.jsonl"), metricsPath = dir.resolve("metrics.csv");
         try {
+            // The options a resume may change (threads, fault handling) go into the configuration for the next resume.
+            AtomicFiles.write(dir.resolve("config.json"), Json.pretty(info.config().toMap()).getBytes(StandardCharsets.UTF_8));
             StringBuilder kept = new StringBuilder();
             long n = 0;
             for (String line : Files.exists(stepsPath) ? Files.readAllLines(stepsPath, StandardCharsets.UTF_8) : List.<String>of()) {

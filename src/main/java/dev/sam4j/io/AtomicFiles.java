@@ -21,6 +21,7 @@ import java.nio.file.StandardOpenOption;
 public final class AtomicFiles {
     /** Temporary files are named {@code .NAME.tmp-<random>}; {@link #removeStale} cleans up after a kill. */
     private static final String TMP_INFIX = ".tmp-";
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
     private AtomicFiles() {}
 
@@ -33,8 +34,9 @@ public final class AtomicFiles {
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = null;
         try {
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + TMP_INFIX, "");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            // Not Files.createTempFile: its owner-only permissions would stick to the checkpoint after the rename.
+            tmp = dir.resolve("." + target.getFileName() + TMP_INFIX + Long.toHexString(RANDOM.nextLong() >>> 1));
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 OutputStream out = new java.io.BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
                 content.writeTo(out);
                 out.flush();

@@ -69,7 +69,7 @@ class ChildProcessTest {
                     Thread.sleep(10);
                 }
                 // Checkpoints are written every step, so a random moment is often in the middle of one.
-                Thread.sleep(50 + rnd.nextInt(700));
+                Thread.sleep(20 + rnd.nextInt(300));
             } finally {
                 p.destroyForcibly();
                 p.waitFor(30, TimeUnit.SECONDS);

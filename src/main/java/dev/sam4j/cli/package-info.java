@@ -1,6 +1,7 @@
 /**
- * The command line ({@code sam4j train}, {@code sam4j info}): parses options into a
- * {@link dev.sam4j.train.TrainConfig}, prints progress, and turns errors into one-line messages. The
- * only package that prints.
+ * The command line ({@code sam4j train}, {@code sam4j export}, {@code sam4j info}, {@code sam4j bench}):
+ * parses options into a {@link dev.sam4j.train.TrainConfig} (or reads a run's back for {@code --resume}),
+ * prints progress, handles Ctrl-C (first: checkpoint and exit 130; second: exit at once), and turns errors
+ * into one-line messages. The only package that prints.
  */
 package dev.sam4j.cli;

@@ -64,7 +64,7 @@ final class ConsoleReporter implements TrainListener {
 
     @Override public void onRunEnd(RunSummary s) {
         if (terminal) out.print("\r\033[K");
-        if (s.interrupted()) out.printf(Locale.ROOT, "interrupted after %d steps; checkpoint written (continue with --resume)%n", s.steps());
+        if (s.interrupted()) out.printf(Locale.ROOT, "interrupted after %d steps%n", s.steps());
         if (s.skippedSteps() > 0) out.printf(Locale.ROOT, "%d steps skipped for a non-finite loss or gradient%n", s.skippedSteps());
         out.printf(Locale.ROOT, "done: test accuracy %.4f (best %.4f), %d steps, SAM fraction %.3f, %.1f s, %.0f img/s%n",
                 s.testAccuracy(), s.bestTestAccuracy(), s.steps(), s.samFraction(), s.wallSeconds(), s.imagesPerSecond());

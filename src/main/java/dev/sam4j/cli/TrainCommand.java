@@ -218,7 +218,12 @@ final class TrainCommand implements Callable<Integer> {
             trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
             RunSummary s = trainer.run();
             System.out.println("run directory: " + cfg.out());
-            if (s.interrupted()) return 130;
+            if (s.interrupted()) {
+                System.out.println(trainer.checkpointFile() != null
+                        ? "checkpoint written; continue with: sam4j train --resume " + cfg.out()
+                        : "no checkpoint: the CUDA graph step writes none (use --cuda-step host for checkpoints)");
+                return 130;
+            }
             return s.steps() > 0 ? 0 : 1;
         }
     }

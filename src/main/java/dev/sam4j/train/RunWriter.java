@@ -96,6 +96,7 @@ public final class RunWriter implements TrainListener, AutoCloseable {
         try {
             // The options a resume may change (threads, fault handling) go into the configuration for the next resume.
             AtomicFiles.write(dir.resolve("config.json"), Json.pretty(info.config().toMap()).getBytes(StandardCharsets.UTF_8));
+            recordResume(info);
             StringBuilder kept = new StringBuilder();
             long n = 0;
             for (String line : Files.exists(stepsPath) ? Files.readAllLines(stepsPath, StandardCharsets.UTF_8) : List.<String>of()) {
@@ -137,6 +138,35 @@ public final class RunWriter implements TrainListener, AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot continue the records in " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Adds this resume to {@code provenance.json} ({@code resumes}: step, time, versions, backend), since the
+     * rest of the run may have run on another machine or JDK. A provenance file that is not ours is left alone.
+     */
+    @SuppressWarnings("unchecked")
+    private void recordResume(RunInfo info) throws IOException {
+        Path f = dir.resolve("provenance.json");
+        if (!Files.exists(f)) return;
+        Object p;
+        try {
+            p = JsonReader.parse(Files.readString(f, StandardCharsets.UTF_8), f.toString());
+        } catch (FileFormatException | java.nio.charset.CharacterCodingException e) {
+            return;
+        }
+        if (!(p instanceof Map<?, ?> m)) return;
+        Map<String, Object> prov = (Map<String, Object>) m;
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("step", info.resume().step());
+        r.put("time", java.time.Instant.now().toString());
+        r.put("sam4j_version", Version.get());
+        r.put("java_version", System.getProperty("java.version"));
+        r.put("backend", info.backendName());
+        r.put("backend_description", info.backendDescription());
+        List<Object> resumes = prov.get("resumes") instanceof List<?> l ? new java.util.ArrayList<>(l) : new java.util.ArrayList<>();
+        resumes.add(r);
+        prov.put("resumes", resumes);
+        AtomicFiles.write(f, Json.pretty(prov).getBytes(StandardCharsets.UTF_8));
     }
 
     @Override public void beforeCheckpoint(long stepsDone) {

@@ -25,6 +25,7 @@ class CheckpointCommandsTest {
         assertEquals(0, o.code(), o.err());
         assertTrue(o.out().contains("resuming at step 8 (epoch 3)"), o.out());
         assertTrue(Files.readString(Path.of(run, "config.json")).contains("\"threads\": 2"));
+        assertTrue(Files.readString(Path.of(run, "provenance.json")).contains("\"resumes\": [{"), "the resume is in the provenance");
         o = run(concat(new String[] {"train", "--epochs", "1", "--init-from", w, "--out", tmp.resolve("b").toString()}, common));
         assertEquals(0, o.code(), o.err());
     }

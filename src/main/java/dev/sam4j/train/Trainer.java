@@ -3,6 +3,7 @@ package dev.sam4j.train;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.InputPipeline;
 import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.data.Augment;
@@ -36,6 +37,8 @@ import java.util.List;
  * model backward (writes the whole gradient arena), {@code s = ‖g‖²} over the arena, SGD update.
  */
 public final class Trainer implements AutoCloseable {
+    /** Pinned staging slots of the CUDA input pipeline: enough for the loader to stay a couple of steps ahead. */
+    private static final int INPUT_SLOTS = 3;
     private final TrainConfig config;
     private final List<TrainListener> listeners = new ArrayList<>();
     private final Backend backend;
@@ -160,58 +163,104 @@ public final class Trainer implements AutoCloseable {
         long step = 0, samSteps = 0, images = 0;
         double best = Double.NEGATIVE_INFINITY, lastTestAcc = Double.NaN, lastTestLoss = Double.NaN, lastTrainLoss = Double.NaN;
         BatchClosure closure = new BatchClosure();
-        long[] stepNanos = new long[(int) Math.max(1, stepsPerEpoch())]; // wall time per step of the current epoch
 
+        int es = train.exampleSize();
+        boolean synthetic = config.input().equals("synthetic");
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
-                .dropLast(deviceStep != null).prefetch(2).build()) {
+                .dropLast(deviceStep != null).prefetch(synthetic ? 0 : 2).build();
+             InputFeeder feeder = deviceStep != null && !synthetic ? new InputFeeder(loader,
+                     new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
+                     : null) {
+            int synN = 0;
+            if (synthetic) {
+                // The first batch of epoch 0, put on the device once; every step reuses it.
+                float[] synX, synLabels;
+                try (BatchLoader.Epoch it = loader.epoch(0)) {
+                    BatchLoader.Batch b = it.next();
+                    synN = b.n();
+                    synX = java.util.Arrays.copyOf(b.x(), synN * es);
+                    synLabels = java.util.Arrays.copyOf(b.labels(), synN);
+                }
+                if (deviceStep != null) {
+                    backend.upload(synX, 0, xBuf, synN * es);
+                    backend.upload(synLabels, 0, labelBuf, synN);
+                } else {
+                    closure.load(synX, synLabels, synN);
+                }
+            }
             for (int epoch = 1; epoch <= config.epochs() && step < total; epoch++) {
                 long epochStart = System.nanoTime();
                 long epochSteps = 0, epochSam = 0, epochImages = 0, correct = 0, epochTrainNanos = 0;
                 double lossSum = 0, lr = Double.NaN;
-                try (BatchLoader.Epoch it = loader.epoch(epoch - 1)) {
-                BatchLoader.Batch batch;
-                while (step < total && (batch = it.next()) != null) {
-                    int n = batch.n();
-                    long t0 = System.nanoTime();
-                    lr = schedule.lr(step, total);
-                    if (deviceStep != null) {
-                        // The upload waits for the previous step (its staging buffer is reused), then the whole
-                        // step is one graph launch; its record is copied on the device, read back per epoch.
-                        backend.upload(batch.x(), 0, xBuf, n * train.exampleSize());
-                        backend.upload(batch.labels(), 0, labelBuf, n);
-                        if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
-                        deviceStep.recordStateTo(history, (int) epochSteps);
-                        long dt = System.nanoTime() - t0;
-                        epochTrainNanos += dt;
-                        stepNanos[(int) epochSteps] = dt;
-                    } else {
-                        closure.load(batch.x(), batch.labels(), n);
-                        SamOptimizer.StepResult r = optimizer.step(closure, step, total, lr);
-                        long dt = System.nanoTime() - t0;
-                        correct += closure.pass1Correct;
-                        epochTrainNanos += dt;
-                        Decision d = r.decision();
-                        StepRecord rec = new StepRecord(step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt);
-                        for (TrainListener l : listeners) l.onStep(rec);
-                        if (r.sam()) epochSam++;
-                        lossSum += r.loss() * n;
-                    }
-                    epochImages += n;
-                    epochSteps++;
-                    step++;
-                }
-                }
                 if (deviceStep != null) {
+                    // The host only queues work here: the batch's copy (overlapping the previous step) and one
+                    // graph launch per step. Nothing waits for the GPU until the records are read back below, so
+                    // the epoch's step time is measured from its first launch to that read-back.
+                    long t0 = System.nanoTime();
+                    if (feeder != null) feeder.start(epoch - 1);
+                    try {
+                        while (step < total) {
+                            int n;
+                            if (feeder != null) {
+                                InputPipeline.Slot slot = feeder.next();
+                                if (slot == null) break;
+                                n = slot.n();   // read first: once submitted, the slot is the producer's again
+                                feeder.submit(slot, xBuf, labelBuf);
+                            } else {
+                                if (epochSteps >= stepsPerEpoch()) break;
+                                n = synN;
+                            }
+                            lr = schedule.lr(step, total);
+                            if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
+                            deviceStep.recordStateTo(history, (int) epochSteps);
+                            epochImages += n;
+                            epochSteps++;
+                            step++;
+                        }
+                    } finally {
+                        if (feeder != null) feeder.finishEpoch();
+                    }
                     long first = step - epochSteps;
                     List<StepGraph.State> states = deviceStep.readHistory(history, (int) epochSteps);
+                    epochTrainNanos = System.nanoTime() - t0;
+                    long perStep = epochSteps == 0 ? 0 : epochTrainNanos / epochSteps;
                     for (int i = 0; i < states.size(); i++) {
                         StepGraph.State st = states.get(i);
                         StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
-                                st.c(), st.sam(), schedule.lr(first + i, total), stepNanos[i]);
+                                st.c(), st.sam(), schedule.lr(first + i, total), perStep);
                         for (TrainListener l : listeners) l.onStep(rec);
                         if (st.sam()) epochSam++;
                         lossSum += st.loss() * config.batchSize();
+                    }
+                } else {
+                    try (BatchLoader.Epoch it = synthetic ? null : loader.epoch(epoch - 1)) {
+                        while (step < total) {
+                            BatchLoader.Batch batch = null;
+                            int n;
+                            if (synthetic) {
+                                if (epochSteps >= stepsPerEpoch()) break;
+                                n = synN;
+                            } else {
+                                if ((batch = it.next()) == null) break;
+                                n = batch.n();
+                            }
+                            long t0 = System.nanoTime();
+                            lr = schedule.lr(step, total);
+                            if (batch != null) closure.load(batch.x(), batch.labels(), n);
+                            SamOptimizer.StepResult r = optimizer.step(closure, step, total, lr);
+                            long dt = System.nanoTime() - t0;
+                            correct += closure.pass1Correct;
+                            epochTrainNanos += dt;
+                            Decision d = r.decision();
+                            StepRecord rec = new StepRecord(step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt);
+                            for (TrainListener l : listeners) l.onStep(rec);
+                            if (r.sam()) epochSam++;
+                            lossSum += r.loss() * n;
+                            epochImages += n;
+                            epochSteps++;
+                            step++;
+                        }
                     }
                 }
                 images += epochImages;

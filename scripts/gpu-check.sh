@@ -13,8 +13,9 @@
 #    Then bench-gpu-step: ResNet-18 at batch 128 (ERM, SAM, AE-SAM, LookSAM, AE-LookSAM) on sam4j's graph path
 #    and in the host's PyTorch, with the ratios (RESULTDIR/resnet18.{json,txt}, pytorch.json, resnet-bench.txt);
 #    the PyTorch half is skipped, saying so, where python3 or torch is missing;
-# 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path, and the cnn with
-#    AE-SAM on the graph path (RESULTDIR/train.txt);
+# 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path, the cnn with
+#    AE-SAM on the graph path, and ResNet-18 through the input pipeline against --input synthetic
+#    (RESULTDIR/train.txt);
 # 6. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
 # Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
 # 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
@@ -87,7 +88,18 @@ main() {
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -ne 0 ]; then
     echo "gpu-check: no usable GPU (exit $rc); nothing else to run"
-    rm -rf "$cache"
+    # The input pipeline: ResNet-18 AE-SAM on CIFAR-shaped synthetic data, batches loaded, augmented (crop +
+  # flip), staged in pinned memory and copied on the copy stream (--input loader) against one batch kept on
+  # the device (--input synthetic). Equal img/s in epoch 2 means the pipeline keeps the GPU busy.
+  echo "gpu-check: input pipeline, ResNet-18 AE-SAM, loader vs synthetic input (2 epochs of 40 steps each)"
+  local input
+  for input in loader synthetic; do
+    timeout --kill-after=10 150 "${java[@]}" -jar "$bundle/lib/sam4j.jar" train --device cuda --model resnet18 \
+      --data synthetic:3,32,32:10:5120:512 --augment on --optimizer aesam --epochs 2 --input "$input" \
+      --out "$results/run-resnet-$input" > "$results/train-resnet-$input.log" 2>&1 || train_rc=1
+    grep -E '^(epoch 2:|sam4j: error)' "$results/train-resnet-$input.log" | sed "s/^/[resnet18 input=$input] /" | tee -a "$results/train.txt"
+  done
+  rm -rf "$cache"
     return 2
   fi
   "${java[@]}" -jar "$bundle/lib/sam4j.jar" info 2>&1 | grep -v 'incubator modules'
@@ -144,7 +156,7 @@ main() {
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
     echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"
     grep -vE '^(WARNING|gpu-check)' "$results/resnet-bench.txt" 2>/dev/null | tail -20
-    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch)"
+    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch; resnet18 loader vs synthetic input)"
     [ -f "$results/train.txt" ] && cat "$results/train.txt"
     echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,resnet18.json,pytorch.json,summary.txt}"
     echo "================================================================="

@@ -67,6 +67,17 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     e->t = now();
     return cudaSuccess;
 }
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
+    if (flags & ~(unsigned)(cudaEventDisableTiming | cudaEventBlockingSync)) return cudaErrorInvalidValue;
+    return cudaEventCreate(e);
+}
+/* Every operation has already run when its call returns, so a recorded event is always complete. */
+cudaError_t cudaEventQuery(cudaEvent_t e) { return e && e->magic == 1 ? cudaSuccess : cudaErrorInvalidResourceHandle; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+    if (!e || e->magic != 1 || !mock_stream_ok(s) || flags) return cudaErrorInvalidResourceHandle;
+    if (s->capture) { MOCK_FAIL("cudaStreamWaitEvent while capturing: sam4j orders input copies outside the step graph"); return cudaErrorStreamCaptureUnsupported; }
+    return cudaSuccess;
+}
 cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e && e->magic == 1 ? cudaSuccess : cudaErrorInvalidResourceHandle; }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) { *ms = (float)((b->t - a->t) * 1e3); return cudaSuccess; }
 

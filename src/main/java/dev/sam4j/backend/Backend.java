@@ -164,6 +164,13 @@ public interface Backend extends AutoCloseable {
     void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr, float momentum,
                                 float weightDecay, boolean nesterov);
 
+    /**
+     * How training batches reach this backend's buffers through an {@link InputPipeline}: by default
+     * copied at once from host arrays; a GPU backend overrides this with pinned staging memory and
+     * asynchronous copies that overlap the running step.
+     */
+    default InputPipeline.Transfer inputTransfer() { return InputPipeline.synchronous(this); }
+
     @Override
     void close();
 }

@@ -110,6 +110,10 @@ final class TrainCommand implements Callable<Integer> {
             + "readback (decision read back each step), host (generic host-driven step; ESAM, per-tensor LookSAM)")
     String cudaStep = D.cudaStep();
 
+    @Option(names = "--input", description = "loader (batches from the data set, staged and copied in the background), "
+            + "synthetic (the first batch reused by every step: no loading or copying, for pure step timing)")
+    String input = D.input();
+
     private static final Method.Hyper H = Method.Hyper.defaults();
 
     @Option(names = "--rho", description = "perturbation radius rho (default 0.05; 0.5 for asam)")
@@ -176,7 +180,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg = TrainConfig.builder().data(data).model(model).optimizer(optimizer).epochs(epochs)
                 .batchSize(batchSize).evalBatchSize(evalBatchSize).lr(lr).schedule(schedule).warmupSteps(warmupSteps)
                 .momentum(momentum).nesterov(nesterov).weightDecay(weightDecay).seed(seed).labelNoise(labelNoise)
-                .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep)
+                .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep).input(input)
                 .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
                 .divergenceSteps(divergenceSteps).initFrom(initFrom)
                 .build();

@@ -16,16 +16,16 @@ import java.util.Set;
 /**
  * Reads a run directory's {@code config.json} (as written from {@link TrainConfig#toMap()}) back into a
  * {@link TrainConfig}, for {@code --resume}. Strict, since a resumed run must be the same run: every key
- * must be known and of the right type, numbers finite, and every key present except the fault-handling
- * ones added later ({@code checkpoint_every}, {@code on_nonfinite}, {@code divergence_*},
- * {@code init_from}), which take their defaults. Problems are {@link FileFormatException}s naming the
+ * must be known and of the right type, numbers finite, and every key present except the ones added later
+ * ({@code input}, {@code checkpoint_every}, {@code on_nonfinite}, {@code divergence_*}, {@code init_from}),
+ * which take their defaults. Problems are {@link FileFormatException}s naming the
  * file and the key. Values are then validated by the builder, as options are.
  */
 public final class ConfigFile {
     /** Far more than any config; a larger file is not one. */
     static final long MAX_BYTES = 1 << 20;
 
-    private static final Set<String> OPTIONAL = Set.of("checkpoint_every", "on_nonfinite", "divergence_loss",
+    private static final Set<String> OPTIONAL = Set.of("input", "checkpoint_every", "on_nonfinite", "divergence_loss",
             "divergence_steps", "init_from");
 
     private ConfigFile() {}
@@ -79,6 +79,7 @@ public final class ConfigFile {
                 case "shuffle" -> b.shuffle(x.bool());
                 case "out" -> b.out(x.path());
                 case "cuda_step" -> b.cudaStep(x.string());
+                case "input" -> b.input(x.string());
                 case "rho" -> h.rho(x.number());
                 case "asam_rho" -> h.asamRho(x.number());
                 case "asam_eta" -> h.asamEta(x.number());

@@ -14,7 +14,7 @@ import java.util.Map;
 public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
                           double lr, String schedule, int warmupSteps, double momentum, double weightDecay,
                           boolean nesterov, long seed, double labelNoise, String augment, String device, int threads,
-                          long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep,
+                          long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom) {
 
     public static Builder builder() { return new Builder(); }
@@ -26,6 +26,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.momentum = momentum; b.weightDecay = weightDecay; b.nesterov = nesterov; b.seed = seed;
         b.labelNoise = labelNoise; b.augment = augment; b.device = device; b.threads = threads;
         b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out; b.hyper = hyper; b.cudaStep = cudaStep;
+        b.input = input;
         b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
         b.divergenceSteps = divergenceSteps; b.initFrom = initFrom;
         return b;
@@ -54,6 +55,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("shuffle", shuffle);
         m.put("out", out == null ? null : out.toString());
         m.put("cuda_step", cudaStep);
+        m.put("input", input);
         m.put("rho", hyper.rho());
         m.put("asam_rho", hyper.asamRho());
         m.put("asam_eta", hyper.asamEta());
@@ -102,6 +104,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         Path out = null;
         Method.Hyper hyper = Method.Hyper.defaults();
         String cudaStep = "graph";
+        String input = "loader";
         long checkpointEvery = 0;
         String onNonFinite = "stop";
         double divergenceLoss = Double.NaN;
@@ -136,6 +139,12 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          * host-driven step, needed for ESAM and per-tensor LookSAM). Ignored on the CPU.
          */
         public Builder cudaStep(String v) { cudaStep = v; return this; }
+        /**
+         * Where training batches come from: {@code loader} (the data set through the background loader and,
+         * on CUDA, the pinned asynchronous input pipeline) or {@code synthetic} (the first training batch is
+         * put on the device once and reused by every step: no loading or copying, for pure step timing).
+         */
+        public Builder input(String v) { input = v; return this; }
         /** A checkpoint every this many steps (0: only at epoch ends). */
         public Builder checkpointEvery(long v) { checkpointEvery = v; return this; }
         /** {@code stop} (default) or {@code skip} a step whose loss or squared gradient norm is not finite. */
@@ -176,6 +185,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             String cs = cudaStep == null ? "" : cudaStep.trim().toLowerCase(Locale.ROOT);
             require(cs.equals("graph") || cs.equals("readback") || cs.equals("host"), "cuda-step",
                     "must be graph, readback or host, got '" + cudaStep + "'");
+            String in = input == null ? "" : input.trim().toLowerCase(Locale.ROOT);
+            require(in.equals("loader") || in.equals("synthetic"), "input", "must be loader or synthetic, got '" + input + "'");
             require(checkpointEvery >= 0, "checkpoint-every", "must be >= 0 (0 = at epoch ends only), got " + checkpointEvery);
             String nf = onNonFinite == null ? "" : onNonFinite.trim().toLowerCase(Locale.ROOT);
             require(nf.equals("stop") || nf.equals("skip"), "on-nonfinite", "must be stop or skip, got '" + onNonFinite + "'");
@@ -185,7 +196,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
-                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs,
+                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs, in,
                     checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom);
         }
     }

@@ -3,6 +3,7 @@ package dev.sam4j.train;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.InputPipeline;
 import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.data.Augment;
@@ -46,6 +47,8 @@ import java.util.List;
  * epoch's records back (then they stop).
  */
 public final class Trainer implements AutoCloseable {
+    /** Pinned staging slots of the CUDA input pipeline: enough for the loader to stay a couple of steps ahead. */
+    private static final int INPUT_SLOTS = 3;
     private final TrainConfig config;
     private final List<TrainListener> listeners = new ArrayList<>();
     private final Backend backend;
@@ -216,68 +219,72 @@ public final class Trainer implements AutoCloseable {
         double wallBefore = p.wallSeconds;
         boolean interrupted = false, midEpoch = resumed != null;
         BatchClosure closure = new BatchClosure();
-        long[] stepNanos = new long[(int) Math.max(1, stepsPerEpoch())]; // wall time per step of the current epoch
 
+        int es = train.exampleSize();
+        boolean synthetic = config.input().equals("synthetic");
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
-                .dropLast(deviceStep != null).prefetch(2).build()) {
+                .dropLast(deviceStep != null).prefetch(synthetic ? 0 : 2).build();
+             InputFeeder feeder = deviceStep != null && !synthetic ? new InputFeeder(loader,
+                     new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
+                     : null) {
+            int synN = 0;
+            if (synthetic) {
+                // The first batch of epoch 0, put on the device once; every step reuses it.
+                float[] synX, synLabels;
+                try (BatchLoader.Epoch it = loader.epoch(0)) {
+                    BatchLoader.Batch b = it.next();
+                    synN = b.n();
+                    synX = java.util.Arrays.copyOf(b.x(), synN * es);
+                    synLabels = java.util.Arrays.copyOf(b.labels(), synN);
+                }
+                if (deviceStep != null) {
+                    backend.upload(synX, 0, xBuf, synN * es);
+                    backend.upload(synLabels, 0, labelBuf, synN);
+                } else {
+                    closure.load(synX, synLabels, synN);
+                }
+            }
             for (int epoch = p.epoch; epoch <= config.epochs() && p.step < total; epoch++) {
                 if (!midEpoch) p.startEpoch(epoch);
                 midEpoch = false;
                 long epochStart = System.nanoTime();
-                try (BatchLoader.Epoch it = loader.epoch(epoch - 1, (int) Math.min(p.epochSteps, loader.stepsPerEpoch()))) {
-                BatchLoader.Batch batch;
-                while (p.step < total && !stopRequested && (batch = it.next()) != null) {
-                    int n = batch.n();
-                    long t0 = System.nanoTime();
-                    double lr = schedule.lr(p.step, total);
-                    p.lr = lr;
-                    if (deviceStep != null) {
-                        // The upload waits for the previous step (its staging buffer is reused), then the whole
-                        // step is one graph launch; its record is copied on the device, read back per epoch.
-                        backend.upload(batch.x(), 0, xBuf, n * train.exampleSize());
-                        backend.upload(batch.labels(), 0, labelBuf, n);
-                        if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
-                        deviceStep.recordStateTo(history, (int) p.epochSteps);
-                        long dt = System.nanoTime() - t0;
-                        p.epochTrainNanos += dt;
-                        stepNanos[(int) p.epochSteps] = dt;
-                    } else {
-                        closure.load(batch.x(), batch.labels(), n);
-                        SamOptimizer.StepResult r = optimizer.step(closure, p.step, total, lr);
-                        long dt = System.nanoTime() - t0;
-                        p.epochTrainNanos += dt;
-                        Decision d = r.decision();
-                        StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
-                        for (TrainListener l : listeners) l.onStep(rec);
-                        if (r.skipped()) {
-                            p.epochSkipped++;
-                            p.skippedSteps++;
-                            if (config.onNonFinite().equals("stop")) throw nonFinite(p.step, epoch, r.loss(), r.s(), r.samLoss(), "");
-                        } else {
-                            p.correct += closure.pass1Correct;
-                            if (r.sam()) p.epochSam++;
-                            p.lossSum += r.loss() * n;
-                            p.lossImages += n;
-                            checkDivergence(p, r.loss());
-                        }
-                    }
-                    p.epochImages += n;
-                    p.epochSteps++;
-                    p.step++;
-                    if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
-                            && p.epochSteps < loader.stepsPerEpoch() && !stopRequested && p.divergenceRun == 0) {
-                        saveCheckpoint(p, wallBefore, startNanos);
-                    }
-                }
-                }
                 if (deviceStep != null) {
+                    // The host only queues work here: the batch's copy (overlapping the previous step) and one
+                    // graph launch per step. Nothing waits for the GPU until the records are read back below, so
+                    // the epoch's step time is measured from its first launch to that read-back.
+                    long t0 = System.nanoTime();
+                    if (feeder != null) feeder.start(epoch - 1);
+                    try {
+                        while (p.step < total && !stopRequested) {
+                            int n;
+                            if (feeder != null) {
+                                InputPipeline.Slot slot = feeder.next();
+                                if (slot == null) break;
+                                n = slot.n();   // read first: once submitted, the slot is the producer's again
+                                feeder.submit(slot, xBuf, labelBuf);
+                            } else {
+                                if (p.epochSteps >= stepsPerEpoch()) break;
+                                n = synN;
+                            }
+                            p.lr = schedule.lr(p.step, total);
+                            if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
+                            deviceStep.recordStateTo(history, (int) p.epochSteps);
+                            p.epochImages += n;
+                            p.epochSteps++;
+                            p.step++;
+                        }
+                    } finally {
+                        if (feeder != null) feeder.finishEpoch();
+                    }
                     long first = p.step - p.epochSteps;
                     List<StepGraph.State> states = deviceStep.readHistory(history, (int) p.epochSteps);
+                    p.epochTrainNanos = System.nanoTime() - t0;
+                    long perStep = p.epochSteps == 0 ? 0 : p.epochTrainNanos / p.epochSteps;
                     for (int i = 0; i < states.size(); i++) {
                         StepGraph.State st = states.get(i);
                         StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
-                                st.c(), st.sam(), schedule.lr(first + i, total), stepNanos[i], false);
+                                st.c(), st.sam(), schedule.lr(first + i, total), perStep, false);
                         for (TrainListener l : listeners) l.onStep(rec);
                         if (!Double.isFinite(st.loss()) || !Double.isFinite(st.s())) {
                             throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " It was found when the epoch's step records"
@@ -287,6 +294,49 @@ public final class Trainer implements AutoCloseable {
                         p.lossSum += st.loss() * config.batchSize();
                         p.lossImages += config.batchSize();
                         checkDivergence(p, st.loss());
+                    }
+                } else {
+                    int firstStep = (int) Math.min(p.epochSteps, loader.stepsPerEpoch());
+                    try (BatchLoader.Epoch it = synthetic ? null : loader.epoch(epoch - 1, firstStep)) {
+                        while (p.step < total && !stopRequested) {
+                            BatchLoader.Batch batch = null;
+                            int n;
+                            if (synthetic) {
+                                if (p.epochSteps >= stepsPerEpoch()) break;
+                                n = synN;
+                            } else {
+                                if ((batch = it.next()) == null) break;
+                                n = batch.n();
+                            }
+                            long t0 = System.nanoTime();
+                            double lr = schedule.lr(p.step, total);
+                            p.lr = lr;
+                            if (batch != null) closure.load(batch.x(), batch.labels(), n);
+                            SamOptimizer.StepResult r = optimizer.step(closure, p.step, total, lr);
+                            long dt = System.nanoTime() - t0;
+                            p.epochTrainNanos += dt;
+                            Decision d = r.decision();
+                            StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
+                            for (TrainListener l : listeners) l.onStep(rec);
+                            if (r.skipped()) {
+                                p.epochSkipped++;
+                                p.skippedSteps++;
+                                if (config.onNonFinite().equals("stop")) throw nonFinite(p.step, epoch, r.loss(), r.s(), r.samLoss(), "");
+                            } else {
+                                p.correct += closure.pass1Correct;
+                                if (r.sam()) p.epochSam++;
+                                p.lossSum += r.loss() * n;
+                                p.lossImages += n;
+                                checkDivergence(p, r.loss());
+                            }
+                            p.epochImages += n;
+                            p.epochSteps++;
+                            p.step++;
+                            if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
+                                    && p.epochSteps < stepsPerEpoch() && !stopRequested && p.divergenceRun == 0) {
+                                saveCheckpoint(p, wallBefore, startNanos);
+                            }
+                        }
                     }
                 }
                 if (stopRequested) {

@@ -86,4 +86,24 @@ class TrainerTest {
         try (Trainer t = new Trainer(small().maxSteps(3).seed(2).build())) { t.run(); b = t.model().downloadParams(); }
         assertFalse(java.util.Arrays.equals(a, b));
     }
+
+    /**
+     * {@code --input synthetic}: the first training batch is reused by every step (no loading or copying),
+     * so the step count per epoch is unchanged and the one batch is fitted quickly; a bad value names the option.
+     */
+    @Test
+    void syntheticInputReusesTheFirstBatch() {
+        TrainConfig cfg = TrainConfig.builder().data("synthetic:1,8,8:4:320:64").device("cpu").threads(2).model("mlp")
+                .epochs(2).batchSize(32).input("synthetic").build();
+        List<StepRecord> steps = new ArrayList<>();
+        try (Trainer t = new Trainer(cfg)) {
+            t.addListener(new TrainListener() { @Override public void onStep(StepRecord s) { steps.add(s); } });
+            RunSummary s = t.run();
+            assertEquals(20, s.steps());
+        }
+        assertTrue(steps.get(19).loss() < 0.5 * steps.get(0).loss(), "losses " + steps.get(0).loss() + " -> " + steps.get(19).loss());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.builder().input("disk").build());
+        assertTrue(e.getMessage().startsWith("--input:"), e.getMessage());
+    }
 }

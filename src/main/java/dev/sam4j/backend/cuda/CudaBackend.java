@@ -64,6 +64,7 @@ public final class CudaBackend implements Backend {
     private long stagingBytes;
     private boolean labelCheckPending;
     private CudaDnn dnn;
+    private final java.util.List<CudaInputTransfer> transfers = new java.util.ArrayList<>();
     private boolean closed;
 
     /** Opens device {@code device}; TF32 GEMM only if {@code tf32}. Throws {@link CudaException} with the reason if CUDA is unusable. */
@@ -132,6 +133,19 @@ public final class CudaBackend implements Backend {
         for (long v : allocations.values()) s += v;
         return s;
     }
+
+    /** Pinned host slots and a copy stream, so batches reach the device while the previous step runs. */
+    @Override
+    public dev.sam4j.backend.InputPipeline.Transfer inputTransfer() {
+        checkOpen();
+        CudaInputTransfer t = new CudaInputTransfer(this);
+        transfers.add(t);
+        return t;
+    }
+
+    void forget(CudaInputTransfer t) { transfers.remove(t); }
+
+    CudaBuffer cuda(Buffer b) { return c(b); }
 
     private CudaBuffer c(Buffer b) {
         if (b instanceof CudaBuffer cb && cb.owner == this) return cb;
@@ -539,6 +553,8 @@ public final class CudaBackend implements Backend {
         } catch (CudaException ignored) {
             // an earlier failure already spoiled the context; free what we can anyway
         }
+        // Input transfers free their pinned slots and device staging while the backend is still open.
+        for (CudaInputTransfer t : java.util.List.copyOf(transfers)) t.close();
         closed = true;
         for (CudaBuffer b : allocations.keySet()) cuMemFree(b.address);
         allocations.clear();

@@ -110,7 +110,7 @@ final class CudaContext implements AutoCloseable {
         cudaStreamDestroy(stream);
     }
 
-    /** A JavaCPP view of a raw device address, for APIs typed on {@link Pointer} (cuBLAS). */
+    /** A JavaCPP view of a raw address (device memory, or pinned host memory for copies), for APIs typed on {@link Pointer}. */
     static final class DevicePointer extends org.bytedeco.javacpp.FloatPointer {
         DevicePointer(long address) {
             this.address = address;

@@ -44,6 +44,8 @@ public final class CudaEntryPoints {
             // timing (benchmarks)
             rt("cudaEventCreate"), rt("cudaEventRecord"), rt("cudaEventSynchronize"), rt("cudaEventElapsedTime"),
             rt("cudaEventDestroy"),
+            // input pipeline: a copy stream ordered against the compute stream by events
+            rt("cudaEventCreateWithFlags"), rt("cudaEventQuery"), rt("cudaStreamWaitEvent"),
             // cuBLAS
             blas("cublasCreate_v2", "6.0"), blas("cublasDestroy_v2", "6.0"), blas("cublasSetStream_v2", "6.0"),
             blas("cublasGetVersion_v2", "6.0"), blas("cublasSetMathMode", "9.0"), blas("cublasSetWorkspace_v2", "11.0"),

@@ -80,6 +80,8 @@ class ConfigFileTest {
                 assertTrue(e.getMessage().startsWith("config.json: "), e.getMessage());
             }
         }
+        System.out.printf("config.json fuzz, seed %d: %d cases, %d rejected with a FileFormatException, %d read%n",
+                seed, cases, rejected, cases - rejected);
         assertTrue(rejected > cases / 2, "rejected " + rejected);
     }
 }

@@ -54,10 +54,16 @@ final class GzipStream extends InputStream {
         java.util.Objects.checkFromIndexSize(off, len, b.length);
         if (len == 0) return 0;
         while (!eof) {
+            if (inflater.finished()) {
+                // Checked first: the deflate data may end exactly at a read boundary, trailer still unread.
+                pos = lim - inflater.getRemaining();
+                endMember();
+                continue;
+            }
             if (inflater.needsInput()) {
                 if (!fill()) throw problem("truncated gzip stream: the compressed data of member " + members + " ends early");
                 inflater.setInput(buf, pos, lim - pos);
-                pos = lim; // the inflater owns these bytes now; what it leaves over is given back below
+                pos = lim; // the inflater owns these bytes now; what it leaves over is taken back above
             }
             int n;
             try {
@@ -70,12 +76,9 @@ final class GzipStream extends InputStream {
                 memberBytes += n;
                 return n;
             }
-            if (inflater.finished()) {
-                pos = lim - inflater.getRemaining();
-                endMember();
-            } else if (inflater.needsDictionary()) {
+            if (inflater.needsDictionary()) {
                 throw problem("corrupt gzip data in member " + members + " (a deflate preset dictionary is not allowed in gzip)");
-            } else if (!inflater.needsInput()) {
+            } else if (!inflater.finished() && !inflater.needsInput()) {
                 throw problem("corrupt gzip data in member " + members + " (the inflater made no progress)");
             }
         }

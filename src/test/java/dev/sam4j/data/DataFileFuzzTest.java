@@ -99,9 +99,10 @@ class DataFileFuzzTest {
                         () -> format.images() ? IdxReader.readImages(p) : IdxReader.readLabels(p),
                         v -> verifyIdx(format, decoded, v));
                 String name = "stream-" + c;
+                long trickleSeed = r.nextLong();
                 check(failures, where + " (stream)", name, bytes, () -> format.images()
-                                ? IdxReader.readImages(new ByteArrayInputStream(bytes), name)
-                                : IdxReader.readLabels(new ByteArrayInputStream(bytes), name),
+                                ? IdxReader.readImages(new Trickle(bytes, trickleSeed), name)
+                                : IdxReader.readLabels(new Trickle(bytes, trickleSeed), name),
                         v -> verifyIdx(format, decoded, v));
             }
             Files.delete(p);
@@ -254,6 +255,23 @@ class DataFileFuzzTest {
             if (v == Variant.CIFAR100) assertTrue((file[i * rec] & 0xFF) < 20, "coarse label");
             assertTrue(Arrays.equals(file, i * rec + rec - CifarReader.PIXELS_PER_IMAGE, (i + 1) * rec,
                     d.pixels(), i * CifarReader.PIXELS_PER_IMAGE, (i + 1) * CifarReader.PIXELS_PER_IMAGE), "pixels of record " + i);
+        }
+    }
+
+    /**
+     * A stream that hands out its bytes a few at a time (1 to 7 per call, seeded), as a pipe or a slow
+     * disk may: every boundary in the readers' buffering (a gzip trailer split across reads, say) gets hit.
+     */
+    static final class Trickle extends ByteArrayInputStream {
+        private final Random r;
+
+        Trickle(byte[] b, long seed) {
+            super(b);
+            r = new Random(seed);
+        }
+
+        @Override public synchronized int read(byte[] b, int off, int len) {
+            return super.read(b, off, Math.min(len, 1 + r.nextInt(7)));
         }
     }
 

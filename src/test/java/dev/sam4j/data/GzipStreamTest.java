@@ -80,6 +80,24 @@ class GzipStreamTest {
         assertTrue(rejection(concat(gz, new byte[] {0x1f, 0x00, 0, 0})).contains("not gzip data at member 2"));
     }
 
+    /** One byte per read, and nothing "available": every boundary falls between two reads. */
+    private static java.io.InputStream oneByteAtATime(byte[] b) {
+        return new ByteArrayInputStream(b) {
+            @Override public synchronized int read(byte[] x, int off, int len) { return super.read(x, off, Math.min(len, 1)); }
+
+            @Override public synchronized int available() { return 0; }
+        };
+    }
+
+    @Test
+    void readsByteByByteAndACutAtTheEndOfTheDeflateDataIsACutTrailer() {
+        byte[] gz = concat(IdxFiles.gzip(Arrays.copyOf(RAW, 5)), memberWithAllHeaderFields(Arrays.copyOfRange(RAW, 5, RAW.length), false));
+        assertArrayEquals(LABELS, IdxReader.readLabels(oneByteAtATime(gz), "t.gz"));
+        byte[] cut = Arrays.copyOf(IdxFiles.gzip(RAW), IdxFiles.gzip(RAW).length - 8);
+        String m = assertThrows(DataFileException.class, () -> IdxReader.readLabels(oneByteAtATime(cut), "t.gz")).getMessage();
+        assertTrue(m.contains("trailer (CRC-32 and length) of member 1 is cut off"), m);
+    }
+
     @Test
     void trailerChecksAndTruncation() {
         byte[] gz = IdxFiles.gzip(RAW);

@@ -113,6 +113,15 @@ class DataSpecTest {
     }
 
     @Test
+    void trainAndTestImagesOfDifferentSizesNameBothFiles() throws IOException {
+        writeFakeFullSet(dir);
+        Files.write(dir.resolve("t10k-images-idx3-ubyte"), IdxFiles.images(2, 28, 27, new byte[2 * 28 * 27]));
+        DataFileException e = assertThrows(DataFileException.class, () -> DataSpec.parse("fashion-mnist:" + dir).load());
+        assertEquals(dir.resolve("t10k-images-idx3-ubyte") + ": holds 28×27 images but " + dir.resolve("train-images-idx3-ubyte.gz")
+                + " holds 28×28; train and test must have one image size", e.getMessage());
+    }
+
+    @Test
     void syntheticLoads() {
         DataSplit s = DataSpec.parse("synthetic:3,8,8:4:64:16").load();
         assertEquals(64, s.train().size());

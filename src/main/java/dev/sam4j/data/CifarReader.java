@@ -132,6 +132,8 @@ public final class CifarReader {
             throw new DataFileException(files.getFirst().toString(), total + " records together exceed the " + IdxReader.MAX_PAYLOAD_BYTES
                     + "-byte limit of one array");
         }
+        IdxReader.requireHeap(files.getFirst().toString(), files.size() + " file(s) hold " + total + " records",
+                total * (PIXELS_PER_IMAGE + 4));
         byte[] pixels = new byte[(int) (total * PIXELS_PER_IMAGE)];
         int[] labels = new int[(int) total];
         int at = 0;

@@ -180,6 +180,8 @@ public final class IdxReader {
                     + "file has " + (knownLength - headerBytes) + " after its " + headerBytes + "-byte header ("
                     + (knownLength - headerBytes < declared ? "truncated" : "trailing bytes") + ")");
         }
+        requireHeap(name, "dimensions " + dimText + " declare " + declared + " bytes of data",
+                declared * (expectedMagic == LABELS_MAGIC ? 5 : knownLength >= 0 ? 1 : 2));
 
         // A raw file's length was just checked against the header, so its payload can be allocated at once.
         byte[] data = readExactly(in, name, (int) declared, dimText, knownLength >= 0 ? (int) declared : INITIAL_CHUNK);
@@ -253,6 +255,19 @@ public final class IdxReader {
     private static long fileLength(Path file) throws IOException {
         // A gzip'd file's length says nothing about the payload; read() resets this when it sees gzip.
         return Files.size(file);
+    }
+
+    /**
+     * A file can be consistent and still not fit: says so before allocating, rather than failing with an
+     * OutOfMemoryError part-way. {@code peakBytes} is what the read holds at its peak (a stream's buffer
+     * doubles as it fills; labels are widened to ints).
+     */
+    static void requireHeap(String name, String what, long peakBytes) {
+        long heap = Runtime.getRuntime().maxMemory();
+        if (peakBytes > heap) {
+            throw new DataFileException(name, what + "; reading them needs about " + (peakBytes >> 20) + " MiB, more than the JVM's "
+                    + "heap limit of " + (heap >> 20) + " MiB (raise -Xmx, e.g. through SAM4J_JAVA_OPTS)");
+        }
     }
 
     static DataFileException ioFailure(String name, IOException e) {

@@ -118,6 +118,16 @@ class GzipStreamTest {
         assertTrue(rejection(flags).contains("reserved bits"));
     }
 
+    /** Two billion labels fit the array limit but not the test JVM's heap: refused before reading, naming the heap. */
+    @Test
+    void aDeclarationBeyondTheHeapIsRefusedBeforeReading() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < 9L << 30, "a heap under 9 GiB");
+        byte[] gz = IdxFiles.gzip(IdxFiles.idx(IdxReader.LABELS_MAGIC, new int[] {2_000_000_000}, new byte[100]));
+        String m = assertThrows(DataFileException.class, () -> IdxReader.readLabels(new ByteArrayInputStream(gz), "big.gz")).getMessage();
+        assertTrue(m.startsWith("big.gz: dimensions [2000000000] declare 2000000000 bytes of data; reading them needs about 9536 MiB, "
+                + "more than the JVM's heap limit of"), m);
+    }
+
     /**
      * A compression bomb with a forged header: a few KiB of gzip claiming a GiB of images. The reader
      * inflates what is there and fails at its end, allocating in proportion to the bytes inflated,

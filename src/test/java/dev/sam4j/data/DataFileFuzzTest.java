@@ -75,7 +75,7 @@ class DataFileFuzzTest {
     static void report() {
         System.out.printf("DataFileFuzzTest: %d reads, %d accepted, %d rejected with DataFileException, %d other throwables; "
                 + "largest allocation by one read %d bytes%n", tally[0], tally[1], tally[2], tally[3], maxAllocated);
-        System.out.println("  at " + maxWhere);
+        System.out.println("  (the largest: " + maxWhere + "; a first read also pays for loading classes)");
         kinds.forEach((k, n) -> System.out.printf("  %6d  %s%n", n, k));
     }
 
@@ -87,7 +87,7 @@ class DataFileFuzzTest {
             long seed = format.ordinal() * 1_000_003L + c;
             Random r = new Random(seed);
             byte[] bytes = mutatedFile(format, r);
-            Path p = dir.resolve(format.name().toLowerCase() + "-" + c + (format.gzip ? ".gz" : ".bin"));
+            Path p = dir.resolve(format.name().toLowerCase(java.util.Locale.ROOT) + "-" + c + (format.gzip ? ".gz" : ".bin"));
             Files.write(p, bytes);
             String where = format + " seed " + seed;
             if (format.cifar()) {

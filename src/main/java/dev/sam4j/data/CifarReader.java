@@ -132,19 +132,22 @@ public final class CifarReader {
             throw new DataFileException(files.getFirst().toString(), total + " records together exceed the " + IdxReader.MAX_PAYLOAD_BYTES
                     + "-byte limit of one array");
         }
+        IdxReader.requireHeap(files.getFirst().toString(), files.size() + " file(s) hold " + total + " records",
+                total * (PIXELS_PER_IMAGE + 4));
         byte[] pixels = new byte[(int) (total * PIXELS_PER_IMAGE)];
         int[] labels = new int[(int) total];
         int at = 0;
         for (int i = 0; i < files.size(); i++) {
-            readRecords(v, files.get(i), (int) counts[i], pixels, labels, at);
+            readRecords(v, files.get(i), (int) counts[i], counts[i] * rec, pixels, labels, at);
             at += (int) counts[i];
         }
         return new Dataset(name, EXAMPLE_SHAPE, v.classes, pixels, labels);
     }
 
-    private static void readRecords(Variant v, Path f, int count, byte[] pixels, int[] labels, int first) {
+    private static void readRecords(Variant v, Path f, int count, long length, byte[] pixels, int[] labels, int first) {
         byte[] label = new byte[v.labelBytes];
-        try (InputStream in = new BufferedInputStream(IdxReader.open(f), 1 << 20)) {
+        // A buffer no larger than the file: reading a small (or hostile) file costs what it holds.
+        try (InputStream in = new BufferedInputStream(IdxReader.open(f), (int) Math.clamp(length, 512, 1 << 20))) {
             for (int r = 0; r < count; r++) {
                 int i = first + r;
                 // The file was measured before reading; a short read means it shrank meanwhile.
@@ -163,6 +166,7 @@ public final class CifarReader {
                 }
                 labels[i] = fine;
             }
+            if (in.read() >= 0) throw new DataFileException(f.toString(), "grew while being read (more than " + count + " records)");
         } catch (IOException e) {
             throw IdxReader.ioFailure(f.toString(), e);
         }

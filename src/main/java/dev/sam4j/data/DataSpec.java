@@ -1,6 +1,7 @@
 package dev.sam4j.data;
 
 import dev.sam4j.tensor.Shape;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 
 /**
@@ -89,13 +90,28 @@ public sealed interface DataSpec {
             case "cifar10" -> new Cifar(CifarReader.Variant.CIFAR10, dir(spec, rest));
             case "cifar100" -> new Cifar(CifarReader.Variant.CIFAR100, dir(spec, rest));
             case "synthetic" -> synthetic(spec, rest);
-            default -> throw invalid(spec, "unknown dataset '" + kind + "'");
+            default -> throw invalid(spec, "unknown dataset '" + printable(kind) + "'");
         };
     }
 
     private static Path dir(String spec, String rest) {
         if (rest == null || rest.isEmpty()) throw invalid(spec, "a directory is required after the colon");
-        return Path.of(rest);
+        try {
+            return Path.of(rest);
+        } catch (InvalidPathException e) {
+            // e.g. a NUL byte: the JDK's own message would not say which option or list the valid forms
+            throw invalid(spec, "'" + printable(rest) + "' is not a usable directory path (" + e.getReason() + ")");
+        }
+    }
+
+    /** Control characters shown as escapes, so that the one-line error stays one line and readable. */
+    private static String printable(String s) {
+        StringBuilder b = new StringBuilder();
+        s.codePoints().forEach(c -> {
+            if (Character.isISOControl(c)) b.append(String.format("\\u%04x", c));
+            else b.appendCodePoint(c);
+        });
+        return b.toString();
     }
 
     private static DataSpec synthetic(String spec, String rest) {
@@ -110,7 +126,8 @@ public sealed interface DataSpec {
             if (parts.length > 1) classes = number(spec, "CLASSES", parts[1], 2, 65536);
             if (parts.length > 2) trainN = number(spec, "TRAIN_N", parts[2], 1, Integer.MAX_VALUE);
             if (parts.length > 3) testN = number(spec, "TEST_N", parts[3], 1, Integer.MAX_VALUE);
-            if (shape.size() * Math.max(trainN, testN) > IdxReader.MAX_PAYLOAD_BYTES) {
+            // In double: C·H·W (up to 2^44) times a count (up to 2^31) overflows a long and would wrap past the check.
+            if ((double) shape.size() * Math.max(trainN, testN) > IdxReader.MAX_PAYLOAD_BYTES) {
                 throw invalid(spec, shape + " × " + Math.max(trainN, testN) + " examples is more than one array can hold");
             }
         }
@@ -119,16 +136,20 @@ public sealed interface DataSpec {
 
     private static int number(String spec, String what, String text, int min, int max) {
         int v;
+        String t = text.strip();
         try {
-            v = Integer.parseInt(text.strip());
+            // ASCII digits only: parseInt also takes other scripts' digits, which would not round-trip through spec()
+            if (!t.matches("[+-]?[0-9]{1,10}")) throw new NumberFormatException();
+            v = Integer.parseInt(t);
         } catch (NumberFormatException e) {
-            throw invalid(spec, what + " must be a whole number, got '" + text + "'");
+            throw invalid(spec, what + " must be a whole number" + (t.matches("[+-]?[0-9]+") ? " below 2^31" : "")
+                    + ", got '" + printable(text) + "'");
         }
         if (v < min || v > max) throw invalid(spec, what + " must be in [" + min + ", " + max + "], got " + v);
         return v;
     }
 
     private static IllegalArgumentException invalid(String spec, String why) {
-        return new IllegalArgumentException("invalid --data '" + spec + "': " + why + ". Valid forms:\n  " + VALID_FORMS);
+        return new IllegalArgumentException("invalid --data '" + printable(spec) + "': " + why + ". Valid forms:\n  " + VALID_FORMS);
     }
 }

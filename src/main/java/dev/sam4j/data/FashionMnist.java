@@ -51,6 +51,11 @@ public final class FashionMnist {
         }
         Dataset train = IdxReader.readDataset(p[0], p[1], CLASSES, "fashion-mnist train (full set)");
         Dataset test = IdxReader.readDataset(p[2], p[3], CLASSES, "fashion-mnist test (full set)");
+        if (!train.exampleShape().equals(test.exampleShape())) {
+            // Each file is fine on its own; say which two disagree rather than leave it to DataSplit.
+            throw new DataFileException(p[2].toString(), "holds " + test.height() + "×" + test.width() + " images but "
+                    + p[0] + " holds " + train.height() + "×" + train.width() + "; train and test must have one image size");
+        }
         return new DataSplit(train, test, "data: fashion-mnist full set from " + dir + " (" + counts(train, test) + ")");
     }
 

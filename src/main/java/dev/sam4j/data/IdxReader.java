@@ -2,7 +2,6 @@ package dev.sam4j.data;
 
 import dev.sam4j.tensor.Shape;
 import java.io.BufferedInputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
@@ -11,8 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.ZipException;
 
 /**
  * Reads IDX files, the format of MNIST and Fashion-MNIST: a 4-byte big-endian magic
@@ -25,7 +22,9 @@ import java.util.zip.ZipException;
  * throws {@link DataFileException} naming the file and the problem. A forged header cannot make it
  * allocate much more than the file really holds: raw files are checked against their length before
  * anything is allocated, and streams (gzip, or an {@link InputStream} of unknown length) grow their
- * buffer only as bytes arrive, so memory stays within about twice the data actually present.
+ * buffer only as bytes arrive, from a small first chunk, so memory stays within a few times the data
+ * actually present. Gzip is decoded by {@link GzipStream}, which checks every member's CRC-32 and length
+ * and rejects bytes appended after the last member (the JDK's own gzip stream ignores them).
  */
 public final class IdxReader {
     public static final int IMAGES_MAGIC = 0x00000803;
@@ -33,8 +32,14 @@ public final class IdxReader {
 
     /** The JVM's practical array limit: no single IDX payload can be larger than one byte[]. */
     static final long MAX_PAYLOAD_BYTES = Integer.MAX_VALUE - 8;
-    /** First allocation for a stream of unknown length; doubled as data arrives. */
-    private static final int INITIAL_CHUNK = 1 << 20;
+    /**
+     * First allocation for a payload whose size is only declared (gzip, or a stream of unknown length);
+     * doubled as data arrives. Small, so that a forged header on a small file costs little; doubling
+     * keeps the copying of a large file at about one extra pass whatever the start.
+     */
+    private static final int INITIAL_CHUNK = 1 << 16;
+    /** Read buffer for streams and large files. */
+    private static final int STREAM_BUFFER = 1 << 16;
 
     private IdxReader() { }
 
@@ -120,30 +125,20 @@ public final class IdxReader {
      *                    with it, a header that disagrees with the file is rejected before allocating
      */
     private static Payload read(InputStream raw, String name, long knownLength, int expectedMagic) {
-        try {
-            InputStream in = new BufferedInputStream(raw, 1 << 16);
-            in.mark(2);
-            int b0 = in.read(), b1 = in.read();
-            in.reset();
-            if (b0 == 0x1f && b1 == 0x8b) {
-                in = gunzip(in, name);
-                knownLength = -1; // decompressed length unknown (the gzip trailer's size field is forgeable)
+        // Buffers no larger than the file itself: a tiny hostile file costs a tiny read.
+        int bufferSize = knownLength >= 0 ? (int) Math.clamp(knownLength, 512, STREAM_BUFFER) : STREAM_BUFFER;
+        try (InputStream buffered = new BufferedInputStream(raw, bufferSize)) {
+            buffered.mark(2);
+            int b0 = buffered.read(), b1 = buffered.read();
+            buffered.reset();
+            if (!GzipStream.isGzipMagic(b0, b1)) return readIdx(buffered, name, knownLength, expectedMagic);
+            // The decompressed length is unknown (the gzip trailer's size field is forgeable and only
+            // checked at the end), so the payload is read incrementally below.
+            try (InputStream gz = new GzipStream(buffered, name, bufferSize)) {
+                return readIdx(gz, name, -1, expectedMagic);
             }
-            return readIdx(in, name, knownLength, expectedMagic);
-        } catch (EOFException e) {
-            throw new DataFileException(name, "truncated gzip stream (" + e.getMessage() + ")", e);
-        } catch (ZipException e) {
-            throw new DataFileException(name, "corrupt gzip data (" + e.getMessage() + ")", e);
         } catch (IOException e) {
             throw ioFailure(name, e);
-        }
-    }
-
-    private static InputStream gunzip(InputStream in, String name) throws IOException {
-        try {
-            return new GZIPInputStream(in, 1 << 16);
-        } catch (EOFException | ZipException e) {
-            throw new DataFileException(name, "starts like gzip (1f 8b) but its gzip header is truncated or invalid (" + e.getMessage() + ")", e);
         }
     }
 
@@ -185,8 +180,11 @@ public final class IdxReader {
                     + "file has " + (knownLength - headerBytes) + " after its " + headerBytes + "-byte header ("
                     + (knownLength - headerBytes < declared ? "truncated" : "trailing bytes") + ")");
         }
+        requireHeap(name, "dimensions " + dimText + " declare " + declared + " bytes of data",
+                declared * (expectedMagic == LABELS_MAGIC ? 5 : knownLength >= 0 ? 1 : 2));
 
-        byte[] data = readExactly(in, name, (int) declared, dimText);
+        // A raw file's length was just checked against the header, so its payload can be allocated at once.
+        byte[] data = readExactly(in, name, (int) declared, dimText, knownLength >= 0 ? (int) declared : INITIAL_CHUNK);
         if (in.read() >= 0) {
             throw new DataFileException(name, "trailing bytes after the " + declared + " declared by dimensions " + dimText);
         }
@@ -196,8 +194,8 @@ public final class IdxReader {
     }
 
     /** Reads {@code n} bytes, allocating only as they arrive (see the class comment). */
-    private static byte[] readExactly(InputStream in, String name, int n, String dimText) throws IOException {
-        byte[] buf = new byte[Math.min(n, INITIAL_CHUNK)];
+    private static byte[] readExactly(InputStream in, String name, int n, String dimText, int firstChunk) throws IOException {
+        byte[] buf = new byte[Math.min(n, firstChunk)];
         int filled = 0;
         while (filled < n) {
             if (filled == buf.length) buf = Arrays.copyOf(buf, (int) Math.min(n, 2L * buf.length));
@@ -257,6 +255,19 @@ public final class IdxReader {
     private static long fileLength(Path file) throws IOException {
         // A gzip'd file's length says nothing about the payload; read() resets this when it sees gzip.
         return Files.size(file);
+    }
+
+    /**
+     * A file can be consistent and still not fit: says so before allocating, rather than failing with an
+     * OutOfMemoryError part-way. {@code peakBytes} is what the read holds at its peak (a stream's buffer
+     * doubles as it fills; labels are widened to ints).
+     */
+    static void requireHeap(String name, String what, long peakBytes) {
+        long heap = Runtime.getRuntime().maxMemory();
+        if (peakBytes > heap) {
+            throw new DataFileException(name, what + "; reading them needs about " + (peakBytes >> 20) + " MiB, more than the JVM's "
+                    + "heap limit of " + (heap >> 20) + " MiB (raise -Xmx, e.g. through SAM4J_JAVA_OPTS)");
+        }
     }
 
     static DataFileException ioFailure(String name, IOException e) {

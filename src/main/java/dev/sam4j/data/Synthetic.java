@@ -37,8 +37,20 @@ public final class Synthetic {
         if (classes < 2) throw new IllegalArgumentException("synthetic data needs at least 2 classes, got " + classes);
         if (trainN < 1 || testN < 1) throw new IllegalArgumentException("synthetic data needs at least 1 train and 1 test example, got " + trainN + "/" + testN);
         long perExample = exampleShape.size();
-        if (perExample * Math.max(trainN, testN) > IdxReader.MAX_PAYLOAD_BYTES || perExample * classes > IdxReader.MAX_PAYLOAD_BYTES) {
+        // In double: the products can pass 2^63 and a wrapped long would slip under the limits.
+        if ((double) perExample * Math.max(trainN, testN) > IdxReader.MAX_PAYLOAD_BYTES
+                || (double) perExample * classes > IdxReader.MAX_PAYLOAD_BYTES) {
             throw new IllegalArgumentException("synthetic " + exampleShape + " × " + Math.max(trainN, testN) + " examples does not fit in one array");
+        }
+        // Checked before allocating: a spec that cannot fit fails with a reason, not an OutOfMemoryError
+        // after minutes of generating.
+        double needed = bytesNeeded(exampleShape, classes, trainN, testN);
+        long heap = Runtime.getRuntime().maxMemory();
+        if (needed > heap) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "synthetic %s, %d classes, %d + %d examples needs about %.0f MiB, more than the JVM's heap limit of %d MiB "
+                    + "(raise -Xmx, e.g. through SAM4J_JAVA_OPTS, or ask for less data)",
+                    dims(exampleShape), classes, trainN, testN, needed / (1 << 20), heap >> 20));
         }
         float[][] templates = templates(exampleShape, classes, seed);
         String tag = "synthetic " + dims(exampleShape) + " " + classes + " classes";
@@ -46,6 +58,15 @@ public final class Synthetic {
         Dataset test = examples(tag + " test", exampleShape, templates, testN, Rng.of(seed, TEST_STREAM));
         return new DataSplit(train, test, "data: synthetic " + dims(exampleShape) + ", " + classes + " classes, seed " + seed
                 + " (" + FashionMnist.counts(train, test) + ")");
+    }
+
+    /**
+     * The heap a generated split occupies: pixels and labels of both sets, and the class templates
+     * (floats) while generating. In double, since it is compared with limits, not allocated.
+     */
+    static double bytesNeeded(Shape exampleShape, int classes, int trainN, int testN) {
+        double examples = (double) trainN + testN;
+        return examples * exampleShape.size() + 4 * examples + 4.0 * classes * exampleShape.size();
     }
 
     /**

@@ -6,7 +6,10 @@
  *   <li>Readers, each strict about hostile files and reporting through
  *       {@link dev.sam4j.data.DataFileException}: {@link dev.sam4j.data.IdxReader} (MNIST layout, raw or
  *       gzip), {@link dev.sam4j.data.CifarReader} (CIFAR-10/100 binary), {@link dev.sam4j.data.FashionMnist}
- *       (full set from a directory, or the sample embedded in the jar).</li>
+ *       (full set from a directory, or the sample embedded in the jar). Gzip is decoded by the strict
+ *       {@code GzipStream} (CRC-32 and length of every member checked, nothing allowed after the last).
+ *       {@code DataFileFuzzTest} holds them to it with thousands of seeded mutations of small valid files,
+ *       including a bound on what a read may allocate relative to the bytes the file really holds.</li>
  *   <li>{@link dev.sam4j.data.Synthetic}: seeded learnable data without files.</li>
  *   <li>{@link dev.sam4j.data.DataSpec}: the {@code --data} string parsed and loaded.</li>
  *   <li>Transformations of a training set: {@link dev.sam4j.data.LabelNoise},

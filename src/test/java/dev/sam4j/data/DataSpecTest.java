@@ -47,6 +47,28 @@ class DataSpecTest {
         assertTrue(m.contains("cifar100:DIR") && m.contains("synthetic[:C,H,W") && m.contains("fashion-mnist-sample"), m);
     }
 
+    /** Hostile sizes: products that wrap a long, data larger than the heap, digits of other scripts, NUL in a path. */
+    @Test
+    void sizesAndCharactersPastTheLimitsAreRefusedClearly() {
+        String m = assertThrows(IllegalArgumentException.class, () -> DataSpec.parse("synthetic:4096,65536,65536:10:1048576")).getMessage();
+        assertTrue(m.contains("more than one array can hold"), m); // 2^44 · 2^20 wraps to 0 in a long
+        m = assertThrows(IllegalArgumentException.class, () -> DataSpec.parse("synthetic:1,28,28:10:\u0665")).getMessage();
+        assertTrue(m.contains("TRAIN_N must be a whole number"), m);
+        m = assertThrows(IllegalArgumentException.class, () -> DataSpec.parse("synthetic:1,28,28:10:99999999999")).getMessage();
+        assertTrue(m.contains("below 2^31"), m);
+        m = assertThrows(IllegalArgumentException.class, () -> DataSpec.parse("cifar10:a\0b")).getMessage();
+        assertTrue(m.startsWith("invalid --data 'cifar10:a\\u0000b': 'a\\u0000b' is not a usable directory path"), m);
+
+        // Every array fits, the whole does not: refused before generating, not an OutOfMemoryError later.
+        DataSpec huge = DataSpec.parse("synthetic:1,1,1:65536:2147483000:2147483000");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < 20L << 30, "a heap of 20 GiB or more");
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = mx.getCurrentThreadAllocatedBytes();
+        m = assertThrows(IllegalArgumentException.class, huge::load).getMessage();
+        assertTrue(mx.getCurrentThreadAllocatedBytes() - before < 1 << 20, "refused without allocating");
+        assertTrue(m.contains("needs about 20480 MiB, more than the JVM's heap limit"), m);
+    }
+
     @Test
     void defaultFallsBackToTheSampleAndSaysHowToGetTheFullSet() {
         DataSplit s = DataSpec.parse("fashion-mnist", dir.resolve("absent")).load();
@@ -88,6 +110,15 @@ class DataSpecTest {
         assertTrue(DataSpec.parse("fashion-mnist", dir).load().description().contains("embedded sample"));
         assertThrows(DataFileException.class, () -> DataSpec.parse("fashion-mnist:" + dir.resolve("nope")).load());
         assertThrows(DataFileException.class, () -> DataSpec.parse("cifar10:" + dir).load());
+    }
+
+    @Test
+    void trainAndTestImagesOfDifferentSizesNameBothFiles() throws IOException {
+        writeFakeFullSet(dir);
+        Files.write(dir.resolve("t10k-images-idx3-ubyte"), IdxFiles.images(2, 28, 27, new byte[2 * 28 * 27]));
+        DataFileException e = assertThrows(DataFileException.class, () -> DataSpec.parse("fashion-mnist:" + dir).load());
+        assertEquals(dir.resolve("t10k-images-idx3-ubyte") + ": holds 28×27 images but " + dir.resolve("train-images-idx3-ubyte.gz")
+                + " holds 28×28; train and test must have one image size", e.getMessage());
     }
 
     @Test

@@ -6,6 +6,10 @@
 // restore: w_saved != null and (restore_flag == null or *restore_flag != 0), so inside a graph the
 //   decide kernel's flag chooses, on the device, between the SAM update (restore from w_saved,
 //   gradient g_sam) and the ERM update (gradient g) with one kernel node after the IF node.
+// skip_a / skip_b (each may be null): if either points at a non-finite double, the kernel returns
+//   before touching anything, so a step whose loss or ‖g‖² is NaN/±Inf leaves weights and momentum as
+//   they were. Inside the step graph they point at the step's own s and mean loss: the skip is decided on
+//   the device, with no host synchronisation.
 // lr and v_scale are launch arguments unless their *_ptr is not null (read from device memory:
 //   the learning rate of this step, LookSAM's α·‖g‖/‖g_v‖ computed by looksam.cu).
 // Launch: any grid, blockDim 256.
@@ -19,7 +23,9 @@ extern "C" __global__ void sgd_step(float* __restrict__ w, const float* __restri
                                     float v_scale, const float* __restrict__ v_scale_ptr,
                                     float* __restrict__ m, long long n,
                                     float lr, const float* __restrict__ lr_ptr,
-                                    float momentum, float weight_decay, int nesterov) {
+                                    float momentum, float weight_decay, int nesterov,
+                                    const double* __restrict__ skip_a, const double* __restrict__ skip_b) {
+    if ((skip_a != nullptr && !isfinite(*skip_a)) || (skip_b != nullptr && !isfinite(*skip_b))) return;
     const bool restore = w_saved != nullptr && (restore_flag == nullptr || *restore_flag != 0u);
     const float rate = scalar_arg(lr, lr_ptr);
     const float vs = v != nullptr ? scalar_arg(v_scale, v_scale_ptr) : 0.0f;

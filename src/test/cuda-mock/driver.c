@@ -273,6 +273,9 @@ static int k_sgd_step(unsigned grid, unsigned block, void** args) {
     const float* g = PTR(3, float); const float* v = PTR(4, float); float vscale = FLT(5); const float* vsp = PTR(6, float);
     float* m = PTR(7, float); long long n = LL(8); float lr = FLT(9); const float* lrp = PTR(10, float);
     float mu = FLT(11), wd = FLT(12); int nesterov = INT(13);
+    const double* skip_a = PTR(14, double); const double* skip_b = PTR(15, double);
+    CHECK_OPT(skip_a, 8, "sgd_step skip_a"); CHECK_OPT(skip_b, 8, "sgd_step skip_b");
+    if ((skip_a && !isfinite(*skip_a)) || (skip_b && !isfinite(*skip_b))) return 0;
     CHECK(w, 4 * n, "sgd_step w"); CHECK_OPT(wsaved, 4 * n, "sgd_step w_saved"); CHECK_OPT(rflag, 4, "sgd_step restore_flag");
     CHECK(g, 4 * n, "sgd_step g"); CHECK_OPT(v, 4 * n, "sgd_step v"); CHECK_OPT(vsp, 4, "sgd_step v_scale_ptr");
     CHECK(m, 4 * n, "sgd_step m"); CHECK_OPT(lrp, 4, "sgd_step lr_ptr");
@@ -404,7 +407,7 @@ static const MockKernel KERNELS[] = {
     {"decide_table", "PPPPPDPPPI", k_decide_table},
     {"step_begin", "PPPP", k_step_begin},
     {"step_end", "P", k_step_end},
-    {"sgd_step", "PPPPPFPPPFPFFI", k_sgd_step},
+    {"sgd_step", "PPPPPFPPPFPFFIPP", k_sgd_step},
     {"looksam_coef", "PPP", k_looksam_coef},
     {"looksam_vscale", "PPPDP", k_looksam_vscale},
     {"softmax_xent", "PPPPIIP", k_softmax_xent},

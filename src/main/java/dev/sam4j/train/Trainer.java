@@ -43,8 +43,10 @@ import java.util.List;
  * ({@code --on-nonfinite}); a loss above {@code --divergence-loss} for {@code --divergence-steps}
  * consecutive steps stops it, and no checkpoint is written while the loss is above the threshold, so the
  * last one predates the divergence; {@link #requestStop()} ends the run after the current step with a
- * checkpoint. The CUDA graph steps write no checkpoints and find non-finite values only when they read an
- * epoch's records back (then they stop).
+ * checkpoint. The CUDA graph steps write no checkpoints; they skip a step whose loss or {@code ‖g‖²} is
+ * non-finite on the device itself (the update kernel checks the step's own scalars), and the host learns of
+ * it when it reads the epoch's records back: it counts the skipped steps, and with {@code stop} ends the run
+ * there (the weights are those of the last good update).
  */
 public final class Trainer implements AutoCloseable {
     /** Pinned staging slots of the CUDA input pipeline: enough for the loader to stay a couple of steps ahead. */
@@ -124,9 +126,6 @@ public final class Trainer implements AutoCloseable {
             }
             if (graph && config.checkpointEvery() > 0) {
                 throw new IllegalArgumentException("--checkpoint-every: checkpoints need the host-driven step; on CUDA add --cuda-step host");
-            }
-            if (graph && config.onNonFinite().equals("skip")) {
-                throw new IllegalArgumentException("--on-nonfinite skip: the CUDA graph step cannot skip a step; on CUDA add --cuda-step host");
             }
             this.readback = graph && config.cudaStep().equals("readback");
             if (graph) {
@@ -284,11 +283,17 @@ public final class Trainer implements AutoCloseable {
                     for (int i = 0; i < states.size(); i++) {
                         StepGraph.State st = states.get(i);
                         StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
-                                st.c(), st.sam(), schedule.lr(first + i, total), perStep, false);
+                                st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
                         for (TrainListener l : listeners) l.onStep(rec);
-                        if (!Double.isFinite(st.loss()) || !Double.isFinite(st.s())) {
-                            throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " It was found when the epoch's step records"
-                                    + " were read back from the GPU: the CUDA graph step cannot skip a step (use --cuda-step host for that).");
+                        if (st.skipped()) {
+                            // The device already skipped this update; the later steps of the epoch ran on.
+                            p.skippedSteps++;
+                            if (config.onNonFinite().equals("stop")) {
+                                throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " The GPU skipped that step's update"
+                                        + " and found out here, when the epoch's step records were read back; the weights are those"
+                                        + " of the last finite step.");
+                            }
+                            continue;
                         }
                         if (st.sam()) p.epochSam++;
                         p.lossSum += st.loss() * config.batchSize();

@@ -479,7 +479,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov) {
         needAll(n, w, g, m);
-        if (n > 0) k.sgdStep(c(w).address, 0, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum, weightDecay, nesterov);
+        if (n > 0) k.sgdStep(c(w).address, 0, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum, weightDecay, nesterov, 0, 0);
     }
 
     @Override
@@ -522,7 +522,7 @@ public final class CudaBackend implements Backend {
         needAll(n, w, wSaved, g, m);
         if (n > 0) {
             k.sgdStep(c(w).address, c(wSaved).address, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum,
-                    weightDecay, nesterov);
+                    weightDecay, nesterov, 0, 0);
         }
     }
 
@@ -532,7 +532,7 @@ public final class CudaBackend implements Backend {
         needAll(n, w, g, v, m);
         if (n > 0) {
             k.sgdStep(c(w).address, 0, 0, c(g).address, c(v).address, (float) vScale, 0, c(m).address, n, lr, 0, momentum,
-                    weightDecay, nesterov);
+                    weightDecay, nesterov, 0, 0);
         }
     }
 

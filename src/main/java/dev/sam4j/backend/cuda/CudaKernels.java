@@ -37,7 +37,7 @@ final class CudaKernels {
         decideTable = new Kernel(m, "decide_table", "PPPPPDPPPI");
         stepBegin = new Kernel(m, "step_begin", "PPPP");
         stepEnd = new Kernel(m, "step_end", "P");
-        sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFI");
+        sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFIPP");
         lookSamCoef = new Kernel(m, "looksam_coef", "PPP");
         lookSamVScale = new Kernel(m, "looksam_vscale", "PPPDP");
         softmaxXent = new Kernel(m, "softmax_xent", "PPPPIIP");
@@ -109,12 +109,13 @@ final class CudaKernels {
 
     /**
      * {@code w = (restore ? wSaved : w) − lr·(momentum update with g [+ vScale·v])}; see sgd.cu. wSaved,
-     * restoreFlag, v, vScalePtr and lrPtr may be 0.
+     * restoreFlag, v, vScalePtr and lrPtr may be 0. If {@code skipA} or {@code skipB} (device doubles, or 0)
+     * is non-finite, nothing is updated.
      */
     void sgdStep(long w, long wSaved, long restoreFlag, long g, long v, float vScale, long vScalePtr, long m, long n,
-                 float lr, long lrPtr, float momentum, float weightDecay, boolean nesterov) {
+                 float lr, long lrPtr, float momentum, float weightDecay, boolean nesterov, long skipA, long skipB) {
         sgdStep.p(0, w).p(1, wSaved).p(2, restoreFlag).p(3, g).p(4, v).f(5, vScale).p(6, vScalePtr).p(7, m).p(8, n)
-                .f(9, lr).p(10, lrPtr).f(11, momentum).f(12, weightDecay).i(13, nesterov ? 1 : 0);
+                .f(9, lr).p(10, lrPtr).f(11, momentum).f(12, weightDecay).i(13, nesterov ? 1 : 0).p(14, skipA).p(15, skipB);
         stream(sgdStep, n);
     }
 

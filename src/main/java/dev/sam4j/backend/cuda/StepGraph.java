@@ -243,7 +243,9 @@ public final class StepGraph implements AutoCloseable {
         }
         be.k.sgdStep(addr(spec.params()), spec.sam() ? addr(spec.savedWeights()) : 0, spec.sam() ? scratch(CudaBackend.FLAG) : 0,
                 addr(spec.grads()), v, 0f, vScale, addr(spec.momentum()), spec.n(), 0f, scratch(CudaBackend.LR),
-                spec.momentumCoefficient(), spec.weightDecay(), spec.nesterov());
+                spec.momentumCoefficient(), spec.weightDecay(), spec.nesterov(),
+                // A step whose ‖g‖² or mean loss is NaN/±Inf updates nothing (decided here, on the device).
+                scratch(CudaBackend.S), scratch(CudaBackend.MEAN_LOSS));
         be.k.stepEnd.p(0, scratch(CudaBackend.COUNTERS)).launch(be.ctx.stream, 1, 1);
     }
 
@@ -316,13 +318,20 @@ public final class StepGraph implements AutoCloseable {
         long c0 = b.getLong((int) CudaBackend.COUNTERS - base), c2 = b.getLong((int) CudaBackend.COUNTERS - base + 16),
                 c3 = b.getLong((int) CudaBackend.COUNTERS - base + 24);
         int st = (int) CudaBackend.STATS - base;
-        if (c3 != 0) throw new CudaException("the squared gradient norm was NaN or infinite at " + c3 + " step(s)");
         return new State(c0, c2, b.getDouble(0), b.getDouble(st), b.getDouble(st + 8), b.getDouble(st + 32),
-                b.getDouble(st + 40) != 0, b.getDouble((int) CudaBackend.MEAN_LOSS - base));
+                b.getDouble(st + 40) != 0, b.getDouble((int) CudaBackend.MEAN_LOSS - base), c3);
     }
 
-    /** The device step counter, SAM steps so far, and the last step's s, μ, σ², c, verdict and mean loss. */
-    public record State(long step, long samSteps, double s, double mu, double variance, double c, boolean sam, double loss) {}
+    /**
+     * The device step counter, SAM steps so far, the last step's s, μ, σ², c, verdict and mean loss, and how
+     * many steps so far had a non-finite s. A step is {@linkplain #skipped() skipped} on the device (no
+     * update) when its s or mean loss is not finite.
+     */
+    public record State(long step, long samSteps, double s, double mu, double variance, double c, boolean sam, double loss,
+                        long nonFiniteSteps) {
+        /** Whether the device skipped this step's update (its s or mean loss was NaN/±Inf). */
+        public boolean skipped() { return !Double.isFinite(s) || !Double.isFinite(loss); }
+    }
 
     /** SAM steps so far (synchronises). */
     public long samSteps() { return state().samSteps(); }

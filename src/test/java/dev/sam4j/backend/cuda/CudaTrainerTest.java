@@ -123,4 +123,28 @@ class CudaTrainerTest {
             assertTrue(gpu.steps().get(12).loss() < gpu.steps().get(0).loss(), "one repeated batch is fitted");
         }
     }
+
+    /**
+     * A learning rate of 1e30 blows the weights up after the first step, so every later step has a
+     * non-finite loss: on the graph path the device skips those updates, and the trainer counts them
+     * from the epoch's records ({@code skip}) or stops there ({@code stop}), with finite weights either way.
+     */
+    @ParameterizedTest
+    @CsvSource({"skip", "stop"})
+    void theGraphStepSkipsNonFiniteStepsOnTheDevice(String onNonFinite) {
+        CudaTestSupport.requireCuda();
+        TrainConfig cfg = TrainConfig.builder().data("synthetic:1,8,8:4:320:64").model("mlp").optimizer("aesam")
+                .threads(2).epochs(1).batchSize(32).lr(1e30).schedule("constant").device("cuda").cudaStep("graph")
+                .onNonFinite(onNonFinite).build();
+        try (Trainer t = new Trainer(cfg)) {
+            if (onNonFinite.equals("stop")) {
+                var e = assertThrows(dev.sam4j.train.TrainingStoppedException.class, t::run);
+                assertTrue(e.getMessage().contains("GPU skipped"), e.getMessage());
+            } else {
+                RunSummary s = t.run();
+                assertTrue(s.skippedSteps() > 0 && s.skippedSteps() < s.steps(), "skipped " + s.skippedSteps() + " of " + s.steps());
+            }
+            for (float w : t.model().downloadParams()) assertTrue(Float.isFinite(w), "a weight became " + w);
+        }
+    }
 }

@@ -143,6 +143,7 @@ public final class BenchReport {
         StringBuilder b = new StringBuilder();
         for (var e : meta.entrySet()) b.append("- ").append(e.getKey()).append(": ").append(e.getValue()).append('\n');
         String group = null;
+        boolean anyUnequal = false;
         for (Row r : rows) {
             String g = r.model() + " @" + r.batch();
             if (!g.equals(group)) {
@@ -161,7 +162,13 @@ public final class BenchReport {
                     .append(" | ").append(fmt("%.1f", mem))
                     .append(" | ").append(ms(num(p, "mean_ms"))).append(" | ").append(fmt("%.2f", num(p, "sam_fraction")))
                     .append(" | ").append(fmt("%.2f", num(p, "vs_erm_mean"))).append(" | **").append(fmt("%.2f", r.ratio()))
-                    .append("** |\n");
+                    .append("**").append(unequalFractions(r) ? " †" : "").append(" |\n");
+            anyUnequal |= unequalFractions(r);
+        }
+        if (anyUnequal) {
+            b.append("\n† the two implementations took different fractions of SAM steps (an adaptive or random policy on "
+                    + "different weights and gradients), so this ratio is not at equal work; compare the SAM and ERM rows, or "
+                    + "each side's × ERM against its own SAM fraction.\n");
         }
         List<Map<String, Object>> checks = aeChecks(rows);
         if (!checks.isEmpty()) b.append('\n');
@@ -172,6 +179,11 @@ public final class BenchReport {
                     (Double) c.get("ratio")));
         }
         return b.toString();
+    }
+
+    /** Whether both sides ran and their SAM fractions differ by more than one step in twenty. */
+    static boolean unequalFractions(Row r) {
+        return Math.abs(num(r.sam4j(), "sam_fraction") - num(r.pytorch(), "sam_fraction")) > 0.05;
     }
 
     /** One line per row: both implementations' times, sam4j's memory, the ratio. */

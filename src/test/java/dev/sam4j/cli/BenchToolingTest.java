@@ -25,9 +25,18 @@ class BenchToolingTest {
         return out.lines().filter(l -> l.startsWith("{")).map(JsonParser::parseObject).toList();
     }
 
-    static MainTest.Outcome tinyBench() {
-        return MainTest.run("bench", "--device", "cpu", "--threads", "1", "--models", "mlp:8", "--input", "1,4,4", "--batch-sizes",
-                "4,8", "--warmup", "1", "--steps", "4", "--optimizers", String.join(",", METHODS));
+    private static MainTest.Outcome tiny;
+
+    /**
+     * One tiny run shared by the tests. The scalar reference backend, because a handful of steps never
+     * gets the Vector API kernels compiled, and interpreted they take seconds; the tooling is the same.
+     */
+    static synchronized MainTest.Outcome tinyBench() {
+        if (tiny == null) {
+            tiny = MainTest.run("bench", "--device", "cpu-reference", "--threads", "1", "--models", "mlp:8", "--input", "1,4,4",
+                    "--batch-sizes", "4,8", "--warmup", "1", "--steps", "4", "--optimizers", String.join(",", METHODS));
+        }
+        return tiny;
     }
 
     @Test

@@ -44,7 +44,7 @@ final class BenchReportCommand implements Callable<Integer> {
     @Option(names = "--plot-x", description = "x axis of the plots: batch or params")
     String plotX = "batch";
 
-    @Option(names = "--title", description = "plot title")
+    @Option(names = "--title", description = "what the run varies, for the plot titles (after \"Time per step, \" and \"sam4j memory per method, \")")
     String title = "sam4j step benchmark";
 
     @Override public Integer call() throws IOException {

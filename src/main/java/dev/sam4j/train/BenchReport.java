@@ -207,14 +207,15 @@ public final class BenchReport {
     /**
      * Two PNGs: mean ms per step against {@code x} ({@code "batch"} or {@code "params"}), one series per
      * implementation, model (family, for {@code params}) and method, log-log; and sam4j's memory per method
-     * (device memory on a GPU, else heap) against the same {@code x}. Returns the files written.
+     * (device memory on a GPU, else heap) against the same {@code x}. {@code title} names the run, e.g.
+     * "vs batch size, cpu"; each chart puts what it shows in front of it. Returns the files written.
      */
     public static List<Path> plots(String title, List<Row> rows, String x, Path timePng, Path memoryPng) {
         if (!x.equals("batch") && !x.equals("params")) throw new IllegalArgumentException("plot x must be batch or params, got " + x);
         Map<String, List<double[]>> time = new LinkedHashMap<>(), mem = new LinkedHashMap<>();
         for (Row r : rows) {
             double xv = x.equals("batch") ? r.batch() : r.params();
-            String model = x.equals("batch") ? r.model() : r.model().replaceFirst(":.*", ":W");
+            String model = x.equals("batch") ? r.model() : r.model().replaceFirst(":.*", ":*");
             add(time, "sam4j " + model + " " + r.optimizer(), xv, num(r.sam4j(), "mean_ms"));
             add(time, "PyTorch " + model + " " + r.optimizer(), xv, num(r.pytorch(), "mean_ms"));
             boolean device = num(r.sam4j(), "device_mb") > 0;
@@ -222,9 +223,9 @@ public final class BenchReport {
                     num(r.sam4j(), device ? "device_mb" : "heap_mb"));
         }
         String xl = x.equals("batch") ? "batch size (log scale)" : "parameters (log scale)";
-        Charts.Chart t = new Charts.Chart(title + ": time per step", xl, "mean ms per step (log scale)").logX(true).logY(true);
+        Charts.Chart t = new Charts.Chart("Time per step, " + title, xl, "mean ms per step (log scale)").logX(true).logY(true);
         time.forEach((k, v) -> t.add(series(k, v)));
-        Charts.Chart m = new Charts.Chart(title + ": memory per method", xl, "MiB kept alive by model + optimizer (log scale)")
+        Charts.Chart m = new Charts.Chart("sam4j memory per method, " + title, xl, "MiB kept alive by model + optimizer (log scale)")
                 .logX(true).logY(true);
         mem.forEach((k, v) -> m.add(series(k, v)));
         t.savePng(timePng);

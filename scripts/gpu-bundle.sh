@@ -60,7 +60,7 @@ find "$out/jre" -name '*.so' -exec strip --strip-unneeded {} +
 cp "$here/gpu-check.sh" "$out/gpu-check.sh"
 cp "$here/bench-gpu-step" "$out/bench-gpu-step"
 mkdir -p "$out/peers"
-cp "$here/peers/pytorch_gpu_step.py" "$out/peers/pytorch_gpu_step.py"
+cp "$here/peers/pytorch_gpu_step.py" "$here/peers/pytorch_sam.py" "$out/peers/"
 chmod +x "$out/gpu-check.sh" "$out/bench-gpu-step"
 {
   echo "sam4j GPU check bundle, built $(date -u +%Y-%m-%dT%H:%MZ) from $(cd "$SAM4J_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"

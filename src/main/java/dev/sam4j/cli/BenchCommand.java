@@ -11,7 +11,12 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code sam4j bench}: median ms per training step on random inputs, one JSON line per model. */
+/**
+ * {@code sam4j bench}: ms per training step on random inputs, one JSON line per model, optimizer and batch
+ * size. The methods of one model are timed interleaved, so {@code vs_erm_*} (each method against ERM in
+ * the same rounds) is meaningful on a busy machine; {@code scripts/bench} and {@code sam4j bench-report}
+ * turn the lines into tables and plots.
+ */
 @Command(name = "bench", mixinStandardHelpOptions = true, showDefaultValues = true,
         description = "Time training steps (forward, backward, norm, policy, SAM branch, update) on random inputs; several "
                 + "--optimizers are timed interleaved, one step of each in turn; prints one JSON line per model and optimizer.")
@@ -30,6 +35,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--batch-size", description = "batch size")
     int batch = 128;
+
+    @Option(names = "--batch-sizes", split = ",", description = "several batch sizes, one after another (overrides --batch-size)")
+    int[] batches;
 
     @Option(names = "--warmup", description = "untimed steps first (JIT, caches)")
     int warmup = 20;
@@ -55,30 +63,63 @@ final class BenchCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--input: expected three integers C,H,W, got '" + input + "'");
         }
-        if (batch < 1) throw new IllegalArgumentException("--batch-size: must be >= 1, got " + batch);
+        int[] sizes = batches != null && batches.length > 0 ? batches : new int[] {batch};
+        for (int bs : sizes) if (bs < 1) throw new IllegalArgumentException("--batch-size: must be >= 1, got " + bs);
         if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
+        java.util.List<String> methods = java.util.Arrays.stream(optimizers).map(String::trim).toList();
         Backends.Choice c = Backends.choose(device, threads);
         try (Backend b = c.backend()) {
-            for (String m : models) for (StepBenchmark.Result r : StepBenchmark.runInterleaved(b, m.trim(),
-                    java.util.Arrays.stream(optimizers).map(String::trim).toList(), shape, classes, batch, warmup, steps, seed)) {
-                Map<String, Object> o = new LinkedHashMap<>();
-                o.put("impl", "sam4j");
-                o.put("model", r.model());
-                o.put("optimizer", r.method());
-                o.put("batch", r.batch());
-                o.put("steps", steps);
-                o.put("median_ms", r.median());
-                o.put("p90_ms", r.p90());
-                o.put("sam_fraction", r.samFraction());
-                o.put("median_erm_path_ms", r.medianErmPath());
-                o.put("median_sam_path_ms", r.medianSamPath());
-                o.put("images_per_second", Math.round(r.imagesPerSecond()));
-                o.put("params", r.parameters());
-                o.put("backend", b.name());
-                o.put("threads", threads);
-                System.out.println(Json.write(o));
-                System.out.flush();
+            for (String m : models) for (int bs : sizes) {
+                java.util.List<StepBenchmark.Result> rs = StepBenchmark.runInterleaved(b, m.trim(), methods, shape, classes, bs,
+                        warmup, steps, seed);
+                StepBenchmark.Result erm = rs.stream().filter(r -> r.method().equals("erm")).findFirst().orElse(null);
+                long rss = residentBytes();
+                for (StepBenchmark.Result r : rs) {
+                    System.out.println(Json.write(line(r, erm, steps, b, rss)));
+                    System.out.flush();
+                }
             }
+        }
+        return 0;
+    }
+
+    private Map<String, Object> line(StepBenchmark.Result r, StepBenchmark.Result erm, int steps, Backend b, long rss) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("impl", "sam4j");
+        o.put("model", r.model());
+        o.put("optimizer", r.method());
+        o.put("batch", r.batch());
+        o.put("steps", steps);
+        o.put("median_ms", r.median());
+        o.put("p90_ms", r.p90());
+        o.put("mean_ms", r.mean());
+        o.put("sam_fraction", r.samFraction());
+        o.put("median_erm_path_ms", r.medianErmPath());
+        o.put("median_sam_path_ms", r.medianSamPath());
+        // A mixed method's cost is its mean step; the median would be an ERM-path step below half SAM steps.
+        o.put("images_per_second", Math.round(r.batch() * 1000.0 / r.mean()));
+        if (erm != null) {
+            o.put("vs_erm_mean", r.mean() / erm.mean());
+            o.put("vs_erm_median", r.median() / erm.median());
+        }
+        o.put("params", r.parameters());
+        o.put("heap_mb", r.heapBytes() / 1048576.0);
+        o.put("device_mb", r.deviceBytes() / 1048576.0);
+        if (rss > 0) o.put("process_rss_mb", rss / 1048576.0);
+        o.put("backend", b.name());
+        o.put("backend_detail", b.describe());
+        o.put("threads", threads);
+        return o;
+    }
+
+    /** The process's resident set from /proc (Linux); 0 where there is none. Heap, native and JIT alike. */
+    static long residentBytes() {
+        try {
+            for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux, or /proc unreadable: the line just has no process_rss_mb
         }
         return 0;
     }

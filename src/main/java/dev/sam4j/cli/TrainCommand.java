@@ -30,7 +30,7 @@ final class TrainCommand implements Callable<Integer> {
             + "fashion-mnist:DIR, fashion-mnist-sample, cifar10:DIR, cifar100:DIR, synthetic[:C,H,W[:CLASSES[:TRAIN[:TEST]]]]")
     String data = D.data();
 
-    @Option(names = "--model", description = "mlp, cnn, resnet18, wrn-28-10 (or wrn-DEPTH-WIDTH)")
+    @Option(names = "--model", description = "mlp, mlp:WIDTH, cnn, resnet18, wrn-28-10 (or wrn-DEPTH-WIDTH)")
     String model = D.model();
 
     @Option(names = "--optimizer", description = "erm, sam, asam, esam, sssam, looksam, aesam, aelooksam")

@@ -2,6 +2,7 @@ package dev.sam4j.train;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -11,6 +12,7 @@ import dev.sam4j.optim.sam.GradientClosure;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.SamOptimizer;
 import dev.sam4j.tensor.Shape;
+import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -19,7 +21,13 @@ import java.util.SplittableRandom;
  * no data loading), after warm-up: exactly the {@link Trainer}'s step (upload, pass 1, {@code ‖g‖²}, the
  * policy, the SAM branch when taken, the update). Step times are split by the path each step took, so
  * an adaptive method's ERM-path steps can be compared with plain ERM steps. Medians, because shared
- * machines are noisy.
+ * machines are noisy; means as well, because a mixed method's cost is its mean (with under half of its
+ * steps on the SAM path its median is an ERM-path step).
+ *
+ * <p>Memory: each method's model and optimizer are built one after another with a full collection before
+ * and after, so {@link Result#heapBytes()} is what that method alone keeps alive on the heap (the CPU
+ * backend's arenas and activations are heap arrays) and {@link Result#deviceBytes()} what it allocated
+ * on a GPU. Shared scratch (GEMM packing panels, the input batches) is not in either.
  */
 public final class StepBenchmark {
     private StepBenchmark() {}
@@ -28,8 +36,9 @@ public final class StepBenchmark {
 
     /** Step times in milliseconds, all steps and split by path, each sorted ascending. */
     public record Result(String model, String method, int batch, long parameters, double[] allMillis, double[] ermPathMillis,
-                         double[] samPathMillis) {
+                         double[] samPathMillis, long heapBytes, long deviceBytes) {
         public double median() { return percentile(allMillis, 0.5); }
+        public double mean() { return Arrays.stream(allMillis).average().orElse(Double.NaN); }
         public double p90() { return percentile(allMillis, 0.9); }
         public double medianErmPath() { return percentile(ermPathMillis, 0.5); }
         public double medianSamPath() { return percentile(samPathMillis, 0.5); }
@@ -74,6 +83,8 @@ public final class StepBenchmark {
                 for (int i = 0; i < batch; i++) ys[b][i] = r.nextInt(classes);
             }
             Buffer xb = backend.allocate((long) batch * es), yb = backend.allocate(batch);
+            long[] heap = new long[k], device = new long[k];
+            long heap0 = liveHeapBytes(), device0 = deviceBytes(backend);
             for (int j = 0; j < k; j++) {
                 Model model = models[j] = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed);
                 SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
@@ -84,6 +95,11 @@ public final class StepBenchmark {
                     model.backward(loss.dLogits(), batch);
                     return l;
                 };
+                long h = liveHeapBytes(), d = deviceBytes(backend);
+                heap[j] = Math.max(0, h - heap0);
+                device[j] = d - device0;
+                heap0 = h;
+                device0 = d;
             }
             double[][] all = new double[k][steps], erm = new double[k][steps], sam = new double[k][steps];
             int[] ne = new int[k], ns = new int[k];
@@ -107,11 +123,22 @@ public final class StepBenchmark {
                 Arrays.sort(all[j]);
                 Arrays.sort(e);
                 Arrays.sort(s);
-                out.add(new Result(modelName, ms[j].name(), batch, models[j].paramCount(), all[j], e, s));
+                out.add(new Result(modelName, ms[j].name(), batch, models[j].paramCount(), all[j], e, s, heap[j], device[j]));
             }
             return out;
         } finally {
             for (Model m : models) if (m != null) m.close();
         }
+    }
+
+    /** Heap in use after a full collection (two, since one may leave finalizable or soft garbage). */
+    public static long liveHeapBytes() {
+        System.gc();
+        System.gc();
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    private static long deviceBytes(Backend backend) {
+        return backend instanceof CudaBackend c ? c.allocatedBytes() : 0;
     }
 }

@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>{@code mlp}: {@code layers.{1,3,5}.{weight,bias}} (an {@code nn.Sequential} named {@code layers}:
  *       0 Flatten, 1 Linear(in, 512), 2 ReLU, 3 Linear(512, 512), 4 ReLU, 5 Linear(512, classes));</li>
+ *   <li>{@code mlp:WIDTH}: the same with both hidden layers {@code WIDTH} wide (e.g. {@code mlp:4096}), so
+ *       that benchmarks can scale the parameter count without touching anything else;</li>
  *   <li>{@code cnn}: {@code features.{0,4}.weight} (3×3 convs, 32 and 64 channels, no bias),
  *       {@code features.{1,5}.*} (BatchNorm), {@code classifier.{0,2}.*} (Linear(·, 128), Linear(128, classes));
  *       each conv block is conv-BN-ReLU-maxpool(2);</li>
@@ -39,8 +41,9 @@ public final class Models {
     private Models() {}
 
     private static final Pattern WRN = Pattern.compile("wrn-(\\d+)-(\\d+)");
+    private static final Pattern MLP = Pattern.compile("mlp:(\\d{1,9})");
 
-    /** Canonical names; any {@code wrn-D-K} with (D − 4) % 6 == 0 is accepted as well. */
+    /** Canonical names; any {@code wrn-D-K} with (D − 4) % 6 == 0 and any {@code mlp:WIDTH} are accepted as well. */
     public static List<String> names() { return List.of("mlp", "cnn", "resnet18", "wrn-16-4", "wrn-28-10"); }
 
     /** The network called {@code name} for per-example inputs of {@code input} and {@code classes} outputs. */
@@ -54,8 +57,15 @@ public final class Models {
             default:
                 Matcher m = WRN.matcher(key);
                 if (m.matches()) return wideResNet(input, classes, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
-                throw new IllegalArgumentException("unknown model '" + name + "'; valid names: mlp, cnn, resnet18, wrn-D-K"
-                        + " (Wide ResNet of depth D with (D - 4) % 6 == 0 and width K, e.g. wrn-16-4, wrn-28-10)");
+                Matcher w = MLP.matcher(key);
+                if (w.matches()) {
+                    int width = Integer.parseInt(w.group(1));
+                    if (width < 1) throw new IllegalArgumentException("mlp:WIDTH needs a positive width, got '" + name + "'");
+                    return mlp(input, classes, width, 2);
+                }
+                throw new IllegalArgumentException("unknown model '" + name + "'; valid names: mlp, mlp:WIDTH (hidden width,"
+                        + " e.g. mlp:4096), cnn, resnet18, wrn-D-K (Wide ResNet of depth D with (D - 4) % 6 == 0 and width K,"
+                        + " e.g. wrn-16-4, wrn-28-10)");
         }
     }
 

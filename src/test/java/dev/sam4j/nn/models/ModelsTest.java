@@ -30,6 +30,22 @@ class ModelsTest {
     }
 
     @Test
+    void mlpWidthSpecScalesBothHiddenLayers() {
+        for (int w : new int[] {1, 256, 4096}) {
+            long expected = (784L * w + w) + ((long) w * w + w) + (w * 10L + 10);
+            assertEquals(expected, Models.paramCount("mlp:" + w, MNIST, 10), "mlp:" + w);
+        }
+        assertEquals(Models.paramCount("mlp", MNIST, 10), Models.paramCount("mlp:512", MNIST, 10));
+        // Same tensor names as mlp, so checkpoints and the PyTorch peer line up.
+        assertEquals(layouts("mlp", MNIST, 10).params().specs().stream().map(ParamSpec::name).toList(),
+                layouts("mlp:64", MNIST, 10).params().specs().stream().map(ParamSpec::name).toList());
+        for (String bad : new String[] {"mlp:0", "mlp:", "mlp:-3", "mlp:x", "mlp:99999999999"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Models.create(bad, MNIST, 10), bad);
+            assertTrue(e.getMessage().contains("mlp:"), e.getMessage());
+        }
+    }
+
+    @Test
     void cnnCount() {
         // conv 3x3 (no bias) + BN(γ, β), twice; two 2x2 pools shrink 32 → 8 and 28 → 7.
         long convs = (32L * 3 * 9 + 2 * 32) + (64L * 32 * 9 + 2 * 64);

@@ -58,7 +58,8 @@ def main():
     for r in lines:
         m = r["optimizer"]
         results[m] = {"ms": r["mean_ms"], "images_per_s": r["images_per_second"], "sam_fraction": r["sam_fraction"],
-                      "median_ms": r["median_ms"], "p90_ms": r["p90_ms"]}
+                      "median_ms": r["median_ms"], "p90_ms": r["p90_ms"],
+                      "erm_path_ms": r["median_erm_path_ms"], "sam_path_ms": r["median_sam_path_ms"]}
         print(f"  pytorch {m:<10} {r['mean_ms']:8.2f} ms/step {r['images_per_second']:9.0f} img/s  %SAM {r['sam_fraction']:.2f}")
     if args.out:
         with open(args.out, "w") as f:
@@ -78,6 +79,27 @@ def main():
                       f"  (%SAM sam4j {ours.get(f'resnet18_{m}_sam_fraction', '?')}, pytorch {r['sam_fraction']:.2f})")
             else:
                 print(f"  {m:<10} sam4j n/a")
+        # The adaptive methods' SAM fractions differ between the two runs (each decides from its own
+        # statistic), so their plain ratio compares different mixes. At sam4j's fraction f, PyTorch's cost is
+        # (1-f)·(its ERM-path step) + f·(its SAM-path step), each path timed in this run (the decision's
+        # .item() included); where its own policy never took a path, the erm or sam method's mean stands in.
+        print("adaptive methods at sam4j's SAM fraction (PyTorch's per-path step times mixed at that fraction):")
+        for m in ("aesam", "aelooksam"):
+            v, f = ours.get(f"resnet18_{m}_ms"), ours.get(f"resnet18_{m}_sam_fraction")
+            if m not in results or not isinstance(v, (int, float)) or not isinstance(f, (int, float)):
+                continue
+            r = results[m]
+            erm_ms = r["erm_path_ms"] if r["erm_path_ms"] == r["erm_path_ms"] else results.get("erm", {}).get("ms")
+            sam_ms = r["sam_path_ms"] if r["sam_path_ms"] == r["sam_path_ms"] else results.get("sam", {}).get("ms")
+            if erm_ms is None or sam_ms is None:
+                continue
+            equal = (1 - f) * erm_ms + f * sam_ms
+            r["ms_at_sam4j_fraction"] = equal
+            print(f"  {m:<10} sam4j {v:8.2f} ms at %SAM {f:.2f}  pytorch {equal:8.2f} ms at the same %SAM  ratio {v / equal:.2f}"
+                  f"  (pytorch ERM path {erm_ms:.2f} ms, SAM path {sam_ms:.2f} ms)")
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump(results, fh, indent=1)
     return 0
 
 

@@ -35,6 +35,14 @@ public final class JsonReader {
         return v;
     }
 
+    /** {@link #parse} for a text that must be a JSON object. */
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> parseObject(String text, String source) {
+        Object v = parse(text, source);
+        if (v instanceof Map<?, ?> m) return (Map<String, Object>) m;
+        throw new FileFormatException(source, "expected a JSON object, found " + (v == null ? "null" : v.getClass().getSimpleName()));
+    }
+
     private FileFormatException error(String what) {
         return new FileFormatException(source, "malformed JSON at character " + pos + ": " + what);
     }

@@ -55,11 +55,7 @@ public final class BenchReport {
             for (int i = 0; i < lines.size(); i++) {
                 String l = lines.get(i).trim();
                 if (!l.startsWith("{")) continue;
-                try {
-                    out.add(JsonParser.parseObject(l));
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException(f + " line " + (i + 1) + ": " + e.getMessage(), e);
-                }
+                out.add(dev.sam4j.io.JsonReader.parseObject(l, f + " line " + (i + 1)));
             }
         }
         return out;

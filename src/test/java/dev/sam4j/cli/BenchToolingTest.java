@@ -3,7 +3,7 @@ package dev.sam4j.cli;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.sam4j.train.JsonParser;
+import dev.sam4j.io.JsonReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +22,7 @@ class BenchToolingTest {
     static final List<String> METHODS = List.of("erm", "sam", "asam", "sssam", "looksam", "aesam", "aelooksam");
 
     static List<Map<String, Object>> parseLines(String out) {
-        return out.lines().filter(l -> l.startsWith("{")).map(JsonParser::parseObject).toList();
+        return out.lines().filter(l -> l.startsWith("{")).map(l -> JsonReader.parseObject(l, "bench output")).toList();
     }
 
     private static MainTest.Outcome tiny;
@@ -79,7 +79,7 @@ class BenchToolingTest {
                 "--markdown", md.toString(), "--csv", csv.toString(), "--plot", plot.toString(), ours.toString(), peer.toString());
         assertEquals(0, o.code(), o.err());
 
-        Map<String, Object> doc = JsonParser.parseObject(Files.readString(json));
+        Map<String, Object> doc = JsonReader.parseObject(Files.readString(json), json.toString());
         assertEquals(Map.of("device", "cpu", "note", "a=b"), doc.get("meta"));
         List<?> rows = (List<?>) doc.get("rows");
         assertEquals(2 * METHODS.size(), rows.size());
@@ -138,7 +138,7 @@ class BenchToolingTest {
         m.put("nan", Double.NaN);
         m.put("l", List.of(true, false, "x"));
         m.put("o", Map.of("k", -2.0));
-        Map<String, Object> back = JsonParser.parseObject(dev.sam4j.train.Json.pretty(m));
+        Map<String, Object> back = JsonReader.parseObject(dev.sam4j.train.Json.pretty(m), "pretty");
         assertEquals("a \"q\" \\ \n é", back.get("s"));
         assertEquals(1.5e-3, back.get("n"));
         assertEquals(42.0, back.get("i"));
@@ -147,7 +147,7 @@ class BenchToolingTest {
         assertEquals(List.of(true, false, "x"), back.get("l"));
         assertEquals(Map.of("k", -2.0), back.get("o"));
         for (String bad : List.of("{", "{\"a\" 1}", "{\"a\": 1,}", "[1 2]", "{\"a\": 1} x", "\"open", "{\"a\": NaN}")) {
-            assertThrows(IllegalArgumentException.class, () -> JsonParser.parse(bad), bad);
+            assertThrows(dev.sam4j.io.FileFormatException.class, () -> JsonReader.parse(bad, "bad"), bad);
         }
     }
 

@@ -118,6 +118,30 @@ class CudaCheckpointTest {
         assertEquals(r.weights().length, init.weights().length);
     }
 
+    /** A graph checkpoint whose device state contradicts itself or its progress is refused, naming the key. */
+    @Test
+    void inconsistentDeviceStateIsRefused(@TempDir Path tmp) throws Exception {
+        requireCuda();
+        Path dir = tmp.resolve("run");
+        train(config("aesam", "graph", dir), 2, false);   // stops after 3 steps
+        Path file = dir.resolve(Checkpoint.FILE);
+        SafeTensors.Contents good = SafeTensors.read(file);
+        java.util.Map<String, float[]> tensors = new java.util.LinkedHashMap<>();   // read before the file is rewritten
+        for (SafeTensors.Entry e : good.entries().values()) tensors.put(e.name(), good.floats(e.name()));
+        for (String[] edit : new String[][] {{"optim.steps", "4", "disagrees with progress.step"},
+                {"policy.observed", "7", "counters exceed the step counter"}, {"policy.variance", "-1.0", "variance >= 0"},
+                {"optim.nonfinite_s", "x", "is not an integer"}}) {
+            SafeTensors.Writer w = new SafeTensors.Writer();
+            good.metadata().forEach((k, v) -> w.metadata(k, k.equals(edit[0]) ? edit[1] : v));
+            for (SafeTensors.Entry e : good.entries().values()) w.add(e.name(), e.shape(), tensors.get(e.name()));
+            w.write(file);
+            try (Trainer t = new Trainer(config("aesam", "graph", dir))) {
+                FileFormatException e = assertThrows(FileFormatException.class, () -> t.resume(file), edit[0]);
+                assertTrue(e.getMessage().contains(edit[2]) && e.getMessage().contains(file.toString()), e.getMessage());
+            }
+        }
+    }
+
     /** A checkpoint resumes only on the kind of step that wrote it; the error names both. */
     @Test
     void checkpointsDoNotCrossStepPaths(@TempDir Path tmp) throws Exception {

@@ -388,6 +388,7 @@ public final class Trainer implements AutoCloseable {
             for (TrainListener l : listeners) l.onStep(rec);
             if (st.skipped()) {
                 // The device already skipped this update; the later steps of the epoch ran on.
+                p.epochSkipped++;
                 p.skippedSteps++;
                 if (config.onNonFinite().equals("stop")) {
                     throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " The GPU skipped that step's update"

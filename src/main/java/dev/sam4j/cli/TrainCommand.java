@@ -225,7 +225,7 @@ final class TrainCommand implements Callable<Integer> {
             if (s.interrupted()) {
                 System.out.println(trainer.checkpointFile() != null
                         ? "checkpoint written; continue with: sam4j train --resume " + cfg.out()
-                        : "no checkpoint: the CUDA graph step writes none (use --cuda-step host for checkpoints)");
+                        : "no checkpoint: the run has no run directory");
                 return 130;
             }
             return s.steps() > 0 ? 0 : 1;

@@ -1,10 +1,13 @@
 package dev.sam4j.train;
 
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.io.AtomicFiles;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.io.SafeTensors;
 import dev.sam4j.nn.Model;
 import dev.sam4j.optim.Sgd;
+import dev.sam4j.optim.sam.DeviceDecidedStep;
 import dev.sam4j.optim.sam.SamOptimizer;
 import dev.sam4j.tensor.ParamLayout;
 import dev.sam4j.tensor.ParamSpec;
@@ -16,7 +19,9 @@ import java.util.Set;
 
 /**
  * A run's checkpoint, {@code RUN_DIR/checkpoint.safetensors}: everything a resumed run needs to continue
- * bit-identically on the CPU, in one safetensors file that PyTorch's and Hugging Face's tools can open.
+ * bit-identically, in one safetensors file that PyTorch's and Hugging Face's tools can open. Both step paths
+ * write it: the host-driven step ({@link SamOptimizer}) and the CUDA graph step ({@link DeviceDecidedStep}),
+ * marked by {@code sam4j.step_path}; a checkpoint resumes on the path that wrote it only (see {@link #open}).
  * <ul>
  *   <li>tensors: the model's parameters and BatchNorm running statistics under their PyTorch names
  *       ({@code layers.1.weight}, {@code features.1.running_mean}), SGD's momentum arena as one flat
@@ -24,7 +29,8 @@ import java.util.Set;
  *   <li>{@code __metadata__} strings: {@code format=pt} (what Hugging Face's tools look for), the run's
  *       configuration, the optimizer's counters and statistic ({@code optim.*}, {@code policy.*},
  *       {@code looksam.*}, {@code esam.*}; random streams as the number of draws taken) and the
- *       {@link Progress} ({@code progress.*}).</li>
+ *       {@link Progress} ({@code progress.*}); the graph step writes the device's counters and AE-SAM statistic
+ *       under the same keys, plus {@code optim.nonfinite_s} and {@code looksam.gv_sum_squares}.</li>
  * </ul>
  * Written with {@link AtomicFiles}, so a process killed while writing leaves the previous checkpoint.
  */
@@ -35,6 +41,14 @@ public final class Checkpoint {
     static final String LOOKSAM_DIRECTION = "policy.g_v";
     static final String VERSION_KEY = "sam4j.checkpoint";
     static final String VERSION = "1";
+    /** Which step wrote the checkpoint: {@link #HOST} or {@link #DEVICE}; absent (older files) means host. */
+    static final String STEP_PATH_KEY = "sam4j.step_path";
+    static final String HOST = "host";
+    static final String DEVICE = "cuda-graph";
+    /** Device step only: non-finite {@code s} the decide kernel has counted (the host counts skipped steps instead). */
+    static final String DEVICE_NONFINITE = "optim.nonfinite_s";
+    /** Device step only: {@code ||g_v||^2} of LookSAM's stored direction (the host keeps {@code ||g_v||}, {@code looksam.norm}). */
+    static final String DEVICE_GV_SUMSQ = "looksam.gv_sum_squares";
 
     private Checkpoint() {}
 
@@ -42,21 +56,35 @@ public final class Checkpoint {
         return Arrays.stream(s.shape().dims()).asLongStream().toArray();
     }
 
-    static void save(Path file, TrainConfig config, Model model, Sgd sgd, SamOptimizer optimizer, Progress progress) {
+    /** The header and the tensors both step paths write: weights, running statistics, momentum, LookSAM's g_v. */
+    private static SafeTensors.Writer begin(TrainConfig config, Model model, String stepPath, Buffer momentum, Buffer lookSam) {
         SafeTensors.Writer w = new SafeTensors.Writer();
         w.metadata("format", "pt").metadata(VERSION_KEY, VERSION);
         w.metadata("sam4j.model", config.model()).metadata("sam4j.optimizer", config.optimizer())
-                .metadata("sam4j.seed", Long.toString(config.seed())).metadata("sam4j.config", Json.write(config.toMap()));
+                .metadata("sam4j.seed", Long.toString(config.seed())).metadata("sam4j.config", Json.write(config.toMap()))
+                .metadata(STEP_PATH_KEY, stepPath);
         addArena(w, model.paramLayout(), model.downloadParams());
         addArena(w, model.stateLayout(), model.downloadState());
-        float[] m = new float[Math.toIntExact(model.paramCount())];
-        if (m.length > 0) model.backend().download(sgd.momentumArena(), m, 0, m.length);
-        w.add(MOMENTUM, new long[] {m.length}, m);
-        if (optimizer.lookSamDirection() != null) {
-            float[] gv = new float[m.length];
-            if (gv.length > 0) model.backend().download(optimizer.lookSamDirection(), gv, 0, gv.length);
-            w.add(LOOKSAM_DIRECTION, new long[] {gv.length}, gv);
-        }
+        w.add(MOMENTUM, new long[] {model.paramCount()}, download(model, momentum));
+        if (lookSam != null) w.add(LOOKSAM_DIRECTION, new long[] {model.paramCount()}, download(model, lookSam));
+        return w;
+    }
+
+    private static float[] download(Model model, Buffer arena) {
+        float[] a = new float[Math.toIntExact(model.paramCount())];
+        if (a.length > 0) model.backend().download(arena, a, 0, a.length);
+        return a;
+    }
+
+    private static void finish(SafeTensors.Writer w, Progress progress, Path file) {
+        progress.toMetadata().forEach(w::metadata);
+        AtomicFiles.removeStale(file);
+        w.write(file);
+    }
+
+    /** A checkpoint of the host-driven step. */
+    static void save(Path file, TrainConfig config, Model model, Sgd sgd, SamOptimizer optimizer, Progress progress) {
+        SafeTensors.Writer w = begin(config, model, HOST, sgd.momentumArena(), optimizer.lookSamDirection());
         SamOptimizer.State st = optimizer.state();
         w.metadata("optim.steps", Long.toString(st.steps()));
         w.metadata("optim.sam_steps", Long.toString(st.samSteps()));
@@ -72,9 +100,26 @@ public final class Checkpoint {
         w.metadata("policy.observed", Long.toString(st.statObserved()));
         w.metadata("policy.rng_draws", Long.toString(st.policyDraws()));
         w.metadata("esam.rng_draws", Long.toString(st.esamDraws()));
-        progress.toMetadata().forEach(w::metadata);
-        AtomicFiles.removeStale(file);
-        w.write(file);
+        finish(w, progress, file);
+    }
+
+    /**
+     * A checkpoint of the CUDA graph step ({@code graph} or {@code readback}: both run the same kernels on the
+     * same device state). The counters and AE-SAM's statistic keep the host's keys where they mean the same
+     * ({@code optim.steps} is the device step counter); the two values only the device has get their own keys.
+     * Synchronises: call it between steps.
+     */
+    static void save(Path file, TrainConfig config, Model model, DeviceDecidedStep step, Progress progress) {
+        StepGraph.CarriedState st = step.exportState();
+        SafeTensors.Writer w = begin(config, model, DEVICE, step.momentum(), step.lookSamDirection());
+        w.metadata("optim.steps", Long.toString(st.step()));
+        w.metadata("optim.sam_steps", Long.toString(st.samSteps()));
+        w.metadata(DEVICE_NONFINITE, Long.toString(st.nonFiniteSteps()));
+        w.metadata("policy.mu", Double.toString(st.mu()));
+        w.metadata("policy.variance", Double.toString(st.variance()));
+        w.metadata("policy.observed", Long.toString(st.observed()));
+        if (step.lookSamDirection() != null) w.metadata(DEVICE_GV_SUMSQ, Double.toString(st.lookSamSumSquares()));
+        finish(w, progress, file);
     }
 
     private static void addArena(SafeTensors.Writer w, ParamLayout layout, float[] arena) {
@@ -83,8 +128,11 @@ public final class Checkpoint {
         }
     }
 
-    /** Restores model, momentum and optimizer state from {@code file}; returns the run's progress. */
-    static Progress restore(Path file, TrainConfig config, Model model, Sgd sgd, SamOptimizer optimizer) {
+    /**
+     * Reads {@code file} and checks that it is a checkpoint of this run, written by {@code stepPath}, holding
+     * exactly the tensors this model and optimizer need.
+     */
+    private static SafeTensors.Contents open(Path file, TrainConfig config, Model model, String stepPath, boolean lookSam) {
         SafeTensors.Contents c = SafeTensors.read(file);
         String src = file.toString();
         if (!VERSION.equals(c.metadata().get(VERSION_KEY))) {
@@ -98,14 +146,81 @@ public final class Checkpoint {
                         + "', this run's is '" + kv[1] + "'");
             }
         }
+        // Checkpoints from before the graph paths wrote any have no step path: they are the host step's.
+        String written = c.metadata().getOrDefault(STEP_PATH_KEY, HOST);
+        if (!written.equals(stepPath)) {
+            // Not interchangeable: the graph paths train on full batches only (fewer steps per epoch, another
+            // learning-rate schedule length), keep LookSAM's ||g_v||^2 where the host keeps ||g_v||, and the host
+            // keeps random-stream positions the device has no counterpart of.
+            throw new FileFormatException(src, "was written by the " + describe(written) + " and this run uses the "
+                    + describe(stepPath) + "; resume it with " + (written.equals(DEVICE)
+                    ? "--device cuda and --cuda-step graph or readback" : "--cuda-step host (or on the CPU)"));
+        }
         Set<String> expected = new HashSet<>();
         model.paramLayout().specs().forEach(s -> expected.add(s.name()));
         model.stateLayout().specs().forEach(s -> expected.add(s.name()));
         expected.add(MOMENTUM);
-        if (optimizer.lookSamDirection() != null) expected.add(LOOKSAM_DIRECTION);
+        if (lookSam) expected.add(LOOKSAM_DIRECTION);
         for (String name : c.entries().keySet()) {
             if (!expected.contains(name)) throw new FileFormatException(src, "unexpected tensor '" + name + "' for model " + config.model() + " and optimizer " + config.optimizer());
         }
+        return c;
+    }
+
+    private static String describe(String stepPath) {
+        return switch (stepPath) {
+            case HOST -> "host-driven step (--cuda-step host, or the CPU)";
+            case DEVICE -> "CUDA graph step (--cuda-step graph or readback)";
+            default -> "unknown step path '" + stepPath + "'";
+        };
+    }
+
+    /** Uploads the checked arenas: weights, running statistics, momentum and (with LookSAM) g_v. */
+    private static void uploadArenas(Model model, Buffer momentum, Buffer lookSam,
+                                     float[] params, float[] state, float[] m, float[] gv) {
+        model.uploadParams(params);
+        model.uploadState(state);
+        if (m.length > 0) {
+            model.backend().upload(m, 0, momentum, m.length);
+            if (gv != null) model.backend().upload(gv, 0, lookSam, gv.length);
+        }
+    }
+
+    /** Restores model, momentum and the device step's state from a graph-path checkpoint; returns the run's progress. */
+    static Progress restore(Path file, TrainConfig config, Model model, DeviceDecidedStep step) {
+        boolean lookSam = step.lookSamDirection() != null;
+        SafeTensors.Contents c = open(file, config, model, DEVICE, lookSam);
+        float[] params = loadArena(c, model.paramLayout(), config.model(), true);
+        float[] state = loadArena(c, model.stateLayout(), config.model(), true);
+        long n = model.paramCount();
+        float[] m = tensor(c, MOMENTUM, new long[] {n}, "optimizer");
+        float[] gv = lookSam ? tensor(c, LOOKSAM_DIRECTION, new long[] {n}, "LookSAM") : null;
+        Progress.Meta meta = new Progress.Meta(c);
+        StepGraph.CarriedState st;
+        try {
+            st = new StepGraph.CarriedState(meta.count("optim.steps"), meta.count("policy.observed"), meta.count("optim.sam_steps"),
+                    meta.count(DEVICE_NONFINITE), meta.real("policy.mu", false), meta.real("policy.variance", false),
+                    lookSam ? meta.real(DEVICE_GV_SUMSQ, false) : 0);
+        } catch (IllegalArgumentException e) {
+            throw new FileFormatException(file.toString(), "device step state: " + e.getMessage(), e);
+        }
+        Progress p = Progress.fromMetadata(c);
+        if (st.step() != p.step) {
+            throw meta.bad("optim.steps", "(" + st.step() + ") disagrees with progress.step (" + p.step + ")");
+        }
+        try {
+            step.importState(st);
+        } catch (IllegalArgumentException e) {
+            throw new FileFormatException(file.toString(), "device step state: " + e.getMessage(), e);
+        }
+        uploadArenas(model, step.momentum(), step.lookSamDirection(), params, state, m, gv);
+        return p;
+    }
+
+    /** Restores model, momentum and optimizer state from {@code file}; returns the run's progress. */
+    static Progress restore(Path file, TrainConfig config, Model model, Sgd sgd, SamOptimizer optimizer) {
+        SafeTensors.Contents c = open(file, config, model, HOST, optimizer.lookSamDirection() != null);
+        String src = file.toString();
         float[] params = loadArena(c, model.paramLayout(), config.model(), true);
         float[] state = loadArena(c, model.stateLayout(), config.model(), true);
         long n = model.paramCount();
@@ -135,12 +250,7 @@ public final class Checkpoint {
         } catch (IllegalArgumentException e) {
             throw new FileFormatException(src, "optimizer state: " + e.getMessage(), e);
         }
-        model.uploadParams(params);
-        model.uploadState(state);
-        if (n > 0) {
-            model.backend().upload(m, 0, sgd.momentumArena(), m.length);
-            if (gv != null) model.backend().upload(gv, 0, optimizer.lookSamDirection(), gv.length);
-        }
+        uploadArenas(model, sgd.momentumArena(), optimizer.lookSamDirection(), params, state, m, gv);
         return p;
     }
 

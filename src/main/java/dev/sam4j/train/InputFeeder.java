@@ -26,16 +26,19 @@ final class InputFeeder implements AutoCloseable {
     }
 
     /** Starts staging the batches of {@code epoch} (0-based); the previous epoch must be finished or stopped. */
-    void start(int epoch) {
+    void start(int epoch) { start(epoch, 0); }
+
+    /** Starts staging the batches of {@code epoch} from batch {@code firstStep} on (a resumed run). */
+    void start(int epoch, int firstStep) {
         if (thread != null) throw new IllegalStateException("the previous epoch's feeder is still running");
         cancelled = false;
-        thread = new Thread(() -> produce(epoch), "sam4j-input-feeder");
+        thread = new Thread(() -> produce(epoch, firstStep), "sam4j-input-feeder");
         thread.setDaemon(true);
         thread.start();
     }
 
-    private void produce(int epoch) {
-        try (BatchLoader.Epoch it = loader.epoch(epoch)) {
+    private void produce(int epoch, int firstStep) {
+        try (BatchLoader.Epoch it = loader.epoch(epoch, firstStep)) {
             BatchLoader.Batch b;
             while (!cancelled && (b = it.next()) != null) {
                 InputPipeline.Slot slot = pipeline.acquire();

@@ -43,10 +43,15 @@ import java.util.List;
  * ({@code --on-nonfinite}); a loss above {@code --divergence-loss} for {@code --divergence-steps}
  * consecutive steps stops it, and no checkpoint is written while the loss is above the threshold, so the
  * last one predates the divergence; {@link #requestStop()} ends the run after the current step with a
- * checkpoint. The CUDA graph steps write no checkpoints; they skip a step whose loss or {@code ‖g‖²} is
- * non-finite on the device itself (the update kernel checks the step's own scalars), and the host learns of
- * it when it reads the epoch's records back: it counts the skipped steps, and with {@code stop} ends the run
- * there (the weights are those of the last good update).
+ * checkpoint. The CUDA graph steps checkpoint too, but only where the host already waits for the device:
+ * they queue steps without synchronising and read the step records back at the end of each epoch, and
+ * also every {@code --checkpoint-every} steps and when a stop is requested (the launch loop stops queueing,
+ * the queued steps finish, the records are read back, and the checkpoint holds exactly the steps counted).
+ * Their checkpoint adds the device step's own counters and statistic ({@link StepGraph.CarriedState}); it
+ * resumes on a graph path only, as a host-step checkpoint resumes on the host step only. They skip a step
+ * whose loss or {@code ‖g‖²} is non-finite on the device itself (the update kernel checks the step's own
+ * scalars), and the host learns of it when it reads the records back: it counts the skipped steps, and with
+ * {@code stop} ends the run there (the weights are those of the last good update).
  */
 public final class Trainer implements AutoCloseable {
     /** Pinned staging slots of the CUDA input pipeline: enough for the loader to stay a couple of steps ahead. */
@@ -74,7 +79,7 @@ public final class Trainer implements AutoCloseable {
     private final Buffer subsetXBuf;     // [maxBatch, C, H, W] ESAM's selected examples (pass 2 only)
     private final Buffer subsetLabelBuf; // [maxBatch]
     private final float[] logitsHost; // [maxBatch, classes]
-    private final Path checkpointFile;   // RUN_DIR/checkpoint.safetensors, or null (no run directory, or a CUDA graph step)
+    private final Path checkpointFile;   // RUN_DIR/checkpoint.safetensors, or null (no run directory)
     private volatile boolean stopRequested;
     private Progress resumed;            // set by resume()
     private long lastCheckpointStep = -1;
@@ -124,9 +129,6 @@ public final class Trainer implements AutoCloseable {
                 throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
                         + train.size() + "); the CUDA graph step needs full batches");
             }
-            if (graph && config.checkpointEvery() > 0) {
-                throw new IllegalArgumentException("--checkpoint-every: checkpoints need the host-driven step; on CUDA add --cuda-step host");
-            }
             this.readback = graph && config.cudaStep().equals("readback");
             if (graph) {
                 this.optimizer = null;
@@ -146,7 +148,7 @@ public final class Trainer implements AutoCloseable {
             this.subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;
             this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
             this.logitsHost = new float[maxBatch * train.classes()];
-            this.checkpointFile = optimizer != null && config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
+            this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
         } catch (RuntimeException | Error e) {
             // Native memory (CUDA) must not outlive a failed construction: nobody else can close it.
             try {
@@ -191,13 +193,12 @@ public final class Trainer implements AutoCloseable {
     /**
      * Continues the run whose checkpoint is {@code file} (call before {@link #run()}): weights, running
      * statistics, momentum, policy state and position are restored, so the rest of the run is the same as
-     * if it had not stopped. Needs the host-driven step.
+     * if it had not stopped. The checkpoint must come from the same kind of step (host-driven, or one of the
+     * CUDA graph paths); the file's error says which to use otherwise.
      */
     public Trainer resume(Path file) {
-        if (optimizer == null) {
-            throw new IllegalArgumentException("--resume: checkpoints need the host-driven step; on CUDA add --cuda-step host");
-        }
-        resumed = Checkpoint.restore(file, config, model, sgd, optimizer);
+        resumed = deviceStep != null ? Checkpoint.restore(file, config, model, deviceStep)
+                : Checkpoint.restore(file, config, model, sgd, optimizer);
         lastCheckpointStep = resumed.step;
         return this;
     }
@@ -250,55 +251,45 @@ public final class Trainer implements AutoCloseable {
                 long epochStart = System.nanoTime();
                 if (deviceStep != null) {
                     // The host only queues work here: the batch's copy (overlapping the previous step) and one
-                    // graph launch per step. Nothing waits for the GPU until the records are read back below, so
-                    // the epoch's step time is measured from its first launch to that read-back.
-                    long t0 = System.nanoTime();
-                    if (feeder != null) feeder.start(epoch - 1);
+                    // graph launch per step. Nothing waits for the GPU until the records are read back, at the end
+                    // of the epoch, at a stop request, or before a --checkpoint-every checkpoint; each such segment's
+                    // step time is measured from its first launch to that read-back.
+                    if (feeder != null) feeder.start(epoch - 1, (int) p.epochSteps);
                     try {
-                        while (p.step < total && !stopRequested) {
-                            int n;
-                            if (feeder != null) {
-                                InputPipeline.Slot slot = feeder.next();
-                                if (slot == null) break;
-                                n = slot.n();   // read first: once submitted, the slot is the producer's again
-                                feeder.submit(slot, xBuf, labelBuf);
-                            } else {
-                                if (p.epochSteps >= stepsPerEpoch()) break;
-                                n = synN;
+                        while (true) {
+                            long t0 = System.nanoTime();
+                            int from = (int) p.epochSteps;
+                            boolean checkpointDue = false;
+                            while (p.step < total && !stopRequested) {
+                                int n;
+                                if (feeder != null) {
+                                    InputPipeline.Slot slot = feeder.next();
+                                    if (slot == null) break;
+                                    n = slot.n();   // read first: once submitted, the slot is the producer's again
+                                    feeder.submit(slot, xBuf, labelBuf);
+                                } else {
+                                    if (p.epochSteps >= stepsPerEpoch()) break;
+                                    n = synN;
+                                }
+                                p.lr = schedule.lr(p.step, total);
+                                if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
+                                deviceStep.recordStateTo(history, (int) p.epochSteps);
+                                p.epochImages += n;
+                                p.epochSteps++;
+                                p.step++;
+                                if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
+                                        && p.epochSteps < stepsPerEpoch()) {
+                                    checkpointDue = true;
+                                    break;
+                                }
                             }
-                            p.lr = schedule.lr(p.step, total);
-                            if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
-                            deviceStep.recordStateTo(history, (int) p.epochSteps);
-                            p.epochImages += n;
-                            p.epochSteps++;
-                            p.step++;
+                            readBack(p, epoch, schedule, total, from, t0);
+                            if (!checkpointDue || stopRequested) break;
+                            // Mid-epoch, as on the host step: not while the loss is above the divergence threshold.
+                            if (p.divergenceRun == 0) saveCheckpoint(p, wallBefore, startNanos);
                         }
                     } finally {
                         if (feeder != null) feeder.finishEpoch();
-                    }
-                    long first = p.step - p.epochSteps;
-                    List<StepGraph.State> states = deviceStep.readHistory(history, (int) p.epochSteps);
-                    p.epochTrainNanos = System.nanoTime() - t0;
-                    long perStep = p.epochSteps == 0 ? 0 : p.epochTrainNanos / p.epochSteps;
-                    for (int i = 0; i < states.size(); i++) {
-                        StepGraph.State st = states.get(i);
-                        StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
-                                st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
-                        for (TrainListener l : listeners) l.onStep(rec);
-                        if (st.skipped()) {
-                            // The device already skipped this update; the later steps of the epoch ran on.
-                            p.skippedSteps++;
-                            if (config.onNonFinite().equals("stop")) {
-                                throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " The GPU skipped that step's update"
-                                        + " and found out here, when the epoch's step records were read back; the weights are those"
-                                        + " of the last finite step.");
-                            }
-                            continue;
-                        }
-                        if (st.sam()) p.epochSam++;
-                        p.lossSum += st.loss() * config.batchSize();
-                        p.lossImages += config.batchSize();
-                        checkDivergence(p, st.loss());
                     }
                 } else {
                     int firstStep = (int) Math.min(p.epochSteps, loader.stepsPerEpoch());
@@ -378,19 +369,53 @@ public final class Trainer implements AutoCloseable {
         return summary;
     }
 
-    /** Writes a checkpoint of the state after {@code p.step} steps (host-driven step with a run directory only). */
+    /**
+     * Reads back the device step records of slots {@code [from, p.epochSteps)} (one synchronisation: every queued
+     * step has finished when it returns), reports them, and adds them to the epoch's accumulators; the segment's
+     * time, from {@code t0} to here, is added to the epoch's training time.
+     */
+    private void readBack(Progress p, int epoch, LrSchedule schedule, long total, int from, long t0) {
+        int count = (int) p.epochSteps - from;
+        long first = p.step - count;
+        List<StepGraph.State> states = deviceStep.readHistory(history, from, count);
+        long dt = System.nanoTime() - t0;
+        p.epochTrainNanos += dt;
+        long perStep = count == 0 ? 0 : dt / count;
+        for (int i = 0; i < states.size(); i++) {
+            StepGraph.State st = states.get(i);
+            StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
+                    st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
+            for (TrainListener l : listeners) l.onStep(rec);
+            if (st.skipped()) {
+                // The device already skipped this update; the later steps of the epoch ran on.
+                p.epochSkipped++;
+                p.skippedSteps++;
+                if (config.onNonFinite().equals("stop")) {
+                    throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " The GPU skipped that step's update"
+                            + " and found out here, when the step records were read back; the weights are those"
+                            + " of the last finite step.");
+                }
+                continue;
+            }
+            if (st.sam()) p.epochSam++;
+            p.lossSum += st.loss() * config.batchSize();
+            p.lossImages += config.batchSize();
+            checkDivergence(p, st.loss());
+        }
+    }
+
+    /** Writes a checkpoint of the state after {@code p.step} steps (with a run directory only). */
     private void saveCheckpoint(Progress p, double wallBefore, long startNanos) {
         if (checkpointFile == null) return;
         p.wallSeconds = wallBefore + (System.nanoTime() - startNanos) / 1e9;
         for (TrainListener l : listeners) l.beforeCheckpoint(p.step);
-        Checkpoint.save(checkpointFile, config, model, sgd, optimizer, p);
+        if (deviceStep != null) Checkpoint.save(checkpointFile, config, model, deviceStep, p);
+        else Checkpoint.save(checkpointFile, config, model, sgd, optimizer, p);
         lastCheckpointStep = p.step;
     }
 
     private String lastCheckpointNote() {
-        if (checkpointFile == null) {
-            return deviceStep != null ? "no checkpoint was written (the CUDA graph step writes none)" : "no checkpoint was written (no run directory)";
-        }
+        if (checkpointFile == null) return "no checkpoint was written (no run directory)";
         return lastCheckpointStep < 0 ? "no checkpoint had been written yet"
                 : "the last good checkpoint (after step " + lastCheckpointStep + ") is " + checkpointFile;
     }

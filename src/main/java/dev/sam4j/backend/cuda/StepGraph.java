@@ -301,12 +301,15 @@ public final class StepGraph implements AutoCloseable {
     }
 
     /** Reads back the first {@code count} records of {@code history} (one synchronisation). */
-    public java.util.List<State> readHistory(Buffer history, int count) {
+    public java.util.List<State> readHistory(Buffer history, int count) { return readHistory(history, 0, count); }
+
+    /** Reads back the {@code count} records of {@code history} from slot {@code from} on (one synchronisation). */
+    public java.util.List<State> readHistory(Buffer history, int from, int count) {
         if (count == 0) return java.util.List.of();
-        if (!(history instanceof CudaBuffer h) || history.length() < (long) count * RECORD_FLOATS) {
+        if (from < 0 || count < 0 || !(history instanceof CudaBuffer h) || history.length() < (long) (from + count) * RECORD_FLOATS) {
             throw new IllegalArgumentException("history buffer too short or not a CUDA buffer");
         }
-        byte[] bytes = be.readBytes(h.address, count * RECORD_BYTES);
+        byte[] bytes = be.readBytes(h.address + (long) from * RECORD_BYTES, count * RECORD_BYTES);
         java.util.List<State> out = new java.util.ArrayList<>(count);
         for (int i = 0; i < count; i++) out.add(parse(bytes, i * RECORD_BYTES));
         return out;
@@ -331,6 +334,61 @@ public final class StepGraph implements AutoCloseable {
                         long nonFiniteSteps) {
         /** Whether the device skipped this step's update (its s or mean loss was NaN/±Inf). */
         public boolean skipped() { return !Double.isFinite(s) || !Double.isFinite(loss); }
+    }
+
+    /**
+     * The state a step carries into the next one, which a checkpoint must hold besides the weights, the
+     * BatchNorm statistics, the momentum and LookSAM's direction: the device step counter {@code t} (it indexes
+     * the learning-rate and verdict tables and drives AE-SAM's {@code c_t}), how many {@code s} the statistic has
+     * observed, the SAM steps and non-finite {@code s} counted so far, AE-SAM's μ and σ², and the squared norm
+     * of LookSAM's stored direction (the reuse weight of every later ERM step divides by its root). Everything
+     * else in the scratch block is rewritten by each step before it is read.
+     */
+    public record CarriedState(long step, long observed, long samSteps, long nonFiniteSteps, double mu, double variance,
+                               double lookSamSumSquares) {
+        public CarriedState {
+            if (step < 0 || observed < 0 || samSteps < 0 || nonFiniteSteps < 0) throw new IllegalArgumentException("negative step counter");
+            if (observed > step || samSteps > step || nonFiniteSteps > step) {
+                throw new IllegalArgumentException("counters exceed the step counter " + step);
+            }
+            if (!Double.isFinite(mu) || !Double.isFinite(variance) || variance < 0) {
+                throw new IllegalArgumentException("statistic must be finite with variance >= 0, got mu " + mu + ", variance " + variance);
+            }
+            if (!Double.isFinite(lookSamSumSquares) || lookSamSumSquares < 0) {
+                throw new IllegalArgumentException("LookSAM squared norm must be finite and >= 0, got " + lookSamSumSquares);
+            }
+        }
+    }
+
+    /**
+     * Downloads the {@link CarriedState} after the queued steps (one synchronisation: call it between steps,
+     * never inside a capture).
+     */
+    public CarriedState exportState() {
+        checkOpen();
+        ByteBuffer b = ByteBuffer.wrap(be.readBytes(scratch(CudaBackend.S), RECORD_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+        int c = (int) (CudaBackend.COUNTERS - CudaBackend.S), st = (int) (CudaBackend.STATS - CudaBackend.S);
+        return new CarriedState(b.getLong(c), b.getLong(c + 8), b.getLong(c + 16), b.getLong(c + 24), b.getDouble(st),
+                b.getDouble(st + 8), b.getDouble((int) (CudaBackend.GV - CudaBackend.S)));
+    }
+
+    /**
+     * Uploads {@code state} (synchronises), so that the next launch continues as step {@code state.step()} of
+     * a run that never stopped. The last step's record (s, σ, c, verdict, loss) is zeroed as at step 0; no step
+     * reads it before writing it.
+     */
+    public void importState(CarriedState state) {
+        checkOpen();
+        if (state.step() > spec.totalSteps()) {
+            throw new IllegalArgumentException("step counter " + state.step() + " is past the run's " + spec.totalSteps() + " steps");
+        }
+        ByteBuffer b = ByteBuffer.allocate(RECORD_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        int c = (int) (CudaBackend.COUNTERS - CudaBackend.S), st = (int) (CudaBackend.STATS - CudaBackend.S);
+        b.putLong(c, state.step()).putLong(c + 8, state.observed()).putLong(c + 16, state.samSteps())
+                .putLong(c + 24, state.nonFiniteSteps());
+        b.putDouble(st, state.mu()).putDouble(st + 8, state.variance());
+        b.putDouble((int) (CudaBackend.GV - CudaBackend.S), state.lookSamSumSquares());
+        be.uploadBytes(scratch(CudaBackend.S), b.array());
     }
 
     /** SAM steps so far (synchronises). */

@@ -16,7 +16,8 @@
  *       cuBLAS, convolution, pooling and BatchNorm via cuDNN ({@code CudaDnn}: descriptors and algorithms cached
  *       per shape, workspaces from the caller);</li>
  *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: a captured training step whose SAM branch is a
- *       conditional graph node set on the device.</li>
+ *       conditional graph node set on the device; the state it carries from step to step is exported and
+ *       imported between steps for checkpoints.</li>
  * </ul>
  */
 package dev.sam4j.backend.cuda;

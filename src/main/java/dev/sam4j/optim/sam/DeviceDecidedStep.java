@@ -92,6 +92,11 @@ public final class DeviceDecidedStep implements AutoCloseable {
     /** The first {@code count} records of {@code history} (one synchronisation). */
     public java.util.List<StepGraph.State> readHistory(Buffer history, int count) { return graph.readHistory(history, count); }
 
+    /** The {@code count} records of {@code history} from slot {@code from} on (one synchronisation). */
+    public java.util.List<StepGraph.State> readHistory(Buffer history, int from, int count) {
+        return graph.readHistory(history, from, count);
+    }
+
     /** Whether {@code method} can run on the device-decided path (ESAM and per-tensor LookSAM need the host). */
     public static boolean supports(Method method) {
         return !method.lookSamPerTensor() && !(method.perturbation() instanceof Perturbation.Esam);
@@ -99,6 +104,15 @@ public final class DeviceDecidedStep implements AutoCloseable {
 
     /** The momentum arena (same layout as the parameters). */
     public Buffer momentum() { return momentum; }
+
+    /** LookSAM's stored direction {@code g_v} (same layout as the parameters), or null without LookSAM. */
+    public Buffer lookSamDirection() { return lookSam; }
+
+    /** The step state besides the arenas, after the queued steps (synchronises); see {@link StepGraph.CarriedState}. */
+    public StepGraph.CarriedState exportState() { return graph.exportState(); }
+
+    /** Continues from {@code state} (synchronises); the arenas are the caller's to restore. */
+    public void importState(StepGraph.CarriedState state) { graph.importState(state); }
 
     @Override
     public void close() {

@@ -127,7 +127,8 @@ class CudaTrainerTest {
     /**
      * A learning rate of 1e30 blows the weights up after the first step, so every later step has a
      * non-finite loss: on the graph path the device skips those updates, and the trainer counts them
-     * from the epoch's records ({@code skip}) or stops there ({@code stop}), with finite weights either way.
+     * from the epoch's records, in the run and the epoch row ({@code skip}), or stops there ({@code stop}), with finite
+     * weights either way.
      */
     @ParameterizedTest
     @CsvSource({"skip", "stop"})
@@ -141,8 +142,11 @@ class CudaTrainerTest {
                 var e = assertThrows(dev.sam4j.train.TrainingStoppedException.class, t::run);
                 assertTrue(e.getMessage().contains("GPU skipped"), e.getMessage());
             } else {
+                List<dev.sam4j.train.EpochRecord> epochs = new ArrayList<>();
+                t.addListener(new TrainListener() { @Override public void onEpoch(dev.sam4j.train.EpochRecord e) { epochs.add(e); } });
                 RunSummary s = t.run();
                 assertTrue(s.skippedSteps() > 0 && s.skippedSteps() < s.steps(), "skipped " + s.skippedSteps() + " of " + s.steps());
+                assertEquals(s.skippedSteps(), epochs.get(0).skippedSteps(), "the epoch's row (metrics.csv) counts them too");
             }
             for (float w : t.model().downloadParams()) assertTrue(Float.isFinite(w), "a weight became " + w);
         }

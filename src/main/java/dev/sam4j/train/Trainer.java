@@ -229,23 +229,27 @@ public final class Trainer implements AutoCloseable {
                      new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
                      : null) {
             int synN = 0;
+            float[] synX = null, synLabels = null;
             if (synthetic) {
-                // The first batch of epoch 0, put on the device once; every step reuses it.
-                float[] synX, synLabels;
+                // The first batch of epoch 0, reused by every step.
                 try (BatchLoader.Epoch it = loader.epoch(0)) {
                     BatchLoader.Batch b = it.next();
                     synN = b.n();
                     synX = java.util.Arrays.copyOf(b.x(), synN * es);
                     synLabels = java.util.Arrays.copyOf(b.labels(), synN);
                 }
-                if (deviceStep != null) {
-                    backend.upload(synX, 0, xBuf, synN * es);
-                    backend.upload(synLabels, 0, labelBuf, synN);
-                } else {
-                    closure.load(synX, synLabels, synN);
-                }
             }
             for (int epoch = p.epoch; epoch <= config.epochs() && p.step < total; epoch++) {
+                if (synthetic) {
+                    // Put on the device at every epoch start, not once: the evaluation after each epoch
+                    // uses the same input buffers.
+                    if (deviceStep != null) {
+                        backend.upload(synX, 0, xBuf, synN * es);
+                        backend.upload(synLabels, 0, labelBuf, synN);
+                    } else {
+                        closure.load(synX, synLabels, synN);
+                    }
+                }
                 if (!midEpoch) p.startEpoch(epoch);
                 midEpoch = false;
                 long epochStart = System.nanoTime();

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "Sharpness-aware training on the JVM.",
-        subcommands = {TrainCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, InfoCommand.class, BenchCommand.class, CompareCommand.class, PlotCommand.class,
+                ReportCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @Override public void run() {

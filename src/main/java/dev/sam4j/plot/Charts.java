@@ -55,6 +55,7 @@ public final class Charts {
         private boolean logX, logY;
         private int width = 900, height = 540;
         private Double yMin, yMax;
+        private Integer markerSize;
 
         public Chart(String title, String xLabel, String yLabel) {
             this.title = Objects.requireNonNull(title);
@@ -67,6 +68,8 @@ public final class Charts {
         public Chart logY(boolean v) { logY = v; return this; }
         public Chart size(int w, int h) { width = w; height = h; return this; }
         public Chart yRange(double min, double max) { yMin = min; yMax = max; return this; }
+        /** Marker size in pixels (XChart's default is 8: too large when thousands of points are marked). */
+        public Chart markerSize(int px) { markerSize = px; return this; }
         public List<Series> series() { return List.copyOf(series); }
 
         /** Writes the chart as PNG to {@code png} (its parent directories are created). */
@@ -81,6 +84,7 @@ public final class Charts {
             c.getStyler().setXAxisLogarithmic(logX);
             c.getStyler().setYAxisLogarithmic(logY);
             if (yMin != null) { c.getStyler().setYAxisMin(yMin); c.getStyler().setYAxisMax(yMax); }
+            if (markerSize != null) st.setMarkerSize(markerSize);
             for (Series s : series) {
                 for (int i = 0; i < s.x().length; i++) {
                     if (!Double.isFinite(s.x()[i]) || !Double.isFinite(s.y()[i])) {

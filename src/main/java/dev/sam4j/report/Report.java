@@ -239,9 +239,13 @@ public final class Report {
             for (PlanRow p : runs.keySet()) {
                 Path src = root.resolve(p.dir()), dst = data.resolve(p.dir());
                 Files.createDirectories(dst);
-                for (String f : List.of("config.json", "provenance.json", "summary.json", "metrics.csv")) {
+                for (String f : List.of("provenance.json", "summary.json", "metrics.csv")) {
                     if (Files.isRegularFile(src.resolve(f))) Files.copy(src.resolve(f), dst.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
+                // The copy names its run directory relative to the report root, not where it sat on the machine that ran it.
+                Map<String, Object> cfg = new LinkedHashMap<>(runs.get(p).config());
+                cfg.put("out", p.dir());
+                Files.writeString(dst.resolve("config.json"), dev.sam4j.train.Json.pretty(cfg));
                 if (p.equals(stRun)) StepSeries.read(src).writeCsv(dst.resolve("steps.csv"));
             }
         } catch (IOException e) {

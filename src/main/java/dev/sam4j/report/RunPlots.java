@@ -58,7 +58,9 @@ public final class RunPlots {
             if (Double.isFinite(thr[i]) && thr[i] > 0) { tx.add(x[i]); ty.add(thr[i]); }
             if (st.sam()[i] && st.s()[i] > 0) { sx.add(x[i]); sy.add(st.s()[i]); }
         }
+        // Small markers once there are many steps, or the SAM marks hide the line they sit on.
         Charts.Chart c = new Charts.Chart(title, "step", "s_t = ||g||^2 (log scale)").logY(true).size(1100, 560)
+                .markerSize(x.length > 1000 ? 3 : x.length > 300 ? 5 : 8)
                 .add(Charts.Series.line("s_t", arr(px), arr(py)));
         if (!tx.isEmpty()) c.add(Charts.Series.line("threshold mu_t + c_t*sigma_t", arr(tx), arr(ty)));
         if (!sx.isEmpty()) c.add(Charts.Series.points("SAM step", arr(sx), arr(sy)));

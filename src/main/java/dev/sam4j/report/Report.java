@@ -378,9 +378,7 @@ public final class Report {
             new String[] {"aesam", "sssam"}, new String[] {"aelooksam", "looksam"}, new String[] {"aelooksam", "sam"});
 
     private static void pairedTable(StringBuilder md, Map<Double, Map<String, Cell>> byNoise, Set<Double> noises) {
-        md.append("Paired differences of test accuracy (percentage points, same seed, mean ± std over seeds):\n\n| difference |");
-        for (double n : noises) md.append(" noise ").append(pct(n)).append(" |");
-        md.append("\n|---|").append("---:|".repeat(noises.size())).append('\n');
+        StringBuilder rows = new StringBuilder();
         for (String[] pr : PAIRS) {
             StringBuilder row = new StringBuilder("| " + RunRecord.displayName(pr[0]) + " − " + RunRecord.displayName(pr[1]) + " |");
             boolean any = false;
@@ -390,9 +388,15 @@ public final class Report {
                 row.append(' ').append(d.n() == 0 ? "—" : signed(d) + " (n=" + d.n() + ")").append(" |");
                 any |= d.n() > 0;
             }
-            if (any) md.append(row).append('\n');
+            if (any) rows.append(row).append('\n');
         }
-        md.append('\n');
+        if (rows.isEmpty()) {
+            md.append("No paired differences yet: no seed has finished both methods of any pair.\n\n");
+            return;
+        }
+        md.append("Paired differences of test accuracy (percentage points, same seed, mean ± std over seeds):\n\n| difference |");
+        for (double n : noises) md.append(" noise ").append(pct(n)).append(" |");
+        md.append("\n|---|").append("---:|".repeat(noises.size())).append('\n').append(rows).append('\n');
     }
 
     static String signed(Stats d) {

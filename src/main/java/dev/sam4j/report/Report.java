@@ -93,6 +93,12 @@ public final class Report {
         public Stats accuracy() { return stat(RunRecord::testAccuracy); }
         public Stats samFraction() { return stat(RunRecord::samFraction); }
         public Stats wallSeconds() { return stat(RunRecord::wallSeconds); }
+        /** Median wall time: on a shared machine one run slowed by other work would dominate a mean. */
+        public double medianWallSeconds() {
+            double[] w = runs.stream().mapToDouble(RunRecord::wallSeconds).sorted().toArray();
+            if (w.length == 0) return Double.NaN;
+            return w.length % 2 == 1 ? w[w.length / 2] : (w[w.length / 2 - 1] + w[w.length / 2]) / 2;
+        }
         public Stats stat(ToDoubleFunction<RunRecord> f) { return Stats.of(runs.stream().mapToDouble(f).toArray()); }
         public Map<Long, RunRecord> bySeed() {
             Map<Long, RunRecord> m = new TreeMap<>();
@@ -173,8 +179,9 @@ public final class Report {
         md.append(runs.size() < plan.size() ? " (see [Not run](#not-run)).\n\n" : ".\n\n");
         md.append("Accuracy is the test accuracy after the last epoch, in %, as mean ± sample standard deviation over seeds ")
                 .append("(n in brackets when fewer than the planned seeds finished); *SAM %* is the fraction of steps that took the ")
-                .append("SAM path (two forward/backward passes); *time* is the wall time of a whole run in seconds, including ")
-                .append("evaluation after every epoch, on a shared machine (noisy: compare ratios within a table, not absolute times). ")
+                .append("SAM path (two forward/backward passes); *time* is the median over seeds of the wall time of a whole ")
+                .append("run in seconds, including evaluation after every epoch, on a machine shared with other work: it is noisy ")
+                .append("(runs of the same cell took up to 10× longer on one seed than on another), so the SAM fraction is the better measure of cost. ")
                 .append("The small per-run files behind every number are in `").append(rel(mdDir, data)).append("/`; ")
                 .append("`sam4j report ").append(rel(mdDir, data)).append(" --markdown ...` rebuilds this page from them.\n\n");
         machine(md, o.machine() != null ? o.machine() : o.root().resolve("machine.txt"), runs);
@@ -350,7 +357,7 @@ public final class Report {
                     md.append(' ').append(c.accuracy().format(100, 2));
                     if (c.runs().size() < want) md.append(" (n=").append(c.runs().size()).append(')');
                     md.append(" | ").append(c.samFraction().format(100, 1).replaceAll(" ± .*", ""))
-                            .append(" | ").append(String.format(Locale.ROOT, "%.0f", c.wallSeconds().mean())).append(" |");
+                            .append(" | ").append(String.format(Locale.ROOT, "%.0f", c.medianWallSeconds())).append(" |");
                 }
                 md.append('\n');
             }

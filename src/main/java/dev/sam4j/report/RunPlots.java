@@ -36,7 +36,7 @@ public final class RunPlots {
         }
         StepSeries st = StepSeries.read(runDir);
         if (st != null && st.size() > 0) {
-            files.add(save(new Charts.Chart("Training loss per step: " + name, "step", "batch loss")
+            files.add(save(new Charts.Chart("Training loss per step: " + name, "step", "batch loss").integerX()
                     .add(Charts.Series.line("loss", asDouble(st.step()), st.loss())), out.resolve("loss.png")));
             if (st.hasThreshold()) files.add(save(sChart(st, "s_t and the AE-SAM threshold: " + name), out.resolve("s_t.png")));
         }
@@ -60,7 +60,7 @@ public final class RunPlots {
         }
         // Small markers once there are many steps, or the SAM marks hide the line they sit on.
         Charts.Chart c = new Charts.Chart(title, "step", "s_t = ||g||^2 (log scale)").logY(true).size(1100, 560)
-                .markerSize(x.length > 1000 ? 3 : x.length > 300 ? 5 : 8)
+                .markerSize(x.length > 1000 ? 3 : x.length > 300 ? 5 : 8).integerX()
                 .add(Charts.Series.line("s_t", arr(px), arr(py)));
         if (!tx.isEmpty()) c.add(Charts.Series.line("threshold mu_t + c_t*sigma_t", arr(tx), arr(ty)));
         if (!sx.isEmpty()) c.add(Charts.Series.points("SAM step", arr(sx), arr(sy)));

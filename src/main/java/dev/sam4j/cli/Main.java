@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "Sharpness-aware training on the JVM.",
         subcommands = {TrainCommand.class, ExportCommand.class, InfoCommand.class, BenchCommand.class, BenchReportCommand.class,
-                CommandLine.HelpCommand.class})
+                CompareCommand.class, PlotCommand.class, ReportCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @Override public void run() {

@@ -69,6 +69,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--label-noise", description = "fraction of training labels replaced by a uniformly random class")
     double labelNoise = D.labelNoise();
 
+    @Option(names = "--train-subset", paramLabel = "N", description = "train on a seeded random choice of N training examples (default: all)")
+    Integer trainSubset;
+
     @Option(names = "--augment", description = "auto (random crop + flip for 32x32 images only), on, off")
     String augment = D.augment();
 
@@ -177,9 +180,13 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         if (resume != null) return resumeRun();
+        if (trainSubset != null && trainSubset < 1) {
+            throw new IllegalArgumentException("--train-subset: must be >= 1 (omit it to train on the whole set), got " + trainSubset);
+        }
         TrainConfig cfg = TrainConfig.builder().data(data).model(model).optimizer(optimizer).epochs(epochs)
                 .batchSize(batchSize).evalBatchSize(evalBatchSize).lr(lr).schedule(schedule).warmupSteps(warmupSteps)
                 .momentum(momentum).nesterov(nesterov).weightDecay(weightDecay).seed(seed).labelNoise(labelNoise)
+                .trainSubset(trainSubset == null ? 0 : trainSubset)
                 .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep).input(input)
                 .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
                 .divergenceSteps(divergenceSteps).initFrom(initFrom)

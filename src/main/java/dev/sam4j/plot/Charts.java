@@ -55,6 +55,8 @@ public final class Charts {
         private boolean logX, logY;
         private int width = 900, height = 540;
         private Double yMin, yMax;
+        private Integer markerSize;
+        private String xPattern;
 
         public Chart(String title, String xLabel, String yLabel) {
             this.title = Objects.requireNonNull(title);
@@ -67,6 +69,13 @@ public final class Charts {
         public Chart logY(boolean v) { logY = v; return this; }
         public Chart size(int w, int h) { width = w; height = h; return this; }
         public Chart yRange(double min, double max) { yMin = min; yMax = max; return this; }
+        /** Marker size in pixels (XChart's default is 8: too large when thousands of points are marked). */
+        public Chart markerSize(int px) { markerSize = px; return this; }
+        /**
+         * Integer x tick labels without grouping, spaced apart: XChart's default labels for step counts
+         * ("1,000", "1,125", ...) run into each other.
+         */
+        public Chart integerX() { xPattern = "#"; return this; }
         public List<Series> series() { return List.copyOf(series); }
 
         /** Writes the chart as PNG to {@code png} (its parent directories are created). */
@@ -81,6 +90,11 @@ public final class Charts {
             c.getStyler().setXAxisLogarithmic(logX);
             c.getStyler().setYAxisLogarithmic(logY);
             if (yMin != null) { c.getStyler().setYAxisMin(yMin); c.getStyler().setYAxisMax(yMax); }
+            if (markerSize != null) st.setMarkerSize(markerSize);
+            if (xPattern != null) {
+                st.setXAxisDecimalPattern(xPattern);
+                st.setXAxisTickMarkSpacingHint(90);
+            }
             for (Series s : series) {
                 for (int i = 0; i < s.x().length; i++) {
                     if (!Double.isFinite(s.x()[i]) || !Double.isFinite(s.y()[i])) {

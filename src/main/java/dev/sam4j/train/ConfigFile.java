@@ -25,7 +25,8 @@ public final class ConfigFile {
     /** Far more than any config; a larger file is not one. */
     static final long MAX_BYTES = 1 << 20;
 
-    private static final Set<String> OPTIONAL = Set.of("input", "checkpoint_every", "on_nonfinite", "divergence_loss",
+    // Keys added after the first release of the format: older run directories lack them and still resume.
+    private static final Set<String> OPTIONAL = Set.of("input", "train_subset", "checkpoint_every", "on_nonfinite", "divergence_loss",
             "divergence_steps", "init_from");
 
     private ConfigFile() {}
@@ -72,6 +73,7 @@ public final class ConfigFile {
                 case "nesterov" -> b.nesterov(x.bool());
                 case "seed" -> b.seed(x.longInteger());
                 case "label_noise" -> b.labelNoise(x.number());
+                case "train_subset" -> b.trainSubset(x.integer());
                 case "augment" -> b.augment(x.string());
                 case "device" -> b.device(x.string());
                 case "threads" -> b.threads(x.integer());

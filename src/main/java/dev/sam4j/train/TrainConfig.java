@@ -13,7 +13,7 @@ import java.util.Map;
  */
 public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
                           double lr, String schedule, int warmupSteps, double momentum, double weightDecay,
-                          boolean nesterov, long seed, double labelNoise, String augment, String device, int threads,
+                          boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom) {
 
@@ -24,7 +24,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.data = data; b.model = model; b.optimizer = optimizer; b.epochs = epochs; b.batchSize = batchSize;
         b.evalBatchSize = evalBatchSize; b.lr = lr; b.schedule = schedule; b.warmupSteps = warmupSteps;
         b.momentum = momentum; b.weightDecay = weightDecay; b.nesterov = nesterov; b.seed = seed;
-        b.labelNoise = labelNoise; b.augment = augment; b.device = device; b.threads = threads;
+        b.labelNoise = labelNoise; b.trainSubset = trainSubset; b.augment = augment; b.device = device; b.threads = threads;
         b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out; b.hyper = hyper; b.cudaStep = cudaStep;
         b.input = input;
         b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
@@ -48,6 +48,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("nesterov", nesterov);
         m.put("seed", seed);
         m.put("label_noise", labelNoise);
+        m.put("train_subset", trainSubset);
         m.put("augment", augment);
         m.put("device", device);
         m.put("threads", threads);
@@ -96,6 +97,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         boolean nesterov = false;
         long seed = 42;
         double labelNoise = 0;
+        int trainSubset = 0;
         String augment = "auto";
         String device = "auto";
         int threads = Runtime.getRuntime().availableProcessors();
@@ -125,6 +127,11 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         public Builder nesterov(boolean v) { nesterov = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
         public Builder labelNoise(double v) { labelNoise = v; return this; }
+        /**
+         * Train on a seeded random choice of this many training examples (0 = the whole set). Small subsets
+         * make a model overfit within a short run, which is where SAM's effect can be measured at all.
+         */
+        public Builder trainSubset(int v) { trainSubset = v; return this; }
         public Builder augment(String v) { augment = v; return this; }
         public Builder device(String v) { device = v; return this; }
         public Builder threads(int v) { threads = v; return this; }
@@ -177,6 +184,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             require(weightDecay >= 0 && Double.isFinite(weightDecay), "weight-decay", "must be >= 0, got " + weightDecay);
             require(!nesterov || momentum > 0, "nesterov", "needs --momentum > 0");
             require(labelNoise >= 0 && labelNoise <= 1, "label-noise", "must be a fraction in [0, 1], got " + labelNoise);
+            // The upper bound depends on the data set and is checked when it is loaded.
+            require(trainSubset >= 0, "train-subset", "must be >= 0 (0 = the whole training set), got " + trainSubset);
             String aug = augment == null ? "" : augment.trim().toLowerCase(Locale.ROOT);
             require(aug.equals("auto") || aug.equals("on") || aug.equals("off"), "augment", "must be auto, on or off, got '" + augment + "'");
             require(device != null && !device.isBlank(), "device", "must not be empty");
@@ -196,7 +205,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
-                    aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs, in,
+                    trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs, in,
                     checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom);
         }
     }

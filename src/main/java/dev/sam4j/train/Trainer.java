@@ -13,6 +13,7 @@ import dev.sam4j.data.DataSplit;
 import dev.sam4j.data.Dataset;
 import dev.sam4j.data.LabelNoise;
 import dev.sam4j.data.Normalization;
+import dev.sam4j.data.Subset;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -89,6 +90,15 @@ public final class Trainer implements AutoCloseable {
         DataSplit data = DataSpec.parse(config.data()).load();
         Dataset tr = data.train();
         String desc = data.description();
+        if (config.trainSubset() > 0) {
+            // Before the label noise, so the noise rate is the stated one on the examples actually trained on.
+            if (config.trainSubset() > tr.size()) {
+                throw new IllegalArgumentException("--train-subset " + config.trainSubset() + ": larger than the training set ("
+                        + tr.size() + " examples)");
+            }
+            tr = Subset.choose(tr, config.trainSubset(), config.seed());
+            desc += "; training on a seeded random subset of " + config.trainSubset() + " examples";
+        }
         if (config.labelNoise() > 0) {
             LabelNoise.Result noisy = LabelNoise.apply(tr, config.labelNoise(), config.seed() ^ 0x6C6162656CL);
             tr = noisy.dataset();

@@ -1,5 +1,7 @@
 package dev.sam4j.report;
 
+import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.JsonReader;
 import dev.sam4j.plot.Charts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -285,10 +287,10 @@ public final class Report {
             Path prov = r.dir().resolve("provenance.json");
             if (!Files.isRegularFile(prov)) return;
             try {
-                Map<String, Object> p = JsonReader.parseObject(Files.readString(prov));
+                Map<String, Object> p = JsonReader.parseObject(Files.readString(prov), prov.toString());
                 md.append("No GPU: every run used the CPU backend (").append(p.get("backend_description")).append("), Java ")
                         .append(p.get("java_version")).append(", ").append(p.get("os")).append(".\n\n");
-            } catch (IOException | IllegalArgumentException e) {
+            } catch (IOException | FileFormatException e) {
                 // Provenance is informative only; a report without it is still correct.
             }
         });
@@ -321,7 +323,7 @@ public final class Report {
     }
 
     private static String num(Object o) {
-        return o instanceof Double d && d == Math.rint(d) ? String.valueOf(d.longValue()) : String.valueOf(o);
+        return o instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf(d.longValue()) : String.valueOf(o);
     }
 
     private static long plannedSeeds(List<PlanRow> plan, String section, String model, double noise, String label) {

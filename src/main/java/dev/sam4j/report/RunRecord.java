@@ -1,5 +1,7 @@
 package dev.sam4j.report;
 
+import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.JsonReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -35,13 +37,13 @@ public record RunRecord(Path dir, Map<String, Object> config, Map<String, Object
 
     private static Map<String, Object> readJson(Path file) {
         try {
-            return JsonReader.parseObject(Files.readString(file));
+            return JsonReader.parseObject(Files.readString(file), file.toString());
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException(file + ": missing");
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage());
+        } catch (FileFormatException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);   // the message names the file
         }
     }
 
@@ -84,12 +86,12 @@ public record RunRecord(Path dir, Map<String, Object> config, Map<String, Object
     }
 
     private double summaryNumber(String key) {
-        return summary.get(key) instanceof Double d ? d : Double.NaN;
+        return summary.get(key) instanceof Number d ? d.doubleValue() : Double.NaN;
     }
 
     private double configNumber(String key, double missing) {
         Object v = config.get(key);
-        return v instanceof Double d ? d : missing;
+        return v instanceof Number d ? d.doubleValue() : missing;
     }
 
     public String optimizer() { return String.valueOf(summary.getOrDefault("optimizer", config.get("optimizer"))); }

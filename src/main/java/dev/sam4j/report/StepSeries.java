@@ -1,5 +1,7 @@
 package dev.sam4j.report;
 
+import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.JsonReader;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -69,10 +71,10 @@ public record StepSeries(long[] step, double[] loss, double[] s, double[] mu, do
                 if (line.isBlank()) continue;
                 Map<String, Object> m;
                 try {
-                    m = JsonReader.parseObject(line);
-                } catch (IllegalArgumentException e) {
+                    m = JsonReader.parseObject(line, file + " line " + n);
+                } catch (FileFormatException e) {
                     // A run killed mid-write leaves a cut last line; anything earlier is corruption.
-                    if (r.ready()) throw new IllegalArgumentException(file + ": line " + n + ": " + e.getMessage());
+                    if (r.ready()) throw new IllegalArgumentException(e.getMessage(), e);
                     break;
                 }
                 cols.step.add((long) d(m.get("step")));
@@ -85,7 +87,7 @@ public record StepSeries(long[] step, double[] loss, double[] s, double[] mu, do
         return cols.done();
     }
 
-    private static double d(Object o) { return o instanceof Double x ? x : Double.NaN; }
+    private static double d(Object o) { return o instanceof Number x ? x.doubleValue() : Double.NaN; }
 
     static StepSeries readCsv(Path file) {
         Cols cols = new Cols();

@@ -3,9 +3,9 @@ package dev.sam4j.io;
 /**
  * A file written by (or for) sam4j that cannot be used: missing, truncated, malformed or inconsistent.
  * The message starts with the file's name, then says what is wrong, so that the command line can print
- * it as it is.
+ * it as it is. {@link dev.sam4j.data.DataFileException} is the same for data sets.
  */
-public final class FileFormatException extends RuntimeException {
+public class FileFormatException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     private final String source;

@@ -32,8 +32,13 @@ public final class Charts {
     /** How a series is drawn. */
     public enum Style { LINE, LINE_MARKERS, MARKERS }
 
-    /** One named series; {@code x} and {@code y} have the same length, at least 1. */
-    public record Series(String name, double[] x, double[] y, Style style) {
+    /**
+     * One named series; {@code x} and {@code y} have the same length, at least 1. {@code color} is null for
+     * the chart's default palette; a fixed colour lets a method keep its colour across every chart of a report.
+     */
+    public record Series(String name, double[] x, double[] y, Style style, Color color) {
+        public Series(String name, double[] x, double[] y, Style style) { this(name, x, y, style, null); }
+
         public Series {
             Objects.requireNonNull(name, "series name");
             if (x.length != y.length) {
@@ -44,6 +49,8 @@ public final class Charts {
 
         public static Series line(String name, double[] x, double[] y) { return new Series(name, x, y, Style.LINE); }
         public static Series points(String name, double[] x, double[] y) { return new Series(name, x, y, Style.MARKERS); }
+        /** This series drawn in {@code c} (null: the palette's next colour). */
+        public Series withColor(Color c) { return new Series(name, x, y, style, c); }
     }
 
     /** A chart: title, axis labels, optional log axes, size in pixels, and its series. */
@@ -108,6 +115,7 @@ public final class Charts {
                     case MARKERS -> xs.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
                 }
                 xs.setLineStyle(new BasicStroke(1.6f));
+                if (s.color() != null) { xs.setLineColor(s.color()); xs.setMarkerColor(s.color()); }
             }
             try {
                 Path parent = png.toAbsolutePath().getParent();

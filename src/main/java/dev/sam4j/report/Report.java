@@ -143,6 +143,26 @@ public final class Report {
         return out;
     }
 
+    /**
+     * Each method's colour in every chart of a report, so a reader who has learnt that AE-SAM is black in
+     * one plot need not re-read the legend of the next (the palette is Okabe and Ito's, told apart by most
+     * colour-blind readers; the yellow that is unreadable on white is left out). Other labels: null, the
+     * chart's default palette.
+     */
+    static java.awt.Color methodColor(String label) {
+        return switch (label) {
+            case "erm" -> new java.awt.Color(0x0072B2);        // blue
+            case "sam" -> new java.awt.Color(0xD55E00);        // vermillion
+            case "sssam" -> new java.awt.Color(0xCC79A7);      // reddish purple
+            case "looksam" -> new java.awt.Color(0x009E73);    // bluish green
+            case "aesam" -> java.awt.Color.BLACK;
+            case "aelooksam" -> new java.awt.Color(0xE69F00);  // orange
+            case "esam" -> new java.awt.Color(0x56B4E9);       // sky blue
+            case "asam" -> new java.awt.Color(0x8C8C8C);       // grey
+            default -> null;
+        };
+    }
+
     static List<String> orderedLabels(Set<String> labels) {
         List<String> l = new ArrayList<>(labels);
         l.sort(Comparator.comparingInt((String s) -> {
@@ -428,7 +448,7 @@ public final class Report {
                 final int ee = e;
                 y[e] = cell.runs().stream().mapToDouble(r -> f.applyAsDouble(r.epochs().get(ee))).average().orElse(Double.NaN);
             }
-            c.add(Charts.Series.line(RunRecord.displayName(label), x, y));
+            c.add(Charts.Series.line(RunRecord.displayName(label), x, y).withColor(methodColor(label)));
         }
         return c;
     }
@@ -484,8 +504,11 @@ public final class Report {
             Path png = plots.resolve("ablation-accuracy-vs-sam-fraction.png");
             Charts.Chart c = new Charts.Chart("Ablation: test accuracy against SAM fraction (mean over seeds), " + model + ", noise "
                     + pct(noise), "fraction of SAM steps", "test accuracy").size(900, 520)
-                    .add(Charts.Series.points("AE-SAM settings", RunPlots.arr(aeX), RunPlots.arr(aeY)));
-            if (!ssX.isEmpty()) c.add(Charts.Series.points("SS-SAM at the same fraction", RunPlots.arr(ssX), RunPlots.arr(ssY)));
+                    .add(Charts.Series.points("AE-SAM settings", RunPlots.arr(aeX), RunPlots.arr(aeY)).withColor(methodColor("aesam")));
+            if (!ssX.isEmpty()) {
+                c.add(Charts.Series.points("SS-SAM at the same fraction", RunPlots.arr(ssX), RunPlots.arr(ssY))
+                        .withColor(methodColor("sssam")));
+            }
             // One line per setting from its AE-SAM point to its SS-SAM point, so pairs can be told apart;
             // SS-SAM's realised fraction differs from its p by binomial noise, hence the lines are not vertical.
             for (Setting s : settings) {

@@ -27,6 +27,20 @@ class ChartsTest {
         assertTrue(distinct > 5, "the image has only " + distinct + " colours");
     }
 
+    @Test void aSeriesGivenAColourIsDrawnInIt() throws Exception {
+        java.awt.Color c = new java.awt.Color(0x0072B2);
+        Path png = dir.resolve("colour.png");
+        new Charts.Chart("t", "x", "y").size(400, 300)
+                .add(Charts.Series.points("p", new double[] {1, 2, 3}, new double[] {1, 3, 2}).withColor(c))
+                .savePng(png);
+        BufferedImage img = ImageIO.read(png.toFile());
+        long exact = java.util.stream.IntStream.range(0, 400 * 300)
+                .filter(i -> (img.getRGB(i % 400, i / 400) & 0xFFFFFF) == c.getRGB() - 0xFF000000).count();
+        // Three filled markers plus the legend's: far more than a stray anti-aliased pixel or two.
+        assertTrue(exact > 30, "only " + exact + " pixels in the series colour");
+        assertEquals(c, Charts.Series.line("l", new double[] {1}, new double[] {1}).withColor(c).color());
+    }
+
     @Test void rejectsEmptyMismatchedAndNonFiniteSeries() {
         assertThrows(IllegalArgumentException.class, () -> Charts.Series.line("a", new double[] {1}, new double[] {1, 2}));
         assertThrows(IllegalArgumentException.class, () -> Charts.Series.line("a", new double[0], new double[0]));

@@ -110,6 +110,17 @@ class ReportTest {
     }
 
     @Test
+    void everyMethodHasItsOwnColourInEveryChart() {
+        var colours = new java.util.HashSet<java.awt.Color>();
+        for (String m : Report.METHOD_ORDER) {
+            var c = Report.methodColor(m);
+            assertNotNull(c, m);
+            assertTrue(colours.add(c), m + " shares its colour with another method");
+        }
+        assertNull(Report.methodColor("not-a-method"));
+    }
+
+    @Test
     void ablationPairsEachSettingWithItsEqualCostSsSam() throws IOException {
         Path root = dir.resolve("grid");
         StringBuilder plan = new StringBuilder(Report.PLAN_HEADER + "\n");

@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -163,6 +165,27 @@ public final class Report {
         };
     }
 
+    /**
+     * How far apart the wall times of one cell's seeds are, measured on these runs (the slowest over the
+     * fastest, the largest such ratio of any cell with at least two runs), as a parenthetical; empty when
+     * no cell has two runs.
+     */
+    static String wallSpreadNote(Map<PlanRow, RunRecord> runs) {
+        Map<String, List<Double>> byCell = new HashMap<>();
+        runs.forEach((p, r) -> {
+            if (Double.isFinite(r.wallSeconds()) && r.wallSeconds() > 0) {
+                byCell.computeIfAbsent(p.section() + "|" + p.model() + "|" + p.noise() + "|" + p.label(), k -> new ArrayList<>())
+                        .add(r.wallSeconds());
+            }
+        });
+        double worst = 0;
+        for (List<Double> w : byCell.values()) {
+            if (w.size() < 2) continue;
+            worst = Math.max(worst, Collections.max(w) / Collections.min(w));
+        }
+        return worst == 0 ? "" : String.format(Locale.ROOT, " (the slowest seed of one cell took up to %.1f× as long as its fastest)", worst);
+    }
+
     static List<String> orderedLabels(Set<String> labels) {
         List<String> l = new ArrayList<>(labels);
         l.sort(Comparator.comparingInt((String s) -> {
@@ -205,8 +228,8 @@ public final class Report {
         md.append("Accuracy is the test accuracy after the last epoch, in %, as mean ± sample standard deviation over seeds ")
                 .append("(n in brackets when fewer than the planned seeds finished); *SAM %* is the fraction of steps that took the ")
                 .append("SAM path (two forward/backward passes); *time* is the median over seeds of the wall time of a whole ")
-                .append("run in seconds, including evaluation after every epoch, on a machine shared with other work: it is noisy ")
-                .append("(runs of the same cell took up to 10× longer on one seed than on another), so the SAM fraction is the better measure of cost. ")
+                .append("run in seconds, including evaluation after every epoch, on a machine that may be shared with other work: ")
+                .append("it is noisy").append(wallSpreadNote(runs)).append(", so the SAM fraction is the better measure of cost. ")
                 .append("The small per-run files behind every number are in `").append(rel(mdDir, data)).append("/`; ")
                 .append("`sam4j report ").append(rel(mdDir, data)).append(" --markdown ...` rebuilds this page from them.\n\n");
         machine(md, o.machine() != null ? o.machine() : o.root().resolve("machine.txt"), runs);

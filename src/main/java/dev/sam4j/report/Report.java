@@ -259,7 +259,7 @@ public final class Report {
                     .append("![s_t](").append(rel(mdDir, png)).append(")\n\n");
         }
         runsList(md, plan, runs);
-        notRun(md, plan, runs, o.command());
+        notRun(md, o.root(), plan, runs, o.command());
         try {
             Files.writeString(o.markdown(), md.toString());
         } catch (IOException e) {
@@ -302,6 +302,15 @@ public final class Report {
                 cfg.put("out", p.dir());
                 Files.writeString(dst.resolve("config.json"), dev.sam4j.train.Json.pretty(cfg));
                 if (p.equals(stRun)) StepSeries.read(src).writeCsv(dst.resolve("steps.csv"));
+            }
+            // A failed run's log (the grid leaves it next to the run directory), so the copy still says why it failed.
+            for (PlanRow p : plan) {
+                if (runs.containsKey(p)) continue;
+                Path log = root.resolve(p.dir() + ".log");
+                if (!Files.isRegularFile(log)) continue;
+                Path dst = data.resolve(p.dir() + ".log");
+                Files.createDirectories(dst.getParent());
+                Files.writeString(dst, relativise(root, Files.readString(log)));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot copy run files to " + data + ": " + e.getMessage(), e);
@@ -561,12 +570,46 @@ public final class Report {
         md.append('\n');
     }
 
-    private static void notRun(StringBuilder md, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, String command) {
+    /** {@code text} with the report root's absolute path removed, so copied logs name runs relative to the root. */
+    static String relativise(Path root, String text) {
+        String abs = root.toAbsolutePath().normalize().toString();
+        return text.replace(abs + "/", "").replace(abs, ".");
+    }
+
+    /**
+     * Why a planned run has no summary: the last {@code sam4j: error:} line of the log the grid leaves next
+     * to its directory ({@code DIR.log}), or null when there is none (the run was never started, or was killed).
+     */
+    static String failure(Path root, PlanRow p) {
+        Path log = root.resolve(p.dir() + ".log");
+        if (!Files.isRegularFile(log)) return null;
+        try {
+            String why = null;
+            for (String line : Files.readAllLines(log)) if (line.startsWith("sam4j: error:")) why = line.substring(13).strip();
+            return why == null ? null : relativise(root, why);
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return null;
+        }
+    }
+
+    private static void notRun(StringBuilder md, Path root, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, String command) {
         List<PlanRow> missing = plan.stream().filter(p -> !runs.containsKey(p)).toList();
         md.append("## Not run\n\n");
         if (missing.isEmpty()) {
             md.append("Every planned run finished.\n");
             return;
+        }
+        // Runs that ended with an error are listed first, with the error: a diverged run is a result, not a gap.
+        List<String> failed = new ArrayList<>();
+        for (PlanRow p : missing) {
+            String why = failure(root, p);
+            if (why != null) failed.add("- `" + p.dir() + "` **failed**: " + why.replace("|", "\\|") + "\n");
+        }
+        if (!failed.isEmpty()) {
+            md.append(failed.size()).append(failed.size() == 1 ? " run" : " runs")
+                    .append(" stopped with an error (its log is `DIR.log` beside the run directory):\n\n");
+            failed.forEach(md::append);
+            md.append('\n');
         }
         md.append(missing.size()).append(" planned runs have no `summary.json` (not started, or stopped before the end). ")
                 .append("`").append(command == null ? "scripts/reproduce" : command).append("` runs exactly these: it skips ")

@@ -68,6 +68,11 @@ class ReportTest {
         // Planned but never started: must be listed, not silently dropped.
         plan.append(row("overfit", "mlp", "1000", "4", "0.4", "sssam", "1", "overfit/mlp-noise40-sssam-seed1"));
         plan.append(row("cnn", "cnn", "1000", "2", "0", "erm", "1", "cnn/cnn-noise00-erm-seed1"));
+        // Planned, started and stopped by its own check: the report says why, with paths relative to the root.
+        plan.append(row("overfit", "mlp", "1000", "4", "0.4", "aelooksam", "1", "overfit/mlp-noise40-aelooksam-seed1"));
+        Files.createDirectories(root.resolve("overfit"));
+        Files.writeString(root.resolve("overfit/mlp-noise40-aelooksam-seed1.log"), "epoch 1: ...\nsam4j: error: step 163 (epoch 3): "
+                + "the loss is NaN; the last good checkpoint is " + root.toAbsolutePath() + "/overfit/mlp-noise40-aelooksam-seed1/checkpoint.safetensors.\n");
         Files.writeString(root.resolve(Report.PLAN), plan);
         Files.writeString(root.resolve("machine.txt"), "Architecture: x86_64\nCPU(s): 2\nModel name: Test CPU\nFlags: many\n");
 
@@ -88,7 +93,11 @@ class ReportTest {
         assertTrue(text.contains("| SS-SAM | not run |"), text);
         assertTrue(text.contains("## Not run"), text);
         assertTrue(text.contains("cnn noise 0% ERM (seed 1)"), text);
-        assertTrue(text.contains("9 of 11 planned runs finished"), text);
+        assertTrue(text.contains("9 of 12 planned runs finished"), text);
+        String failed = "- `overfit/mlp-noise40-aelooksam-seed1` **failed**: step 163 (epoch 3): the loss is NaN; the last good "
+                + "checkpoint is overfit/mlp-noise40-aelooksam-seed1/checkpoint.safetensors.";
+        assertTrue(text.contains(failed), text);
+        assertFalse(text.contains(root.toAbsolutePath().toString()), "no absolute path of the machine that ran the grid");
         // Wall times 10, 11 and 12 s per cell: the spread is measured, not asserted by a fixed sentence.
         assertTrue(text.contains("took up to 1.2× as long as its fastest"), text);
         assertTrue(text.contains("Model name: Test CPU") && !text.contains("Flags"), "lscpu lines, selected");
@@ -102,6 +111,7 @@ class ReportTest {
         Report.write(new Report.Options(data, md2, null, null, "scripts/reproduce", null, null));
         String again = Files.readString(md2);
         assertEquals(tables(text), tables(again));
+        assertTrue(again.contains(failed), "the copied data keeps the failed run's log: " + again);
     }
 
     /** The table rows of a report (lines starting with '|'), which must not depend on where the runs were read from. */
@@ -135,6 +145,11 @@ class ReportTest {
             Fixtures.run(root.resolve(a), "aesam", "mlp", 0.4, 1000, s + 1, ae[s], 0.5, 10, 3);
             Fixtures.run(root.resolve(b), "sssam", "mlp", 0.4, 1000, s + 1, ss[s], 0.5, 10, 3);
         }
+        // Planned, started and stopped by its own check: the report says why, with paths relative to the root.
+        plan.append(row("overfit", "mlp", "1000", "4", "0.4", "aelooksam", "1", "overfit/mlp-noise40-aelooksam-seed1"));
+        Files.createDirectories(root.resolve("overfit"));
+        Files.writeString(root.resolve("overfit/mlp-noise40-aelooksam-seed1.log"), "epoch 1: ...\nsam4j: error: step 163 (epoch 3): "
+                + "the loss is NaN; the last good checkpoint is " + root.toAbsolutePath() + "/overfit/mlp-noise40-aelooksam-seed1/checkpoint.safetensors.\n");
         Files.writeString(root.resolve(Report.PLAN), plan);
         Path md = dir.resolve("r/REPORT.md");
         Report.write(new Report.Options(root, md, null, null, null, null, null));

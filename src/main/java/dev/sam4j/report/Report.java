@@ -37,7 +37,8 @@ public final class Report {
     public static final String PLAN = "plan.tsv";
     static final String PLAN_HEADER = "section\tmodel\tsubset\tepochs\tnoise\tlabel\tseed\tdir";
     /** Row order of the tables: the paper's methods, then the extra rows. */
-    static final List<String> METHOD_ORDER = List.of("erm", "sam", "sssam", "looksam", "aesam", "aelooksam", "esam", "asam");
+    static final List<String> METHOD_ORDER = List.of("erm", "sam", "sssam", "sssam-late", "looksam", "aesam", "aelooksam", "esam",
+            "asam");
     static final String ABLATION = "ablation";
     static final List<String> SECTION_ORDER = List.of("overfit", "full", "ablation", "cnn", "cnn-long");
     static final String ABLATION_BASE = "overfit"; // the section whose default-setting AE-SAM / SS-SAM pair the ablation reuses
@@ -161,6 +162,7 @@ public final class Report {
             case "aelooksam" -> new java.awt.Color(0xE69F00);  // orange
             case "esam" -> new java.awt.Color(0x56B4E9);       // sky blue
             case "asam" -> new java.awt.Color(0x8C8C8C);       // grey
+            case "sssam-late" -> new java.awt.Color(0x882255); // wine (Tol), beside SS-SAM's purple
             default -> null;
         };
     }
@@ -439,7 +441,8 @@ public final class Report {
     /** The comparisons the paper's claims are about, as per-seed differences of test accuracy. */
     static final List<String[]> PAIRS = List.of(
             new String[] {"sam", "erm"}, new String[] {"aesam", "erm"}, new String[] {"aesam", "sam"},
-            new String[] {"aesam", "sssam"}, new String[] {"aelooksam", "looksam"}, new String[] {"aelooksam", "sam"});
+            new String[] {"aesam", "sssam"}, new String[] {"aesam", "sssam-late"}, new String[] {"aelooksam", "looksam"},
+            new String[] {"aelooksam", "sam"});
 
     private static void pairedTable(StringBuilder md, Map<Double, Map<String, Cell>> byNoise, Set<Double> noises) {
         StringBuilder rows = new StringBuilder();
@@ -611,13 +614,14 @@ public final class Report {
             failed.forEach(md::append);
             md.append('\n');
         }
-        md.append(missing.size()).append(" planned runs have no `summary.json` (not started, or stopped before the end). ")
+        md.append(missing.size()).append(missing.size() == 1 ? " planned run has" : " planned runs have")
+                .append(" no `summary.json` (not started, stopped before the end, or failed as above). ")
                 .append("`").append(command == null ? "scripts/reproduce" : command).append("` runs exactly these: it skips ")
                 .append("every run that has finished. SS-SAM runs wait for their AE-SAM run's measured SAM fraction.\n\n");
         Map<String, List<PlanRow>> bySection = new LinkedHashMap<>();
         for (PlanRow p : missing) bySection.computeIfAbsent(p.section(), k -> new ArrayList<>()).add(p);
         bySection.forEach((s, rows) -> {
-            md.append("- `").append(s).append("`: ").append(rows.size()).append(" runs: ");
+            md.append("- `").append(s).append("`: ").append(rows.size()).append(rows.size() == 1 ? " run: " : " runs: ");
             Map<String, List<String>> byCell = new LinkedHashMap<>();
             for (PlanRow p : rows) {
                 byCell.computeIfAbsent(p.model() + " noise " + pct(p.noise()) + " " + RunRecord.displayName(p.label()),

@@ -123,6 +123,7 @@ public record RunRecord(Path dir, Map<String, Object> config, Map<String, Object
             case "asam" -> "ASAM";
             case "esam" -> "ESAM";
             case "sssam" -> "SS-SAM";
+            case "sssam-late" -> "SS-SAM (late)"; // a grid label: SS-SAM with p rising from 0, see scripts/reproduce
             case "looksam" -> "LookSAM";
             case "aesam" -> "AE-SAM";
             case "aelooksam" -> "AE-LookSAM";

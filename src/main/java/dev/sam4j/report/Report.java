@@ -3,6 +3,7 @@ package dev.sam4j.report;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.io.JsonReader;
 import dev.sam4j.plot.Charts;
+import java.awt.Color;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -152,17 +153,17 @@ public final class Report {
      * colour-blind readers; the yellow that is unreadable on white is left out). Other labels: null, the
      * chart's default palette.
      */
-    static java.awt.Color methodColor(String label) {
+    static Color methodColor(String label) {
         return switch (label) {
-            case "erm" -> new java.awt.Color(0x0072B2);        // blue
-            case "sam" -> new java.awt.Color(0xD55E00);        // vermillion
-            case "sssam" -> new java.awt.Color(0xCC79A7);      // reddish purple
-            case "looksam" -> new java.awt.Color(0x009E73);    // bluish green
-            case "aesam" -> java.awt.Color.BLACK;
-            case "aelooksam" -> new java.awt.Color(0xE69F00);  // orange
-            case "esam" -> new java.awt.Color(0x56B4E9);       // sky blue
-            case "asam" -> new java.awt.Color(0x8C8C8C);       // grey
-            case "sssam-late" -> new java.awt.Color(0x882255); // wine (Tol), beside SS-SAM's purple
+            case "erm" -> new Color(0x0072B2);        // blue
+            case "sam" -> new Color(0xD55E00);        // vermillion
+            case "sssam" -> new Color(0xCC79A7);      // reddish purple
+            case "looksam" -> new Color(0x009E73);    // bluish green
+            case "aesam" -> Color.BLACK;
+            case "aelooksam" -> new Color(0xE69F00);  // orange
+            case "esam" -> new Color(0x56B4E9);       // sky blue
+            case "asam" -> new Color(0x8C8C8C);       // grey
+            case "sssam-late" -> new Color(0x882255); // wine (Tol), beside SS-SAM's purple
             default -> null;
         };
     }
@@ -590,7 +591,7 @@ public final class Report {
             String why = null;
             for (String line : Files.readAllLines(log)) if (line.startsWith("sam4j: error:")) why = line.substring(13).strip();
             return why == null ? null : relativise(root, why);
-        } catch (IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             return null;
         }
     }

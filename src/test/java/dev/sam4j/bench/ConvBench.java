@@ -4,11 +4,9 @@ import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
 import dev.sam4j.backend.cpu.CpuBackend;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -50,16 +48,6 @@ public class ConvBench {
     private Buffer x, w, b, y, dy, dx, dw, db, ws;
     private double gflopPerCall;
 
-    /** Floating-point work done, reported by JMH as a rate (GFLOP/s). */
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    @State(Scope.Thread)
-    public static class Work {
-        public double gflop;
-
-        @Setup(Level.Iteration)
-        public void reset() { gflop = 0; }
-    }
-
     @Setup
     public void setUp() {
         be = new CpuBackend(threads);
@@ -85,19 +73,19 @@ public class ConvBench {
     public void tearDown() { be.close(); }
 
     @Benchmark
-    public void forward(Work wk) {
+    public void forward(GflopCounter wk) {
         be.convForward(g, n, x, w, b, y, ws);
         wk.gflop += gflopPerCall;
     }
 
     @Benchmark
-    public void backwardData(Work wk) {
+    public void backwardData(GflopCounter wk) {
         be.convBackwardData(g, n, dy, w, dx, ws);
         wk.gflop += gflopPerCall;
     }
 
     @Benchmark
-    public void backwardFilter(Work wk) {
+    public void backwardFilter(GflopCounter wk) {
         be.convBackwardFilter(g, n, x, dy, dw, db, ws);
         wk.gflop += gflopPerCall;
     }

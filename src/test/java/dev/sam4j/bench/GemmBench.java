@@ -4,11 +4,9 @@ import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.cpu.CpuBackend;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -57,16 +55,6 @@ public class GemmBench {
     private boolean ta, tb;
     private double gflopPerCall;
 
-    /** Floating-point work done, reported by JMH as a rate (GFLOP/s). */
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    @State(Scope.Thread)
-    public static class Work {
-        public double gflop;
-
-        @Setup(Level.Iteration)
-        public void reset() { gflop = 0; }
-    }
-
     @Setup
     public void setUp() {
         String[] parts = shape.split(":");
@@ -98,7 +86,7 @@ public class GemmBench {
     public void tearDown() { backend.close(); }
 
     @Benchmark
-    public void gemm(Work w) {
+    public void gemm(GflopCounter w) {
         backend.gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
         w.gflop += gflopPerCall;
     }

@@ -1,15 +1,29 @@
 /*
- * libcublas.so.13 stand-in: handles, stream, workspace, math mode, and cublasSgemm_v2 with the real
- * column-major semantics (both transposes, leading dimensions checked as cuBLAS checks them, alpha and
- * beta from host memory, beta = 0 ignoring C's old contents), recorded as a graph node when the
- * handle's stream is being captured. TF32 mode computes in fp32 all the same (tolerances cover it).
+ * libcublas.so.13 stand-in: handles (charged as device memory), stream, workspace, math mode, and
+ * cublasSgemm_v2 with the real column-major semantics (both transposes, leading dimensions checked as
+ * cuBLAS checks them, alpha and beta read from host memory at the call, beta = 0 ignoring C's old
+ * contents), queued on the handle's stream, or recorded as a graph node when that stream is being
+ * captured. TF32 mode computes in fp32 all the same (tolerances cover it).
  */
 #include "mock.h"
 
 typedef struct { int magic; CUstream stream; int math; void* workspace; size_t workspace_bytes; } Handle;
 
-int cublasCreate_v2(Handle** h) { *h = calloc(1, sizeof(Handle)); (*h)->magic = 1; return 0; }
-int cublasDestroy_v2(Handle* h) { if (!h || h->magic != 1) return 1; h->magic = 0; return 0; }
+/* Device memory a handle takes (its default workspace and state), as the stand-in charges it: a model. */
+#define HANDLE_BYTES (4ll << 20)
+
+int cublasCreate_v2(Handle** h) {
+    if (mock_charge(HANDLE_BYTES)) return 3; /* CUBLAS_STATUS_ALLOC_FAILED */
+    *h = calloc(1, sizeof(Handle));
+    (*h)->magic = 1;
+    return 0;
+}
+int cublasDestroy_v2(Handle* h) {
+    if (!h || h->magic != 1) return 1;
+    h->magic = 0;
+    mock_charge(-HANDLE_BYTES);
+    return 0;
+}
 int cublasSetStream_v2(Handle* h, CUstream s) { if (!mock_stream_ok(s)) return 7; h->stream = s; return 0; }
 int cublasSetWorkspace_v2(Handle* h, void* ws, size_t bytes) {
     if (mock_check_device(ws, bytes, "cublasSetWorkspace_v2")) return 7;

@@ -4,8 +4,9 @@
  * (handle in graph; tensor, filter, pooling descriptors, pooling, batch norm, cudnnAddTensor in ops;
  * convolution in cnn). Real NCHW float math in double accumulators; descriptors and arguments checked as
  * strictly as we can (shapes agree, data on the device, workspace large enough, no Find while capturing),
- * so that a wrong call fails here in CI instead of on a GPU. Work goes through mock_enqueue_callback, so
- * a call made while the stream is captured becomes a graph node, as on a GPU.
+ * so that a wrong call fails here in CI instead of on a GPU. Work goes through mock_enqueue_callback: it is
+ * queued on the handle's stream, and a call made while the stream is captured becomes a graph node, as on
+ * a GPU. Handles and Find's scratch are charged as device memory (mock_charge).
  *
  * Find reports two algorithms: 1, the "fastest", wants a workspace (it scribbles NaN over it, as real
  * scratch use would), and 0 wants none; so both the workspace plumbing and the fallback are exercised.
@@ -13,7 +14,7 @@
 #include "mock.h"
 #include <math.h>
 
-enum { OK = 0, NOT_INITIALIZED = 1001, BAD_PARAM = 2000, NOT_SUPPORTED = 3000, EXEC_FAILED = 5000 };
+enum { OK = 0, NOT_INITIALIZED = 1001, ALLOC_FAILED = 1002, BAD_PARAM = 2000, NOT_SUPPORTED = 3000, EXEC_FAILED = 5000 };
 enum { TENSOR = 0x54454e53, FILTER = 0x46494c54, CONVD = 0x434f4e56, POOLD = 0x504f4f4c, HANDLE = 0x444e4e48 };
 
 typedef struct { int magic; CUstream stream; } Handle;
@@ -43,8 +44,21 @@ const char* cudnnGetErrorString(int s) {
         default: return "CUDNN_STATUS (stand-in)";
     }
 }
-int cudnnCreate(Handle** h) { *h = calloc(1, sizeof(Handle)); (*h)->magic = HANDLE; return OK; }
-int cudnnDestroy(Handle* h) { if (!h || h->magic != HANDLE) return BAD_PARAM; h->magic = 0; free(h); return OK; }
+/* Device memory a handle takes, as the stand-in charges it: a model, not a measurement. */
+#define HANDLE_BYTES (2ll << 20)
+int cudnnCreate(Handle** h) {
+    if (mock_charge(HANDLE_BYTES)) return ALLOC_FAILED;
+    *h = calloc(1, sizeof(Handle));
+    (*h)->magic = HANDLE;
+    return OK;
+}
+int cudnnDestroy(Handle* h) {
+    if (!h || h->magic != HANDLE) return BAD_PARAM;
+    h->magic = 0;
+    free(h);
+    mock_charge(-HANDLE_BYTES);
+    return OK;
+}
 int cudnnSetStream(Handle* h, CUstream s) {
     if (!h || h->magic != HANDLE) return BAD_PARAM;
     if (!mock_stream_ok(s)) return FAIL(BAD_PARAM, "cudnnSetStream: unknown stream");
@@ -367,6 +381,11 @@ static int find(const char* fn, const Handle* h, const Tensor* x, const Filter* 
     if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
     if (h->stream->capture) return FAIL(BAD_PARAM, "%s: called while the stream is being captured (Find must run before capture)", fn);
     if (req < 1 || !count || !perf) return BAD_PARAM;
+    /* Find is blocking: it waits for the stream, then times each candidate in scratch it allocates itself
+     * and frees before returning (cudnnFind*Ex would take the caller's) */
+    if (mock_stream_sync(h->stream)) return EXEC_FAILED;
+    if (mock_charge((long long)ws_need(x, f))) return ALLOC_FAILED;
+    mock_charge(-(long long)ws_need(x, f));
     Perf all[2] = {{1, OK, 0.5f, ws_need(x, f), 1, c->math, {0}}, {0, OK, 1.0f, 0, 1, c->math, {0}}};
     *count = req < 2 ? req : 2;
     for (int i = 0; i < *count; i++) perf[i] = all[i];

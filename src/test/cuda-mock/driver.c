@@ -1,95 +1,13 @@
 /*
- * libcuda.so.1 stand-in: device memory (host malloc, every range checked against the live
- * allocations), module loading (checks the fatbin magic), kernels looked up by name and emulated on
- * the CPU with the math of src/main/cuda (which mirrors ScalarOps), streams' capture state and the
- * graph machinery (kernel, callback, child and conditional IF nodes). Kernels run at launch: the
- * stand-in is synchronous, so it cannot show races or missing synchronisation (see README.md).
+ * libcuda.so.1 stand-in, the kernels: module loading (checks the fatbin magic), kernels looked up by name
+ * and emulated on the CPU with the math of src/main/cuda (which mirrors ScalarOps), launches and kernel
+ * graph nodes. A launch is queued on its stream and runs later on the stream's worker thread, through
+ * mock_run_kernel (device.c holds memory, streams, events and graphs; see README.md).
  */
 #include "mock.h"
 #include <math.h>
 
 int sam4j_cuda_stand_in = 1; /* CudaRuntime's probe looks for this symbol */
-
-/* ------------------------------------------------------------------------------- allocations */
-
-typedef struct { uintptr_t base; size_t size; } Alloc;
-static Alloc* allocs;
-static int nallocs, capallocs;
-
-static int find_alloc(uintptr_t p) {
-    for (int i = 0; i < nallocs; i++) if (p >= allocs[i].base && p < allocs[i].base + allocs[i].size) return i;
-    return -1;
-}
-
-int mock_is_device(const void* p) { return find_alloc((uintptr_t)p) >= 0; }
-
-int mock_check_device(const void* p, size_t bytes, const char* what) {
-    if (bytes == 0) return 0;
-    int i = find_alloc((uintptr_t)p);
-    if (i < 0) return MOCK_FAIL("%s: %p is not in any live device allocation (freed, or a host pointer?)", what, p);
-    if ((uintptr_t)p + bytes > allocs[i].base + allocs[i].size)
-        return MOCK_FAIL("%s: %zu bytes at %p run past the end of a %zu-byte allocation", what, bytes, p, allocs[i].size);
-    return 0;
-}
-
-CUresult cuMemAlloc(CUdeviceptr* p, size_t bytes) {
-    if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-    void* m = aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
-    memset(m, 0xff, bytes); /* device memory is not zeroed: NaN patterns expose missing initialisation */
-    if (nallocs == capallocs) { capallocs = capallocs ? 2 * capallocs : 64; allocs = realloc(allocs, capallocs * sizeof *allocs); }
-    allocs[nallocs++] = (Alloc){(uintptr_t)m, bytes};
-    *p = (CUdeviceptr)(uintptr_t)m;
-    return CUDA_SUCCESS;
-}
-
-CUresult cuMemFree(CUdeviceptr p) {
-    int i = find_alloc((uintptr_t)p);
-    if (i < 0 || allocs[i].base != (uintptr_t)p) { MOCK_FAIL("cuMemFree(%p): not the start of a live allocation", (void*)(uintptr_t)p); return CUDA_ERROR_INVALID_VALUE; }
-    free((void*)allocs[i].base);
-    allocs[i] = allocs[--nallocs];
-    return CUDA_SUCCESS;
-}
-
-int mock_stream_ok(CUstream s) { return s && s->magic == STREAM_MAGIC; }
-
-static CUresult plain_stream(CUstream s, const char* what) {
-    if (!mock_stream_ok(s)) { MOCK_FAIL("%s on a null or unknown stream", what); return CUDA_ERROR_INVALID_HANDLE; }
-    if (s->capture) { MOCK_FAIL("%s while the stream is being captured (not supported by the stand-in)", what); return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; }
-    return CUDA_SUCCESS;
-}
-
-CUresult cuMemsetD32Async(CUdeviceptr p, unsigned v, size_t n, CUstream s) {
-    CUresult r = plain_stream(s, "cuMemsetD32Async");
-    if (r) return r;
-    if (mock_check_device((void*)(uintptr_t)p, 4 * n, "cuMemsetD32Async")) return CUDA_ERROR_INVALID_VALUE;
-    for (size_t i = 0; i < n; i++) ((unsigned*)(uintptr_t)p)[i] = v;
-    return CUDA_SUCCESS;
-}
-CUresult cuMemcpyHtoDAsync(CUdeviceptr d, const void* src, size_t n, CUstream s) {
-    CUresult r = plain_stream(s, "cuMemcpyHtoDAsync");
-    if (r) return r;
-    if (mock_check_device((void*)(uintptr_t)d, n, "cuMemcpyHtoDAsync destination")) return CUDA_ERROR_INVALID_VALUE;
-    if (mock_is_device(src)) { MOCK_FAIL("cuMemcpyHtoDAsync: the source is device memory"); return CUDA_ERROR_INVALID_VALUE; }
-    memcpy((void*)(uintptr_t)d, src, n);
-    return CUDA_SUCCESS;
-}
-CUresult cuMemcpyDtoHAsync(void* dst, CUdeviceptr s_, size_t n, CUstream s) {
-    CUresult r = plain_stream(s, "cuMemcpyDtoHAsync");
-    if (r) return r;
-    if (mock_check_device((void*)(uintptr_t)s_, n, "cuMemcpyDtoHAsync source")) return CUDA_ERROR_INVALID_VALUE;
-    if (mock_is_device(dst)) { MOCK_FAIL("cuMemcpyDtoHAsync: the destination is device memory"); return CUDA_ERROR_INVALID_VALUE; }
-    memcpy(dst, (void*)(uintptr_t)s_, n);
-    return CUDA_SUCCESS;
-}
-CUresult cuMemcpyDtoDAsync(CUdeviceptr d, CUdeviceptr s_, size_t n, CUstream s) {
-    CUresult r = plain_stream(s, "cuMemcpyDtoDAsync");
-    if (r) return r;
-    if (mock_check_device((void*)(uintptr_t)d, n, "cuMemcpyDtoDAsync destination")
-        || mock_check_device((void*)(uintptr_t)s_, n, "cuMemcpyDtoDAsync source")) return CUDA_ERROR_INVALID_VALUE;
-    memmove((void*)(uintptr_t)d, (void*)(uintptr_t)s_, n);
-    return CUDA_SUCCESS;
-}
 
 CUresult cuGetErrorName(CUresult e, const char** s) {
     switch (e) {
@@ -426,7 +344,7 @@ static size_t arg_size(char c) { return c == 'I' || c == 'F' ? 4 : 8; }
 
 /* --------------------------------------------------------------------------------- modules */
 
-struct CUmod_st { int magic; };
+struct CUmod_st { int magic; unsigned long long bytes; };
 
 CUresult cuModuleLoadData(CUmodule* m, const void* image) {
     const unsigned char* b = image;
@@ -436,11 +354,23 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
         MOCK_FAIL("cuModuleLoadData: the image is not an nvcc fatbin");
         return CUDA_ERROR_INVALID_IMAGE;
     }
+    /* the header's fatSize (bytes after the 16-byte header) is what the code takes in device memory */
+    unsigned long long bytes;
+    memcpy(&bytes, b + 8, sizeof bytes);
+    bytes += 16;
+    if (mock_charge((long long)bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
     *m = calloc(1, sizeof(struct CUmod_st));
     (*m)->magic = 1;
+    (*m)->bytes = bytes;
     return CUDA_SUCCESS;
 }
-CUresult cuModuleUnload(CUmodule m) { if (!m || m->magic != 1) return CUDA_ERROR_INVALID_HANDLE; m->magic = 0; return CUDA_SUCCESS; }
+CUresult cuModuleUnload(CUmodule m) {
+    if (!m || m->magic != 1) return CUDA_ERROR_INVALID_HANDLE;
+    mock_device_sync(); /* no queued kernel of the module may still run */
+    m->magic = 0;
+    mock_charge(-(long long)m->bytes);
+    return CUDA_SUCCESS;
+}
 CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
     if (!m || m->magic != 1) return CUDA_ERROR_INVALID_HANDLE;
     for (size_t i = 0; i < sizeof KERNELS / sizeof *KERNELS; i++)
@@ -449,32 +379,7 @@ CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
     return CUDA_ERROR_NOT_FOUND;
 }
 
-/* ---------------------------------------------------------------------------------- graphs */
-
-struct CUgraph_st* mock_graph_new(void) {
-    struct CUgraph_st* g = calloc(1, sizeof *g);
-    g->magic = GRAPH_MAGIC;
-    return g;
-}
-int mock_graph_ok(struct CUgraph_st* g) { return g && g->magic == GRAPH_MAGIC; }
-
-/* Appends a node; every dependency must already be a node of g (so insertion order is a topological order). */
-MockNode* mock_graph_add(struct CUgraph_st* g, int kind, const void* deps, size_t ndeps) {
-    if (!mock_graph_ok(g)) { MOCK_FAIL("not a graph"); return NULL; }
-    if (ndeps && !deps) { MOCK_FAIL("%zu dependencies but no array", ndeps); return NULL; }
-    for (size_t d = 0; d < ndeps; d++) {
-        MockNode* dep = ((MockNode* const*)deps)[d];
-        int found = 0;
-        for (int i = 0; i < g->n; i++) found |= g->nodes[i] == dep;
-        if (!found) { MOCK_FAIL("dependency %zu is not a node of this graph", d); return NULL; }
-    }
-    if (g->n == g->cap) { g->cap = g->cap ? 2 * g->cap : 16; g->nodes = realloc(g->nodes, g->cap * sizeof *g->nodes); }
-    MockNode* node = calloc(1, sizeof *node);
-    node->kind = kind;
-    node->owner = g;
-    g->nodes[g->n++] = node;
-    return node;
-}
+/* ----------------------------------------------------------------------------------- launches */
 
 static int copy_args(MockNode* node, const MockKernel* k, void** params) {
     if (!params) return MOCK_FAIL("%s: kernelParams is null", k->name);
@@ -488,40 +393,12 @@ static int copy_args(MockNode* node, const MockKernel* k, void** params) {
     return 0;
 }
 
-static int run_kernel(const MockNode* node) {
+/* The one way a kernel runs: from a stream's worker, for a launch or a graph's kernel node. */
+int mock_run_kernel(const MockNode* node) {
     void* args[MOCK_MAX_ARGS];
     for (int i = 0; i < MOCK_MAX_ARGS; i++) args[i] = (void*)node->args[i];
     if (node->kernel->run(node->grid, node->block, args)) return MOCK_FAIL("kernel %s failed", node->kernel->name);
     return 0;
-}
-
-int mock_run_graph(struct CUgraph_st* g) {
-    for (int i = 0; i < g->n; i++) {
-        MockNode* node = g->nodes[i];
-        int r = 0;
-        switch (node->kind) {
-            case NODE_KERNEL: r = run_kernel(node); break;
-            case NODE_CALLBACK: r = node->callback(node->data); break;
-            case NODE_CHILD: r = mock_run_graph(node->child); break;
-            case NODE_IF: if (*node->cond) r = mock_run_graph(node->child); break;
-        }
-        if (r) return r;
-    }
-    return 0;
-}
-
-int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data) {
-    if (!mock_stream_ok(s)) return MOCK_FAIL("operation on a null or unknown stream");
-    if (s->capture) {
-        MockNode* node = mock_graph_add(s->capture, NODE_CALLBACK, NULL, 0);
-        if (!node) return 1;
-        node->callback = fn;
-        node->data = data;
-        return 0;
-    }
-    int r = fn(data);
-    free(data);
-    return r;
 }
 
 static int launch_shape(const MockKernel* k, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shmem) {
@@ -541,9 +418,9 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
     MockNode* node = s->capture ? mock_graph_add(s->capture, NODE_KERNEL, NULL, 0) : &tmp;
     if (!node) return CUDA_ERROR_INVALID_VALUE;
     node->kernel = k; node->grid = gx; node->block = bx;
-    if (copy_args(node, k, params)) return CUDA_ERROR_INVALID_VALUE;
+    if (copy_args(node, k, params)) return CUDA_ERROR_INVALID_VALUE;  /* the values now: the caller may reuse its holders */
     if (s->capture) return CUDA_SUCCESS;
-    return run_kernel(node) ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_SUCCESS;
+    return mock_enqueue_kernel(s, node) ? CUDA_ERROR_ILLEGAL_ADDRESS : CUDA_SUCCESS;
 }
 
 CUresult cuGraphAddKernelNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps, size_t ndeps, const CUDA_KERNEL_NODE_PARAMS* p) {

@@ -1,10 +1,11 @@
 /*
  * sam4j's CPU stand-ins for the CUDA libraries: test scaffolding, never shipped (see README.md).
  *
- * Shared by the stand-in libraries. libcuda.so.1 (driver.c) owns memory, streams, graphs and the kernel
- * emulations; libcudart.so.13 (runtime.c) and libcublas.so.13 (cublas.c) link to it and use the mock_*
- * functions below, so that a cuBLAS call made while a stream is being captured becomes a graph node,
- * exactly as on a GPU.
+ * Shared by the stand-in libraries. libcuda.so.1 owns the device: device.c its runtime model (memory,
+ * streams run by worker threads, events, graphs), driver.c the kernel emulations. libcudart.so.13
+ * (runtime.c), libcublas.so.13 (cublas.c) and the cuDNN libraries (cudnn.c) link to it and use the mock_*
+ * functions below, so that a library call is queued on its stream like a kernel, and becomes a graph
+ * node when the stream is being captured, exactly as on a GPU.
  */
 #pragma once
 #include <cuda.h>
@@ -53,9 +54,12 @@ struct CUgraph_st {
     int ncond;
 };
 
+struct MockQueue; /* device.c: the stream's queue and its worker thread */
+
 struct CUstream_st {
     int magic;
     struct CUgraph_st* capture; /* non-null while capturing */
+    struct MockQueue* queue;
 };
 
 #define GRAPH_MAGIC 0x47524150
@@ -75,14 +79,45 @@ static inline int mock_fail(const char* fmt, ...) {
 #define MOCK_FAIL(...) mock_fail(__VA_ARGS__)
 
 /* exported by libcuda.so.1 for the other stand-ins */
-int mock_stream_ok(CUstream s);
-struct CUgraph_st* mock_graph_new(void);
-int mock_graph_ok(struct CUgraph_st* g);
-MockNode* mock_graph_add(struct CUgraph_st* g, int kind, const void* deps, size_t ndeps);
-int mock_run_graph(struct CUgraph_st* g);
-/* Runs fn(data) now, or records it on the graph the stream is capturing (data is then kept). */
-int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data);
-/* 0 if [p, p + bytes) lies inside one live device allocation (or is pinned host memory for copies). */
+
+/* memory (device.c) */
+/* 0 if [p, p + bytes) lies inside one live device allocation, else 1 after saying why. */
 int mock_check_device(const void* p, size_t bytes, const char* what);
 /* Whether p lies inside a live device allocation (no message). */
 int mock_is_device(const void* p);
+/* Device memory a library holds besides cuMemAlloc blocks (negative: gives it back); 1 if it does not fit. */
+int mock_charge(long long bytes);
+void mock_mem_info(size_t* free_bytes, size_t* total_bytes);
+size_t mock_total_memory(void);
+void* mock_host_alloc(size_t bytes); /* pinned host memory */
+int mock_host_free(void* p);         /* waits for the device first, as cudaFreeHost does */
+
+/* streams and events (device.c): ops run on the stream's worker, lazily (see device.c) */
+int mock_stream_ok(CUstream s);
+CUstream mock_stream_new(void);
+int mock_stream_destroy(CUstream s);
+/* The blocking calls return 0 or the stream's sticky error (700, illegal address) once an operation failed. */
+int mock_stream_sync(CUstream s);
+int mock_device_sync(void);
+int mock_enqueue_kernel(CUstream s, const MockNode* node);
+int mock_enqueue_graph(CUstream s, struct CUgraph_st* g);
+/* Queues fn(data) (data is freed after it ran), or records it on the graph the stream is capturing (data is then kept). */
+int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data);
+struct CUevent_st* mock_event_new(void);
+int mock_event_ok(struct CUevent_st* e);
+void mock_event_destroy(struct CUevent_st* e);
+int mock_event_record(struct CUevent_st* e, CUstream s);
+int mock_event_query(struct CUevent_st* e); /* 0 done or never recorded, 1 not yet */
+int mock_event_sync(struct CUevent_st* e);
+int mock_event_elapsed(float* ms, struct CUevent_st* a, struct CUevent_st* b); /* 1 if either has not run yet */
+int mock_stream_wait_event(CUstream s, struct CUevent_st* e);
+
+/* graphs (device.c) */
+struct CUgraph_st* mock_graph_new(void);
+int mock_graph_ok(struct CUgraph_st* g);
+MockNode* mock_graph_add(struct CUgraph_st* g, int kind, const void* deps, size_t ndeps);
+int mock_graph_nodes(const struct CUgraph_st* g); /* nodes, child graphs' and bodies' included */
+int mock_run_graph(struct CUgraph_st* g);
+
+/* kernels (driver.c): the one entry point by which a worker runs a kernel node */
+int mock_run_kernel(const MockNode* node);

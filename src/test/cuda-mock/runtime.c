@@ -1,13 +1,14 @@
 /*
- * libcudart.so.13 stand-in: one device ("sam4j CPU stand-in"), versions 13.0, streams with capture
- * (cudaStreamBeginCapture, ...ToGraph, EndCapture), events on the host clock, pinned memory (plain
- * malloc), graphs: creation, conditional handles, the IF node via cudaGraphAddNode (checking the
- * parameter block as strictly as the real library: reserved and unused bytes zero), child graphs,
- * instantiation and launch (conditions reset to their default first, when asked for).
+ * libcudart.so.13 stand-in: one device ("sam4j CPU stand-in"), versions 13.0, device memory as the
+ * driver stand-in counts it (cudaMemGetInfo), streams with capture (cudaStreamBeginCapture,
+ * ...ToGraph, EndCapture), events recorded and waited for on the device (device.c), pinned memory,
+ * graphs: creation, conditional handles, the IF node via cudaGraphAddNode (checking the parameter block
+ * as strictly as the real library: reserved and unused bytes zero), child graphs, instantiation (charged
+ * as device memory) and launch, queued on the stream (conditions reset to their default when it runs,
+ * where asked for).
  */
 #include "mock.h"
 #include <cuda_runtime_api.h>
-#include <time.h>
 
 int sam4j_cuda_stand_in = 1;
 
@@ -35,54 +36,60 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int d) {
     if (d != 0) return cudaErrorInvalidDevice;
     memset(p, 0, sizeof *p);
     strcpy(p->name, "sam4j CPU stand-in (not a GPU)");
-    p->major = 9; p->minor = 0; p->multiProcessorCount = 4; p->totalGlobalMem = 8ull << 30;
+    p->major = 9; p->minor = 0; p->multiProcessorCount = 4; p->totalGlobalMem = mock_total_memory();
     return cudaSuccess;
 }
-cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = 7ull << 30; *t = 8ull << 30; return cudaSuccess; }
+
+/* ------------------------------------------------------------------------ streams and events */
+
+static cudaError_t sticky(int e) { return e ? cudaErrorIllegalAddress : cudaSuccess; }
+
+cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { mock_mem_info(f, t); return cudaSuccess; }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
     if (flags != cudaStreamNonBlocking) return cudaErrorInvalidValue; /* sam4j always asks for a non-blocking stream */
-    struct CUstream_st* st = calloc(1, sizeof *st);
-    st->magic = STREAM_MAGIC;
-    *s = st;
-    return cudaSuccess;
+    *s = mock_stream_new();
+    return *s ? cudaSuccess : cudaErrorMemoryAllocation;
 }
-cudaError_t cudaStreamDestroy(cudaStream_t s) {
-    if (!mock_stream_ok(s)) return cudaErrorInvalidResourceHandle;
-    s->magic = 0;
-    return cudaSuccess;
-}
+cudaError_t cudaStreamDestroy(cudaStream_t s) { return mock_stream_destroy(s) ? cudaErrorInvalidResourceHandle : cudaSuccess; }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     if (!mock_stream_ok(s)) return cudaErrorInvalidResourceHandle;
     if (s->capture) { MOCK_FAIL("cudaStreamSynchronize while capturing: a host sync inside a graph"); return cudaErrorStreamCaptureUnsupported; }
-    return cudaSuccess;
+    return sticky(mock_stream_sync(s));
 }
+cudaError_t cudaDeviceSynchronize(void) { return sticky(mock_device_sync()); }
 
-struct CUevent_st { int magic; double t; };
-static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
-cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = calloc(1, sizeof(struct CUevent_st)); (*e)->magic = 1; return cudaSuccess; }
-cudaError_t cudaEventDestroy(cudaEvent_t e) { if (!e || e->magic != 1) return cudaErrorInvalidResourceHandle; e->magic = 0; return cudaSuccess; }
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-    if (!e || e->magic != 1 || !mock_stream_ok(s) || s->capture) return cudaErrorInvalidResourceHandle;
-    e->t = now();
-    return cudaSuccess;
-}
+cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = mock_event_new(); return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
     if (flags & ~(unsigned)(cudaEventDisableTiming | cudaEventBlockingSync)) return cudaErrorInvalidValue;
     return cudaEventCreate(e);
 }
-/* Every operation has already run when its call returns, so a recorded event is always complete. */
-cudaError_t cudaEventQuery(cudaEvent_t e) { return e && e->magic == 1 ? cudaSuccess : cudaErrorInvalidResourceHandle; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
-    if (!e || e->magic != 1 || !mock_stream_ok(s) || flags) return cudaErrorInvalidResourceHandle;
-    if (s->capture) { MOCK_FAIL("cudaStreamWaitEvent while capturing: sam4j orders input copies outside the step graph"); return cudaErrorStreamCaptureUnsupported; }
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+    if (!mock_event_ok(e)) return cudaErrorInvalidResourceHandle;
+    mock_event_destroy(e);
     return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e && e->magic == 1 ? cudaSuccess : cudaErrorInvalidResourceHandle; }
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) { *ms = (float)((b->t - a->t) * 1e3); return cudaSuccess; }
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    if (!mock_event_ok(e) || !mock_stream_ok(s) || s->capture) return cudaErrorInvalidResourceHandle;
+    return sticky(mock_event_record(e, s));
+}
+cudaError_t cudaEventQuery(cudaEvent_t e) {
+    if (!mock_event_ok(e)) return cudaErrorInvalidResourceHandle;
+    return mock_event_query(e) ? cudaErrorNotReady : cudaSuccess;
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+    if (!mock_event_ok(e) || !mock_stream_ok(s) || flags) return cudaErrorInvalidResourceHandle;
+    if (s->capture) { MOCK_FAIL("cudaStreamWaitEvent while capturing: sam4j orders input copies outside the step graph"); return cudaErrorStreamCaptureUnsupported; }
+    return sticky(mock_stream_wait_event(s, e));
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) { return mock_event_ok(e) ? sticky(mock_event_sync(e)) : cudaErrorInvalidResourceHandle; }
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
+    if (!mock_event_ok(a) || !mock_event_ok(b)) return cudaErrorInvalidResourceHandle;
+    return mock_event_elapsed(ms, a, b) ? cudaErrorNotReady : cudaSuccess;
+}
 
-cudaError_t cudaMallocHost(void** p, size_t n) { *p = malloc(n); return *p ? cudaSuccess : cudaErrorMemoryAllocation; }
-cudaError_t cudaFreeHost(void* p) { free(p); return cudaSuccess; }
+cudaError_t cudaMallocHost(void** p, size_t n) { *p = mock_host_alloc(n); return *p ? cudaSuccess : cudaErrorMemoryAllocation; }
+cudaError_t cudaFreeHost(void* p) { return mock_host_free(p) ? cudaErrorInvalidValue : cudaSuccess; }
 
 /* ----------------------------------------------------------------------------------- capture */
 
@@ -165,19 +172,29 @@ static int check_graph(struct CUgraph_st* g) {
     }
     return 0;
 }
-struct CUgraphExec_st { int magic; struct CUgraph_st* g; };
+/* What an executable graph takes in device memory, as the stand-in charges it (a model, not a measurement). */
+static long long exec_bytes(struct CUgraph_st* g) { return (64ll << 10) + (1ll << 10) * mock_graph_nodes(g); }
+
+struct CUgraphExec_st { int magic; struct CUgraph_st* g; long long bytes; };
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long flags) {
     if (!mock_graph_ok(g) || check_graph(g)) return cudaErrorInvalidValue;
+    long long bytes = exec_bytes(g);
+    if (mock_charge(bytes)) return cudaErrorMemoryAllocation;
     *e = calloc(1, sizeof(struct CUgraphExec_st));
     (*e)->magic = 1;
     (*e)->g = g;
+    (*e)->bytes = bytes;
     return cudaSuccess;
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
     if (!e || e->magic != 1 || !mock_stream_ok(s)) return cudaErrorInvalidResourceHandle;
     if (s->capture) { MOCK_FAIL("cudaGraphLaunch into a capturing stream is not emulated"); return cudaErrorStreamCaptureUnsupported; }
-    struct CUgraph_st* g = e->g;
-    for (int i = 0; i < g->ncond; i++) if (g->assign_default[i]) *g->conds[i] = g->defaults[i];
-    return mock_run_graph(g) ? cudaErrorIllegalAddress : cudaSuccess;
+    return sticky(mock_enqueue_graph(s, e->g));
 }
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) { if (!e || e->magic != 1) return cudaErrorInvalidResourceHandle; e->magic = 0; return cudaSuccess; }
+/* A launch still queued keeps running: the stand-in never frees a graph's nodes. */
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
+    if (!e || e->magic != 1) return cudaErrorInvalidResourceHandle;
+    e->magic = 0;
+    mock_charge(-e->bytes);
+    return cudaSuccess;
+}

@@ -105,6 +105,10 @@ final class CudaInputTransfer implements InputPipeline.Transfer {
             for (int i = 0; i < 2; i++) {
                 stageX[i] = backend.allocate(xCap);
                 stageLabels[i] = backend.allocate(labelCap);
+                // allocate() zero-fills on the compute stream; the first copy into the area runs on the copy
+                // stream, which waits for consumed[i] before it: recorded here, that wait orders the copy after
+                // the fill (without it the fill could land on top of the first batch).
+                CudaCheck.rt(cudaEventRecord(consumed[i], backend.ctx.stream), "cudaEventRecord(staging zeroed)");
             }
         } else if (xCap != xCapacity || labelCap != labelCapacity) {
             throw new IllegalArgumentException("all slots of one CUDA input transfer have the same size");

@@ -58,6 +58,64 @@ class CudaInputPipelineTest {
         }
     }
 
+    /**
+     * Many batches queued before the first download, each into its own device buffers: more batches than
+     * pinned slots (so slots are refilled while earlier copies are pending) and than the two device staging
+     * areas (so an area is rewritten while the compute stream may not yet have moved the batch out). On the
+     * asynchronous stand-in nothing runs until something waits for it, so a missing event (copy → compute,
+     * or compute → copy before an area is reused) or a slot handed back before its copy ran gives wrong
+     * batches here.
+     */
+    @Test
+    void severalBatchesInFlightBeforeTheFirstDownloadLandIntact() throws Exception {
+        CudaTestSupport.requireCuda();
+        int batches = 9, slots = 3, maxN = 10, width = 100;
+        try (CudaBackend b = new CudaBackend(0, false)) {
+            CudaBuffer[] x = new CudaBuffer[batches], labels = new CudaBuffer[batches];
+            for (int k = 0; k < batches; k++) {
+                x[k] = b.allocate(maxN * width);
+                labels[k] = b.allocate(maxN);
+            }
+            InputPipeline p = new InputPipeline(b.inputTransfer(), slots, maxN * width, maxN);
+            Thread producer = new Thread(() -> {
+                try {
+                    for (int k = 0; k < batches; k++) {
+                        int n = maxN - k % 4;   // partial batches too: a copy shorter than the slot
+                        float[] xs = new float[n * width], ls = new float[n];
+                        for (int i = 0; i < xs.length; i++) xs[i] = k * 10_000 + i;
+                        java.util.Arrays.fill(ls, k);
+                        p.publish(p.acquire(), xs, xs.length, ls, n, k);
+                    }
+                    p.endEpoch();
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            producer.start();
+            int[] sizes = new int[batches];
+            int k = 0;
+            long syncs = b.hostSyncs();
+            for (InputPipeline.Slot s; (s = p.next()) != null; k++) {
+                sizes[k] = s.n();
+                assertEquals(k, s.tag(), "batches arrive in order");
+                p.submit(s, x[k], labels[k]);
+            }
+            producer.join();
+            assertEquals(batches, k);
+            assertEquals(syncs, b.hostSyncs(), "queuing the batches must not synchronise the compute stream");
+            for (k = 0; k < batches; k++) {
+                int n = sizes[k];
+                float[] got = new float[maxN * width], gotLabels = new float[maxN];
+                b.download(x[k], got, 0, maxN * width);
+                b.download(labels[k], gotLabels, 0, maxN);
+                for (int i = 0; i < n * width; i++) assertEquals(k * 10_000 + i, got[i], "batch " + k + " x[" + i + "]");
+                for (int i = n * width; i < got.length; i++) assertEquals(0f, got[i], "batch " + k + " x[" + i + "] past the batch");
+                for (int i = 0; i < n; i++) assertEquals(k, gotLabels[i], "batch " + k + " label " + i);
+            }
+            p.close();
+        }
+    }
+
     @Test
     void theBackendClosesAPipelineLeftOpen() {
         CudaTestSupport.requireCuda();

@@ -1,10 +1,9 @@
 package dev.sam4j.train;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sam4j.backend.cuda.CudaBackend;
-import dev.sam4j.backend.cuda.CudaRuntime;
+import dev.sam4j.backend.cuda.CudaTestSupport;
 import dev.sam4j.cli.Main;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.io.SafeTensors;
@@ -21,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Checkpoints of the CUDA graph step: a run stopped (the request Ctrl-C makes) and resumed from its
  * checkpoint ends with the same weights, bit for bit, and the same step and epoch records as the run that
- * was never stopped; the resumed run allocates no more device memory than a fresh one; the checkpoint
+ * was never stopped; the resumed run holds no more device memory (as the driver counts it) than a fresh one; the checkpoint
  * exports by name; and a checkpoint resumes only on the kind of step that wrote it. Against the CPU
  * stand-ins this proves the host code (what is saved, restored and where the loop resumes); the stand-in is
  * deterministic, and on a GPU the same kernels on the same inputs are too.
@@ -30,8 +29,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class CudaCheckpointTest {
 
     static void requireCuda() {
-        CudaRuntime.Availability a = CudaRuntime.probe();
-        assumeTrue(a.available(), () -> "no CUDA: " + a.reason());
+        CudaTestSupport.requireCuda();
     }
 
     /** 10 full batches per epoch, two epochs; a checkpoint every 3 steps, so stops land mid-epoch too. */
@@ -48,9 +46,9 @@ class CudaCheckpointTest {
     static Result train(TrainConfig cfg, long stopAt, boolean resume) {
         try (Trainer t = new Trainer(cfg); RunWriter w = new RunWriter(cfg.out())) {
             CudaBackend cuda = (CudaBackend) t.backend();
-            long built = cuda.allocatedBytes();
+            long built = cuda.deviceMemoryInUse();
             if (resume) t.resume(cfg.out().resolve(Checkpoint.FILE));
-            long resumed = cuda.allocatedBytes();
+            long resumed = cuda.deviceMemoryInUse();
             t.addListener(w);
             if (stopAt >= 0) {
                 t.addListener(new TrainListener() {
@@ -59,7 +57,7 @@ class CudaCheckpointTest {
             }
             RunSummary s = t.run();
             assertEquals(stopAt >= 0, s.interrupted());
-            return new Result(t.model().downloadParams(), built, resumed, cuda.allocatedBytes(), s);
+            return new Result(t.model().downloadParams(), built, resumed, cuda.deviceMemoryInUse(), s);
         }
     }
 

@@ -127,7 +127,16 @@ public final class CudaBackend implements Backend {
         CudaCheck.cu(cuMemFree(b.address), "cuMemFree");
     }
 
-    /** Bytes of device memory held by this backend's live buffers. */
+    /**
+     * Bytes of device memory in use on this backend's device, as the driver reports it ({@code cudaMemGetInfo});
+     * what a check for leaks should compare, since it sees allocations that {@link #allocatedBytes()} cannot.
+     */
+    public long deviceMemoryInUse() {
+        checkOpen();
+        return ctx.deviceMemoryInUse();
+    }
+
+    /** Bytes of device memory held by this backend's live buffers (a tally of our own allocations). */
     public long allocatedBytes() {
         long s = 0;
         for (long v : allocations.values()) s += v;

@@ -15,6 +15,7 @@ import static org.bytedeco.cuda.global.cudnn.cudnnSetStream;
 import static org.bytedeco.cuda.global.cudart.cuMemFree;
 import static org.bytedeco.cuda.global.cudart.cudaFree;
 import static org.bytedeco.cuda.global.cudart.cudaGetDeviceProperties;
+import static org.bytedeco.cuda.global.cudart.cudaMemGetInfo;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
 import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
@@ -26,6 +27,7 @@ import org.bytedeco.cuda.cudnn.cudnnContext;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * One device, one non-blocking stream and the cuBLAS and cuDNN handles bound to it, with a fixed cuBLAS workspace.
@@ -83,6 +85,19 @@ final class CudaContext implements AutoCloseable {
     }
 
     long hostSyncs() { return hostSyncs; }
+
+    /**
+     * Bytes of device memory in use on this device as the driver counts it ({@code cudaMemGetInfo}: total
+     * minus free), by this process and any other. Unlike a tally of our own buffers it also sees what the
+     * libraries and the driver take (graphs, cuBLAS and cuDNN handles and scratch, loaded kernels), so a
+     * launch that leaks shows here. Not a synchronisation.
+     */
+    long deviceMemoryInUse() {
+        try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
+            CudaCheck.rt(cudaMemGetInfo(free, total), "cudaMemGetInfo");
+            return total.get() - free.get();
+        }
+    }
 
     /**
      * The cuDNN handle, bound to this stream, made on first use: a host without the cuDNN libraries can

@@ -2,6 +2,7 @@ package dev.sam4j.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.nn.Model;
@@ -109,11 +110,47 @@ class StepGraphTest {
         }
     }
 
-    /** The convnet graph step allocates nothing: device memory flat over 500 steps on a GPU (20 against the stand-in). */
+    /**
+     * The convnet graph step allocates nothing: device memory in use, as the driver reports it
+     * ({@code cudaMemGetInfo}), flat over 500 steps on a GPU (20 against the stand-in), after a first step that
+     * may load kernels lazily. The driver's count, not a tally of our own buffers: it also sees what the
+     * graph, cuBLAS, cuDNN and the driver take.
+     */
     @Test
     void convnetGraphStepKeepsDeviceMemoryFlat() {
         CudaTestSupport.requireCuda();
         int steps = CudaTestSupport.realGpu() ? 500 : 20;
+        Memory m = deviceMemoryOverGraphSteps(steps);
+        assertEquals(m.before(), m.after(), "device memory in use (cudaMemGetInfo) grew over " + (steps - 1) + " graph steps");
+        assertEquals(m.tallyBefore(), m.tallyAfter(), "the backend's own buffers grew over " + (steps - 1) + " graph steps");
+    }
+
+    /**
+     * The check above can fail: with the stand-in made to leak 4 KiB at every graph launch, the driver's
+     * count grows by exactly that per step, while the backend's tally of its buffers (what the check compared
+     * before) stays flat and could not have seen it.
+     */
+    @Test
+    void theFlatCheckSeesALaunchThatLeaks() {
+        CudaTestSupport.requireCuda();
+        assumeFalse(CudaTestSupport.realGpu(), "only the CPU stand-in can be made to leak");
+        int steps = 8;
+        long leak = 4096;
+        CudaTestSupport.standInLeakPerGraphLaunch(leak);
+        Memory m;
+        try {
+            m = deviceMemoryOverGraphSteps(steps);
+        } finally {
+            CudaTestSupport.standInLeakPerGraphLaunch(0);
+        }
+        assertEquals((steps - 1) * leak, m.after() - m.before(), "growth of device memory in use over " + (steps - 1) + " leaking launches");
+        assertEquals(m.tallyBefore(), m.tallyAfter(), "the backend's tally does not see what a launch takes");
+    }
+
+    /** Device memory in use (driver's count) and the backend's tally, after step 1 and after {@code steps}. */
+    record Memory(long before, long after, long tallyBefore, long tallyAfter) {}
+
+    private static Memory deviceMemoryOverGraphSteps(int steps) {
         Shape input = CudaConvnetTrainingTest.INPUT;
         Method method = Method.of("aesam", Method.Hyper.defaults());
         try (CudaBackend cuda = new CudaBackend(0, false);
@@ -127,12 +164,12 @@ class StepGraphTest {
             try (DeviceDecidedStep step = new DeviceDecidedStep(model, x, y, 4, method, new LrSchedule.Constant(0.01, 0), steps,
                     0.9, 5e-4, false, 1)) {
                 step.step();
-                step.state();
-                long before = cuda.allocatedBytes();
+                step.state();  // waits for the step: what its launch takes is taken now
+                long before = cuda.deviceMemoryInUse(), tallyBefore = cuda.allocatedBytes();
                 for (int t = 1; t < steps; t++) step.step();
                 StepGraph.State st = step.state();
                 assertEquals(steps, st.step());
-                assertEquals(before, cuda.allocatedBytes(), "device memory grew over " + steps + " graph steps");
+                return new Memory(before, cuda.deviceMemoryInUse(), tallyBefore, cuda.allocatedBytes());
             }
         }
     }

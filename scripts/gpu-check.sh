@@ -4,8 +4,10 @@
 # nvidia-* wheels).
 #
 #   BUNDLE/gpu-check.sh RESULTDIR
+#   BUNDLE/gpu-check.sh --lib-dirs ROOT   (prints the library folders a search of ROOT finds, then exits)
 #
-# 1. finds the CUDA libraries (Python nvidia-* wheels, else a search of /, else /usr/local/cuda/lib64);
+# 1. finds the CUDA libraries (Python nvidia-* wheels, else a search of /, else /usr/local/cuda/lib64),
+#    never sam4j's own CPU stand-ins (a build's target/cuda-mock has libcudart.so.13 and libcublas.so.13 too);
 # 2. prints the GPU, driver, runtime and cuDNN versions (exit 2, with the reason, if there is no GPU);
 # 3. runs every gpu-tagged test (JUnit console launcher; XML reports in RESULTDIR/junit);
 # 4. runs the benchmark: kernel bandwidth vs device-to-device copy over an 11M-float arena, and ms/step of
@@ -24,9 +26,6 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bundle=${SAM4J_BUNDLE:-$here}
 [ -x "$bundle/jre/bin/java" ] || [ ! -x "$here/../.gpu-bundle/jre/bin/java" ] || bundle=$(cd "$here/../.gpu-bundle" && pwd)
-results=${1:?usage: gpu-check.sh RESULTDIR}
-mkdir -p "$results" || exit 3
-results=$(cd "$results" && pwd)
 TEST_TIMEOUT=${GPU_CHECK_TEST_TIMEOUT:-200}
 BENCH_TIMEOUT=${GPU_CHECK_BENCH_TIMEOUT:-120}
 RESNET_TIMEOUT=${GPU_CHECK_RESNET_TIMEOUT:-240}
@@ -38,8 +37,25 @@ add_dirs() {
   return 0
 }
 
+# sam4j's CPU stand-ins for the CUDA libraries (src/test/cuda-mock, built into a build's target/cuda-mock)
+# carry the real sonames; on a GPU host they must never be mistaken for CUDA. Each one carries this mark.
+is_stand_in() { grep -qaE 'sam4j_cuda_stand_in|CUDA stand-in: ' "$1" 2>/dev/null; }
+
+# Adds the folders under $1 that hold the CUDA 13 runtime, cuBLAS 13 or cuDNN 9, skipping the stand-ins.
+search_cuda_libs() {
+  local file
+  while IFS= read -r file; do
+    if is_stand_in "$file"; then
+      echo "gpu-check: skipping $(dirname "$file"): sam4j's CPU stand-ins for the CUDA libraries, not CUDA" >&2
+      continue
+    fi
+    add_dirs "$(dirname "$file")"
+  done < <(timeout 60 find "$1" \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
+             \( -name libcublas.so.13 -o -name libcudnn.so.9 -o -name libcudart.so.13 \) -print 2>/dev/null | sort)
+}
+
 find_cuda_libs() {
-  local py root file
+  local py root
   for py in ${VIRTUAL_ENV:+"$VIRTUAL_ENV/bin/python"} python3 python; do
     command -v "$py" >/dev/null 2>&1 || continue
     while IFS= read -r root; do
@@ -48,12 +64,18 @@ find_cuda_libs() {
     [ ${#lib_dirs[@]} -gt 0 ] && return 0
   done
   echo "gpu-check: no Python nvidia-* wheels found; searching / for libcublas.so.13 and libcudnn.so.9"
-  while IFS= read -r file; do
-    add_dirs "$(dirname "$file")"
-  done < <(timeout 60 find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
-             \( -name libcublas.so.13 -o -name libcudnn.so.9 -o -name libcudart.so.13 \) -print 2>/dev/null)
+  search_cuda_libs /
   [ ${#lib_dirs[@]} -gt 0 ] || add_dirs /usr/local/cuda/lib64
 }
+
+if [ "${1:-}" = --lib-dirs ]; then
+  search_cuda_libs "${2:?usage: gpu-check.sh --lib-dirs ROOT}"
+  [ ${#lib_dirs[@]} -eq 0 ] || printf '%s\n' "${lib_dirs[@]}" | awk '!seen[$0]++'
+  exit 0
+fi
+results=${1:?usage: gpu-check.sh RESULTDIR}
+mkdir -p "$results" || exit 3
+results=$(cd "$results" && pwd)
 
 main() {
   local f
@@ -88,18 +110,7 @@ main() {
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -ne 0 ]; then
     echo "gpu-check: no usable GPU (exit $rc); nothing else to run"
-    # The input pipeline: ResNet-18 AE-SAM on CIFAR-shaped synthetic data, batches loaded, augmented (crop +
-  # flip), staged in pinned memory and copied on the copy stream (--input loader) against one batch kept on
-  # the device (--input synthetic). Equal img/s in epoch 2 means the pipeline keeps the GPU busy.
-  echo "gpu-check: input pipeline, ResNet-18 AE-SAM, loader vs synthetic input (2 epochs of 40 steps each)"
-  local input
-  for input in loader synthetic; do
-    timeout --kill-after=10 150 "${java[@]}" -jar "$bundle/lib/sam4j.jar" train --device cuda --model resnet18 \
-      --data synthetic:3,32,32:10:5120:512 --augment on --optimizer aesam --epochs 2 --input "$input" \
-      --out "$results/run-resnet-$input" > "$results/train-resnet-$input.log" 2>&1 || train_rc=1
-    grep -E '^(epoch 2:|sam4j: error)' "$results/train-resnet-$input.log" | sed "s/^/[resnet18 input=$input] /" | tee -a "$results/train.txt"
-  done
-  rm -rf "$cache"
+    rm -rf "$cache"
     return 2
   fi
   "${java[@]}" -jar "$bundle/lib/sam4j.jar" info 2>&1 | grep -v 'incubator modules'
@@ -143,6 +154,19 @@ main() {
     > "$results/train-cnn.log" 2>&1 || train_rc=1
   { grep -E '^backend:' "$results/train-cnn.log" | sed "s/^/[cnn graph] /"
     grep -E '^(epoch 1|done|sam4j: error)' "$results/train-cnn.log" | sed "s/^/[cnn graph] /"; } | tee -a "$results/train.txt"
+  # The input pipeline: ResNet-18 AE-SAM on CIFAR-shaped synthetic data, batches loaded, augmented (crop +
+  # flip), staged in pinned memory and copied on the copy stream (--input loader) against one batch kept on
+  # the device (--input synthetic). Equal img/s in epoch 2 means the pipeline keeps the GPU busy.
+  echo "gpu-check: input pipeline, ResNet-18 AE-SAM, loader vs synthetic input (2 epochs of 40 steps each)"
+  local input
+  for input in loader synthetic; do
+    timeout --kill-after=10 150 "${java[@]}" -jar "$bundle/lib/sam4j.jar" train --device cuda --model resnet18 \
+      --data synthetic:3,32,32:10:5120:512 --augment on --optimizer aesam --epochs 2 --input "$input" \
+      --out "$results/run-resnet-$input" > "$results/train-resnet-$input.log" 2>&1 || train_rc=1
+    { grep -E '^backend:' "$results/train-resnet-$input.log" | sed "s/^/[resnet18 input=$input] /"
+      grep -E '^(epoch 2:|sam4j: error)' "$results/train-resnet-$input.log" | sed "s/^/[resnet18 input=$input] /"; } \
+      | tee -a "$results/train.txt"
+  done
   rm -rf "$cache"
 
   {

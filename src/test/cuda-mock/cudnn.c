@@ -380,12 +380,12 @@ static int find(const char* fn, const Handle* h, const Tensor* x, const Filter* 
                 int* count, Perf* perf) {
     if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
     if (h->stream->capture) return FAIL(BAD_PARAM, "%s: called while the stream is being captured (Find must run before capture)", fn);
-    if (req < 1 || !count || !perf) return BAD_PARAM;
     /* Find is blocking: it waits for the stream, then times each candidate in scratch it allocates itself
      * and frees before returning (cudnnFind*Ex would take the caller's) */
     if (mock_stream_sync(h->stream)) return EXEC_FAILED;
     if (mock_charge((long long)ws_need(x, f))) return ALLOC_FAILED;
     mock_charge(-(long long)ws_need(x, f));
+    if (req < 1 || !count || !perf) return BAD_PARAM;
     Perf all[2] = {{1, OK, 0.5f, ws_need(x, f), 1, c->math, {0}}, {0, OK, 1.0f, 0, 1, c->math, {0}}};
     *count = req < 2 ? req : 2;
     for (int i = 0; i < *count; i++) perf[i] = all[i];

@@ -30,7 +30,7 @@
 
 /* ------------------------------------------------------------------------------- memory */
 
-#define TOTAL_BYTES (8ull << 30)
+#define TOTAL_BYTES (8ull << 30)  /* cudaGetDeviceProperties' totalGlobalMem (runtime.c) */
 #define CONTEXT_BYTES (300ull << 20) /* what a CUDA context itself takes, roughly */
 
 typedef struct { uintptr_t base; size_t size; } Range;
@@ -92,7 +92,6 @@ void mock_mem_info(size_t* free_bytes, size_t* total_bytes) {
     pthread_mutex_unlock(&mem_mu);
     *total_bytes = TOTAL_BYTES;
 }
-size_t mock_total_memory(void) { return TOTAL_BYTES; }
 
 CUresult cuMemAlloc(CUdeviceptr* p, size_t bytes) {
     if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;

@@ -88,7 +88,6 @@ int mock_is_device(const void* p);
 /* Device memory a library holds besides cuMemAlloc blocks (negative: gives it back); 1 if it does not fit. */
 int mock_charge(long long bytes);
 void mock_mem_info(size_t* free_bytes, size_t* total_bytes);
-size_t mock_total_memory(void);
 void* mock_host_alloc(size_t bytes); /* pinned host memory */
 int mock_host_free(void* p);         /* waits for the device first, as cudaFreeHost does */
 

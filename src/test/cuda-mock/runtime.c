@@ -36,15 +36,14 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int d) {
     if (d != 0) return cudaErrorInvalidDevice;
     memset(p, 0, sizeof *p);
     strcpy(p->name, "sam4j CPU stand-in (not a GPU)");
-    p->major = 9; p->minor = 0; p->multiProcessorCount = 4; p->totalGlobalMem = mock_total_memory();
+    p->major = 9; p->minor = 0; p->multiProcessorCount = 4; p->totalGlobalMem = 8ull << 30;
     return cudaSuccess;
 }
+cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { mock_mem_info(f, t); return cudaSuccess; }
 
 /* ------------------------------------------------------------------------ streams and events */
 
 static cudaError_t sticky(int e) { return e ? cudaErrorIllegalAddress : cudaSuccess; }
-
-cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { mock_mem_info(f, t); return cudaSuccess; }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
     if (flags != cudaStreamNonBlocking) return cudaErrorInvalidValue; /* sam4j always asks for a non-blocking stream */

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link MemoryFlatTest}'s check for the device: the trainer on the CUDA graph path, fed through the input
- * pipeline, for several epochs (each with its evaluation, a fresh feeder thread and a fresh segment of graph
+ * pipeline, for four epochs (each with its evaluation, a fresh feeder thread and a fresh segment of graph
  * launches), with device memory in use read from the driver ({@code cudaMemGetInfo}) after every epoch. After
  * the first epoch it may not grow at all, and once the trainer is closed everything it took is given back:
  * buffers, executable graphs, cuBLAS's handle, the kernels' module, the input pipeline's staging areas. The
@@ -23,7 +23,7 @@ class CudaMemoryFlatTest {
     @Test
     void deviceMemoryStaysFlatOverEpochsAndIsGivenBackOnClose() {
         CudaTestSupport.requireCuda();
-        int epochs = 5;
+        int epochs = 4;
         TrainConfig cfg = TrainConfig.builder().data("synthetic:1,8,8:10:320:64").model("mlp").optimizer("aesam")
                 .batchSize(32).evalBatchSize(64).epochs(epochs).device("cuda").cudaStep("graph").seed(3).build();
         List<Long> afterEpoch = new ArrayList<>();

@@ -6,6 +6,7 @@
  * stand-in is synchronous, so it cannot show races or missing synchronisation (see README.md).
  */
 #include "mock.h"
+#include "devices.h"
 #include <math.h>
 
 int sam4j_cuda_stand_in = 1; /* CudaRuntime's probe looks for this symbol */
@@ -98,6 +99,7 @@ CUresult cuGetErrorName(CUresult e, const char** s) {
         case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
         case CUDA_ERROR_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
         case CUDA_ERROR_INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
+        case CUDA_ERROR_NO_BINARY_FOR_GPU: *s = "CUDA_ERROR_NO_BINARY_FOR_GPU"; break;
         case CUDA_ERROR_INVALID_HANDLE: *s = "CUDA_ERROR_INVALID_HANDLE"; break;
         case CUDA_ERROR_ILLEGAL_ADDRESS: *s = "CUDA_ERROR_ILLEGAL_ADDRESS"; break;
         case CUDA_ERROR_LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; break;
@@ -436,6 +438,7 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
         MOCK_FAIL("cuModuleLoadData: the image is not an nvcc fatbin");
         return CUDA_ERROR_INVALID_IMAGE;
     }
+    if (mock_fatbin_runs(image, mock_compute_capability(mock_current_device()))) return CUDA_ERROR_NO_BINARY_FOR_GPU;
     *m = calloc(1, sizeof(struct CUmod_st));
     (*m)->magic = 1;
     return CUDA_SUCCESS;
@@ -536,6 +539,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
     const MockKernel* k = (const MockKernel*)f;
     if (!k || extra) return CUDA_ERROR_INVALID_VALUE;
     if (!mock_stream_ok(s)) { MOCK_FAIL("cuLaunchKernel(%s) on the null or an unknown stream", k->name); return CUDA_ERROR_INVALID_HANDLE; }
+    if (mock_wrong_device(s, k->name)) return CUDA_ERROR_INVALID_HANDLE;
     if (launch_shape(k, gx, gy, gz, bx, by, bz, shmem)) return CUDA_ERROR_INVALID_VALUE;
     MockNode tmp = {0};
     MockNode* node = s->capture ? mock_graph_add(s->capture, NODE_KERNEL, NULL, 0) : &tmp;

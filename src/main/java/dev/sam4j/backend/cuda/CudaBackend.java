@@ -39,7 +39,9 @@ import org.bytedeco.javacpp.Pointer;
  * step allocates nothing once every shape has run once.
  *
  * <p>Labels are validated by the loss kernel on the device; a bad one is reported as a
- * {@link CudaException} at the next synchronisation. One thread at a time.
+ * {@link CudaException} at the next synchronisation. One thread at a time, but any thread: every operation
+ * resolves its buffers ({@code c}), opens ({@code checkOpen}) or stages ({@code staging}) first, and each of
+ * those makes this backend's device current on the calling thread ({@link CudaContext#makeCurrent}).
  */
 public final class CudaBackend implements Backend {
     // Byte offsets into the scratch block: reduction partials, then device-born scalars.
@@ -123,6 +125,7 @@ public final class CudaBackend implements Backend {
 
     void free(CudaBuffer b) {
         if (closed || allocations.remove(b) == null) return;
+        ctx.makeCurrent();
         // Queued kernels may still use it: cuMemFree waits for the device's pending work (and we hold no graph on it).
         CudaCheck.cu(cuMemFree(b.address), "cuMemFree");
     }
@@ -148,6 +151,7 @@ public final class CudaBackend implements Backend {
     CudaBuffer cuda(Buffer b) { return c(b); }
 
     private CudaBuffer c(Buffer b) {
+        ctx.makeCurrent();
         if (b instanceof CudaBuffer cb && cb.owner == this) return cb;
         throw new IllegalArgumentException("buffer of another backend: " + (b == null ? "null" : b.getClass().getSimpleName()));
     }
@@ -157,6 +161,7 @@ public final class CudaBackend implements Backend {
     }
 
     private Pointer staging(long bytes) {
+        ctx.makeCurrent();
         if (bytes > stagingBytes) {
             if (stagingBytes > 0) cudaFreeHost(staging);
             long size = Math.max(bytes, 1 << 16);
@@ -542,12 +547,14 @@ public final class CudaBackend implements Backend {
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("CUDA backend is closed");
+        ctx.makeCurrent();
     }
 
     /** Frees every buffer still allocated, the pinned staging memory, the kernels, the stream and the handles. */
     @Override
     public void close() {
         if (closed) return;
+        ctx.makeCurrent();
         try {
             ctx.synchronize("close");
         } catch (CudaException ignored) {

@@ -80,7 +80,7 @@ public final class CudaBackend implements Backend {
         CudaContext c = new CudaContext(device, tf32);
         CudaModule m = null;
         try {
-            m = new CudaModule();
+            m = new CudaModule("cuda:" + device + " (" + c.name + ")", c.major, c.minor);
             this.k = new CudaKernels(m, c.stream, c.multiprocessors);
             long[] p = {0};
             CudaCheck.cu(cuMemAlloc(p, SCRATCH_BYTES), "cuMemAlloc(scratch)");

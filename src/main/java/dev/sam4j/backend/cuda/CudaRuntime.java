@@ -106,6 +106,15 @@ public final class CudaRuntime {
         return "driver " + cudaVersion(driver[0]) + ", runtime " + cudaVersion(runtime[0]) + ", cuDNN " + cudnnVersion();
     }
 
+    /** The targets of this jar's GPU kernels ({@code "sm_75 … sm_120 + compute_80 PTX"}), or why it has none. */
+    public static String kernelTargets() {
+        try {
+            return Fatbin.describe(Fatbin.targets(CudaModule.image()));
+        } catch (CudaException e) {
+            return e.getMessage();
+        }
+    }
+
     /** cuDNN's version, loaded on demand and guarded: part 1 does not need cuDNN to train. */
     public static String cudnnVersion() {
         try {

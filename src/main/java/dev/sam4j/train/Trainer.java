@@ -14,6 +14,7 @@ import dev.sam4j.data.Dataset;
 import dev.sam4j.data.LabelNoise;
 import dev.sam4j.data.Normalization;
 import dev.sam4j.data.Subset;
+import dev.sam4j.nn.Layer;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -118,13 +119,15 @@ public final class Trainer implements AutoCloseable {
             default -> train.exampleShape().dim(1) == 32 && train.exampleShape().dim(2) == 32;
         };
         this.normalization = Normalization.fit(train);
-        Backends.Choice choice = Backends.choose(config.device(), config.threads());
+        // The network first: whether it uses convolution, pooling or batch norm decides whether the GPU needs cuDNN.
+        Layer net = Models.create(config.model(), train.exampleShape(), train.classes());
+        Backends.Choice choice = Backends.choose(config.device(), config.threads(),
+                new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic()));
         this.backend = choice.backend();
         try {
             this.backendReason = choice.reason();
             this.maxBatch = Math.max(config.batchSize(), config.evalBatchSize());
-            this.model = new Model(Models.create(config.model(), train.exampleShape(), train.classes()), train.exampleShape(),
-                    train.classes(), backend, maxBatch, config.seed());
+            this.model = new Model(net, train.exampleShape(), train.classes(), backend, maxBatch, config.seed());
             if (config.initFrom() != null) Checkpoint.loadWeights(config.initFrom(), model, config.model());
             this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
             this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());

@@ -57,7 +57,7 @@ public final class CudaBackend implements Backend {
     final CudaModule module;
     final CudaKernels k;
     final long scratch;
-    private final boolean tf32;
+    private final boolean tf32, deterministic;
     private final Map<CudaBuffer, Long> allocations = new IdentityHashMap<>();
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
     private final CudaContext.DevicePointer gemmA = new CudaContext.DevicePointer(0), gemmB = new CudaContext.DevicePointer(0),
@@ -70,13 +70,20 @@ public final class CudaBackend implements Backend {
     private boolean closed;
 
     /** Opens device {@code device}; TF32 GEMM only if {@code tf32}. Throws {@link CudaException} with the reason if CUDA is unusable. */
-    public CudaBackend(int device, boolean tf32) {
+    public CudaBackend(int device, boolean tf32) { this(device, tf32, false); }
+
+    /**
+     * As {@link #CudaBackend(int, boolean)}; with {@code deterministic}, cuDNN convolutions use only
+     * algorithms cuDNN reports deterministic ({@link CudaDnn}).
+     */
+    public CudaBackend(int device, boolean tf32, boolean deterministic) {
         CudaRuntime.Availability a = CudaRuntime.probe();
         if (!a.available()) throw new CudaException("CUDA is not available: " + a.reason());
         if (device < 0 || device >= a.deviceCount()) {
             throw new CudaException("cuda:" + device + " does not exist: " + a.deviceCount() + " CUDA device(s)");
         }
         this.tf32 = tf32;
+        this.deterministic = deterministic;
         CudaContext c = new CudaContext(device, tf32);
         CudaModule m = null;
         try {
@@ -357,8 +364,24 @@ public final class CudaBackend implements Backend {
     /** Made on first use, so that the MLP trains on hosts without cuDNN. */
     private CudaDnn dnn() {
         checkOpen();
-        if (dnn == null) dnn = new CudaDnn(ctx, tf32);
+        if (dnn == null) dnn = new CudaDnn(ctx, tf32, deterministic);
         return dnn;
+    }
+
+    /**
+     * Why cuDNN 9 cannot serve this backend, or null when it can: its libraries load, report version 9, and
+     * open a handle on this device (which also checks that this cuDNN has kernels for it). The handle is
+     * kept for the run.
+     */
+    public String cudnnUnusable() {
+        String load = CudaRuntime.cudnnLoadProblem();
+        if (load != null) return load;
+        try {
+            ctx.dnn();
+            return null;
+        } catch (RuntimeException | LinkageError e) {
+            return "cuDNN " + CudaRuntime.cudnnVersion() + " does not open on cuda:" + ctx.device + ": " + CudaRuntime.rootMessage(e);
+        }
     }
 
     private static long addr(Buffer b) { return b == null ? 0 : ((CudaBuffer) b).address; }

@@ -3,6 +3,7 @@ package dev.sam4j.backend.cuda;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_BATCHNORM_SPATIAL;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_CROSS_CORRELATION;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_FLOAT;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_DETERMINISTIC;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DEFAULT_MATH;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_FMA_MATH;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_NOT_PROPAGATE_NAN;
@@ -78,7 +79,7 @@ final class CudaDnn implements AutoCloseable {
     private static final int CANDIDATES = 16;
 
     private final CudaContext ctx;
-    private final boolean tf32;
+    private final boolean tf32, deterministic;
     private final FloatPointer one = new FloatPointer(1), zero = new FloatPointer(1);
     private final CudaContext.DevicePointer[] p = new CudaContext.DevicePointer[8];
     private final Map<ConvKey, Conv> convs = new HashMap<>();
@@ -86,9 +87,10 @@ final class CudaDnn implements AutoCloseable {
     private final Map<BnKey, Bn> bns = new HashMap<>();
     private final List<Runnable> destroy = new ArrayList<>();
 
-    CudaDnn(CudaContext ctx, boolean tf32) {
+    CudaDnn(CudaContext ctx, boolean tf32, boolean deterministic) {
         this.ctx = ctx;
         this.tf32 = tf32;
+        this.deterministic = deterministic;
         one.put(1f);
         zero.put(0f);
         for (int i = 0; i < p.length; i++) p[i] = new CudaContext.DevicePointer(0);
@@ -173,7 +175,7 @@ final class CudaDnn implements AutoCloseable {
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
             c.algos[0] = java.util.Arrays.copyOf(a, k);
             c.mems[0] = java.util.Arrays.copyOf(m, k);
@@ -186,7 +188,7 @@ final class CudaDnn implements AutoCloseable {
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
             c.algos[1] = java.util.Arrays.copyOf(a, k);
             c.mems[1] = java.util.Arrays.copyOf(m, k);
@@ -199,15 +201,20 @@ final class CudaDnn implements AutoCloseable {
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
             c.algos[2] = java.util.Arrays.copyOf(a, k);
             c.mems[2] = java.util.Arrays.copyOf(m, k);
         }
     }
 
+    /** Whether a candidate Find returned may be used: it ran, and it is deterministic if that was asked for. */
+    private boolean usable(int status, int determinism) {
+        return status == CUDNN_STATUS_SUCCESS && (!deterministic || determinism == CUDNN_DETERMINISTIC);
+    }
+
     /** The fastest candidate of each direction whose workspace fits {@code capacity} bytes (host only). */
-    private static void pick(Conv c, ConvGeom g, int n, long capacity) {
+    private void pick(Conv c, ConvGeom g, int n, long capacity) {
         int[] algo = new int[3];
         long[] bytes = new long[3];
         String[] dir = {"forward", "backward-data", "backward-filter"};
@@ -215,8 +222,8 @@ final class CudaDnn implements AutoCloseable {
             int i = 0;
             while (i < c.algos[d].length && c.mems[d][i] > capacity) i++;
             if (i == c.algos[d].length) {
-                throw new CudaException("no cuDNN " + dir[d] + " convolution algorithm for " + g + " at batch " + n + " within "
-                        + capacity + " workspace bytes");
+                throw new CudaException("no " + (deterministic ? "deterministic " : "") + "cuDNN " + dir[d]
+                        + " convolution algorithm for " + g + " at batch " + n + " within " + capacity + " workspace bytes");
             }
             algo[d] = c.algos[d][i];
             bytes[d] = c.mems[d][i];

@@ -126,6 +126,18 @@ public final class CudaRuntime {
         }
     }
 
+    /** Why cuDNN 9 cannot be loaded here (not found, or another major version), or null when it can. Never throws. */
+    public static String cudnnLoadProblem() {
+        long v;
+        try {
+            Loader.load(org.bytedeco.cuda.global.cudnn.class);
+            v = org.bytedeco.cuda.global.cudnn.cudnnGetVersion();
+        } catch (Throwable t) {
+            return "the cuDNN 9 libraries (libcudnn*.so.9) cannot be loaded: " + rootMessage(t);
+        }
+        return v / 10000 == 9 ? null : "cuDNN " + libVersion(v) + " was found, sam4j needs cuDNN 9";
+    }
+
     /** 13000 → "13.0" (driver and runtime: 1000·major + 10·minor). */
     static String cudaVersion(int v) {
         return v / 1000 + "." + v % 1000 / 10;

@@ -227,9 +227,8 @@ final class TrainCommand implements Callable<Integer> {
      */
     private Integer train(TrainConfig cfg, boolean resuming) {
         boolean terminal = System.console() != null && System.console().isTerminal();
-        try (Trainer trainer = new Trainer(cfg); RunWriter writer = new RunWriter(cfg.out());
-             Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
-            if (resuming) trainer.resume(cfg.out().resolve(Checkpoint.FILE));
+        try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null);
+             RunWriter writer = new RunWriter(cfg.out()); Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
             trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
             RunSummary s = trainer.run();
             System.out.println("run directory: " + cfg.out());

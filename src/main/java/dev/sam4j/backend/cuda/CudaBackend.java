@@ -106,9 +106,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String describe() {
-        return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s", ctx.device, ctx.name,
+        return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s%s", ctx.device, ctx.name,
                 ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
                 CudaRuntime.libVersion(ctx.cublasVersion), tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
+                deterministic ? ", deterministic cuDNN algorithms only" : "",
                 CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
     }
 
@@ -367,6 +368,23 @@ public final class CudaBackend implements Backend {
         if (dnn == null) dnn = new CudaDnn(ctx, tf32, deterministic);
         return dnn;
     }
+
+    /**
+     * The cuDNN convolution algorithms chosen so far, one shape per entry (the format of
+     * {@code CudaDnn.algorithms}); empty when no convolution has been set up.
+     */
+    public String convolutionAlgorithms() { return dnn == null ? "" : dnn.algorithms(); }
+
+    /**
+     * From now on, takes the algorithms in {@code encoded} (as {@link #convolutionAlgorithms} writes them) for
+     * their shapes wherever cuDNN offers them within the workspace. Call it before the model is bound, so that
+     * the workspace and any captured graph are made for them. Throws {@link IllegalArgumentException} on an
+     * entry that does not parse.
+     */
+    public void reuseConvolutionAlgorithms(String encoded) { dnn().reuse(encoded); }
+
+    /** Shapes whose algorithms given to {@link #reuseConvolutionAlgorithms} cuDNN did not offer here, so were chosen afresh. */
+    public java.util.Set<String> convolutionAlgorithmsNotReused() { return dnn == null ? java.util.Set.of() : dnn.notReused(); }
 
     /**
      * Why cuDNN 9 cannot serve this backend, or null when it can: its libraries load, report version 9, and

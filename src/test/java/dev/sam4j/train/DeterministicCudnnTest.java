@@ -22,13 +22,16 @@ import org.junit.jupiter.params.provider.CsvSource;
  * reports deterministic are used, the ones chosen are recorded in the checkpoint, and the resumed run takes
  * them again. Against the CPU stand-ins, whose Find ranking a test sets ({@code cudnn.fastest}), whose
  * algorithms differ in their last bits, and whose non-deterministic algorithm can be made to add in another
- * order at every call ({@code cudnn.noise}); on a GPU the same tests run with the GPU's own timing.
+ * order at every call ({@code cudnn.noise}). On a GPU the same tests run with the GPU's own timing and
+ * algorithms, and check what must hold there: a resumed {@code --deterministic} run and two identical
+ * {@code --deterministic} runs are equal bit for bit.
  */
 @Tag("gpu")
 class DeterministicCudnnTest {
 
-    static void requireStandIn() {
-        assumeTrue(StandIn.active(), "needs the CPU stand-ins, whose cuDNN ranking a test can set");
+    static void requireCuda() {
+        dev.sam4j.backend.cuda.CudaRuntime.Availability a = dev.sam4j.backend.cuda.CudaRuntime.probe();
+        assumeTrue(a.available(), () -> "no CUDA: " + a.reason());
     }
 
     /** 3 full batches of 16 per epoch (and a short one of 8 on the host path), two epochs, a checkpoint every 2 steps. */
@@ -67,14 +70,14 @@ class DeterministicCudnnTest {
     @ParameterizedTest(name = "{0} step path, deterministic {1}, stopped after step {2}")
     @CsvSource({"graph, true, 1", "host, true, 1", "host, false, 1"})
     void aResumedRunTakesTheCheckpointsAlgorithms(String cudaStep, boolean deterministic, long stopAt, @TempDir Path tmp) throws Exception {
-        requireStandIn();
+        requireCuda();
         Path whole = tmp.resolve("whole"), parts = tmp.resolve("parts");
         float[] expected, actual;
-        try (StandIn.Setting s = StandIn.set("cudnn.fastest", 0)) {
+        try (StandIn.Setting s = StandIn.setIfActive("cudnn.fastest", 0)) {
             expected = train(config(cudaStep, deterministic, whole), -1, false);
             train(config(cudaStep, deterministic, parts), stopAt, false);
         }
-        try (StandIn.Setting s = StandIn.set("cudnn.fastest", 2)) {
+        try (StandIn.Setting s = StandIn.setIfActive("cudnn.fastest", 2)) {
             actual = train(ConfigFile.read(parts.resolve("config.json")).toBuilder().out(parts).build(), -1, true);
         }
         if (deterministic) {
@@ -85,8 +88,8 @@ class DeterministicCudnnTest {
             // Both convolutions at every batch size the run uses (16; 8: the host path's short batch, the evaluation's last),
             // recorded although the run stopped before either batch of 8 ran: all algorithm 0.
             assertEquals(4, recorded.split(";").length, recorded);
-            assertTrue(Arrays.stream(recorded.split(";")).allMatch(e -> e.endsWith("=0,0,0")), recorded);
-        } else {
+            if (StandIn.active()) assertTrue(Arrays.stream(recorded.split(";")).allMatch(e -> e.endsWith("=0,0,0")), recorded);
+        } else if (StandIn.active()) {
             assertFalse(sameBits(expected, actual), "without --deterministic the resumed process takes its own fastest algorithms");
             assertFalse(SafeTensors.read(parts.resolve(Checkpoint.FILE)).metadata().containsKey(Checkpoint.CUDNN_ALGORITHMS));
         }
@@ -99,23 +102,25 @@ class DeterministicCudnnTest {
     @ParameterizedTest(name = "deterministic {0}")
     @CsvSource({"true", "false"})
     void aNonDeterministicAlgorithmIsNeverChosen(boolean deterministic, @TempDir Path tmp) {
-        requireStandIn();
-        try (StandIn.Setting noise = StandIn.set("cudnn.noise", 1)) {
+        requireCuda();
+        try (StandIn.Setting noise = StandIn.setIfActive("cudnn.noise", 1)) {
             TrainConfig cfg = config("graph", deterministic, tmp.resolve("a")).toBuilder().epochs(1).checkpointEvery(0).build();
             float[] a = train(cfg, -1, false), b = train(cfg.toBuilder().out(tmp.resolve("b")).build(), -1, false);
-            assertEquals(deterministic, sameBits(a, b));
+            if (deterministic || StandIn.active()) assertEquals(deterministic, sameBits(a, b));
             try (Trainer t = new Trainer(cfg)) {
                 CudaBackend cuda = (CudaBackend) t.backend();
                 assertEquals(deterministic, cuda.describe().contains("deterministic cuDNN algorithms only"), cuda.describe());
-                assertEquals(deterministic, Arrays.stream(cuda.convolutionAlgorithms().split(";")).noneMatch(x -> x.matches(".*=.*1.*")),
-                        cuda.convolutionAlgorithms());
+                if (StandIn.active()) {  // the stand-in's algorithm 1 is its non-deterministic one
+                    assertEquals(deterministic, Arrays.stream(cuda.convolutionAlgorithms().split(";")).noneMatch(x -> x.matches(".*=.*1.*")),
+                            cuda.convolutionAlgorithms());
+                }
             }
         }
     }
 
     @Test
     void aCorruptRecordIsRefusedNamingTheKey(@TempDir Path tmp) throws Exception {
-        requireStandIn();
+        requireCuda();
         Path dir = tmp.resolve("run");
         train(config("graph", true, dir), 2, false);
         Path file = dir.resolve(Checkpoint.FILE);

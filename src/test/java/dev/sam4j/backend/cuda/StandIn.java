@@ -29,7 +29,7 @@ public final class StandIn {
     }
 
     /** A setting in force until closed, when it returns to its previous value. */
-    public static final class Setting implements AutoCloseable {
+    public static class Setting implements AutoCloseable {
         private final String key;
         private final int previous;
 
@@ -52,6 +52,13 @@ public final class StandIn {
         }
         call(key, value);
         return new Setting(key, previous);
+    }
+
+    /** {@link #set} against the stand-ins; on a GPU nothing (the GPU's own behaviour stands in for the setting). */
+    public static Setting setIfActive(String key, int value) {
+        return active() ? set(key, value) : new Setting(key, UNSET) {
+            @Override public void close() {}
+        };
     }
 
     private static void call(String key, int value) {

@@ -51,16 +51,22 @@ class CudaCheckpointTest {
             long built = cuda.allocatedBytes();
             if (resume) t.resume(cfg.out().resolve(Checkpoint.FILE));
             long resumed = cuda.allocatedBytes();
-            t.addListener(w);
-            if (stopAt >= 0) {
-                t.addListener(new TrainListener() {
-                    @Override public void onStep(StepRecord s) { if (s.step() == stopAt) t.requestStop(); }
-                });
-            }
-            RunSummary s = t.run();
-            assertEquals(stopAt >= 0, s.interrupted());
+            RunSummary s = run(t, w, stopAt);
             return new Result(t.model().downloadParams(), built, resumed, cuda.allocatedBytes(), s);
         }
+    }
+
+    /** Runs {@code t} writing to {@code w}, asking to stop when the record of step {@code stopAt} arrives (no stop if negative). */
+    static RunSummary run(Trainer t, RunWriter w, long stopAt) {
+        t.addListener(w);
+        if (stopAt >= 0) {
+            t.addListener(new TrainListener() {
+                @Override public void onStep(StepRecord s) { if (s.step() == stopAt) t.requestStop(); }
+            });
+        }
+        RunSummary s = t.run();
+        assertEquals(stopAt >= 0, s.interrupted());
+        return s;
     }
 
     /**

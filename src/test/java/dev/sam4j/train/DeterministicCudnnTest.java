@@ -44,14 +44,7 @@ class DeterministicCudnnTest {
     /** Trains {@code cfg} (resuming from its run directory's checkpoint if {@code resume}), stopping after step {@code stopAt} if >= 0. */
     static float[] train(TrainConfig cfg, long stopAt, boolean resume) {
         try (Trainer t = new Trainer(cfg, resume ? cfg.out().resolve(Checkpoint.FILE) : null); RunWriter w = new RunWriter(cfg.out())) {
-            t.addListener(w);
-            if (stopAt >= 0) {
-                t.addListener(new TrainListener() {
-                    @Override public void onStep(StepRecord s) { if (s.step() == stopAt) t.requestStop(); }
-                });
-            }
-            RunSummary s = t.run();
-            assertEquals(stopAt >= 0, s.interrupted());
+            CudaCheckpointTest.run(t, w, stopAt);
             return t.model().downloadParams();
         }
     }

@@ -62,7 +62,7 @@ find_cuda_libs() {
   [ ${#lib_dirs[@]} -gt 0 ] || add_dirs /usr/local/cuda/lib64
 }
 
-# First contact with this GPU (issue 16 items 9-12); appends to $results/contact.txt, returns 1 if a check failed.
+# First contact with this GPU (kernels, cuDNN, cuda:1, determinism); appends to $results/contact.txt, returns 1 if a check failed.
 # Uses java, bundle and results of main.
 contact_checks() {
   local rc=0 out="$results/contact.txt" sam4j=("${java[@]}" -jar "$bundle/lib/sam4j.jar")

@@ -4,7 +4,9 @@
 #   build-kernels.sh SRC_DIR OUT_FATBIN
 #
 # Machine code (SASS) for every architecture in SASS_ARCHS that this nvcc can target, plus PTX for
-# compute_80 so that newer GPUs can JIT it. Each .cu file keeps one concern; they are compiled as one
+# compute_80 so that newer GPUs can JIT it. sm_75 (T4, RTX 20xx) is the oldest architecture CUDA 13 supports;
+# the PTX does not cover it (PTX runs only on its own architecture and newer). At start-up sam4j checks the
+# device's compute capability against what the fatbin holds (backend/cuda/Fatbin.java). Each .cu file keeps one concern; they are compiled as one
 # translation unit (a generated file that includes them all) because nvcc writes one fatbin per unit.
 # Without nvcc (NVCC, PATH, /usr/local/cuda/bin) it says so and exits 0: the jar is then CPU-only.
 # With nvcc, a kernel that does not compile (warnings included) fails the build.
@@ -12,7 +14,7 @@ set -euo pipefail
 
 src=${1:?usage: build-kernels.sh SRC_DIR OUT_FATBIN}
 out=${2:?usage: build-kernels.sh SRC_DIR OUT_FATBIN}
-SASS_ARCHS=(80 86 89 90 100 120)
+SASS_ARCHS=(75 80 86 89 90 100 120)
 PTX_ARCH=80
 
 nvcc=${NVCC:-}

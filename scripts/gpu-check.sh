@@ -10,15 +10,22 @@
 #    never sam4j's own CPU stand-ins (a build's target/cuda-mock has libcudart.so.13 and libcublas.so.13 too);
 # 2. prints the GPU, driver, runtime and cuDNN versions (exit 2, with the reason, if there is no GPU);
 # 3. runs every gpu-tagged test (JUnit console launcher; XML reports in RESULTDIR/junit);
-# 4. runs the benchmark: kernel bandwidth vs device-to-device copy over an 11M-float arena, and ms/step of
-#    the mlp for ERM, SAM and AE-SAM on the host path and the graph path (RESULTDIR/bench.json, bench.txt);
+# 4. runs the benchmark: kernel bandwidth over an 11M-float arena and over arrays of 4x the device's L2 size,
+#    each as a fraction of a device-to-device copy and of the theoretical bandwidth (memory clock x bus width
+#    x 2), and ms/step of the mlp for ERM, SAM and AE-SAM on the host path and the graph path
+#    (RESULTDIR/bench.json, bench.txt);
 #    Then bench-gpu-step: ResNet-18 at batch 128 (ERM, SAM, AE-SAM, LookSAM, AE-LookSAM) on sam4j's graph path
 #    and in the host's PyTorch, with the ratios (RESULTDIR/resnet18.{json,txt}, pytorch.json, resnet-bench.txt);
 #    the PyTorch half is skipped, saying so, where python3 or torch is missing;
 # 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path, the cnn with
 #    AE-SAM on the graph path, and ResNet-18 through the input pipeline against --input synthetic
 #    (RESULTDIR/train.txt);
-# 6. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
+# 6. first-contact checks (RESULTDIR/contact.txt): the device's compute capability against the kernels'
+#    targets; --device auto with a convnet takes the GPU, and with cuDNN hidden from the library path takes
+#    the CPU saying why while an explicit cuda refuses in one line; cuda:1 on a host with two GPUs; and the
+#    results of the gpu tests that check these (KernelImageTest, CudnnProbeTest, CudaDeviceThreadsTest,
+#    DeterministicCudnnTest: a --deterministic convnet run resumed bit for bit);
+# 7. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
 # Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
 # 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
 set -uo pipefail
@@ -66,6 +73,64 @@ find_cuda_libs() {
   echo "gpu-check: no Python nvidia-* wheels found; searching / for libcublas.so.13 and libcudnn.so.9"
   search_cuda_libs /
   [ ${#lib_dirs[@]} -gt 0 ] || add_dirs /usr/local/cuda/lib64
+}
+
+# First contact with this GPU (kernels, cuDNN, cuda:1, determinism); appends to $results/contact.txt, returns 1 if a check failed.
+# Uses java, bundle and results of main.
+contact_checks() {
+  local rc=0 out="$results/contact.txt" sam4j=("${java[@]}" -jar "$bundle/lib/sam4j.jar")
+  : > "$out"
+  # 9. compute capability vs the fatbin's targets (KernelImageTest, in the tests above, loads each image alone).
+  "${sam4j[@]}" info 2>&1 | grep -E 'kernels:|compute capability' | sed 's/^ */[kernels] /' >> "$out"
+  # 10. auto with a convnet takes the GPU where cuDNN 9 is usable...
+  timeout --kill-after=10 120 "${sam4j[@]}" train --device auto --model cnn --data fashion-mnist-sample --epochs 1 --max-steps 20 \
+    --out "$results/run-auto-cnn" > "$results/train-auto-cnn.log" 2>&1 || rc=1
+  grep -E '^backend:' "$results/train-auto-cnn.log" | sed 's/^/[auto cnn] /' >> "$out"
+  grep -qE '^backend: cuda' "$results/train-auto-cnn.log" || { echo "[auto cnn] FAILED: auto did not take the GPU" >> "$out"; rc=1; }
+  # ... and with cuDNN hidden (its directories taken off LD_LIBRARY_PATH) takes the CPU with the reason, while an
+  # explicit cuda refuses in one line. Only where cuDNN has directories of its own and is not in the system path.
+  local d nodnn="" hidden="" shared=""
+  local -a dirs
+  IFS=: read -ra dirs <<< "$LD_LIBRARY_PATH"
+  for d in "${dirs[@]}"; do
+    if compgen -G "$d/libcudnn*.so.9" > /dev/null; then
+      hidden="$hidden $d"
+      compgen -G "$d/libcu[bd]*.so.13" > /dev/null && shared="$shared $d"
+    else
+      nodnn="$nodnn${nodnn:+:}$d"
+    fi
+  done
+  if [ -z "$hidden" ] || ldconfig -p 2>/dev/null | grep -q 'libcudnn.*\.so\.9'; then
+    echo "[no cuDNN] skipped: cuDNN is not in a directory of its own on LD_LIBRARY_PATH (or it is in the system library path)" >> "$out"
+  elif [ -n "$shared" ]; then
+    echo "[no cuDNN] skipped: cuDNN shares a directory with the CUDA runtime or cuBLAS:$shared" >> "$out"
+  else
+    LD_LIBRARY_PATH="$nodnn" timeout --kill-after=10 120 "${sam4j[@]}" train --device auto --model cnn --data fashion-mnist-sample \
+      --epochs 1 --max-steps 2 --out "$results/run-auto-cnn-nodnn" > "$results/train-auto-cnn-nodnn.log" 2>&1 || rc=1
+    grep -E '^backend:' "$results/train-auto-cnn-nodnn.log" | sed 's/^/[no cuDNN, auto] /' >> "$out"
+    grep -qE '^backend: cpu .*needs cuDNN 9' "$results/train-auto-cnn-nodnn.log" \
+      || { echo "[no cuDNN, auto] FAILED: expected the CPU with the cuDNN reason" >> "$out"; rc=1; }
+    if LD_LIBRARY_PATH="$nodnn" timeout --kill-after=10 120 "${sam4j[@]}" train --device cuda --model cnn --data fashion-mnist-sample \
+         --epochs 1 --max-steps 2 --out "$results/run-cuda-cnn-nodnn" > "$results/train-cuda-cnn-nodnn.log" 2>&1; then
+      echo "[no cuDNN, cuda] FAILED: an explicit cuda trained a convnet without cuDNN" >> "$out"; rc=1
+    fi
+    grep -E 'error' "$results/train-cuda-cnn-nodnn.log" | sed 's/^/[no cuDNN, cuda] /' >> "$out"
+    [ "$(grep -c 'needs cuDNN 9' "$results/train-cuda-cnn-nodnn.log")" -eq 1 ] \
+      || { echo "[no cuDNN, cuda] FAILED: expected one line naming cuDNN 9" >> "$out"; rc=1; }
+  fi
+  # 11. cuda:1, where there are two GPUs (CudaDeviceThreadsTest, in the tests above, also runs it from another thread).
+  if [ "$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')" -ge 2 ]; then
+    timeout --kill-after=10 120 "${sam4j[@]}" train --device cuda:1 --model cnn --data fashion-mnist-sample --epochs 1 --max-steps 20 \
+      --out "$results/run-cuda1-cnn" > "$results/train-cuda1-cnn.log" 2>&1 || rc=1
+    grep -E '^(backend:|epoch 1|sam4j: error)' "$results/train-cuda1-cnn.log" | sed 's/^/[cuda:1] /' >> "$out"
+  else
+    echo "[cuda:1] skipped: one GPU" >> "$out"
+  fi
+  # 12. and the gpu tests behind these items, from the test run above.
+  grep -E '(KernelImageTest|CudnnProbeTest|CudaDeviceThreadsTest|DeterministicCudnnTest|DevicePropertiesTest)' -A12 "$results/tests.txt" \
+    | grep -E '✔|✘|↷' | sed 's/^[│ ├└─]*/[tests] /' >> "$out"
+  cat "$out"
+  return $rc
 }
 
 if [ "${1:-}" = --lib-dirs ]; then
@@ -167,6 +232,10 @@ main() {
       grep -E '^(epoch 2:|sam4j: error)' "$results/train-resnet-$input.log" | sed "s/^/[resnet18 input=$input] /"; } \
       | tee -a "$results/train.txt"
   done
+
+  echo "gpu-check: first-contact checks (kernels vs compute capability, cuDNN probe, cuda:1, --deterministic)"
+  local contact_rc=0
+  contact_checks || contact_rc=1
   rm -rf "$cache"
 
   {
@@ -182,11 +251,13 @@ main() {
     grep -vE '^(WARNING|gpu-check)' "$results/resnet-bench.txt" 2>/dev/null | tail -20
     echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch; resnet18 loader vs synthetic input)"
     [ -f "$results/train.txt" ] && cat "$results/train.txt"
+    echo "contact: exit $contact_rc (compute capability vs kernels, auto/cuda with and without cuDNN, cuda:1, their gpu tests)"
+    [ -f "$results/contact.txt" ] && cat "$results/contact.txt"
     echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,resnet18.json,pytorch.json,summary.txt}"
     echo "================================================================="
   } | tee "$results/summary.txt"
   if [ "$test_rc" -eq 124 ] || [ "$test_rc" -eq 137 ] || [ "$bench_rc" -eq 124 ] || [ "$bench_rc" -eq 137 ]; then return 124; fi
-  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$resnet_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && return 0
+  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$resnet_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$contact_rc" -eq 0 ] && return 0
   for rc in "$test_rc" "$bench_rc"; do case $rc in 127 | 134) return "$rc" ;; esac; done
   return 1
 }

@@ -38,7 +38,7 @@ lib() { # lib SONAME SOURCE [extra gcc arguments...]
   "$cc" -O2 -Wall -Wextra -Werror -Wno-unused-parameter -shared -fPIC -I"$inc" -I"$here" \
       -Wl,-soname,"$so" -Wl,--version-script="$out/$so.map" -o "$out/$so" "$here/$src" "$@"
 }
-lib libcuda.so.1 driver.c "$here/device.c" -lm -pthread
+lib libcuda.so.1 driver.c "$here/device.c" "$here/devices.c" -lm -pthread
 lib libcudart.so.13 runtime.c -L"$out" -l:libcuda.so.1
 lib libcublas.so.13 cublas.c -L"$out" -l:libcuda.so.1
 lib libcublasLt.so.13 cublasLt.c

@@ -6,6 +6,7 @@
  * captured. TF32 mode computes in fp32 all the same (tolerances cover it).
  */
 #include "mock.h"
+#include "devices.h"
 
 typedef struct { int magic; CUstream stream; int math; void* workspace; size_t workspace_bytes; } Handle;
 
@@ -16,11 +17,13 @@ int cublasCreate_v2(Handle** h) {
     if (mock_charge(HANDLE_BYTES)) return 3; /* CUBLAS_STATUS_ALLOC_FAILED */
     *h = calloc(1, sizeof(Handle));
     (*h)->magic = 1;
+    mock_owner_set(*h);
     return 0;
 }
 int cublasDestroy_v2(Handle* h) {
     if (!h || h->magic != 1) return 1;
     h->magic = 0;
+    mock_owner_forget(h);
     mock_charge(-HANDLE_BYTES);
     return 0;
 }
@@ -55,6 +58,7 @@ static int run_gemm(void* data) {
 int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
                    const float* B, int ldb, const float* beta, float* C, int ldc) {
     if (!h || h->magic != 1 || !h->stream) return MOCK_FAIL("cublasSgemm_v2: bad handle or no stream") ? 1 : 1;
+    if (mock_wrong_device(h, "cublasSgemm_v2")) return 14; /* CUBLAS_STATUS_EXECUTION_FAILED */
     if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) return MOCK_FAIL("cublasSgemm_v2: unsupported op") ? 7 : 7;
     int rowsA = ta ? k : m, rowsB = tb ? n : k;
     if (m < 0 || n < 0 || k < 0 || lda < (rowsA > 1 ? rowsA : 1) || ldb < (rowsB > 1 ? rowsB : 1) || ldc < (m > 1 ? m : 1))

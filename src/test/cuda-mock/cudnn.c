@@ -8,10 +8,16 @@
  * queued on the handle's stream, and a call made while the stream is captured becomes a graph node, as on
  * a GPU. Handles and Find's scratch are charged as device memory (mock_charge).
  *
- * Find reports two algorithms: 1, the "fastest", wants a workspace (it scribbles NaN over it, as real
- * scratch use would), and 0 wants none; so both the workspace plumbing and the fallback are exercised.
+ * Find reports three algorithms: 1, the "fastest", wants a workspace (it scribbles NaN over it, as real
+ * scratch use would) and is reported non-deterministic, as the atomics-based ones are on a GPU; 0 and 2
+ * want none and are deterministic, and 2 adds in another order (in float, last term first), so that a
+ * change of algorithm changes the last bits as it does on a GPU. So the workspace plumbing, the fallback
+ * and the deterministic filter are all exercised. The settings of devices.h change Find's ranking
+ * (cudnn.fastest), make algorithm 1 add in a different order at every call (cudnn.noise), and make
+ * cudnnCreate fail or cudnnGetVersion report another version.
  */
 #include "mock.h"
+#include "devices.h"
 #include <math.h>
 
 enum { OK = 0, NOT_INITIALIZED = 1001, ALLOC_FAILED = 1002, BAD_PARAM = 2000, NOT_SUPPORTED = 3000, EXEC_FAILED = 5000 };
@@ -28,12 +34,12 @@ typedef struct { int algo; int status; float time; size_t memory; int determinis
 
 #define FAIL(code, ...) (mock_fail(__VA_ARGS__), (code))
 
-static inline int handle_ok(const Handle* h) { return h && h->magic == HANDLE && h->stream; }
+static inline int handle_ok(const Handle* h) { return h && h->magic == HANDLE && h->stream && !mock_wrong_device(h, "cuDNN"); }
 static inline int tensor_ok(const Tensor* t) { return t && t->magic == TENSOR && t->set; }
 static inline size_t tsize(const Tensor* t) { return (size_t)t->n * t->c * t->h * t->w; }
 
 #if defined(LIB_GRAPH)
-size_t cudnnGetVersion(void) { return 90000; }
+size_t cudnnGetVersion(void) { return (size_t)mock_setting("cudnn.version", 90000); }
 size_t cudnnGetCudartVersion(void) { return 13000; }
 const char* cudnnGetErrorString(int s) {
     switch (s) {
@@ -47,14 +53,18 @@ const char* cudnnGetErrorString(int s) {
 /* Device memory a handle takes, as the stand-in charges it: a model, not a measurement. */
 #define HANDLE_BYTES (2ll << 20)
 int cudnnCreate(Handle** h) {
+    int status = mock_setting("cudnn.create", OK);
+    if (status != OK) return status;
     if (mock_charge(HANDLE_BYTES)) return ALLOC_FAILED;
     *h = calloc(1, sizeof(Handle));
     (*h)->magic = HANDLE;
+    mock_owner_set(*h);
     return OK;
 }
 int cudnnDestroy(Handle* h) {
     if (!h || h->magic != HANDLE) return BAD_PARAM;
     h->magic = 0;
+    mock_owner_forget(h); /* before free: the address may be reused */
     free(h);
     mock_charge(-HANDLE_BYTES);
     return OK;
@@ -373,22 +383,28 @@ static int conv_check(const char* fn, const Handle* h, const Tensor* x, const Fi
     return OK;
 }
 
-/* Workspace bytes of the stand-in's algorithm 1 ("fast", needs scratch); algorithm 0 needs none. */
+/* Workspace bytes of the stand-in's algorithm 1 ("fast", needs scratch); algorithms 0 and 2 need none. */
 static size_t ws_need(const Tensor* x, const Filter* f) { return 4 * (size_t)x->n * f->c * f->r * f->s + 256; }
 
 static int find(const char* fn, const Handle* h, const Tensor* x, const Filter* f, const ConvDesc* c, const Tensor* y, int req,
                 int* count, Perf* perf) {
     if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
     if (h->stream->capture) return FAIL(BAD_PARAM, "%s: called while the stream is being captured (Find must run before capture)", fn);
-    /* Find is blocking: it waits for the stream, then times each candidate in scratch it allocates itself
-     * and frees before returning (cudnnFind*Ex would take the caller's) */
-    if (mock_stream_sync(h->stream)) return EXEC_FAILED;
-    if (mock_charge((long long)ws_need(x, f))) return ALLOC_FAILED;
-    mock_charge(-(long long)ws_need(x, f));
     if (req < 1 || !count || !perf) return BAD_PARAM;
-    Perf all[2] = {{1, OK, 0.5f, ws_need(x, f), 1, c->math, {0}}, {0, OK, 1.0f, 0, 1, c->math, {0}}};
-    *count = req < 2 ? req : 2;
-    for (int i = 0; i < *count; i++) perf[i] = all[i];
+    /* determinism: 0 = CUDNN_NON_DETERMINISTIC, 1 = CUDNN_DETERMINISTIC */
+    Perf offered[3] = {{1, OK, 0.5f, ws_need(x, f), 0, c->math, {0}}, {0, OK, 1.0f, 0, 1, c->math, {0}}, {2, OK, 1.5f, 0, 1, c->math, {0}}};
+    /* Find is blocking: it waits for the stream, then times every candidate in scratch it allocates itself
+     * (as much as the hungriest one needs) and frees before returning (cudnnFind*Ex would take the caller's) */
+    if (mock_stream_sync(h->stream)) return EXEC_FAILED;
+    long long scratch = 0;
+    for (int i = 0; i < 3; i++) if ((long long)offered[i].memory > scratch) scratch = (long long)offered[i].memory;
+    if (mock_charge(scratch)) return ALLOC_FAILED;
+    mock_charge(-scratch);
+    int fastest = mock_setting("cudnn.fastest", 1), k = 0;
+    for (int i = 0; i < 3; i++) if (offered[i].algo == fastest) perf[k++] = offered[i];
+    for (int i = 0; i < 3 && k < req; i++) if (offered[i].algo != fastest) perf[k++] = offered[i];
+    *count = k < req ? k : req;
+    for (int i = 0; i < *count; i++) perf[i].time = 0.5f + i;
     return OK;
 }
 
@@ -405,35 +421,49 @@ int cudnnFindConvolutionBackwardFilterAlgorithm(Handle* h, const Tensor* x, cons
     return find("cudnnFindConvolutionBackwardFilterAlgorithm", h, x, dw, c, dy, req, count, perf);
 }
 
-typedef struct { int kind; Tensor x, y; Filter f; ConvDesc c; float alpha, beta; const float *A, *B; float* OUT; float* WS; size_t wsb; } ConvArgs;
+typedef struct { int kind; Tensor x, y; Filter f; ConvDesc c; float alpha, beta; const float *A, *B; float* OUT; float* WS; size_t wsb; int algo; } ConvArgs;
+
+static unsigned noisy_runs; /* executions of the non-deterministic algorithm with cudnn.noise on */
 
 static int run_conv(void* d) {
     ConvArgs* a = d;
     if (a->WS) for (size_t i = 0; i < a->wsb / 4; i++) a->WS[i] = NAN; /* scratch is scratch: nobody may rely on it */
+    /* Algorithm 2 adds in float with the n, k and c loops reversed; algorithm 1 with noise adds in float, reversed or not by a hash of the call count. */
+    int noisy = a->algo == 1 && mock_setting("cudnn.noise", 0);
+    int fp32 = a->algo == 2 || noisy, rev = a->algo == 2;
+    if (noisy) rev = (__atomic_add_fetch(&noisy_runs, 1, __ATOMIC_RELAXED) * 2654435761u) >> 31; /* no short period: runs never repeat */
     const Tensor *x = &a->x, *y = &a->y;
     const Filter* f = &a->f;
     size_t outN = a->kind == 0 ? (size_t)y->n * y->c * y->h * y->w : a->kind == 1 ? (size_t)x->n * x->c * x->h * x->w
                                                                                   : (size_t)f->k * f->c * f->r * f->s;
     double* acc = calloc(outN, sizeof(double));
-    for (int n = 0; n < x->n; n++)
-        for (int k = 0; k < f->k; k++)
+    float* acc32 = calloc(outN, sizeof(float));
+    for (int n_ = 0; n_ < x->n; n_++)
+        for (int k_ = 0; k_ < f->k; k_++)
             for (int i = 0; i < y->h; i++)
                 for (int j = 0; j < y->w; j++) {
+                    int n = rev ? x->n - 1 - n_ : n_, k = rev ? f->k - 1 - k_ : k_;
                     size_t yi = (((size_t)n * y->c + k) * y->h + i) * y->w + j;
-                    for (int c = 0; c < f->c; c++)
-                        for (int r = 0; r < f->r; r++)
+                    for (int c_ = 0; c_ < f->c; c_++)
+                        for (int r = 0, c = rev ? f->c - 1 - c_ : c_; r < f->r; r++)
                             for (int s = 0; s < f->s; s++) {
                                 int hi = i * a->c.sh - a->c.ph + r, wj = j * a->c.sw - a->c.pw + s;
                                 if (hi < 0 || hi >= x->h || wj < 0 || wj >= x->w) continue;
                                 size_t xi = (((size_t)n * x->c + c) * x->h + hi) * x->w + wj;
                                 size_t wi = (((size_t)k * f->c + c) * f->r + r) * f->s + s;
-                                if (a->kind == 0) acc[yi] += (double)a->A[xi] * a->B[wi];        /* A = x, B = w */
-                                else if (a->kind == 1) acc[xi] += (double)a->A[yi] * a->B[wi];   /* A = dy, B = w */
-                                else acc[wi] += (double)a->A[xi] * a->B[yi];                     /* A = x, B = dy */
+                                /* kind 0: A = x, B = w; kind 1: A = dy, B = w; kind 2: A = x, B = dy */
+                                size_t o = a->kind == 0 ? yi : a->kind == 1 ? xi : wi;
+                                float u = a->kind == 1 ? a->A[yi] : a->A[xi], v = a->kind == 2 ? a->B[yi] : a->B[wi];
+                                if (fp32) acc32[o] += u * v;
+                                else acc[o] += (double)u * v;
                             }
                 }
-    for (size_t i = 0; i < outN; i++) a->OUT[i] = (float)(a->alpha * acc[i] + (a->beta == 0 ? 0 : a->beta * a->OUT[i]));
+    for (size_t i = 0; i < outN; i++) {
+        double sum = fp32 ? acc32[i] : acc[i];
+        a->OUT[i] = (float)(a->alpha * sum + (a->beta == 0 ? 0 : a->beta * a->OUT[i]));
+    }
     free(acc);
+    free(acc32);
     return 0;
 }
 
@@ -441,13 +471,13 @@ static int conv_enqueue(const char* fn, int kind, const Handle* h, const Tensor*
                         const Tensor* y, int algo, void* ws, size_t wsb, const float* alpha, const float* beta, const float* A,
                         size_t an, const float* B, size_t bn, float* OUT, size_t on) {
     if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
-    if (algo != 0 && algo != 1) return FAIL(BAD_PARAM, "%s: algorithm %d was never offered by Find", fn, algo);
+    if (algo != 0 && algo != 1 && algo != 2) return FAIL(BAD_PARAM, "%s: algorithm %d was never offered by Find", fn, algo);
     size_t need = algo == 1 ? ws_need(x, f) : 0;
     if (wsb < need) return FAIL(BAD_PARAM, "%s: algorithm %d needs %zu workspace bytes, got %zu", fn, algo, need, wsb);
     if (wsb > 0 && (!ws || mock_check_device(ws, wsb, "convolution workspace"))) return BAD_PARAM;
     if (mock_check_device(A, 4 * an, fn) || mock_check_device(B, 4 * bn, fn) || mock_check_device(OUT, 4 * on, fn)) return BAD_PARAM;
     ConvArgs* a = malloc(sizeof *a);
-    *a = (ConvArgs){kind, *x, *y, *f, *c, *alpha, *beta, A, B, OUT, algo == 1 ? ws : NULL, need};
+    *a = (ConvArgs){kind, *x, *y, *f, *c, *alpha, *beta, A, B, OUT, algo == 1 ? ws : NULL, need, algo};
     return mock_enqueue_callback(h->stream, run_conv, a) ? EXEC_FAILED : OK;
 }
 

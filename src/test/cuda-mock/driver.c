@@ -5,6 +5,7 @@
  * mock_run_kernel (device.c holds memory, streams, events and graphs; see README.md).
  */
 #include "mock.h"
+#include "devices.h"
 #include <math.h>
 
 int sam4j_cuda_stand_in = 1; /* CudaRuntime's probe looks for this symbol */
@@ -16,6 +17,7 @@ CUresult cuGetErrorName(CUresult e, const char** s) {
         case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
         case CUDA_ERROR_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
         case CUDA_ERROR_INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
+        case CUDA_ERROR_NO_BINARY_FOR_GPU: *s = "CUDA_ERROR_NO_BINARY_FOR_GPU"; break;
         case CUDA_ERROR_INVALID_HANDLE: *s = "CUDA_ERROR_INVALID_HANDLE"; break;
         case CUDA_ERROR_ILLEGAL_ADDRESS: *s = "CUDA_ERROR_ILLEGAL_ADDRESS"; break;
         case CUDA_ERROR_LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; break;
@@ -354,6 +356,7 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
         MOCK_FAIL("cuModuleLoadData: the image is not an nvcc fatbin");
         return CUDA_ERROR_INVALID_IMAGE;
     }
+    if (mock_fatbin_runs(image, mock_compute_capability(mock_current_device()))) return CUDA_ERROR_NO_BINARY_FOR_GPU;
     /* the header's fatSize (bytes after the 16-byte header) is what the code takes in device memory */
     unsigned long long bytes;
     memcpy(&bytes, b + 8, sizeof bytes);
@@ -413,6 +416,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
     const MockKernel* k = (const MockKernel*)f;
     if (!k || extra) return CUDA_ERROR_INVALID_VALUE;
     if (!mock_stream_ok(s)) { MOCK_FAIL("cuLaunchKernel(%s) on the null or an unknown stream", k->name); return CUDA_ERROR_INVALID_HANDLE; }
+    if (mock_wrong_device(s, k->name)) return CUDA_ERROR_INVALID_HANDLE;
     if (launch_shape(k, gx, gy, gz, bx, by, bz, shmem)) return CUDA_ERROR_INVALID_VALUE;
     MockNode tmp = {0};
     MockNode* node = s->capture ? mock_graph_add(s->capture, NODE_KERNEL, NULL, 0) : &tmp;

@@ -1,13 +1,15 @@
 /*
- * libcudart.so.13 stand-in: one device ("sam4j CPU stand-in"), versions 13.0, device memory as the
- * driver stand-in counts it (cudaMemGetInfo), streams with capture (cudaStreamBeginCapture,
- * ...ToGraph, EndCapture), events recorded and waited for on the device (device.c), pinned memory,
- * graphs: creation, conditional handles, the IF node via cudaGraphAddNode (checking the parameter block
- * as strictly as the real library: reserved and unused bytes zero), child graphs, instantiation (charged
- * as device memory) and launch, queued on the stream (conditions reset to their default when it runs,
- * where asked for).
+ * libcudart.so.13 stand-in: two devices ("sam4j CPU stand-in"; the current device is per thread, and
+ * streams, events and graphs belong to the device that made them, checked at each call, see devices.h),
+ * versions 13.0, device memory as the driver stand-in counts it (cudaMemGetInfo), streams with capture
+ * (cudaStreamBeginCapture, ...ToGraph, EndCapture), events recorded and waited for on the device
+ * (device.c), pinned memory, graphs: creation, conditional handles, the IF node via cudaGraphAddNode
+ * (checking the parameter block as strictly as the real library: reserved and unused bytes zero), child
+ * graphs, instantiation (charged as device memory) and launch, queued on the stream (conditions reset to
+ * their default when it runs, where asked for).
  */
 #include "mock.h"
+#include "devices.h"
 #include <cuda_runtime_api.h>
 
 int sam4j_cuda_stand_in = 1;
@@ -26,17 +28,29 @@ static const char* error_name(cudaError_t e) {
 }
 const char* cudaGetErrorName(cudaError_t e) { return error_name(e); }
 
-static int current_device;
-cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
-cudaError_t cudaSetDevice(int d) { if (d != 0) return cudaErrorInvalidDevice; current_device = d; return cudaSuccess; }
+cudaError_t cudaGetDeviceCount(int* n) { *n = mock_device_count(); return cudaSuccess; }
+cudaError_t cudaSetDevice(int d) { return mock_set_current_device(d) ? cudaErrorInvalidDevice : cudaSuccess; }
 cudaError_t cudaFree(void* p) { return p ? cudaErrorInvalidValue : cudaSuccess; /* only cudaFree(NULL), to create the context */ }
 cudaError_t cudaDriverGetVersion(int* v) { *v = 13000; return cudaSuccess; }
 cudaError_t cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSuccess; }
+/* The memory figures are an H100's (HBM3, 5120-bit bus at 2619 MHz; 50 MiB of L2), so that benchmarks' arithmetic has real inputs. */
+cudaError_t cudaDeviceGetAttribute(int* v, enum cudaDeviceAttr a, int d) {
+    if (d < 0 || d >= mock_device_count()) return cudaErrorInvalidDevice;
+    switch (a) {
+        case cudaDevAttrComputeCapabilityMajor: *v = mock_compute_capability(d) / 10; break;
+        case cudaDevAttrComputeCapabilityMinor: *v = mock_compute_capability(d) % 10; break;
+        case cudaDevAttrMemoryClockRate: *v = 2619000; break;
+        case cudaDevAttrGlobalMemoryBusWidth: *v = 5120; break;
+        case cudaDevAttrL2CacheSize: *v = 50 << 20; break;
+        default: MOCK_FAIL("cudaDeviceGetAttribute: attribute %d is not emulated", (int)a); return cudaErrorInvalidValue;
+    }
+    return cudaSuccess;
+}
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int d) {
-    if (d != 0) return cudaErrorInvalidDevice;
+    if (d < 0 || d >= mock_device_count()) return cudaErrorInvalidDevice;
     memset(p, 0, sizeof *p);
     strcpy(p->name, "sam4j CPU stand-in (not a GPU)");
-    p->major = 9; p->minor = 0; p->multiProcessorCount = 4; p->totalGlobalMem = 8ull << 30;
+    p->major = mock_compute_capability(d) / 10; p->minor = mock_compute_capability(d) % 10; p->multiProcessorCount = 4; p->totalGlobalMem = 8ull << 30;
     return cudaSuccess;
 }
 cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { mock_mem_info(f, t); return cudaSuccess; }
@@ -48,9 +62,15 @@ static cudaError_t sticky(int e) { return e ? cudaErrorIllegalAddress : cudaSucc
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
     if (flags != cudaStreamNonBlocking) return cudaErrorInvalidValue; /* sam4j always asks for a non-blocking stream */
     *s = mock_stream_new();
-    return *s ? cudaSuccess : cudaErrorMemoryAllocation;
+    if (!*s) return cudaErrorMemoryAllocation;
+    mock_owner_set(*s);
+    return cudaSuccess;
 }
-cudaError_t cudaStreamDestroy(cudaStream_t s) { return mock_stream_destroy(s) ? cudaErrorInvalidResourceHandle : cudaSuccess; }
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    if (mock_stream_destroy(s)) return cudaErrorInvalidResourceHandle;
+    mock_owner_forget(s);
+    return cudaSuccess;
+}
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     if (!mock_stream_ok(s)) return cudaErrorInvalidResourceHandle;
     if (s->capture) { MOCK_FAIL("cudaStreamSynchronize while capturing: a host sync inside a graph"); return cudaErrorStreamCaptureUnsupported; }
@@ -58,7 +78,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
 }
 cudaError_t cudaDeviceSynchronize(void) { return sticky(mock_device_sync()); }
 
-cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = mock_event_new(); return cudaSuccess; }
+cudaError_t cudaEventCreate(cudaEvent_t* e) { *e = mock_event_new(); mock_owner_set(*e); return cudaSuccess; }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
     if (flags & ~(unsigned)(cudaEventDisableTiming | cudaEventBlockingSync)) return cudaErrorInvalidValue;
     return cudaEventCreate(e);
@@ -66,10 +86,13 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
     if (!mock_event_ok(e)) return cudaErrorInvalidResourceHandle;
     mock_event_destroy(e);
+    mock_owner_forget(e);
     return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     if (!mock_event_ok(e) || !mock_stream_ok(s) || s->capture) return cudaErrorInvalidResourceHandle;
+    /* checked here, at the call: the worker that later runs the record has no current device of the caller's */
+    if (mock_owner(e) != mock_owner(s)) { MOCK_FAIL("cudaEventRecord: the event belongs to device %d, the stream to device %d", mock_owner(e), mock_owner(s)); return cudaErrorInvalidResourceHandle; }
     return sticky(mock_event_record(e, s));
 }
 cudaError_t cudaEventQuery(cudaEvent_t e) {
@@ -93,14 +116,14 @@ cudaError_t cudaFreeHost(void* p) { return mock_host_free(p) ? cudaErrorInvalidV
 /* ----------------------------------------------------------------------------------- capture */
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode mode) {
-    if (!mock_stream_ok(s)) return cudaErrorInvalidResourceHandle;
+    if (!mock_stream_ok(s) || mock_wrong_device(s, "cudaStreamBeginCapture")) return cudaErrorInvalidResourceHandle;
     if (s->capture) return cudaErrorIllegalState;
     s->capture = mock_graph_new();
     return cudaSuccess;
 }
 cudaError_t cudaStreamBeginCaptureToGraph(cudaStream_t s, cudaGraph_t g, const cudaGraphNode_t* deps,
                                           const cudaGraphEdgeData* edges, size_t ndeps, enum cudaStreamCaptureMode mode) {
-    if (!mock_stream_ok(s) || !mock_graph_ok(g)) return cudaErrorInvalidResourceHandle;
+    if (!mock_stream_ok(s) || !mock_graph_ok(g) || mock_wrong_device(s, "cudaStreamBeginCaptureToGraph")) return cudaErrorInvalidResourceHandle;
     if (s->capture) return cudaErrorIllegalState;
     if (ndeps || deps || edges) { MOCK_FAIL("cudaStreamBeginCaptureToGraph: dependencies are not supported by the stand-in"); return cudaErrorInvalidValue; }
     s->capture = g;
@@ -183,10 +206,12 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned lon
     (*e)->magic = 1;
     (*e)->g = g;
     (*e)->bytes = bytes;
+    mock_owner_set(*e);
     return cudaSuccess;
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
     if (!e || e->magic != 1 || !mock_stream_ok(s)) return cudaErrorInvalidResourceHandle;
+    if (mock_wrong_device(e, "cudaGraphLaunch") || mock_wrong_device(s, "cudaGraphLaunch")) return cudaErrorInvalidResourceHandle;
     if (s->capture) { MOCK_FAIL("cudaGraphLaunch into a capturing stream is not emulated"); return cudaErrorStreamCaptureUnsupported; }
     return sticky(mock_enqueue_graph(s, e->g));
 }
@@ -194,6 +219,7 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
     if (!e || e->magic != 1) return cudaErrorInvalidResourceHandle;
     e->magic = 0;
+    mock_owner_forget(e);
     mock_charge(-e->bytes);
     return cudaSuccess;
 }

@@ -10,14 +10,31 @@ import java.util.Locale;
  * Chooses a backend from a device string ({@code auto | cpu | cpu-reference | cuda[:N]}) and says why.
  * The device may also come from the system property {@code sam4j.device} or the environment variable
  * {@code SAM4J_DEVICE}; an explicit option wins over both. {@code auto} takes the GPU when the CUDA probe
- * ({@link CudaRuntime#probe}) finds a driver and a device and this jar carries the kernels, else the CPU,
- * saying why in one line. CUDA GEMMs use TF32 tensor cores only with {@code -Dsam4j.cuda.tf32=true}.
+ * ({@link CudaRuntime#probe}) finds a driver and a device, this jar carries kernels for it, and, where the
+ * run needs them ({@link Needs}), cuDNN 9 loads and opens a handle on it; else the CPU, saying why in one
+ * line. An explicit {@code cuda[:N]} that cannot serve the run is refused in one line instead. CUDA GEMMs
+ * use TF32 tensor cores only with {@code -Dsam4j.cuda.tf32=true}.
  */
 public final class Backends {
     private Backends() {}
 
     /** A chosen backend and the one-line reason for the choice. */
     public record Choice(Backend backend, String reason) {}
+
+    /**
+     * What a run needs of a backend beyond the dense operations: {@code spatialOpsFor} names what uses
+     * convolution, pooling or batch norm (e.g. {@code "model cnn"}; on CUDA they need cuDNN 9), or is null
+     * when nothing does; {@code deterministic} asks for deterministic algorithms where a library offers a
+     * choice (cuDNN's convolutions).
+     */
+    public record Needs(String spatialOpsFor, boolean deterministic) {
+        /** Dense operations only, fastest algorithms. */
+        public static final Needs DENSE = new Needs(null, false);
+    }
+
+    public static Choice choose(String device, int threads) { return choose(device, threads, Needs.DENSE); }
+
+    public static Choice choose(String device, int threads, Needs needs) { return choose(device, threads, needs, false); }
 
     /** The device to use: the explicit value unless it is null or {@code auto}, then the property, then the environment. */
     public static String resolveDevice(String explicit) {
@@ -29,7 +46,8 @@ public final class Backends {
         return "auto";
     }
 
-    public static Choice choose(String device, int threads) {
+    /** {@code acceptStandIn}: tests only, so that {@code auto} may take the CPU stand-ins of the CUDA libraries. */
+    static Choice choose(String device, int threads, Needs needs, boolean acceptStandIn) {
         String d = resolveDevice(device).trim().toLowerCase(Locale.ROOT);
         if (d.equals("cpu")) {
             return new Choice(new CpuBackend(threads), "cpu requested");
@@ -38,13 +56,18 @@ public final class Backends {
             return new Choice(new ReferenceBackend(), "cpu-reference requested (double-precision oracle; slow)");
         }
         if (d.equals("auto")) {
-            String why = cudaUnusable();
+            String why = cudaUnusable(acceptStandIn);
             if (why == null) {
+                CudaBackend cuda = null;
                 try {
-                    return new Choice(new CudaBackend(0, tf32()), "auto: " + CudaRuntime.probe().reason() + ", using cuda:0");
+                    cuda = new CudaBackend(0, tf32(), needs.deterministic());
+                    String dnn = needs.spatialOpsFor() == null ? null : cuda.cudnnUnusable();
+                    if (dnn == null) return new Choice(cuda, "auto: " + CudaRuntime.probe().reason() + ", using cuda:0");
+                    why = needs.spatialOpsFor() + " needs cuDNN 9 for convolution, pooling and batch norm: " + dnn;
                 } catch (RuntimeException e) {
                     why = "opening cuda:0 failed: " + e.getMessage();
                 }
+                if (cuda != null) cuda.close();
             }
             return new Choice(new CpuBackend(threads), "auto: no usable GPU (" + why + "), using the CPU");
         }
@@ -55,20 +78,28 @@ public final class Backends {
             if (index >= a.deviceCount()) {
                 throw new IllegalArgumentException("--device " + d + ": no such device, " + a.deviceCount() + " CUDA device(s)");
             }
+            CudaBackend cuda;
             try {
-                return new Choice(new CudaBackend(index, tf32()), d + " requested");
+                cuda = new CudaBackend(index, tf32(), needs.deterministic());
             } catch (RuntimeException e) {
                 throw new IllegalArgumentException("--device " + d + ": " + e.getMessage(), e);
             }
+            String dnn = needs.spatialOpsFor() == null ? null : cuda.cudnnUnusable();
+            if (dnn != null) {
+                cuda.close();
+                throw new IllegalArgumentException("--device " + d + ": " + needs.spatialOpsFor()
+                        + " needs cuDNN 9 for convolution, pooling and batch norm, which is not usable here: " + dnn);
+            }
+            return new Choice(cuda, d + " requested");
         }
         throw new IllegalArgumentException("--device: unknown device '" + device + "'; valid: auto, cpu, cpu-reference, cuda[:N]");
     }
 
     /** Why {@code auto} must not take the GPU, or null when it may. */
-    private static String cudaUnusable() {
+    private static String cudaUnusable(boolean acceptStandIn) {
         CudaRuntime.Availability a = CudaRuntime.probe();
         if (!a.available()) return a.reason();
-        if (a.standIn()) return "only the CPU stand-ins of the CUDA libraries were found";
+        if (a.standIn() && !acceptStandIn) return "only the CPU stand-ins of the CUDA libraries were found";
         if (Backends.class.getResource("/dev/sam4j/backend/cuda/kernels.fatbin") == null) {
             return "this jar was built without nvcc and has no GPU kernels";
         }

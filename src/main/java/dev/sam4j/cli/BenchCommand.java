@@ -2,6 +2,7 @@ package dev.sam4j.cli;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
+import dev.sam4j.nn.models.Models;
 import dev.sam4j.tensor.Shape;
 import dev.sam4j.train.Json;
 import dev.sam4j.train.StepBenchmark;
@@ -67,7 +68,9 @@ final class BenchCommand implements Callable<Integer> {
         for (int bs : sizes) if (bs < 1) throw new IllegalArgumentException("--batch-size: must be >= 1, got " + bs);
         if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
         java.util.List<String> methods = java.util.Arrays.stream(optimizers).map(String::trim).toList();
-        Backends.Choice c = Backends.choose(device, threads);
+        String spatial = null;  // the first model that needs cuDNN on CUDA
+        for (String m : models) if (spatial == null && Models.create(m.trim(), shape, classes).usesSpatialOps()) spatial = "model " + m.trim();
+        Backends.Choice c = Backends.choose(device, threads, new Backends.Needs(spatial, false));
         try (Backend b = c.backend()) {
             for (String m : models) for (int bs : sizes) {
                 java.util.List<StepBenchmark.Result> rs = StepBenchmark.runInterleaved(b, m.trim(), methods, shape, classes, bs,

@@ -117,6 +117,10 @@ final class TrainCommand implements Callable<Integer> {
             + "synthetic (the first batch reused by every step: no loading or copying, for pure step timing)")
     String input = D.input();
 
+    @Option(names = "--deterministic", description = "on CUDA: only cuDNN convolution algorithms that cuDNN reports deterministic; "
+            + "the chosen ones are recorded in the checkpoint and reused on resume (the CPU is deterministic either way)")
+    boolean deterministic = D.deterministic();
+
     private static final Method.Hyper H = Method.Hyper.defaults();
 
     @Option(names = "--rho", description = "perturbation radius rho (default 0.05; 0.5 for asam)")
@@ -189,7 +193,7 @@ final class TrainCommand implements Callable<Integer> {
                 .trainSubset(trainSubset == null ? 0 : trainSubset)
                 .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep).input(input)
                 .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
-                .divergenceSteps(divergenceSteps).initFrom(initFrom)
+                .divergenceSteps(divergenceSteps).initFrom(initFrom).deterministic(deterministic)
                 .build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());
@@ -223,9 +227,8 @@ final class TrainCommand implements Callable<Integer> {
      */
     private Integer train(TrainConfig cfg, boolean resuming) {
         boolean terminal = System.console() != null && System.console().isTerminal();
-        try (Trainer trainer = new Trainer(cfg); RunWriter writer = new RunWriter(cfg.out());
-             Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
-            if (resuming) trainer.resume(cfg.out().resolve(Checkpoint.FILE));
+        try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null);
+             RunWriter writer = new RunWriter(cfg.out()); Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
             trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
             RunSummary s = trainer.run();
             System.out.println("run directory: " + cfg.out());

@@ -50,6 +50,8 @@ public final class BatchNorm2d implements Layer {
     public double momentum() { return momentum; }
     public double eps() { return eps; }
 
+    @Override public boolean usesSpatialOps() { return true; }
+
     @Override
     public Shape declare(String prefix, Shape input, ParamLayout.Builder params, ParamLayout.Builder state) {
         if ((input.rank() != 3 && input.rank() != 1) || input.dim(0) != channels) {

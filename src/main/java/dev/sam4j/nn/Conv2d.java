@@ -59,6 +59,8 @@ public final class Conv2d implements Layer {
 
     @Override public long workspaceSize(Backend backend, int maxBatch) { return backend.convWorkspaceSize(geom, maxBatch); }
 
+    @Override public boolean usesSpatialOps() { return true; }
+
     @Override
     public void bind(Context ctx, int maxBatch) {
         be = ctx.backend();

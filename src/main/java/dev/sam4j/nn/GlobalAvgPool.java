@@ -11,6 +11,8 @@ public final class GlobalAvgPool implements Layer {
     private Backend be;
     private Buffer y, dx;  // [maxBatch, C], [maxBatch, C, H, W]
 
+    @Override public boolean usesSpatialOps() { return true; }
+
     @Override
     public Shape declare(String prefix, Shape input, ParamLayout.Builder params, ParamLayout.Builder state) {
         if (input.rank() != 3) throw new IllegalArgumentException(prefix + ": GlobalAvgPool expects [C, H, W], got " + input);

@@ -45,6 +45,12 @@ public interface Layer {
      */
     default long workspaceSize(Backend backend, int maxBatch) { return 0; }
 
+    /**
+     * Whether this layer, or one inside it, uses the backend's convolution, pooling or batch-norm operations:
+     * on CUDA those run on cuDNN, which a host may lack, so the device choice asks before building a model.
+     */
+    default boolean usesSpatialOps() { return false; }
+
     /** Joins a name prefix and a child name the PyTorch way ({@code "layer1.0" + "conv1"}). */
     static String join(String prefix, String name) {
         if (prefix == null || prefix.isEmpty()) return name;

@@ -30,6 +30,8 @@ public final class MaxPool2d implements Layer {
     /** Non-overlapping {@code k × k} pooling. */
     public MaxPool2d(int k) { this(k, k, 0); }
 
+    @Override public boolean usesSpatialOps() { return true; }
+
     @Override
     public Shape declare(String prefix, Shape input, ParamLayout.Builder params, ParamLayout.Builder state) {
         if (input.rank() != 3) throw new IllegalArgumentException(prefix + ": MaxPool2d expects [C, H, W], got " + input);

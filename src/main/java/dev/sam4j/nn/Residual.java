@@ -63,6 +63,9 @@ public final class Residual implements Layer {
     }
 
     @Override
+    public boolean usesSpatialOps() { return main.usesSpatialOps() || shortcut != null && shortcut.usesSpatialOps(); }
+
+    @Override
     public long workspaceSize(Backend backend, int maxBatch) {
         long w = main.workspaceSize(backend, maxBatch);
         return shortcut == null ? w : Math.max(w, shortcut.workspaceSize(backend, maxBatch));

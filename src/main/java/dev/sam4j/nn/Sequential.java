@@ -65,6 +65,9 @@ public final class Sequential implements Layer {
     }
 
     @Override
+    public boolean usesSpatialOps() { return children.stream().anyMatch(c -> c.layer.usesSpatialOps()); }
+
+    @Override
     public long workspaceSize(Backend backend, int maxBatch) {
         long m = 0;
         for (Child c : children) m = Math.max(m, c.layer.workspaceSize(backend, maxBatch));

@@ -1,6 +1,7 @@
 package dev.sam4j.train;
 
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.io.AtomicFiles;
 import dev.sam4j.io.FileFormatException;
@@ -30,7 +31,9 @@ import java.util.Set;
  *       configuration, the optimizer's counters and statistic ({@code optim.*}, {@code policy.*},
  *       {@code looksam.*}, {@code esam.*}; random streams as the number of draws taken) and the
  *       {@link Progress} ({@code progress.*}); the graph step writes the device's counters and AE-SAM statistic
- *       under the same keys, plus {@code optim.nonfinite_s} and {@code looksam.gv_sum_squares}.</li>
+ *       under the same keys, plus {@code optim.nonfinite_s} and {@code looksam.gv_sum_squares}; with
+ *       {@code --deterministic} on CUDA, the cuDNN convolution algorithms chosen ({@code cudnn.algorithms}),
+ *       which the resumed run takes again ({@link #recordedAlgorithms}).</li>
  * </ul>
  * Written with {@link AtomicFiles}, so a process killed while writing leaves the previous checkpoint.
  */
@@ -49,6 +52,8 @@ public final class Checkpoint {
     static final String DEVICE_NONFINITE = "optim.nonfinite_s";
     /** Device step only: {@code ||g_v||^2} of LookSAM's stored direction (the host keeps {@code ||g_v||}, {@code looksam.norm}). */
     static final String DEVICE_GV_SUMSQ = "looksam.gv_sum_squares";
+    /** With {@code --deterministic} on CUDA: the cuDNN convolution algorithms chosen, per shape ({@link CudaBackend#convolutionAlgorithms}). */
+    static final String CUDNN_ALGORITHMS = "cudnn.algorithms";
 
     private Checkpoint() {}
 
@@ -63,6 +68,9 @@ public final class Checkpoint {
         w.metadata("sam4j.model", config.model()).metadata("sam4j.optimizer", config.optimizer())
                 .metadata("sam4j.seed", Long.toString(config.seed())).metadata("sam4j.config", Json.write(config.toMap()))
                 .metadata(STEP_PATH_KEY, stepPath);
+        if (config.deterministic() && model.backend() instanceof CudaBackend cuda && !cuda.convolutionAlgorithms().isEmpty()) {
+            w.metadata(CUDNN_ALGORITHMS, cuda.convolutionAlgorithms());
+        }
         addArena(w, model.paramLayout(), model.downloadParams());
         addArena(w, model.stateLayout(), model.downloadState());
         w.add(MOMENTUM, new long[] {model.paramCount()}, download(model, momentum));
@@ -165,6 +173,14 @@ public final class Checkpoint {
             if (!expected.contains(name)) throw new FileFormatException(src, "unexpected tensor '" + name + "' for model " + config.model() + " and optimizer " + config.optimizer());
         }
         return c;
+    }
+
+    /**
+     * The cuDNN convolution algorithms {@code file} recorded ({@code --deterministic} on CUDA), or null when it
+     * recorded none. Reads the header only: a resumed run asks for them before it builds its model.
+     */
+    static String recordedAlgorithms(Path file) {
+        return SafeTensors.read(file).metadata().get(CUDNN_ALGORITHMS);
     }
 
     private static String describe(String stepPath) {

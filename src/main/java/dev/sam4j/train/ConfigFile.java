@@ -17,7 +17,8 @@ import java.util.Set;
  * Reads a run directory's {@code config.json} (as written from {@link TrainConfig#toMap()}) back into a
  * {@link TrainConfig}, for {@code --resume}. Strict, since a resumed run must be the same run: every key
  * must be known and of the right type, numbers finite, and every key present except the ones added later
- * ({@code input}, {@code checkpoint_every}, {@code on_nonfinite}, {@code divergence_*}, {@code init_from}),
+ * ({@code input}, {@code checkpoint_every}, {@code on_nonfinite}, {@code divergence_*}, {@code init_from},
+ * {@code deterministic}),
  * which take their defaults. Problems are {@link FileFormatException}s naming the
  * file and the key. Values are then validated by the builder, as options are.
  */
@@ -27,7 +28,7 @@ public final class ConfigFile {
 
     // Keys added after the first release of the format: older run directories lack them and still resume.
     private static final Set<String> OPTIONAL = Set.of("input", "train_subset", "checkpoint_every", "on_nonfinite", "divergence_loss",
-            "divergence_steps", "init_from");
+            "divergence_steps", "init_from", "deterministic");
 
     private ConfigFile() {}
 
@@ -103,6 +104,7 @@ public final class ConfigFile {
                 case "divergence_loss" -> b.divergenceLoss(x.numberOrNaN());
                 case "divergence_steps" -> b.divergenceSteps(x.integer());
                 case "init_from" -> b.initFrom(x.path());
+                case "deterministic" -> b.deterministic(x.bool());
                 default -> throw new FileFormatException(src, "unknown key \"" + k + "\"");
             }
             seen.add(k);

@@ -15,7 +15,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           double lr, String schedule, int warmupSteps, double momentum, double weightDecay,
                           boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
-                          long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom) {
+                          long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
+                          boolean deterministic) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -28,7 +29,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.maxSteps = maxSteps; b.shuffle = shuffle; b.out = out; b.hyper = hyper; b.cudaStep = cudaStep;
         b.input = input;
         b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
-        b.divergenceSteps = divergenceSteps; b.initFrom = initFrom;
+        b.divergenceSteps = divergenceSteps; b.initFrom = initFrom; b.deterministic = deterministic;
         return b;
     }
 
@@ -78,6 +79,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("divergence_loss", divergenceLoss);
         m.put("divergence_steps", divergenceSteps);
         m.put("init_from", initFrom == null ? null : initFrom.toString());
+        m.put("deterministic", deterministic);
         return m;
     }
 
@@ -112,6 +114,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         double divergenceLoss = Double.NaN;
         int divergenceSteps = 10;
         Path initFrom = null;
+        boolean deterministic = false;
 
         public Builder data(String v) { data = v; return this; }
         public Builder model(String v) { model = v; return this; }
@@ -161,6 +164,12 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         public Builder divergenceSteps(int v) { divergenceSteps = v; return this; }
         /** Start from the weights in this safetensors file instead of the seeded initialisation. */
         public Builder initFrom(Path v) { initFrom = v; return this; }
+        /**
+         * Deterministic algorithms only, where a library offers a choice: on CUDA, cuDNN convolutions that cuDNN
+         * reports deterministic; the ones chosen are recorded in each checkpoint and reused on resume. The CPU
+         * backends and sam4j's own kernels are deterministic either way.
+         */
+        public Builder deterministic(boolean v) { deterministic = v; return this; }
 
         private static void require(boolean ok, String option, String message) {
             if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
@@ -206,7 +215,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom);
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic);
         }
     }
 }

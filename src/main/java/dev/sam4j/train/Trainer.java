@@ -14,6 +14,8 @@ import dev.sam4j.data.Dataset;
 import dev.sam4j.data.LabelNoise;
 import dev.sam4j.data.Normalization;
 import dev.sam4j.data.Subset;
+import dev.sam4j.io.FileFormatException;
+import dev.sam4j.nn.Layer;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -83,9 +85,18 @@ public final class Trainer implements AutoCloseable {
     private final Path checkpointFile;   // RUN_DIR/checkpoint.safetensors, or null (no run directory)
     private volatile boolean stopRequested;
     private Progress resumed;            // set by resume()
+    private final Path algorithmsFrom;   // the checkpoint whose cuDNN algorithms this trainer took, or null
     private long lastCheckpointStep = -1;
 
-    public Trainer(TrainConfig config) {
+    public Trainer(TrainConfig config) { this(config, null); }
+
+    /**
+     * A trainer that continues the run whose checkpoint is {@code resumeFrom} (null: a fresh run), as
+     * {@link #resume} does; with {@code --deterministic} on CUDA it also takes the cuDNN convolution algorithms
+     * the checkpoint recorded, which must be known before the model is bound (its workspace and any captured
+     * step graph are made for them).
+     */
+    public Trainer(TrainConfig config, Path resumeFrom) {
         this.config = config;
         DataSplit data = DataSpec.parse(config.data()).load();
         Dataset tr = data.train();
@@ -118,13 +129,24 @@ public final class Trainer implements AutoCloseable {
             default -> train.exampleShape().dim(1) == 32 && train.exampleShape().dim(2) == 32;
         };
         this.normalization = Normalization.fit(train);
-        Backends.Choice choice = Backends.choose(config.device(), config.threads());
+        // The network first: whether it uses convolution, pooling or batch norm decides whether the GPU needs cuDNN.
+        Layer net = Models.create(config.model(), train.exampleShape(), train.classes());
+        Backends.Choice choice = Backends.choose(config.device(), config.threads(),
+                new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic()));
         this.backend = choice.backend();
         try {
+            String recorded = resumeFrom != null && config.deterministic() && backend instanceof CudaBackend
+                    ? Checkpoint.recordedAlgorithms(resumeFrom) : null;
+            if (recorded != null) {
+                try {
+                    ((CudaBackend) backend).reuseConvolutionAlgorithms(recorded);
+                } catch (IllegalArgumentException e) {
+                    throw new FileFormatException(resumeFrom.toString(), "metadata \"" + Checkpoint.CUDNN_ALGORITHMS + "\": " + e.getMessage(), e);
+                }
+            }
             this.backendReason = choice.reason();
             this.maxBatch = Math.max(config.batchSize(), config.evalBatchSize());
-            this.model = new Model(Models.create(config.model(), train.exampleShape(), train.classes()), train.exampleShape(),
-                    train.classes(), backend, maxBatch, config.seed());
+            this.model = new Model(net, train.exampleShape(), train.classes(), backend, maxBatch, config.seed());
             if (config.initFrom() != null) Checkpoint.loadWeights(config.initFrom(), model, config.model());
             this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
             this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());
@@ -159,6 +181,8 @@ public final class Trainer implements AutoCloseable {
             this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
             this.logitsHost = new float[maxBatch * train.classes()];
             this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
+            if (config.deterministic() && backend instanceof CudaBackend && net.usesSpatialOps()) chooseEveryAlgorithm(method);
+            this.algorithmsFrom = recorded != null ? resumeFrom : null;
         } catch (RuntimeException | Error e) {
             // Native memory (CUDA) must not outlive a failed construction: nobody else can close it.
             try {
@@ -168,6 +192,37 @@ public final class Trainer implements AutoCloseable {
             }
             throw e;
         }
+        if (resumeFrom != null) {
+            try {
+                resume(resumeFrom);
+            } catch (RuntimeException | Error e) {
+                try {
+                    close();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * With {@code --deterministic}: has cuDNN choose the convolution algorithms of every batch size the run will
+     * use now (one evaluation-mode forward pass each, which changes no state), so that every checkpoint records
+     * all of them, even one written before the first short batch or the first evaluation, and a resumed run
+     * takes them all from it instead of timing some afresh. The graph step chose its batch's when it was built.
+     */
+    private void chooseEveryAlgorithm(Method method) {
+        java.util.TreeSet<Integer> sizes = new java.util.TreeSet<>();
+        int b = config.batchSize(), e = config.evalBatchSize(), rest = (int) (train.size() % b);
+        sizes.add(Math.min(b, train.size()));
+        if (deviceStep == null && rest > 0) sizes.add(rest);
+        if (optimizer != null && method.perturbation() instanceof Perturbation.Esam es && es.sds()) {
+            for (int n : new int[] {b, rest}) if (n > 0) sizes.add(Math.max(1, (int) Math.ceil(es.gamma() * n)));
+        }
+        sizes.add(Math.min(e, test.size()));
+        if (test.size() % e > 0) sizes.add(test.size() % e);
+        for (int n : sizes) model.forward(xBuf, n, Mode.EVAL);
     }
 
     public Trainer addListener(TrainListener l) { listeners.add(l); return this; }
@@ -207,6 +262,12 @@ public final class Trainer implements AutoCloseable {
      * CUDA graph paths); the file's error says which to use otherwise.
      */
     public Trainer resume(Path file) {
+        if (algorithmsFrom == null && config.deterministic() && backend instanceof CudaBackend
+                && Checkpoint.recordedAlgorithms(file) != null) {
+            // Too late to take them: the workspace and the step graph were made for the algorithms chosen afresh.
+            throw new IllegalStateException("--deterministic: the checkpoint " + file + " records cuDNN algorithms, which must be "
+                    + "taken before the model is built: resume with new Trainer(config, checkpoint)");
+        }
         resumed = deviceStep != null ? Checkpoint.restore(file, config, model, deviceStep)
                 : Checkpoint.restore(file, config, model, sgd, optimizer);
         lastCheckpointStep = resumed.step;
@@ -220,7 +281,8 @@ public final class Trainer implements AutoCloseable {
         long total = totalSteps();
         LrSchedule schedule = LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total);
         Progress p = resumed != null ? resumed : new Progress();
-        RunInfo info = new RunInfo(config, dataDescription, backend.name(), backend.describe(), backendReason + "; " + stepPath,
+        RunInfo info = new RunInfo(config, dataDescription, backend.name(), backend.describe(), backendReason + "; " + stepPath
+                + algorithmsNote(),
                 config.model(), model.paramCount(), stepsPerEpoch(), total, train.size(), test.size(),
                 resumed == null ? null : new RunInfo.ResumePoint(p.step, p.epoch));
         listeners.forEach(l -> l.onRunStart(info));
@@ -416,6 +478,14 @@ public final class Trainer implements AutoCloseable {
             p.lossImages += config.batchSize();
             checkDivergence(p, st.loss());
         }
+    }
+
+    /** Where the cuDNN algorithms came from, when a resumed run took them from its checkpoint. */
+    private String algorithmsNote() {
+        if (algorithmsFrom == null) return "";
+        java.util.Set<String> fresh = ((CudaBackend) backend).convolutionAlgorithmsNotReused();
+        return "; cuDNN convolution algorithms as recorded in the checkpoint"
+                + (fresh.isEmpty() ? "" : ", except for " + fresh + ", which cuDNN does not offer here (chosen afresh)");
     }
 
     /** Writes a checkpoint of the state after {@code p.step} steps (with a run directory only). */

@@ -16,7 +16,17 @@ class ConfigFileTest {
 
     static TrainConfig sample() {
         return TrainConfig.builder().model("cnn").optimizer("sssam").seed(-7).lr(0.1 / 3).maxSteps(1L << 40)
-                .out(Path.of("runs", "x")).divergenceLoss(12.5).build();
+                .out(Path.of("runs", "x")).divergenceLoss(12.5).deterministic(true).build();
+    }
+
+    /** A run directory from before --deterministic existed resumes as it ran: without it. */
+    @Test
+    void aConfigWithoutDeterministicIsNotDeterministic(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("config.json");
+        Files.writeString(f, Json.pretty(sample().toMap()).replace(",\n  \"deterministic\": true", ""));
+        assertFalse(Files.readString(f).contains("deterministic"));
+        assertFalse(ConfigFile.read(f).deterministic());
+        assertEquals(sample().toBuilder().deterministic(false).build(), ConfigFile.read(f));
     }
 
     @Test
@@ -36,6 +46,7 @@ class ConfigFileTest {
         "\"lr\": 0.05|\"lr\": NaN|malformed JSON",
         "\"lr\": 0.05|\"lr\": -1|invalid value: --lr: must be a positive number",
         "\"nesterov\": false|\"nesterov\": 0|key \"nesterov\" must be true or false",
+        "\"deterministic\": false|\"deterministic\": \"yes\"|key \"deterministic\" must be true or false",
         "\"seed\": 42,|                |missing key \"seed\"",
         "\"model\": \"mlp\"|\"model\": null|key \"model\" must be a string, got null",
     })

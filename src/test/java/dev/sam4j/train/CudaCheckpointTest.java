@@ -49,16 +49,22 @@ class CudaCheckpointTest {
             long built = cuda.deviceMemoryInUse();
             if (resume) t.resume(cfg.out().resolve(Checkpoint.FILE));
             long resumed = cuda.deviceMemoryInUse();
-            t.addListener(w);
-            if (stopAt >= 0) {
-                t.addListener(new TrainListener() {
-                    @Override public void onStep(StepRecord s) { if (s.step() == stopAt) t.requestStop(); }
-                });
-            }
-            RunSummary s = t.run();
-            assertEquals(stopAt >= 0, s.interrupted());
+            RunSummary s = run(t, w, stopAt);
             return new Result(t.model().downloadParams(), built, resumed, cuda.deviceMemoryInUse(), s);
         }
+    }
+
+    /** Runs {@code t} writing to {@code w}, asking to stop when the record of step {@code stopAt} arrives (no stop if negative). */
+    static RunSummary run(Trainer t, RunWriter w, long stopAt) {
+        t.addListener(w);
+        if (stopAt >= 0) {
+            t.addListener(new TrainListener() {
+                @Override public void onStep(StepRecord s) { if (s.step() == stopAt) t.requestStop(); }
+            });
+        }
+        RunSummary s = t.run();
+        assertEquals(stopAt >= 0, s.interrupted());
+        return s;
     }
 
     /**

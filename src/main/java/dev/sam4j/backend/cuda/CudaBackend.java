@@ -39,7 +39,9 @@ import org.bytedeco.javacpp.Pointer;
  * step allocates nothing once every shape has run once.
  *
  * <p>Labels are validated by the loss kernel on the device; a bad one is reported as a
- * {@link CudaException} at the next synchronisation. One thread at a time.
+ * {@link CudaException} at the next synchronisation. One thread at a time, but any thread: every operation
+ * resolves its buffers ({@code c}), opens ({@code checkOpen}) or stages ({@code staging}) first, and each of
+ * those makes this backend's device current on the calling thread ({@link CudaContext#makeCurrent}).
  */
 public final class CudaBackend implements Backend {
     // Byte offsets into the scratch block: reduction partials, then device-born scalars.
@@ -55,7 +57,7 @@ public final class CudaBackend implements Backend {
     final CudaModule module;
     final CudaKernels k;
     final long scratch;
-    private final boolean tf32;
+    private final boolean tf32, deterministic;
     private final Map<CudaBuffer, Long> allocations = new IdentityHashMap<>();
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
     private final CudaContext.DevicePointer gemmA = new CudaContext.DevicePointer(0), gemmB = new CudaContext.DevicePointer(0),
@@ -68,17 +70,24 @@ public final class CudaBackend implements Backend {
     private boolean closed;
 
     /** Opens device {@code device}; TF32 GEMM only if {@code tf32}. Throws {@link CudaException} with the reason if CUDA is unusable. */
-    public CudaBackend(int device, boolean tf32) {
+    public CudaBackend(int device, boolean tf32) { this(device, tf32, false); }
+
+    /**
+     * As {@link #CudaBackend(int, boolean)}; with {@code deterministic}, cuDNN convolutions use only
+     * algorithms cuDNN reports deterministic ({@link CudaDnn}).
+     */
+    public CudaBackend(int device, boolean tf32, boolean deterministic) {
         CudaRuntime.Availability a = CudaRuntime.probe();
         if (!a.available()) throw new CudaException("CUDA is not available: " + a.reason());
         if (device < 0 || device >= a.deviceCount()) {
             throw new CudaException("cuda:" + device + " does not exist: " + a.deviceCount() + " CUDA device(s)");
         }
         this.tf32 = tf32;
+        this.deterministic = deterministic;
         CudaContext c = new CudaContext(device, tf32);
         CudaModule m = null;
         try {
-            m = new CudaModule();
+            m = new CudaModule("cuda:" + device + " (" + c.name + ")", c.major, c.minor);
             this.k = new CudaKernels(m, c.stream, c.multiprocessors);
             long[] p = {0};
             CudaCheck.cu(cuMemAlloc(p, SCRATCH_BYTES), "cuMemAlloc(scratch)");
@@ -97,9 +106,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String describe() {
-        return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s", ctx.device, ctx.name,
+        return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s%s", ctx.device, ctx.name,
                 ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
                 CudaRuntime.libVersion(ctx.cublasVersion), tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
+                deterministic ? ", deterministic cuDNN algorithms only" : "",
                 CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
     }
 
@@ -123,6 +133,7 @@ public final class CudaBackend implements Backend {
 
     void free(CudaBuffer b) {
         if (closed || allocations.remove(b) == null) return;
+        ctx.makeCurrent();
         // Queued kernels may still use it: cuMemFree waits for the device's pending work (and we hold no graph on it).
         CudaCheck.cu(cuMemFree(b.address), "cuMemFree");
     }
@@ -157,6 +168,7 @@ public final class CudaBackend implements Backend {
     CudaBuffer cuda(Buffer b) { return c(b); }
 
     private CudaBuffer c(Buffer b) {
+        ctx.makeCurrent();
         if (b instanceof CudaBuffer cb && cb.owner == this) return cb;
         throw new IllegalArgumentException("buffer of another backend: " + (b == null ? "null" : b.getClass().getSimpleName()));
     }
@@ -166,6 +178,7 @@ public final class CudaBackend implements Backend {
     }
 
     private Pointer staging(long bytes) {
+        ctx.makeCurrent();
         if (bytes > stagingBytes) {
             if (stagingBytes > 0) cudaFreeHost(staging);
             long size = Math.max(bytes, 1 << 16);
@@ -361,8 +374,41 @@ public final class CudaBackend implements Backend {
     /** Made on first use, so that the MLP trains on hosts without cuDNN. */
     private CudaDnn dnn() {
         checkOpen();
-        if (dnn == null) dnn = new CudaDnn(ctx, tf32);
+        if (dnn == null) dnn = new CudaDnn(ctx, tf32, deterministic);
         return dnn;
+    }
+
+    /**
+     * The cuDNN convolution algorithms chosen so far, one shape per entry (the format of
+     * {@code CudaDnn.algorithms}); empty when no convolution has been set up.
+     */
+    public String convolutionAlgorithms() { return dnn == null ? "" : dnn.algorithms(); }
+
+    /**
+     * From now on, takes the algorithms in {@code encoded} (as {@link #convolutionAlgorithms} writes them) for
+     * their shapes wherever cuDNN offers them within the workspace. Call it before the model is bound, so that
+     * the workspace and any captured graph are made for them. Throws {@link IllegalArgumentException} on an
+     * entry that does not parse.
+     */
+    public void reuseConvolutionAlgorithms(String encoded) { dnn().reuse(encoded); }
+
+    /** Shapes whose algorithms given to {@link #reuseConvolutionAlgorithms} cuDNN did not offer here, so were chosen afresh. */
+    public java.util.Set<String> convolutionAlgorithmsNotReused() { return dnn == null ? java.util.Set.of() : dnn.notReused(); }
+
+    /**
+     * Why cuDNN 9 cannot serve this backend, or null when it can: its libraries load, report version 9, and
+     * open a handle on this device (which also checks that this cuDNN has kernels for it). The handle is
+     * kept for the run.
+     */
+    public String cudnnUnusable() {
+        String load = CudaRuntime.cudnnLoadProblem();
+        if (load != null) return load;
+        try {
+            ctx.dnn();
+            return null;
+        } catch (RuntimeException | LinkageError e) {
+            return "cuDNN " + CudaRuntime.cudnnVersion() + " does not open on cuda:" + ctx.device + ": " + CudaRuntime.rootMessage(e);
+        }
     }
 
     private static long addr(Buffer b) { return b == null ? 0 : ((CudaBuffer) b).address; }
@@ -551,12 +597,14 @@ public final class CudaBackend implements Backend {
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("CUDA backend is closed");
+        ctx.makeCurrent();
     }
 
     /** Frees every buffer still allocated, the pinned staging memory, the kernels, the stream and the handles. */
     @Override
     public void close() {
         if (closed) return;
+        ctx.makeCurrent();
         try {
             ctx.synchronize("close");
         } catch (CudaException ignored) {

@@ -36,6 +36,13 @@ import org.bytedeco.javacpp.SizeTPointer;
  * a conditional node's body above all) cannot hold. Why a non-blocking stream: it never orders with the
  * legacy default stream, so nothing outside this backend can stall it. Counts host synchronisations
  * ({@link #hostSyncs}): the graph step's claim of zero is checked against this number.
+ *
+ * <p>Why {@link #makeCurrent}: {@code cudaSetDevice} is per thread. A thread starts on device 0, and one
+ * that last used another context has that device current; a launch, capture or library call on this
+ * context's stream or handles from such a thread fails (or, for an allocation, lands on the wrong device).
+ * So every entry point of the backend that calls CUDA makes this device current first; which device each
+ * thread has current is tracked here, because sam4j is the only caller of {@code cudaSetDevice}, so the
+ * check costs a thread-local read and the call happens only when the thread or the device changes.
  */
 final class CudaContext implements AutoCloseable {
     private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
@@ -52,9 +59,12 @@ final class CudaContext implements AutoCloseable {
     private cudnnContext dnn;
     private boolean closed;
 
+    /** The device each thread has made current through {@link #makeCurrent}; -1 before its first. */
+    private static final ThreadLocal<int[]> CURRENT = ThreadLocal.withInitial(() -> new int[] {-1});
+
     CudaContext(int device, boolean tf32) {
         this.device = device;
-        CudaCheck.rt(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+        makeCurrent();
         CudaCheck.rt(cudaFree(null), "cudaFree(null) (creates the primary context)");
         cudaDeviceProp p = new cudaDeviceProp();
         CudaCheck.rt(cudaGetDeviceProperties(p, device), "cudaGetDeviceProperties");
@@ -76,6 +86,15 @@ final class CudaContext implements AutoCloseable {
         int[] v = {0};
         CudaCheck.blas(cublasGetVersion_v2(blas, v), "cublasGetVersion_v2");
         cublasVersion = v[0];
+    }
+
+    /** Makes this context's device the calling thread's current device, unless it already is. */
+    void makeCurrent() {
+        int[] current = CURRENT.get();
+        if (current[0] != device) {
+            CudaCheck.rt(cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+            current[0] = device;
+        }
     }
 
     /** Waits for all work queued on the stream; the only way this backend blocks the host. */
@@ -104,6 +123,7 @@ final class CudaContext implements AutoCloseable {
      * still train the MLP, and only convnets then fail (saying so).
      */
     cudnnContext dnn() {
+        makeCurrent();  // every cuDNN call gets its handle here
         if (dnn == null) {
             cudnnContext h = new cudnnContext();
             CudaCheck.dnn(cudnnCreate(h), "cudnnCreate");
@@ -117,6 +137,7 @@ final class CudaContext implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        makeCurrent();
         // Best effort: a failed earlier kernel may have spoiled the context; freeing must not throw over it.
         cudaStreamSynchronize(stream);
         cublasDestroy_v2(blas);

@@ -3,6 +3,7 @@ package dev.sam4j.backend.cuda;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_BATCHNORM_SPATIAL;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_CROSS_CORRELATION;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_FLOAT;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_DETERMINISTIC;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DEFAULT_MATH;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_FMA_MATH;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_NOT_PROPAGATE_NAN;
@@ -40,10 +41,15 @@ import static org.bytedeco.cuda.global.cudnn.cudnnSetTensor4dDescriptor;
 import dev.sam4j.backend.ConvGeom;
 import dev.sam4j.backend.PoolGeom;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.StringJoiner;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdFilterAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
@@ -64,6 +70,13 @@ import org.bytedeco.javacpp.Pointer;
  * for its batch before it captures), or else by the first eager call. Each call then takes, on the host, the
  * fastest candidate whose workspace fits the caller's workspace buffer.
  *
+ * <p>Determinism. Find ranks by time, so two processes may take different algorithms for one shape, and some
+ * algorithms add with atomics, so that even one of them may not repeat its last bits (cuDNN names
+ * backward-data algorithm 0 and backward-filter algorithms 0 and 3). With {@code deterministic} only
+ * candidates that cuDNN reports {@code CUDNN_DETERMINISTIC} are kept; and {@link #algorithms} lists what was
+ * chosen, which a checkpoint records and a resumed run hands back ({@link #reuse}), so that it takes the
+ * same algorithms, not the ones its own timing would pick.
+ *
  * <p>Batch norm uses {@code CUDNN_BATCHNORM_SPATIAL} (not the persistent variant, whose different summation
  * order would loosen the parity tests). cuDNN's running-variance update uses the unbiased variance and its
  * saved inverse variance is {@code 1/sqrt(var + eps)}, both as {@code Backend} specifies. The frozen mode
@@ -78,17 +91,20 @@ final class CudaDnn implements AutoCloseable {
     private static final int CANDIDATES = 16;
 
     private final CudaContext ctx;
-    private final boolean tf32;
+    private final boolean tf32, deterministic;
     private final FloatPointer one = new FloatPointer(1), zero = new FloatPointer(1);
     private final CudaContext.DevicePointer[] p = new CudaContext.DevicePointer[8];
     private final Map<ConvKey, Conv> convs = new HashMap<>();
     private final Map<PoolKey, Pool> pools = new HashMap<>();
     private final Map<BnKey, Bn> bns = new HashMap<>();
+    private final Map<ConvKey, int[]> reuse = new HashMap<>();
+    private final Set<String> notReused = new TreeSet<>();
     private final List<Runnable> destroy = new ArrayList<>();
 
-    CudaDnn(CudaContext ctx, boolean tf32) {
+    CudaDnn(CudaContext ctx, boolean tf32, boolean deterministic) {
         this.ctx = ctx;
         this.tf32 = tf32;
+        this.deterministic = deterministic;
         one.put(1f);
         zero.put(0f);
         for (int i = 0; i < p.length; i++) p[i] = new CudaContext.DevicePointer(0);
@@ -173,7 +189,7 @@ final class CudaDnn implements AutoCloseable {
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
             c.algos[0] = java.util.Arrays.copyOf(a, k);
             c.mems[0] = java.util.Arrays.copyOf(m, k);
@@ -186,7 +202,7 @@ final class CudaDnn implements AutoCloseable {
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
             c.algos[1] = java.util.Arrays.copyOf(a, k);
             c.mems[1] = java.util.Arrays.copyOf(m, k);
@@ -199,24 +215,41 @@ final class CudaDnn implements AutoCloseable {
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
-                if (r.status() == CUDNN_STATUS_SUCCESS) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
             }
             c.algos[2] = java.util.Arrays.copyOf(a, k);
             c.mems[2] = java.util.Arrays.copyOf(m, k);
         }
     }
 
-    /** The fastest candidate of each direction whose workspace fits {@code capacity} bytes (host only). */
-    private static void pick(Conv c, ConvGeom g, int n, long capacity) {
+    /** Whether a candidate Find returned may be used: it ran, and it is deterministic if that was asked for. */
+    private boolean usable(int status, int determinism) {
+        return status == CUDNN_STATUS_SUCCESS && (!deterministic || determinism == CUDNN_DETERMINISTIC);
+    }
+
+    /**
+     * The fastest candidate of each direction whose workspace fits {@code capacity} bytes (host only), unless
+     * the shape's algorithms were given ({@link #reuse}) and that one is among the candidates and fits; a
+     * given one that is not is noted ({@link #notReused}) and the fastest taken instead.
+     */
+    private void pick(Conv c, ConvGeom g, int n, long capacity) {
         int[] algo = new int[3];
         long[] bytes = new long[3];
         String[] dir = {"forward", "backward-data", "backward-filter"};
+        int[] want = reuse.get(new ConvKey(g, n));
         for (int d = 0; d < 3; d++) {
             int i = 0;
+            if (want != null) {
+                while (i < c.algos[d].length && (c.algos[d][i] != want[d] || c.mems[d][i] > capacity)) i++;
+                if (i == c.algos[d].length) {
+                    notReused.add(key(new ConvKey(g, n)));
+                    i = 0;
+                }
+            }
             while (i < c.algos[d].length && c.mems[d][i] > capacity) i++;
             if (i == c.algos[d].length) {
-                throw new CudaException("no cuDNN " + dir[d] + " convolution algorithm for " + g + " at batch " + n + " within "
-                        + capacity + " workspace bytes");
+                throw new CudaException("no " + (deterministic ? "deterministic " : "") + "cuDNN " + dir[d]
+                        + " convolution algorithm for " + g + " at batch " + n + " within " + capacity + " workspace bytes");
             }
             algo[d] = c.algos[d][i];
             bytes[d] = c.mems[d][i];
@@ -229,6 +262,65 @@ final class CudaDnn implements AutoCloseable {
         c.bwdFilterBytes = bytes[2];
         c.capacity = capacity;
     }
+
+    /**
+     * The algorithms chosen so far, one shape per entry in key order, e.g.
+     * {@code 16/1,8,8/32,3,3/1/1=0,0,2;...}: batch / input channels, height, width / output channels, kernel
+     * height, width / stride / padding = forward, backward-data, backward-filter algorithm. What a checkpoint
+     * records, so that a resumed run can take the same ones ({@link #reuse}).
+     */
+    String algorithms() {
+        TreeMap<String, String> out = new TreeMap<>();
+        convs.forEach((k, c) -> { if (c.capacity >= 0) out.put(key(k), c.fwd + "," + c.bwdData + "," + c.bwdFilter); });
+        StringJoiner j = new StringJoiner(";");
+        out.forEach((k, v) -> j.add(k + "=" + v));
+        return j.toString();
+    }
+
+    private static String key(ConvKey k) {
+        ConvGeom g = k.g();
+        return k.n() + "/" + g.inC() + "," + g.inH() + "," + g.inW() + "/" + g.outC() + "," + g.kH() + "," + g.kW() + "/" + g.stride()
+                + "/" + g.pad();
+    }
+
+    /**
+     * Takes the algorithms in {@code encoded} (as {@link #algorithms} writes them) for their shapes from now on,
+     * wherever Find offers them within the workspace: a resumed run then computes what the interrupted one
+     * would have. Shapes already chosen are chosen again at their next use. Throws
+     * {@link IllegalArgumentException} naming the entry that does not parse.
+     */
+    void reuse(String encoded) {
+        Map<ConvKey, int[]> parsed = new HashMap<>();
+        if (!encoded.isEmpty()) {
+            for (String entry : encoded.split(";", -1)) {
+                String[] kv = entry.split("=", -1), parts = kv[0].split("/", -1);
+                try {
+                    if (kv.length != 2 || parts.length != 5) throw new IllegalArgumentException();
+                    int[] in = ints(parts[1], 3), w = ints(parts[2], 3), algos = ints(kv[1], 3);
+                    ConvGeom g = new ConvGeom(in[0], in[1], in[2], w[0], w[1], w[2], Integer.parseInt(parts[3]), Integer.parseInt(parts[4]));
+                    int n = Integer.parseInt(parts[0]);
+                    if (n < 1 || algos[0] < 0 || algos[1] < 0 || algos[2] < 0) throw new IllegalArgumentException();
+                    parsed.put(new ConvKey(g, n), algos);
+                } catch (IllegalArgumentException e) {  // NumberFormatException included
+                    throw new IllegalArgumentException("'" + entry + "' is not batch/C,H,W/K,R,S/stride/pad=fwd,bwd-data,bwd-filter");
+                }
+            }
+        }
+        reuse.clear();
+        reuse.putAll(parsed);
+        for (Conv c : convs.values()) c.capacity = -1;
+    }
+
+    private static int[] ints(String csv, int count) {
+        String[] p = csv.split(",", -1);
+        if (p.length != count) throw new IllegalArgumentException();
+        int[] out = new int[count];
+        for (int i = 0; i < count; i++) out[i] = Integer.parseInt(p[i]);
+        return out;
+    }
+
+    /** Shapes whose given algorithm ({@link #reuse}) Find did not offer within the workspace, so were chosen afresh. */
+    Set<String> notReused() { return Collections.unmodifiableSet(notReused); }
 
     /** Workspace floats the chosen algorithms of this shape need (choosing them now, within {@link #MAX_WORKSPACE_BYTES}). */
     long workspaceFloats(ConvGeom g, int n) {

@@ -27,7 +27,7 @@ public final class CudaEntryPoints {
     public static final List<EntryPoint> ALL = List.of(
             // probe and device queries
             rt("cudaGetDeviceCount"), rt("cudaGetErrorName"), rt("cudaGetDeviceProperties"), rt("cudaDriverGetVersion"),
-            rt("cudaRuntimeGetVersion"), rt("cudaMemGetInfo"),
+            rt("cudaRuntimeGetVersion"), rt("cudaMemGetInfo"), rt("cudaDeviceGetAttribute"),
             // context and stream
             rt("cudaSetDevice"), rt("cudaFree"), rt("cudaStreamCreateWithFlags"), rt("cudaStreamSynchronize"),
             rt("cudaStreamDestroy"),

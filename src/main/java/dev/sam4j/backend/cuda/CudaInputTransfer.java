@@ -40,7 +40,9 @@ import org.bytedeco.javacpp.Pointer;
  * area may be overwritten by batch {@code k+2}. The host never waits here unless every pinned slot is
  * still being copied ({@link InputPipeline#inputWaits()}).
  *
- * <p>All calls come from the training thread; the producer thread only writes pinned host memory.
+ * <p>All calls come from the training thread, which makes the backend's device current first (the
+ * events must be made on the device of the streams they are recorded on); the producer thread only writes
+ * pinned host memory and calls no CUDA function.
  */
 final class CudaInputTransfer implements InputPipeline.Transfer {
     private final CudaBackend backend;
@@ -90,6 +92,7 @@ final class CudaInputTransfer implements InputPipeline.Transfer {
 
     CudaInputTransfer(CudaBackend backend) {
         this.backend = backend;
+        backend.ctx.makeCurrent();
         CudaCheck.rt(cudaStreamCreateWithFlags(copyStream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags(copy stream)");
         for (int i = 0; i < 2; i++) {
             consumed[i] = new CUevent_st();
@@ -165,6 +168,7 @@ final class CudaInputTransfer implements InputPipeline.Transfer {
     @Override public void close() {
         if (closed) return;
         closed = true;
+        backend.ctx.makeCurrent();
         // Best effort, like the backend's own close: free what we can even if the context failed earlier.
         cudaStreamSynchronize(copyStream);
         for (PinnedSlot s : slots) s.free();
@@ -180,5 +184,6 @@ final class CudaInputTransfer implements InputPipeline.Transfer {
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("CUDA input transfer is closed");
+        backend.ctx.makeCurrent();
     }
 }

@@ -1,5 +1,9 @@
 package dev.sam4j.backend.cuda;
 
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrGlobalMemoryBusWidth;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrL2CacheSize;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrMemoryClockRate;
+import static org.bytedeco.cuda.global.cudart.cudaDeviceGetAttribute;
 import static org.bytedeco.cuda.global.cudart.cudaDriverGetVersion;
 import static org.bytedeco.cuda.global.cudart.cudaGetDeviceCount;
 import static org.bytedeco.cuda.global.cudart.cudaGetDeviceProperties;
@@ -34,11 +38,23 @@ public final class CudaRuntime {
     /** The probe's verdict: usable or not, the one-line reason, the number of devices. */
     public record Availability(boolean available, String reason, int deviceCount, boolean standIn) {}
 
-    /** One device, for {@code sam4j info} and run records. */
-    public record DeviceInfo(int index, String name, int major, int minor, int multiprocessors, long totalMemory) {
+    /**
+     * One device, for {@code sam4j info}, run records and the benchmarks: its memory clock (kHz), memory bus
+     * width (bits) and L2 cache size (bytes) come from {@code cudaDeviceGetAttribute}, since CUDA 13 removed
+     * the memory clock from {@code cudaDeviceProp}.
+     */
+    public record DeviceInfo(int index, String name, int major, int minor, int multiprocessors, long totalMemory,
+                             int memoryClockKHz, int memoryBusBits, long l2Bytes) {
+        /**
+         * The theoretical memory bandwidth in bytes/s: two transfers per memory clock (double data rate, as
+         * NVIDIA's own deviceQuery counts) over the whole bus.
+         */
+        public double peakBandwidth() { return 2.0 * memoryClockKHz * 1e3 * (memoryBusBits / 8.0); }
+
         public String describe() {
-            return String.format(Locale.ROOT, "cuda:%d %s, compute capability %d.%d, %d SMs, %.1f GiB", index, name, major,
-                    minor, multiprocessors, totalMemory / (1024.0 * 1024 * 1024));
+            return String.format(Locale.ROOT, "cuda:%d %s, compute capability %d.%d, %d SMs, %.1f GiB, %d MiB L2, "
+                    + "memory %d-bit at %d MHz (%.0f GB/s peak)", index, name, major, minor, multiprocessors,
+                    totalMemory / (1024.0 * 1024 * 1024), l2Bytes >> 20, memoryBusBits, memoryClockKHz / 1000, peakBandwidth() / 1e9);
         }
     }
 
@@ -91,10 +107,18 @@ public final class CudaRuntime {
         for (int i = 0; i < a.deviceCount(); i++) {
             cudaDeviceProp p = new cudaDeviceProp();
             CudaCheck.rt(cudaGetDeviceProperties(p, i), "cudaGetDeviceProperties(" + i + ")");
-            out.add(new DeviceInfo(i, p.name().getString(), p.major(), p.minor(), p.multiProcessorCount(), p.totalGlobalMem()));
+            out.add(new DeviceInfo(i, p.name().getString(), p.major(), p.minor(), p.multiProcessorCount(), p.totalGlobalMem(),
+                    attribute(cudaDevAttrMemoryClockRate, i), attribute(cudaDevAttrGlobalMemoryBusWidth, i),
+                    attribute(cudaDevAttrL2CacheSize, i)));
             p.close();
         }
         return out;
+    }
+
+    private static int attribute(int attribute, int device) {
+        int[] v = {0};
+        CudaCheck.rt(cudaDeviceGetAttribute(v, attribute, device), "cudaDeviceGetAttribute(" + attribute + ", " + device + ")");
+        return v[0];
     }
 
     /** {@code "driver 13.0, runtime 13.0, cuDNN 9.13.0"}; parts that cannot be read say so. */
@@ -106,6 +130,15 @@ public final class CudaRuntime {
         return "driver " + cudaVersion(driver[0]) + ", runtime " + cudaVersion(runtime[0]) + ", cuDNN " + cudnnVersion();
     }
 
+    /** The targets of this jar's GPU kernels ({@code "sm_75 … sm_120 + compute_80 PTX"}), or why it has none. */
+    public static String kernelTargets() {
+        try {
+            return Fatbin.describe(Fatbin.targets(CudaModule.image()));
+        } catch (CudaException e) {
+            return e.getMessage();
+        }
+    }
+
     /** cuDNN's version, loaded on demand and guarded: part 1 does not need cuDNN to train. */
     public static String cudnnVersion() {
         try {
@@ -115,6 +148,18 @@ public final class CudaRuntime {
         } catch (Throwable t) {
             return "not loadable (" + rootMessage(t) + ")";
         }
+    }
+
+    /** Why cuDNN 9 cannot be loaded here (not found, or another major version), or null when it can. Never throws. */
+    public static String cudnnLoadProblem() {
+        long v;
+        try {
+            Loader.load(org.bytedeco.cuda.global.cudnn.class);
+            v = org.bytedeco.cuda.global.cudnn.cudnnGetVersion();
+        } catch (Throwable t) {
+            return "the cuDNN 9 libraries (libcudnn*.so.9) cannot be loaded: " + rootMessage(t);
+        }
+        return v / 10000 == 9 ? null : "cuDNN " + libVersion(v) + " was found, sam4j needs cuDNN 9";
     }
 
     /** 13000 → "13.0" (driver and runtime: 1000·major + 10·minor). */

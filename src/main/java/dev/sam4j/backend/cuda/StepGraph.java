@@ -396,6 +396,7 @@ public final class StepGraph implements AutoCloseable {
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("step graph is closed");
+        be.ctx.makeCurrent();  // cudaSetDevice is per thread: launches may come from another thread than the build
     }
 
     @Override

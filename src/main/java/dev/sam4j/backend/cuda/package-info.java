@@ -7,14 +7,17 @@
  *       list (a test checks each exists in CUDA 13.0: calling a newer one kills the JVM);</li>
  *   <li>{@link dev.sam4j.backend.cuda.CudaCheck} / {@link dev.sam4j.backend.cuda.CudaException}: status
  *       codes become one exception type naming the call, the code and its name;</li>
- *   <li>{@link dev.sam4j.backend.cuda.CudaContext} (device, stream, cuBLAS and cuDNN handles),
- *       {@link dev.sam4j.backend.cuda.CudaModule} (the nvcc fatbin built from {@code src/main/cuda}),
+ *   <li>{@link dev.sam4j.backend.cuda.CudaContext} (device, stream, cuBLAS and cuDNN handles; makes its device
+ *       current on whichever thread calls, since {@code cudaSetDevice} is per thread),
+ *       {@link dev.sam4j.backend.cuda.CudaModule} (the nvcc fatbin built from {@code src/main/cuda}, checked
+ *       against the device's compute capability by {@link dev.sam4j.backend.cuda.Fatbin} before it is loaded),
  *       {@link dev.sam4j.backend.cuda.Kernel} / {@link dev.sam4j.backend.cuda.CudaKernels} (typed
  *       launchers with argument holders made once);</li>
  *   <li>{@link dev.sam4j.backend.cuda.CudaBackend} with {@link dev.sam4j.backend.cuda.CudaBuffer}: the
  *       {@link dev.sam4j.backend.Backend} operations of the MLP and the SAM family on the GPU, GEMM via
  *       cuBLAS, convolution, pooling and BatchNorm via cuDNN ({@code CudaDnn}: descriptors and algorithms cached
- *       per shape, workspaces from the caller);</li>
+ *       per shape, workspaces from the caller; deterministic algorithms only on request, recorded and reused
+ *       across a resume);</li>
  *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: a captured training step whose SAM branch is a
  *       conditional graph node set on the device; the state it carries from step to step is exported and
  *       imported between steps for checkpoints.</li>

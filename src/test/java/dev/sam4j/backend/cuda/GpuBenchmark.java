@@ -35,7 +35,10 @@ import org.bytedeco.cuda.cudart.CUevent_st;
  * <ol>
  *   <li>{@code probe}: exit 0 when a real GPU is usable, else 2 with the reason on one line;</li>
  *   <li>{@code bench OUTDIR}: bandwidth of the SAM hot-path kernels over an 11M-float arena (ResNet-18's
- *       size) against the measured device-to-device copy (CUDA events, medians of 20 after warm-up), and
+ *       size, which fits in an H100's or H200's L2 cache) and over arrays of 4× the device's L2 size each (read
+ *       from the device, so that memory, not the cache, is measured), each as a fraction of the measured
+ *       device-to-device copy of the same size and of the theoretical memory bandwidth
+ *       ({@link CudaRuntime.DeviceInfo#peakBandwidth}) (CUDA events, medians of 20 after warm-up), and
  *       ms per {@code mlp} step (batch 128, 28×28 inputs) for ERM, SAM and AE-SAM on the host path (the
  *       decision read back each step) and the graph path ({@link StepGraph}: one graph launch per step,
  *       decided on the device); writes {@code bench.json} and {@code bench.txt}.</li>
@@ -97,8 +100,26 @@ public final class GpuBenchmark {
 
     // ------------------------------------------------------------------------------------ bandwidth
 
+    /** ResNet-18's parameter count: the arena size the kernels run over in training. */
+    static final long RESNET18_FLOATS = 11_173_962L;
+
+    /** Floats per array so that one array is at least 4× the L2 cache: memory, not the cache, is then measured. */
+    static long beyondL2(long l2Bytes) { return Math.max(RESNET18_FLOATS, (4 * l2Bytes + 3) / 4); }
+
     static void bandwidth(CudaBackend cuda, Map<String, Object> r, List<String> table) {
-        long n = 11_173_962L;
+        CudaRuntime.DeviceInfo dev = CudaRuntime.devices().get(cuda.ctx.device);
+        double peak = dev.peakBandwidth() / 1e9;
+        r.put("l2_bytes", dev.l2Bytes());
+        r.put("peak_GBps", peak);
+        table.add(String.format(Locale.ROOT, "bandwidth (medians of 20, CUDA events); theoretical peak %.0f GB/s (%d-bit bus, %d MHz"
+                + " memory clock, x2 for double data rate); L2 %d MiB:", peak, dev.memoryBusBits(), dev.memoryClockKHz() / 1000,
+                dev.l2Bytes() >> 20));
+        bandwidth(cuda, RESNET18_FLOATS, "", peak, r, table);
+        bandwidth(cuda, beyondL2(dev.l2Bytes()), "_4xL2", peak, r, table);
+    }
+
+    /** The kernels over arrays of {@code n} floats; JSON keys end in {@code suffix}. */
+    static void bandwidth(CudaBackend cuda, long n, String suffix, double peak, Map<String, Object> r, List<String> table) {
         Buffer w = cuda.allocate(n), g = cuda.allocate(n), ws = cuda.allocate(n), gs = cuda.allocate(n), m = cuda.allocate(n);
         cuda.fill(w, 0.01f, n);
         cuda.fill(g, 0.001f, n);
@@ -110,15 +131,19 @@ public final class GpuBenchmark {
                 cuda.scratch + CudaBackend.S, cuda.scratch + CudaBackend.NONFINITE)));
         double perturb = gbps(5 * bytes, medianMs(cuda, () -> cuda.samPerturb(w, g, ws, gs, n, 1e-6f)));
         double restore = gbps(5 * bytes, medianMs(cuda, () -> cuda.restoreSgdUpdate(w, ws, g, m, n, 1e-6f, 0.9f, 5e-4f, false)));
-        r.put("copy_GBps", copy);
-        r.put("sumsq_GBps", sumsq);
-        r.put("perturb_GBps", perturb);
-        r.put("restore_update_GBps", restore);
-        table.add(String.format(Locale.ROOT, "bandwidth, n=%,d floats (medians of 20, CUDA events):", n));
-        table.add(String.format(Locale.ROOT, "  D2D copy        %7.0f GB/s (read + write)", copy));
-        table.add(String.format(Locale.ROOT, "  sum of squares  %7.0f GB/s  %5.1f%% of copy (1 read)", sumsq, 100 * sumsq / copy));
-        table.add(String.format(Locale.ROOT, "  perturb         %7.0f GB/s  %5.1f%% of copy (2 reads + 3 writes)", perturb, 100 * perturb / copy));
-        table.add(String.format(Locale.ROOT, "  restore+update  %7.0f GB/s  %5.1f%% of copy (3 reads + 2 writes)", restore, 100 * restore / copy));
+        r.put("n" + suffix, n);
+        r.put("copy_GBps" + suffix, copy);
+        r.put("sumsq_GBps" + suffix, sumsq);
+        r.put("perturb_GBps" + suffix, perturb);
+        r.put("restore_update_GBps" + suffix, restore);
+        table.add(String.format(Locale.ROOT, "  n=%,d floats (%.0f MB per array)%s:", n, 4e-6 * n, suffix.isEmpty() ? "" : ", 4x the L2 size"));
+        table.add(String.format(Locale.ROOT, "    D2D copy        %7.0f GB/s                  %5.1f%% of peak (read + write)", copy, 100 * copy / peak));
+        for (Object[] k : new Object[][] {{"sum of squares", sumsq, "1 read"}, {"perturb", perturb, "2 reads + 3 writes"},
+                {"restore+update", restore, "3 reads + 2 writes"}}) {
+            double v = (double) k[1];
+            table.add(String.format(Locale.ROOT, "    %-15s %7.0f GB/s  %5.1f%% of copy  %5.1f%% of peak (%s)", k[0], v, 100 * v / copy,
+                    100 * v / peak, k[2]));
+        }
         for (Buffer b : List.of(w, g, ws, gs, m)) ((CudaBuffer) b).close();
     }
 

@@ -20,6 +20,17 @@ class ModelsTest {
         return Model.layoutOf(Models.create(name, input, classes), input);
     }
 
+    /** What decides whether a model needs cuDNN on CUDA: convolution, pooling or batch norm anywhere inside. */
+    @Test
+    void convnetsUseSpatialOpsAndTheMlpDoesNot() {
+        assertFalse(Models.create("mlp", MNIST, 10).usesSpatialOps());
+        assertFalse(Models.create("mlp:64", MNIST, 10).usesSpatialOps());
+        for (String convnet : new String[] {"cnn", "resnet18", "wrn-16-4"}) {
+            assertTrue(Models.create(convnet, convnet.equals("cnn") ? MNIST : CIFAR, 10).usesSpatialOps(), convnet);
+        }
+        assertTrue(new dev.sam4j.nn.Sequential().add(new dev.sam4j.nn.Flatten()).add(new dev.sam4j.nn.GlobalAvgPool()).usesSpatialOps());
+    }
+
     @Test
     void mlpCount() {
         long expected = (784L * 512 + 512) + (512L * 512 + 512) + (512L * 10 + 10);

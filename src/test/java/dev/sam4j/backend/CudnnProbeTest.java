@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sam4j.backend.cpu.CpuBackend;
 import dev.sam4j.backend.cuda.CudaBackend;
+import dev.sam4j.backend.cuda.CudaTestSupport;
 import dev.sam4j.backend.cuda.StandIn;
 import dev.sam4j.train.TrainConfig;
 import dev.sam4j.train.Trainer;
@@ -23,7 +24,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class CudnnProbeTest {
 
     static void requireStandIn() {
-        assumeTrue(StandIn.active(), "needs the CPU stand-ins of the CUDA libraries, whose cuDNN can be made unusable");
+        assumeTrue(CudaTestSupport.requireCuda().standIn(), "needs the CPU stand-ins of the CUDA libraries, whose cuDNN can be made unusable");
     }
 
     static TrainConfig config(String model, String device) {

@@ -1,9 +1,9 @@
 package dev.sam4j.train;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sam4j.backend.cuda.CudaBackend;
+import dev.sam4j.backend.cuda.CudaTestSupport;
 import dev.sam4j.backend.cuda.StandIn;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.io.SafeTensors;
@@ -30,8 +30,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class DeterministicCudnnTest {
 
     static void requireCuda() {
-        dev.sam4j.backend.cuda.CudaRuntime.Availability a = dev.sam4j.backend.cuda.CudaRuntime.probe();
-        assumeTrue(a.available(), () -> "no CUDA: " + a.reason());
+        CudaTestSupport.requireCuda();
     }
 
     /** 3 full batches of 16 per epoch (and a short one of 8 on the host path), two epochs, a checkpoint every 2 steps. */

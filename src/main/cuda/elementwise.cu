@@ -7,7 +7,8 @@
 //     *skip != 0 (LookSAM's g_v must survive a faulty second pass, decide.cu)
 // Launch: any grid, blockDim 256 (sum_rows: one thread per column, grid ceil(cols / 256), so each
 //   column is summed in row order: deterministic and coalesced across columns).
-// Tested: CudaKernelsTest against the ReferenceBackend (axpby's skip as well).
+// Tested: CudaBackendTest against the ReferenceBackend; axpby with a device alpha and its skip in
+//   CudaKernelsTest.
 #include "common.cuh"
 
 extern "C" __global__ void add_row_bias(float* __restrict__ y, const float* __restrict__ bias, int rows, int cols) {

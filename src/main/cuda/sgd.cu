@@ -13,9 +13,9 @@
 // lr and v_scale are launch arguments unless their *_ptr is not null (read from device memory:
 //   the learning rate of this step, LookSAM's α·‖g‖/‖g_v‖ computed by looksam.cu).
 // Launch: any grid, blockDim 256.
-// Tested: CudaKernelsTest (restore flag, device lr and v_scale, skip on both paths) and
+// Tested: CudaKernelsTest (restore flag, device lr and v_scale, the skip on both paths) and
 //   CudaBackendTest (sgdUpdate, sgdUpdateWithDirection, restoreSgdUpdate) against the
-//   ReferenceBackend, fp32 tolerance.
+//   ReferenceBackend, fp32 tolerance; DeviceSkipTest and HostDeviceStepAgreementTest in the step graph.
 #include "common.cuh"
 
 extern "C" __global__ void sgd_step(float* __restrict__ w, const float* __restrict__ w_saved,

@@ -2,7 +2,8 @@
 // finished by reduce_finalize (sumsq.cu) in a fixed order.
 //
 // Launch: grid P = min(1024, ceil(n / 256)), blockDim 256 (the same rule as sumsq_partials).
-// Tested: CudaKernelsTest against ScalarOps.dot.
+// Tested: CudaBackendTest (dot against the ReferenceBackend over sizes 1 .. 11M; CudaKernelsTest.TESTED_BY
+//   lists the test of every kernel).
 #include "common.cuh"
 
 extern "C" __global__ void dot_partials(const float* __restrict__ a, const float* __restrict__ b,

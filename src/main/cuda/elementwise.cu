@@ -1,11 +1,14 @@
 // Elementwise and small layout kernels of the MLP's layers and of the arena bookkeeping.
 //   add_row_bias: y[r, c] += bias[c]            sum_rows: db[c] = Σ_r dy[r, c] (rows in order)
 //   relu_forward: y = max(x, 0)                 relu_backward: dx = y > 0 ? dy : 0
-//   add: out = a + b                            axpby: out = α·x + β·y (α from *alpha_ptr if set)
-//   fill: x = v                                 copy: dst = src (graph-capturable like a memcpy)
+//   add: out = a + b                            fill: x = v
+//   copy: dst = src (graph-capturable like a memcpy)
+//   axpby: out = α·x + β·y (α from *alpha_ptr if set); nothing is written when skip is not null and
+//     *skip != 0 (LookSAM's g_v must survive a faulty second pass, decide.cu)
 // Launch: any grid, blockDim 256 (sum_rows: one thread per column, grid ceil(cols / 256), so each
 //   column is summed in row order: deterministic and coalesced across columns).
-// Tested: CudaKernelsTest against ScalarOps / ReferenceBackend.
+// Tested: CudaBackendTest against the ReferenceBackend; axpby with a device alpha and its skip in
+//   CudaKernelsTest.
 #include "common.cuh"
 
 extern "C" __global__ void add_row_bias(float* __restrict__ y, const float* __restrict__ bias, int rows, int cols) {
@@ -33,7 +36,8 @@ extern "C" __global__ void add(const float* a, const float* b, float* out, long 
 }
 
 extern "C" __global__ void axpby(float alpha, const float* __restrict__ alpha_ptr, const float* x, float beta,
-                                 const float* y, float* out, long long n) {
+                                 const float* y, float* out, long long n, const unsigned int* __restrict__ skip) {
+    if (skip != nullptr && *skip != 0u) return;
     const float a = scalar_arg(alpha, alpha_ptr);
     GRID_STRIDE(i, n) out[i] = a * x[i] + beta * y[i];
 }

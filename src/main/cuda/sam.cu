@@ -10,7 +10,9 @@
 //
 // Launch: streaming kernels any grid, blockDim 256; asam_norm_partials grid P = min(1024,
 //   ceil(n / 256)); perturb_scale one thread.
-// Tested: CudaKernelsTest against ScalarOps.samPerturb / asamPerturb / asamNormSquared.
+// Tested: CudaBackendTest (the perturbations with a host scale, asam_norm_partials) and CudaKernelsTest
+//   (the scale read from device memory; perturb_scale bit for bit against the host's arithmetic), against
+//   the ReferenceBackend.
 #include "common.cuh"
 
 extern "C" __global__ void sam_perturb(float* __restrict__ w, const float* __restrict__ g,

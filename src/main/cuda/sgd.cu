@@ -6,15 +6,16 @@
 // restore: w_saved != null and (restore_flag == null or *restore_flag != 0), so inside a graph the
 //   decide kernel's flag chooses, on the device, between the SAM update (restore from w_saved,
 //   gradient g_sam) and the ERM update (gradient g) with one kernel node after the IF node.
-// skip_a / skip_b (each may be null): if either points at a non-finite double, the kernel returns
-//   before touching anything, so a step whose loss or ‖g‖² is NaN/±Inf leaves weights and momentum as
-//   they were. Inside the step graph they point at the step's own s and mean loss: the skip is decided on
-//   the device, with no host synchronisation.
+// skip (may be null): when *skip != 0 the step updates nothing: momentum untouched, and on the SAM
+//   path (restore) the saved w is copied back, since w holds the perturbed w + e. Inside the step graph
+//   it is the decide kernels' skip flag (decide.cu): pass 1's loss or ‖g‖², or pass 2's loss or
+//   ‖g_sam‖², was NaN/±Inf. Decided on the device, with no host synchronisation.
 // lr and v_scale are launch arguments unless their *_ptr is not null (read from device memory:
 //   the learning rate of this step, LookSAM's α·‖g‖/‖g_v‖ computed by looksam.cu).
 // Launch: any grid, blockDim 256.
-// Tested: CudaKernelsTest against ScalarOps.sgdUpdate / sgdUpdateWithDirection and
-//   copy + sgdUpdate (restore), fp32 tolerance.
+// Tested: CudaKernelsTest (restore flag, device lr and v_scale, the skip on both paths) and
+//   CudaBackendTest (sgdUpdate, sgdUpdateWithDirection, restoreSgdUpdate) against the
+//   ReferenceBackend, fp32 tolerance; DeviceSkipTest and HostDeviceStepAgreementTest in the step graph.
 #include "common.cuh"
 
 extern "C" __global__ void sgd_step(float* __restrict__ w, const float* __restrict__ w_saved,
@@ -24,9 +25,12 @@ extern "C" __global__ void sgd_step(float* __restrict__ w, const float* __restri
                                     float* __restrict__ m, long long n,
                                     float lr, const float* __restrict__ lr_ptr,
                                     float momentum, float weight_decay, int nesterov,
-                                    const double* __restrict__ skip_a, const double* __restrict__ skip_b) {
-    if ((skip_a != nullptr && !isfinite(*skip_a)) || (skip_b != nullptr && !isfinite(*skip_b))) return;
+                                    const unsigned int* __restrict__ skip) {
     const bool restore = w_saved != nullptr && (restore_flag == nullptr || *restore_flag != 0u);
+    if (skip != nullptr && *skip != 0u) {
+        if (restore) GRID_STRIDE(i, n) w[i] = w_saved[i];
+        return;
+    }
     const float rate = scalar_arg(lr, lr_ptr);
     const float vs = v != nullptr ? scalar_arg(v_scale, v_scale_ptr) : 0.0f;
     const float* __restrict__ src = restore ? w_saved : w;

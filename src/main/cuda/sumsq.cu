@@ -9,8 +9,9 @@
 // Why double: squares of floats are exact in double, and the CPU reference accumulates in double;
 //   the sum of any finite floats' squares cannot overflow a double, so "the sum is not finite"
 //   is exactly "some element was NaN or ±Inf": the non-finite check costs nothing extra.
-// Tested: CudaKernelsTest (vs ScalarOps over sizes 1 .. 11M, bit-identical reruns) on a GPU;
-//   the same tests against the CPU stand-in check the launches.
+// Tested: CudaBackendTest (vs the ReferenceBackend over sizes 1 .. 11M on a GPU, bit-identical reruns)
+//   and CudaKernelsTest (the non-finite flag: set exactly when an element is NaN or ±Inf); the same tests
+//   against the CPU stand-in check the launches.
 #include "common.cuh"
 
 extern "C" __global__ void sumsq_partials(const float* __restrict__ x, long long n,

@@ -124,6 +124,24 @@ static int k_perturb_scale(unsigned grid, unsigned block, void** args) {
     return 0;
 }
 
+/* decide.cu's struct step_outcome (CudaBackend.OUTCOME) */
+typedef struct {
+    double sam_loss, sam_sumsq, mu;
+    unsigned skipped, pad;
+    double prior_mu, prior_var;
+    long long prior_observed;
+} StepOutcome;
+
+static void begin_outcome(StepOutcome* o, const double* stats, const long long* counters) {
+    o->sam_loss = NAN; o->sam_sumsq = NAN; o->mu = NAN; o->skipped = 0;
+    o->prior_mu = stats[0]; o->prior_var = stats[1]; o->prior_observed = counters[1];
+}
+/* A step whose loss or s is not finite (or s < 0) is skipped before anything is decided. */
+static int skip_before_decision(double s, double loss, StepOutcome* o, long long* counters, double* stats) {
+    if (isfinite(s) && s >= 0 && isfinite(loss)) return 0;
+    o->skipped = 1; counters[3] += 1; stats[3] = NAN; stats[4] = NAN;
+    return 1;
+}
 static void finish_decision(int sam, double s, double rho, long long* counters, double* stats, unsigned* flag, float* scale,
                             unsigned long long handle, int set) {
     *flag = sam ? 1u : 0u;
@@ -134,15 +152,18 @@ static void finish_decision(int sam, double s, double rho, long long* counters, 
     if (set) *(unsigned*)(uintptr_t)handle = sam ? 1u : 0u; /* the stand-in's handle is the condition's address */
 }
 static int k_decide_adaptive(unsigned grid, unsigned block, void** args) {
-    const double* sp = PTR(0, double); double* stats = PTR(1, double); long long* counters = PTR(2, long long);
-    long long total = LL(3); double delta = DBL(4), l1 = DBL(5), l2 = DBL(6); long long warmup = LL(7); double rho = DBL(8);
-    unsigned* flag = PTR(9, unsigned); float* scale = PTR(10, float); unsigned long long handle = *(unsigned long long*)A(11);
-    int set = INT(12);
-    CHECK(sp, 8, "decide s"); CHECK(stats, 48, "decide stats"); CHECK(counters, 32, "decide counters");
-    CHECK(flag, 4, "decide flag"); CHECK(scale, 4, "decide scale");
+    const double* sp = PTR(0, double); const double* lossp = PTR(1, double); double* stats = PTR(2, double);
+    long long* counters = PTR(3, long long);
+    long long total = LL(4); double delta = DBL(5), l1 = DBL(6), l2 = DBL(7); long long warmup = LL(8); double rho = DBL(9);
+    unsigned* flag = PTR(10, unsigned); float* scale = PTR(11, float); StepOutcome* o = PTR(12, StepOutcome);
+    unsigned long long handle = *(unsigned long long*)A(13);
+    int set = INT(14);
+    CHECK(sp, 8, "decide s"); CHECK(lossp, 8, "decide loss"); CHECK(stats, 48, "decide stats"); CHECK(counters, 32, "decide counters");
+    CHECK(flag, 4, "decide flag"); CHECK(scale, 4, "decide scale"); CHECK(o, sizeof *o, "decide outcome");
     NEED(!set || handle, "decide: set_condition without a handle");
     double s = *sp; long long t = counters[0];
-    if (!isfinite(s) || s < 0) { counters[3] += 1; finish_decision(0, s, rho, counters, stats, flag, scale, handle, set); return 0; }
+    begin_outcome(o, stats, counters);
+    if (skip_before_decision(s, *lossp, o, counters, stats)) { finish_decision(0, s, rho, counters, stats, flag, scale, handle, set); return 0; }
     double mean = stats[0], var = stats[1];
     if (counters[1] == 0) { mean = s; var = 0; }
     else {
@@ -158,20 +179,34 @@ static int k_decide_adaptive(unsigned grid, unsigned block, void** args) {
     double c = a + b, sigma = sqrt(var);
     volatile double cs = c * sigma;
     int sam = t >= warmup && s >= mean + cs;
-    stats[3] = sigma; stats[4] = c;
+    stats[3] = sigma; stats[4] = c; o->mu = mean;
     finish_decision(sam, s, rho, counters, stats, flag, scale, handle, set);
     return 0;
 }
 static int k_decide_table(unsigned grid, unsigned block, void** args) {
     const unsigned char* table = PTR(0, unsigned char); long long len = LL(1); const double* sp = PTR(2, double);
-    double* stats = PTR(3, double); long long* counters = PTR(4, long long); double rho = DBL(5);
-    unsigned* flag = PTR(6, unsigned); float* scale = PTR(7, float); unsigned long long handle = *(unsigned long long*)A(8);
-    int set = INT(9);
-    CHECK(table, len, "decide_table table"); CHECK(sp, 8, "decide_table s"); CHECK(stats, 48, "decide_table stats");
-    CHECK(counters, 32, "decide_table counters"); CHECK(flag, 4, "decide_table flag"); CHECK(scale, 4, "decide_table scale");
+    const double* lossp = PTR(3, double); double* stats = PTR(4, double); long long* counters = PTR(5, long long); double rho = DBL(6);
+    unsigned* flag = PTR(7, unsigned); float* scale = PTR(8, float); StepOutcome* o = PTR(9, StepOutcome);
+    unsigned long long handle = *(unsigned long long*)A(10);
+    int set = INT(11);
+    CHECK(table, len, "decide_table table"); CHECK(sp, 8, "decide_table s"); CHECK(lossp, 8, "decide_table loss");
+    CHECK(stats, 48, "decide_table stats"); CHECK(counters, 32, "decide_table counters"); CHECK(flag, 4, "decide_table flag");
+    CHECK(scale, 4, "decide_table scale"); CHECK(o, sizeof *o, "decide_table outcome");
+    NEED(!set || handle, "decide_table: set_condition without a handle");
     long long t = counters[0]; double s = *sp;
-    if (!isfinite(s)) counters[3] += 1;
-    finish_decision(t < len && table[t] && isfinite(s), s, rho, counters, stats, flag, scale, handle, set);
+    begin_outcome(o, stats, counters);
+    int skip = skip_before_decision(s, *lossp, o, counters, stats);
+    stats[3] = NAN; stats[4] = NAN;
+    finish_decision(!skip && t < len && table[t], s, rho, counters, stats, flag, scale, handle, set);
+    return 0;
+}
+static int k_second_pass_check(unsigned grid, unsigned block, void** args) {
+    StepOutcome* o = PTR(0, StepOutcome); double* stats = PTR(1, double); long long* counters = PTR(2, long long);
+    CHECK(o, sizeof *o, "second_pass_check outcome"); CHECK(stats, 48, "second_pass_check stats"); CHECK(counters, 32, "second_pass_check counters");
+    if (isfinite(o->sam_loss) && isfinite(o->sam_sumsq)) return 0;
+    o->skipped = 1;
+    stats[0] = o->prior_mu; stats[1] = o->prior_var; counters[1] = o->prior_observed;
+    counters[2] -= 1; counters[3] += 1; stats[5] = 0.0;
     return 0;
 }
 static int k_step_begin(unsigned grid, unsigned block, void** args) {
@@ -193,14 +228,16 @@ static int k_sgd_step(unsigned grid, unsigned block, void** args) {
     const float* g = PTR(3, float); const float* v = PTR(4, float); float vscale = FLT(5); const float* vsp = PTR(6, float);
     float* m = PTR(7, float); long long n = LL(8); float lr = FLT(9); const float* lrp = PTR(10, float);
     float mu = FLT(11), wd = FLT(12); int nesterov = INT(13);
-    const double* skip_a = PTR(14, double); const double* skip_b = PTR(15, double);
-    CHECK_OPT(skip_a, 8, "sgd_step skip_a"); CHECK_OPT(skip_b, 8, "sgd_step skip_b");
-    if ((skip_a && !isfinite(*skip_a)) || (skip_b && !isfinite(*skip_b))) return 0;
+    const unsigned* skip = PTR(14, unsigned);
     CHECK(w, 4 * n, "sgd_step w"); CHECK_OPT(wsaved, 4 * n, "sgd_step w_saved"); CHECK_OPT(rflag, 4, "sgd_step restore_flag");
     CHECK(g, 4 * n, "sgd_step g"); CHECK_OPT(v, 4 * n, "sgd_step v"); CHECK_OPT(vsp, 4, "sgd_step v_scale_ptr");
-    CHECK(m, 4 * n, "sgd_step m"); CHECK_OPT(lrp, 4, "sgd_step lr_ptr");
+    CHECK(m, 4 * n, "sgd_step m"); CHECK_OPT(lrp, 4, "sgd_step lr_ptr"); CHECK_OPT(skip, 4, "sgd_step skip");
     NEED(!rflag || wsaved, "sgd_step: restore_flag without w_saved");
     int restore = wsaved && (!rflag || *rflag);
+    if (skip && *skip) { /* nothing updated; on the SAM path the perturbed weights go back */
+        if (restore) memmove(w, wsaved, 4 * n);
+        return 0;
+    }
     float rate = lrp ? *lrp : lr, vs = v ? (vsp ? *vsp : vscale) : 0.0f;
     const float* src = restore ? wsaved : w;
     for (long long i = 0; i < n; i++) {
@@ -216,6 +253,16 @@ static int k_looksam_coef(unsigned grid, unsigned block, void** args) {
     const double *dot = PTR(0, double), *s = PTR(1, double); float* coef = PTR(2, float);
     CHECK(dot, 8, "looksam_coef dot"); CHECK(s, 8, "looksam_coef s"); CHECK(coef, 4, "looksam_coef coef");
     *coef = *s > 0 ? (float)(-(*dot / *s)) : 0.0f;
+    return 0;
+}
+static int k_looksam_norm(unsigned grid, unsigned block, void** args) {
+    const double *gv_new = PTR(0, double), *sam_sumsq = PTR(1, double); double floor_sq = DBL(2);
+    const unsigned* skip = PTR(3, unsigned); double* gv = PTR(4, double);
+    CHECK(gv_new, 8, "looksam_norm gv_new"); CHECK(sam_sumsq, 8, "looksam_norm sam_sumsq"); CHECK_OPT(skip, 4, "looksam_norm skip");
+    CHECK(gv, 8, "looksam_norm gv");
+    if (skip && *skip) return 0;
+    volatile double bound = floor_sq * *sam_sumsq; /* one rounded product, as the host's */
+    *gv = *gv_new <= bound ? 0.0 : *gv_new;
     return 0;
 }
 static int k_looksam_vscale(unsigned grid, unsigned block, void** args) {
@@ -293,8 +340,10 @@ static int k_add(unsigned grid, unsigned block, void** args) {
 static int k_axpby(unsigned grid, unsigned block, void** args) {
     if (streaming(grid, block)) return 1;
     float alpha = FLT(0); const float* ap = PTR(1, float); const float* x = PTR(2, float); float beta = FLT(3);
-    const float* y = PTR(4, float); float* o = PTR(5, float); long long n = LL(6);
+    const float* y = PTR(4, float); float* o = PTR(5, float); long long n = LL(6); const unsigned* skip = PTR(7, unsigned);
     CHECK_OPT(ap, 4, "axpby alpha_ptr"); CHECK(x, 4 * n, "axpby x"); CHECK(y, 4 * n, "axpby y"); CHECK(o, 4 * n, "axpby out");
+    CHECK_OPT(skip, 4, "axpby skip");
+    if (skip && *skip) return 0;
     float a = ap ? *ap : alpha;
     for (long long i = 0; i < n; i++) o[i] = a * x[i] + beta * y[i];
     return 0;
@@ -323,12 +372,14 @@ static const MockKernel KERNELS[] = {
     {"asam_perturb", "PPPPPFPF", k_asam_perturb},
     {"asam_norm_partials", "PPPFP", k_asam_norm_partials},
     {"perturb_scale", "PDP", k_perturb_scale},
-    {"decide_adaptive", "PPPPDDDPDPPPI", k_decide_adaptive},
-    {"decide_table", "PPPPPDPPPI", k_decide_table},
+    {"decide_adaptive", "PPPPPDDDPDPPPPI", k_decide_adaptive},
+    {"decide_table", "PPPPPPDPPPPI", k_decide_table},
+    {"second_pass_check", "PPP", k_second_pass_check},
     {"step_begin", "PPPP", k_step_begin},
     {"step_end", "P", k_step_end},
-    {"sgd_step", "PPPPPFPPPFPFFIPP", k_sgd_step},
+    {"sgd_step", "PPPPPFPPPFPFFIP", k_sgd_step},
     {"looksam_coef", "PPP", k_looksam_coef},
+    {"looksam_norm", "PPDPP", k_looksam_norm},
     {"looksam_vscale", "PPPDP", k_looksam_vscale},
     {"softmax_xent", "PPPPIIP", k_softmax_xent},
     {"mean_loss", "PIP", k_mean_loss},
@@ -337,7 +388,7 @@ static const MockKernel KERNELS[] = {
     {"relu_forward", "PPP", k_relu_forward},
     {"relu_backward", "PPPP", k_relu_backward},
     {"add", "PPPP", k_add},
-    {"axpby", "FPPFPPP", k_axpby},
+    {"axpby", "FPPFPPPP", k_axpby},
     {"fill", "PFP", k_fill},
     {"copy", "PPP", k_copy},
 };

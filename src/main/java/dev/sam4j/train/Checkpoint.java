@@ -48,7 +48,7 @@ public final class Checkpoint {
     static final String STEP_PATH_KEY = "sam4j.step_path";
     static final String HOST = "host";
     static final String DEVICE = "cuda-graph";
-    /** Device step only: non-finite {@code s} the decide kernel has counted (the host counts skipped steps instead). */
+    /** Device step only: steps the device skipped (a non-finite loss or squared gradient norm of either pass; the name is older). */
     static final String DEVICE_NONFINITE = "optim.nonfinite_s";
     /** Device step only: {@code ||g_v||^2} of LookSAM's stored direction (the host keeps {@code ||g_v||}, {@code looksam.norm}). */
     static final String DEVICE_GV_SUMSQ = "looksam.gv_sum_squares";

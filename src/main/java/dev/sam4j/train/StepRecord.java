@@ -14,7 +14,7 @@ package dev.sam4j.train;
  * @param sam       whether this step took the SAM path (two forward/backward passes)
  * @param lr        learning rate used
  * @param stepNanos wall time of the step (forward, backward, update), excluding data loading
- * @param skipped   the loss or {@code ‖g‖²} was not finite and the step changed nothing ({@code --on-nonfinite skip})
+ * @param skipped   the loss or {@code ‖g‖²} of pass 1, or of SAM's pass 2, was not finite and the step changed nothing ({@code --on-nonfinite skip})
  */
 public record StepRecord(long step, int epoch, double loss, double s, double mu, double sigma, double c, boolean sam,
                          double lr, long stepNanos, boolean skipped) {}

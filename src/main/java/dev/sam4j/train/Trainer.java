@@ -52,9 +52,10 @@ import java.util.List;
  * the queued steps finish, the records are read back, and the checkpoint holds exactly the steps counted).
  * Their checkpoint adds the device step's own counters and statistic ({@link StepGraph.CarriedState}); it
  * resumes on a graph path only, as a host-step checkpoint resumes on the host step only. They skip a step
- * whose loss or {@code ‖g‖²} is non-finite on the device itself (the update kernel checks the step's own
- * scalars), and the host learns of it when it reads the records back: it counts the skipped steps, and with
- * {@code stop} ends the run there (the weights are those of the last good update).
+ * whose loss or squared gradient norm, of either pass, is non-finite on the device itself (the decide kernel and
+ * the second-pass check set a flag that the update kernel reads), and the host learns of it when it reads the
+ * records back: it counts the skipped steps, and with {@code stop} ends the run there, naming the skipped step,
+ * the queued steps the GPU ran after it (not saved) and the last checkpoint.
  */
 public final class Trainer implements AutoCloseable {
     /** Pinned staging slots of the CUDA input pipeline: enough for the loader to stay a couple of steps ahead. */
@@ -393,7 +394,7 @@ public final class Trainer implements AutoCloseable {
                             if (r.skipped()) {
                                 p.epochSkipped++;
                                 p.skippedSteps++;
-                                if (config.onNonFinite().equals("stop")) throw nonFinite(p.step, epoch, r.loss(), r.s(), r.samLoss(), "");
+                                if (config.onNonFinite().equals("stop")) throw nonFinite(p.step, epoch, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), "");
                             } else {
                                 p.correct += closure.pass1Correct;
                                 if (r.sam()) p.epochSam++;
@@ -459,7 +460,7 @@ public final class Trainer implements AutoCloseable {
         long perStep = count == 0 ? 0 : dt / count;
         for (int i = 0; i < states.size(); i++) {
             StepGraph.State st = states.get(i);
-            StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), Math.sqrt(st.variance()),
+            StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), st.sigma(),
                     st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
             for (TrainListener l : listeners) l.onStep(rec);
             if (st.skipped()) {
@@ -467,9 +468,12 @@ public final class Trainer implements AutoCloseable {
                 p.epochSkipped++;
                 p.skippedSteps++;
                 if (config.onNonFinite().equals("stop")) {
-                    throw nonFinite(first + i, epoch, st.loss(), st.s(), Double.NaN, " The GPU skipped that step's update"
-                            + " and found out here, when the step records were read back; the weights are those"
-                            + " of the last finite step.");
+                    // The GPU ran every queued step: those after the faulty one trained on, and are not saved.
+                    long faulty = first + i, last = p.step - 1;
+                    String after = last == faulty ? "" : " and had already run the queued steps " + (faulty + 1)
+                            + (last > faulty + 1 ? " to " + last : "") + " after it when the host read the step records back";
+                    throw nonFinite(faulty, epoch, st.loss(), st.s(), st.samLoss(), st.samSumSquares(), " The GPU skipped step "
+                            + faulty + "'s update" + after + "; the weights now on the GPU are not saved.");
                 }
                 continue;
             }
@@ -504,9 +508,12 @@ public final class Trainer implements AutoCloseable {
                 : "the last good checkpoint (after step " + lastCheckpointStep + ") is " + checkpointFile;
     }
 
-    private TrainingStoppedException nonFinite(long step, int epoch, double loss, double s, double samLoss, String extra) {
+    private TrainingStoppedException nonFinite(long step, int epoch, double loss, double s, double samLoss, double samSumSquares,
+                                               String extra) {
         String what = !Double.isFinite(loss) ? "the loss is " + loss
-                : !Double.isFinite(s) ? "the squared gradient norm ||g||^2 is " + s : "the loss at the SAM perturbation is " + samLoss;
+                : !Double.isFinite(s) ? "the squared gradient norm ||g||^2 is " + s
+                : !Double.isFinite(samLoss) ? "the loss at the SAM perturbation is " + samLoss
+                : "the squared gradient norm at the SAM perturbation is " + samSumSquares;
         return new TrainingStoppedException("step " + step + " (epoch " + epoch + "): " + what + "; the run was stopped "
                 + "(--on-nonfinite stop; 'skip' skips such steps)." + extra + " " + capitalize(lastCheckpointNote()) + ".");
     }

@@ -49,8 +49,13 @@ public final class CudaBackend implements Backend {
     static final long S = 8192, DOT = 8200, Q = 8208, GV = 8216, MEAN_LOSS = 8224;   // doubles
     static final long NONFINITE = 8232, BAD_LABEL = 8236, FLAG = 8240;               // unsigned ints
     static final long SCALE = 8244, LR = 8248, COEF = 8252, VSCALE = 8256;           // floats
-    static final long COUNTERS = 8264;                     // long long[4]: step, observed, SAM steps, non-finite
+    static final long COUNTERS = 8264;                     // long long[4]: step, observed, SAM steps, skipped
     static final long STATS = 8296;                        // double[6]: μ, σ², s, σ, c, verdict
+    // decide.cu's struct step_outcome: SAM_LOSS, SAM_SUMSQ, DECISION_MU (doubles), SKIP (unsigned int, padded),
+    // then the statistic before the decision (μ, σ², observed), for second_pass_check to put back.
+    static final long OUTCOME = 8344, SAM_LOSS = OUTCOME, SAM_SUMSQ = OUTCOME + 8, DECISION_MU = OUTCOME + 16,
+            SKIP = OUTCOME + 24, OUTCOME_BYTES = 56;
+    static final long GV_NEW = 8400;                       // double: LookSAM's new ||g_v||^2 before the noise floor
     static final long SCRATCH_BYTES = 16384;
 
     final CudaContext ctx;
@@ -534,7 +539,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov) {
         needAll(n, w, g, m);
-        if (n > 0) k.sgdStep(c(w).address, 0, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum, weightDecay, nesterov, 0, 0);
+        if (n > 0) k.sgdStep(c(w).address, 0, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum, weightDecay, nesterov, 0);
     }
 
     @Override
@@ -548,7 +553,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void axpby(double alphaValue, Buffer x, double betaValue, Buffer y, Buffer out, long n) {
         needAll(n, x, y, out);
-        if (n > 0) k.axpby((float) alphaValue, 0, c(x).address, (float) betaValue, c(y).address, c(out).address, n);
+        if (n > 0) k.axpby((float) alphaValue, 0, c(x).address, (float) betaValue, c(y).address, c(out).address, n, 0);
     }
 
     @Override
@@ -577,7 +582,7 @@ public final class CudaBackend implements Backend {
         needAll(n, w, wSaved, g, m);
         if (n > 0) {
             k.sgdStep(c(w).address, c(wSaved).address, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum,
-                    weightDecay, nesterov, 0, 0);
+                    weightDecay, nesterov, 0);
         }
     }
 
@@ -587,7 +592,7 @@ public final class CudaBackend implements Backend {
         needAll(n, w, g, v, m);
         if (n > 0) {
             k.sgdStep(c(w).address, 0, 0, c(g).address, c(v).address, (float) vScale, 0, c(m).address, n, lr, 0, momentum,
-                    weightDecay, nesterov, 0, 0);
+                    weightDecay, nesterov, 0);
         }
     }
 

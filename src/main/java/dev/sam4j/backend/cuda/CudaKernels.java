@@ -19,7 +19,8 @@ final class CudaKernels {
     private final int streamingGridCap;
 
     final Kernel sumsqPartials, reduceFinalize, dotPartials, samPerturb, asamPerturb, asamNormPartials, perturbScale,
-            decideAdaptive, decideTable, stepBegin, stepEnd, sgdStep, lookSamCoef, lookSamVScale, softmaxXent, meanLoss,
+            decideAdaptive, decideTable, secondPassCheck, stepBegin, stepEnd, sgdStep, lookSamCoef, lookSamNorm, lookSamVScale,
+            softmaxXent, meanLoss,
             addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy;
 
     CudaKernels(CudaModule m, CUstream_st stream, int multiprocessors) {
@@ -33,12 +34,14 @@ final class CudaKernels {
         asamPerturb = new Kernel(m, "asam_perturb", "PPPPPFPF");
         asamNormPartials = new Kernel(m, "asam_norm_partials", "PPPFP");
         perturbScale = new Kernel(m, "perturb_scale", "PDP");
-        decideAdaptive = new Kernel(m, "decide_adaptive", "PPPPDDDPDPPPI");
-        decideTable = new Kernel(m, "decide_table", "PPPPPDPPPI");
+        decideAdaptive = new Kernel(m, "decide_adaptive", "PPPPPDDDPDPPPPI");
+        decideTable = new Kernel(m, "decide_table", "PPPPPPDPPPPI");
+        secondPassCheck = new Kernel(m, "second_pass_check", "PPP");
         stepBegin = new Kernel(m, "step_begin", "PPPP");
         stepEnd = new Kernel(m, "step_end", "P");
-        sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFIPP");
+        sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFIP");
         lookSamCoef = new Kernel(m, "looksam_coef", "PPP");
+        lookSamNorm = new Kernel(m, "looksam_norm", "PPDPP");
         lookSamVScale = new Kernel(m, "looksam_vscale", "PPPDP");
         softmaxXent = new Kernel(m, "softmax_xent", "PPPPIIP");
         meanLoss = new Kernel(m, "mean_loss", "PIP");
@@ -47,7 +50,7 @@ final class CudaKernels {
         reluForward = new Kernel(m, "relu_forward", "PPP");
         reluBackward = new Kernel(m, "relu_backward", "PPPP");
         add = new Kernel(m, "add", "PPPP");
-        axpby = new Kernel(m, "axpby", "FPPFPPP");
+        axpby = new Kernel(m, "axpby", "FPPFPPPP");
         fill = new Kernel(m, "fill", "PFP");
         copy = new Kernel(m, "copy", "PPP");
     }
@@ -109,19 +112,24 @@ final class CudaKernels {
 
     /**
      * {@code w = (restore ? wSaved : w) − lr·(momentum update with g [+ vScale·v])}; see sgd.cu. wSaved,
-     * restoreFlag, v, vScalePtr and lrPtr may be 0. If {@code skipA} or {@code skipB} (device doubles, or 0)
-     * is non-finite, nothing is updated.
+     * restoreFlag, v, vScalePtr, lrPtr and skip may be 0. If {@code skip} (a device unsigned int) is set, nothing is
+     * updated, and on the restore path the saved weights are copied back.
      */
     void sgdStep(long w, long wSaved, long restoreFlag, long g, long v, float vScale, long vScalePtr, long m, long n,
-                 float lr, long lrPtr, float momentum, float weightDecay, boolean nesterov, long skipA, long skipB) {
+                 float lr, long lrPtr, float momentum, float weightDecay, boolean nesterov, long skip) {
         sgdStep.p(0, w).p(1, wSaved).p(2, restoreFlag).p(3, g).p(4, v).f(5, vScale).p(6, vScalePtr).p(7, m).p(8, n)
-                .f(9, lr).p(10, lrPtr).f(11, momentum).f(12, weightDecay).i(13, nesterov ? 1 : 0).p(14, skipA).p(15, skipB);
+                .f(9, lr).p(10, lrPtr).f(11, momentum).f(12, weightDecay).i(13, nesterov ? 1 : 0).p(14, skip);
         stream(sgdStep, n);
     }
 
     void lookSamCoef(long dot, long s, long coefOut) {
         lookSamCoef.p(0, dot).p(1, s).p(2, coefOut);
         single(lookSamCoef);
+    }
+
+    void lookSamNorm(long gvNew, long samSumSquares, double floorSquared, long skip, long gvSumSquaresOut) {
+        lookSamNorm.p(0, gvNew).p(1, samSumSquares).d(2, floorSquared).p(3, skip).p(4, gvSumSquaresOut);
+        single(lookSamNorm);
     }
 
     void lookSamVScale(long s, long gvSumsq, long samFlag, double alpha, long vScaleOut) {
@@ -155,8 +163,9 @@ final class CudaKernels {
 
     void add(long a, long b, long out, long n) { add.p(0, a).p(1, b).p(2, out).p(3, n); stream(add, n); }
 
-    void axpby(float alpha, long alphaPtr, long x, float beta, long y, long out, long n) {
-        axpby.f(0, alpha).p(1, alphaPtr).p(2, x).f(3, beta).p(4, y).p(5, out).p(6, n);
+    /** {@code out = α·x + β·y}, α from {@code alphaPtr} unless 0; nothing written if {@code skip} (0 or a device flag) is set. */
+    void axpby(float alpha, long alphaPtr, long x, float beta, long y, long out, long n, long skip) {
+        axpby.f(0, alpha).p(1, alphaPtr).p(2, x).f(3, beta).p(4, y).p(5, out).p(6, n).p(7, skip);
         stream(axpby, n);
     }
 
@@ -165,6 +174,11 @@ final class CudaKernels {
     void copy(long src, long dst, long n) { copy.p(0, src).p(1, dst).p(2, n); stream(copy, n); }
 
     // ---- the device-decided step ----
+
+    void secondPassCheck(long outcome, long stats, long counters) {
+        secondPassCheck.p(0, outcome).p(1, stats).p(2, counters);
+        single(secondPassCheck);
+    }
 
     void stepBegin(long lrTable, long tableLength, long counters, long lrOut) {
         stepBegin.p(0, lrTable).p(1, tableLength).p(2, counters).p(3, lrOut);

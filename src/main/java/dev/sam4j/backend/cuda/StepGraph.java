@@ -33,14 +33,20 @@ import org.bytedeco.javacpp.BytePointer;
  * A whole SAM-family training step recorded once as a CUDA graph and replayed every step, decided on the
  * device:
  * <pre>
- *   [pass 1: lr ← table[t]; forward, loss, backward; s = ‖g‖² (+ non-finite flag)]   (captured child graph)
- *     → decide kernel: μ, σ², c_t from the device step counter, SAM flag, scale ρ/(√s+ε),
- *       cudaGraphSetConditional(handle, flag)                                        (kernel node)
- *     → IF (flag) { perturb (saves w, g); pass 2 at w' (BatchNorm frozen);
- *                   LookSAM: g_v = g_sam − (⟨g, g_sam⟩/s)·g }                        (conditional node)
+ *   [pass 1: lr ← table[t]; forward, loss, backward; mean loss; s = ‖g‖²]            (captured child graph)
+ *     → decide kernel: skip if the loss or s is NaN/±Inf; else μ, σ², c_t from the device step counter,
+ *       SAM flag, scale ρ/(√s+ε), cudaGraphSetConditional(handle, flag)               (kernel node)
+ *     → IF (flag) { perturb (saves w, g); pass 2 at w' (BatchNorm frozen); pass 2's mean loss and ‖g_sam‖²:
+ *                   skip if either is NaN/±Inf (the statistic put back);
+ *                   LookSAM unless skipped: g_v = g_sam − (⟨g, g_sam⟩/s)·g, ‖g_v‖² with the noise floor }
+ *                                                                                    (conditional node)
  *     → [LookSAM reuse weight; one update kernel: restore from the saved w iff flag, SGD-momentum
- *        with the gradient now in the arena (g_sam or g); t += 1]                       (captured child graph)
+ *        with the gradient now in the arena (g_sam or g), or on a skip nothing but that restore;
+ *        t += 1]                                                                      (captured child graph)
  * </pre>
+ * A skipped step thus leaves the weights, the momentum, the AE-SAM statistic and LookSAM's {@code g_v} as they
+ * were, as {@code SamOptimizer} does; ERM's graph has no IF node, and its decide kernel (an all-ERM table) only
+ * checks the step.
  * No host synchronisation inside: the learning rate comes from a table uploaded once and indexed by the
  * device step counter, and every scalar (s, the flag, the scale, LookSAM's coefficients) stays on the
  * device. The host path ({@link #launchHostDecided}) runs the same pieces but reads the flag back each
@@ -58,12 +64,14 @@ public final class StepGraph implements AutoCloseable {
      * What to record. Exactly one of {@code adaptive} (δ, λ1, λ2, warm-up steps) and {@code verdicts}
      * (one SAM verdict per step, 0/1, from the host's own policy) is given; {@code sam == false} records
      * no SAM branch at all (ERM). {@code asamEta} is NaN for the plain perturbation, {@code lookSamAlpha}
-     * NaN without LookSAM reuse.
+     * NaN without LookSAM reuse; {@code lookSamNoiseFloor}: a {@code g_v} shorter than this fraction of
+     * {@code g_sam} is stored with norm 0 (never reused).
      */
     public record Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
                        Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
                        float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
-                       double asamEta, double lookSamAlpha, Buffer lossPerExample, int batch, Runnable pass1,
+                       double asamEta, double lookSamAlpha, double lookSamNoiseFloor, Buffer lossPerExample, int batch,
+                       Runnable pass1,
                        Runnable pass2) {}
 
     private final CudaBackend be;
@@ -203,14 +211,15 @@ public final class StepGraph implements AutoCloseable {
     private Kernel decideKernel(long handle, boolean setCondition) {
         if (spec.adaptive() != null) {
             double[] a = spec.adaptive();
-            return be.k.decideAdaptive.p(0, scratch(CudaBackend.S)).p(1, scratch(CudaBackend.STATS))
-                    .p(2, scratch(CudaBackend.COUNTERS)).p(3, spec.totalSteps()).d(4, a[0]).d(5, a[1]).d(6, a[2])
-                    .p(7, (long) a[3]).d(8, spec.rho()).p(9, scratch(CudaBackend.FLAG)).p(10, scratch(CudaBackend.SCALE))
-                    .p(11, handle).i(12, setCondition ? 1 : 0);
+            return be.k.decideAdaptive.p(0, scratch(CudaBackend.S)).p(1, scratch(CudaBackend.MEAN_LOSS)).p(2, scratch(CudaBackend.STATS))
+                    .p(3, scratch(CudaBackend.COUNTERS)).p(4, spec.totalSteps()).d(5, a[0]).d(6, a[1]).d(7, a[2])
+                    .p(8, (long) a[3]).d(9, spec.rho()).p(10, scratch(CudaBackend.FLAG)).p(11, scratch(CudaBackend.SCALE))
+                    .p(12, scratch(CudaBackend.OUTCOME)).p(13, handle).i(14, setCondition ? 1 : 0);
         }
         return be.k.decideTable.p(0, verdictTable).p(1, spec.verdicts().length).p(2, scratch(CudaBackend.S))
-                .p(3, scratch(CudaBackend.STATS)).p(4, scratch(CudaBackend.COUNTERS)).d(5, spec.rho())
-                .p(6, scratch(CudaBackend.FLAG)).p(7, scratch(CudaBackend.SCALE)).p(8, handle).i(9, setCondition ? 1 : 0);
+                .p(3, scratch(CudaBackend.MEAN_LOSS)).p(4, scratch(CudaBackend.STATS)).p(5, scratch(CudaBackend.COUNTERS))
+                .d(6, spec.rho()).p(7, scratch(CudaBackend.FLAG)).p(8, scratch(CudaBackend.SCALE)).p(9, scratch(CudaBackend.OUTCOME))
+                .p(10, handle).i(11, setCondition ? 1 : 0);
     }
 
     private void samBranch() {
@@ -225,16 +234,24 @@ public final class StepGraph implements AutoCloseable {
             be.k.asamPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE), eta);
         }
         spec.pass2().run();
+        // A fault in pass 2 alone (pass 1 was finite, or there would be no SAM branch) skips the step here.
+        be.k.meanLoss(addr(spec.lossPerExample()), spec.batch(), scratch(CudaBackend.SAM_LOSS));
+        be.k.sumOfSquares(g, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.SAM_SUMSQ), 0);
+        be.k.secondPassCheck(scratch(CudaBackend.OUTCOME), scratch(CudaBackend.STATS), scratch(CudaBackend.COUNTERS));
         if (spec.lookSamDirection() != null) {
-            long v = addr(spec.lookSamDirection());
+            long v = addr(spec.lookSamDirection()), skip = scratch(CudaBackend.SKIP);
             be.k.dot(gs, g, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.DOT));
             be.k.lookSamCoef(scratch(CudaBackend.DOT), scratch(CudaBackend.S), scratch(CudaBackend.COEF));
-            be.k.axpby(0f, scratch(CudaBackend.COEF), gs, 1f, g, v, n);
-            be.k.sumOfSquares(v, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.GV), 0);
+            be.k.axpby(0f, scratch(CudaBackend.COEF), gs, 1f, g, v, n, skip);
+            be.k.sumOfSquares(v, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.GV_NEW), 0);
+            double floor = spec.lookSamNoiseFloor();
+            be.k.lookSamNorm(scratch(CudaBackend.GV_NEW), scratch(CudaBackend.SAM_SUMSQ), floor * floor, skip, scratch(CudaBackend.GV));
         }
     }
 
     private void tail() {
+        // ERM's graph has no decide node: its all-ERM table decides nothing here but checks the step and writes its record.
+        if (!spec.sam()) decideKernel(0, false).launch(be.ctx.stream, 1, 1);
         long v = 0, vScale = 0;
         if (spec.lookSamDirection() != null) {
             v = addr(spec.lookSamDirection());
@@ -244,8 +261,8 @@ public final class StepGraph implements AutoCloseable {
         be.k.sgdStep(addr(spec.params()), spec.sam() ? addr(spec.savedWeights()) : 0, spec.sam() ? scratch(CudaBackend.FLAG) : 0,
                 addr(spec.grads()), v, 0f, vScale, addr(spec.momentum()), spec.n(), 0f, scratch(CudaBackend.LR),
                 spec.momentumCoefficient(), spec.weightDecay(), spec.nesterov(),
-                // A step whose ‖g‖² or mean loss is NaN/±Inf updates nothing (decided here, on the device).
-                scratch(CudaBackend.S), scratch(CudaBackend.MEAN_LOSS));
+                // A skipped step updates nothing (decided on the device by the decide kernel or the second-pass check).
+                scratch(CudaBackend.SKIP));
         be.k.stepEnd.p(0, scratch(CudaBackend.COUNTERS)).launch(be.ctx.stream, 1, 1);
     }
 
@@ -274,13 +291,13 @@ public final class StepGraph implements AutoCloseable {
     /** Waits for the queued steps (one synchronisation). */
     public void synchronize() { be.readBytes(scratch(CudaBackend.COUNTERS), 8); }
 
-    /** Bytes of one step record: the scratch block from {@code s} through the statistics (see {@link #state()}). */
-    public static final int RECORD_BYTES = (int) (CudaBackend.STATS + 48 - CudaBackend.S);
+    /** Bytes of one step record: the scratch block from {@code s} through the step's outcome (see {@link #state()}). */
+    public static final int RECORD_BYTES = (int) (CudaBackend.SKIP + 8 - CudaBackend.S);
 
     /** Floats a history buffer needs per recorded step. */
     public static final int RECORD_FLOATS = RECORD_BYTES / 4;
 
-    /** The device-side record of the last step: s, μ, σ², σ, c, verdict, mean loss, and the counters (synchronises). */
+    /** The device-side record of the last step (synchronises); see {@link State}. */
     public State state() {
         return parse(be.readBytes(scratch(CudaBackend.S), RECORD_BYTES), 0);
     }
@@ -317,30 +334,29 @@ public final class StepGraph implements AutoCloseable {
 
     private static State parse(byte[] bytes, int at) {
         ByteBuffer b = ByteBuffer.wrap(bytes, at, RECORD_BYTES).slice().order(ByteOrder.LITTLE_ENDIAN);
-        int base = (int) CudaBackend.S;
-        long c0 = b.getLong((int) CudaBackend.COUNTERS - base), c2 = b.getLong((int) CudaBackend.COUNTERS - base + 16),
-                c3 = b.getLong((int) CudaBackend.COUNTERS - base + 24);
-        int st = (int) CudaBackend.STATS - base;
-        return new State(c0, c2, b.getDouble(0), b.getDouble(st), b.getDouble(st + 8), b.getDouble(st + 32),
-                b.getDouble(st + 40) != 0, b.getDouble((int) CudaBackend.MEAN_LOSS - base), c3);
+        int base = (int) CudaBackend.S, c = (int) CudaBackend.COUNTERS - base, st = (int) CudaBackend.STATS - base;
+        return new State(b.getLong(c), b.getLong(c + 16), b.getDouble(0), b.getDouble((int) CudaBackend.DECISION_MU - base),
+                b.getDouble(st + 24), b.getDouble(st + 32), b.getDouble(st + 40) != 0, b.getDouble((int) CudaBackend.MEAN_LOSS - base),
+                b.getDouble((int) CudaBackend.SAM_LOSS - base), b.getDouble((int) CudaBackend.SAM_SUMSQ - base),
+                b.getInt((int) CudaBackend.SKIP - base) != 0, b.getLong(c + 24));
     }
 
     /**
-     * The device step counter, SAM steps so far, the last step's s, μ, σ², c, verdict and mean loss, and how
-     * many steps so far had a non-finite s. A step is {@linkplain #skipped() skipped} on the device (no
-     * update) when its s or mean loss is not finite.
+     * A step's record: the device step counter after it and the SAM steps so far; its {@code s}; the μ, σ and
+     * {@code c_t} its decision used (NaN for a policy without the statistic and for a step skipped before its
+     * decision, as the host's {@code Decision}); whether it was a SAM step; its mean loss; pass 2's mean loss and
+     * {@code ‖g_sam‖²} (NaN without a pass 2); whether it was {@code skipped} (nothing updated: the loss or
+     * {@code s} of pass 1, or the loss or {@code ‖g_sam‖²} of pass 2, was NaN/±Inf; a skipped step is never a SAM
+     * step); and the steps skipped so far.
      */
-    public record State(long step, long samSteps, double s, double mu, double variance, double c, boolean sam, double loss,
-                        long nonFiniteSteps) {
-        /** Whether the device skipped this step's update (its s or mean loss was NaN/±Inf). */
-        public boolean skipped() { return !Double.isFinite(s) || !Double.isFinite(loss); }
-    }
+    public record State(long step, long samSteps, double s, double mu, double sigma, double c, boolean sam, double loss,
+                        double samLoss, double samSumSquares, boolean skipped, long nonFiniteSteps) {}
 
     /**
      * The state a step carries into the next one, which a checkpoint must hold besides the weights, the
      * BatchNorm statistics, the momentum and LookSAM's direction: the device step counter {@code t} (it indexes
      * the learning-rate and verdict tables and drives AE-SAM's {@code c_t}), how many {@code s} the statistic has
-     * observed, the SAM steps and non-finite {@code s} counted so far, AE-SAM's μ and σ², and the squared norm
+     * observed, the SAM steps and skipped steps counted so far, AE-SAM's μ and σ², and the squared norm
      * of LookSAM's stored direction (the reuse weight of every later ERM step divides by its root). Everything
      * else in the scratch block is rewritten by each step before it is read.
      */

@@ -67,8 +67,8 @@ public final class DeviceDecidedStep implements AutoCloseable {
         Runnable pass2 = () -> pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, cuda, classes);
         graph = StepGraph.build(cuda, new StepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,
                 lookSam, n, (float) momentumCoefficient, (float) weightDecay, nesterov, lr, totalSteps, sam, adaptive, verdicts,
-                method.perturbation().rho(), asamEta, method.lookSam() ? method.lookSamAlpha() : Double.NaN, lossPerExample,
-                batch, pass1, pass2));
+                method.perturbation().rho(), asamEta, method.lookSam() ? method.lookSamAlpha() : Double.NaN,
+                SamOptimizer.NOISE_FLOOR, lossPerExample, batch, pass1, pass2));
     }
 
     private void pass(Model model, Buffer x, Buffer labels, int batch, Mode mode, CudaBackend cuda, int classes) {

@@ -15,6 +15,14 @@ public sealed interface Policy {
     interface Decider {
         /** Decides step {@code t} (0-based) of a run of {@code totalSteps} from {@code s = ‖g_t‖²}. */
         Decision decide(long t, long totalSteps, double s);
+
+        /**
+         * Step {@code t} was skipped before its decision (a non-finite loss or {@code s}): nothing is observed, but
+         * a policy whose random draws are indexed by the step takes this step's draw, so that the verdicts of the
+         * later steps do not depend on which steps were skipped (the CUDA graph step reads them from a table
+         * indexed by the step).
+         */
+        default void skip(long t, long totalSteps) {}
     }
 
     /** Every step is a SAM step (SAM, ASAM, ESAM). */
@@ -49,8 +57,8 @@ public sealed interface Policy {
     }
 
     /**
-     * The Bernoulli policy's state: one draw per decision, in order, whether or not it matters, so the stream
-     * is a pure function of the seed and its state is the number of draws taken ({@link SplittableRandom}
+     * The Bernoulli policy's state: one draw per step, in order, whether or not it matters (a skipped step's too),
+     * so the draw of step {@code t} is a pure function of the seed and {@code t}, and the state is the number of draws taken ({@link SplittableRandom}
      * does not expose its internal state; replaying the count restores it exactly).
      */
     final class BernoulliDecider implements Decider {
@@ -68,6 +76,11 @@ public sealed interface Policy {
         @Override public Decision decide(long t, long total, double s) {
             draws++;
             return Decision.plain(rng.nextDouble() < config.probability(t, total));
+        }
+
+        @Override public void skip(long t, long total) {
+            draws++;
+            rng.nextDouble();
         }
 
         /** Draws taken so far. */

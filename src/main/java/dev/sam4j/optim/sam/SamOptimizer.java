@@ -26,10 +26,12 @@ import java.util.SplittableRandom;
 public final class SamOptimizer implements AutoCloseable {
 
     /**
-     * What a step did. {@code skipped}: a loss or {@code ‖g‖²} was not finite, so the step changed nothing
-     * (see {@link #step}).
+     * What a step did. {@code samLoss} and {@code samSumSquares}: pass 2's loss and {@code ‖g_sam‖²} (NaN without a
+     * pass 2). {@code skipped}: a loss or squared gradient norm of either pass was not finite, so the step changed
+     * nothing (see {@link #step}); a skipped step is no SAM step.
      */
-    public record StepResult(double loss, double s, boolean sam, Decision decision, double samLoss, boolean skipped) {}
+    public record StepResult(double loss, double s, boolean sam, Decision decision, double samLoss, double samSumSquares,
+                             boolean skipped) {}
 
     /**
      * Everything of the optimizer's state that is not an arena (checkpoints): step counters, LookSAM's norms,
@@ -96,30 +98,39 @@ public final class SamOptimizer implements AutoCloseable {
     /**
      * One training step {@code t} of {@code totalSteps} at learning rate {@code lr}.
      *
-     * <p>A numerical fault skips the step: when pass 1's loss or {@code s = ‖g‖²} (already computed, so the
-     * check costs nothing) is not finite, the weights, the momentum and the policy are left as they were;
-     * when pass 2's loss is not finite, the weights are restored from the saved copy before any update (the
-     * policy has then seen the finite {@code s}). The caller decides whether to go on.
+     * <p>A numerical fault skips the step, which then leaves the weights, the momentum, the adaptive statistic and
+     * LookSAM's {@code g_v} as they were: when pass 1's loss or {@code s = ‖g‖²} (already computed, so the check
+     * costs nothing) is not finite, before the policy sees the step ({@link Policy.Decider#skip}); when pass 2's
+     * loss or {@code ‖g_sam‖²} (one more pass over the arena per SAM step) is not finite, the weights are restored
+     * from the saved copy before any update and the statistic is put back as it was before the decision. The CUDA
+     * graph step ({@link DeviceDecidedStep}) skips the same steps in the same way, on the device. The caller
+     * decides whether to go on.
      */
     public StepResult step(GradientClosure closure, long t, long totalSteps, double lr) {
         double loss = closure.lossAndGradient(Mode.TRAIN);
         double s = backend.sumOfSquares(grads, n);
         if (!Double.isFinite(loss) || !Double.isFinite(s)) {
+            decider.skip(t, totalSteps);
             skippedSteps++;
-            return new StepResult(loss, s, false, Decision.plain(false), Double.NaN, true);
+            return new StepResult(loss, s, false, Decision.plain(false), Double.NaN, Double.NaN, true);
         }
+        SharpnessStats stats = decider instanceof Policy.AdaptiveDecider a ? a.stats() : null;
+        double priorMean = stats == null ? 0 : stats.mean(), priorVariance = stats == null ? 0 : stats.variance();
+        long priorObserved = stats == null ? 0 : stats.observed();
         Decision d = decider.decide(t, totalSteps, s);
-        double samLoss = Double.NaN;
+        double samLoss = Double.NaN, samSumSquares = Double.NaN;
         float flr = (float) lr;
         if (d.sam()) {
             perturb(s);
             samLoss = secondPass(closure);
-            if (!Double.isFinite(samLoss)) {
+            samSumSquares = backend.sumOfSquares(grads, n);
+            if (!Double.isFinite(samLoss) || !Double.isFinite(samSumSquares)) {
                 backend.copy(savedWeights, params, n);
+                if (stats != null) stats.restore(priorMean, priorVariance, priorObserved);
                 skippedSteps++;
-                return new StepResult(loss, s, false, d, samLoss, true);
+                return new StepResult(loss, s, false, d, samLoss, samSumSquares, true);
             }
-            if (lookSamDirection != null) storeLookSamDirection(s);
+            if (lookSamDirection != null) storeLookSamDirection(s, samSumSquares);
             backend.restoreSgdUpdate(params, savedWeights, grads, sgd.momentumArena(), n, flr, (float) sgd.momentum(),
                     (float) sgd.weightDecay(), sgd.nesterov());
             samSteps++;
@@ -135,7 +146,7 @@ public final class SamOptimizer implements AutoCloseable {
             sgd.step(params, grads, lr);
         }
         steps++;
-        return new StepResult(loss, s, d.sam(), d, samLoss, false);
+        return new StepResult(loss, s, d.sam(), d, samLoss, samSumSquares, false);
     }
 
     private void perturb(double s) {
@@ -207,7 +218,8 @@ public final class SamOptimizer implements AutoCloseable {
         }
     }
 
-    private void storeLookSamDirection(double s) {
+    /** Stores {@code g_v} from the saved {@code g} and the {@code g_sam} now in the arena, {@code ‖g_sam‖²} given. */
+    private void storeLookSamDirection(double s, double samSumSquares) {
         if (lookSamTensorNorms != null) {
             // Per tensor: g_v,i = g_s,i − (⟨g_i, g_s,i⟩ / ‖g_i‖²)·g_i.
             double total = 0;
@@ -231,7 +243,7 @@ public final class SamOptimizer implements AutoCloseable {
         double coef = s > 0 ? backend.dot(savedGradient, grads, n) / s : 0;
         backend.axpby(-coef, savedGradient, 1.0, grads, lookSamDirection, n);
         double nn = backend.sumOfSquares(lookSamDirection, n);
-        lookSamDirectionNorm = nn <= NOISE_FLOOR * NOISE_FLOOR * backend.sumOfSquares(grads, n) ? 0 : Math.sqrt(nn);
+        lookSamDirectionNorm = nn <= NOISE_FLOOR * NOISE_FLOOR * samSumSquares ? 0 : Math.sqrt(nn);
     }
 
     /** Restores LookSAM's stored norm (checkpoints; the direction itself is in {@link #lookSamDirection()}). */

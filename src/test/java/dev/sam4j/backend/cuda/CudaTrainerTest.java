@@ -130,6 +130,25 @@ class CudaTrainerTest {
      * from the epoch's records, in the run and the epoch row ({@code skip}), or stops there ({@code stop}), with finite
      * weights either way.
      */
+    /**
+     * The graph path's stop names the checkpoint it leaves: with a checkpoint every step, step 0's is written
+     * before step 1 is found non-finite, and nothing ran after step 1.
+     */
+    @org.junit.jupiter.api.Test
+    void theGraphStepsStopNamesTheFaultyStepAndTheCheckpointItLeft(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        CudaTestSupport.requireCuda();
+        TrainConfig cfg = TrainConfig.builder().data("synthetic:1,8,8:4:320:64").model("mlp").optimizer("sam")
+                .threads(2).epochs(1).batchSize(32).lr(1e30).schedule("constant").device("cuda").cudaStep("graph")
+                .onNonFinite("stop").checkpointEvery(1).out(dir).build();
+        try (Trainer t = new Trainer(cfg)) {
+            String m = assertThrows(dev.sam4j.train.TrainingStoppedException.class, t::run).getMessage();
+            assertTrue(m.startsWith("step 1 (epoch 1): "), m);
+            assertTrue(m.contains("The GPU skipped step 1's update;"), m);
+            assertFalse(m.contains("queued steps"), m);
+            assertTrue(m.contains("The last good checkpoint (after step 1) is " + dir.resolve("checkpoint.safetensors")), m);
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"skip", "stop"})
     void theGraphStepSkipsNonFiniteStepsOnTheDevice(String onNonFinite) {
@@ -139,8 +158,14 @@ class CudaTrainerTest {
                 .onNonFinite(onNonFinite).build();
         try (Trainer t = new Trainer(cfg)) {
             if (onNonFinite.equals("stop")) {
+                // Step 0 is finite, step 1 is the first non-finite one; the GPU ran the epoch's 10 steps before the
+                // records were read back, so the message names step 1 and the steps that ran after it.
                 var e = assertThrows(dev.sam4j.train.TrainingStoppedException.class, t::run);
-                assertTrue(e.getMessage().contains("GPU skipped"), e.getMessage());
+                String m = e.getMessage();
+                assertTrue(m.startsWith("step 1 (epoch 1): "), m);
+                assertTrue(m.contains("The GPU skipped step 1's update and had already run the queued steps 2 to 9 after it"), m);
+                assertTrue(m.contains("No checkpoint was written (no run directory)"), m);
+                assertFalse(m.contains("last finite step"), m);
             } else {
                 List<dev.sam4j.train.EpochRecord> epochs = new ArrayList<>();
                 t.addListener(new TrainListener() { @Override public void onEpoch(dev.sam4j.train.EpochRecord e) { epochs.add(e); } });

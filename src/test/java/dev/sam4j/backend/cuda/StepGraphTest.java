@@ -111,6 +111,37 @@ class StepGraphTest {
     }
 
     /**
+     * LookSAM's noise floor on the device, as on the host: a SAM gradient parallel to {@code g} (1.3·g, rounded to
+     * floats) leaves a {@code g_v} of rounding noise, which is stored with norm 0 (never scaled up to α·‖g‖ and reused); one with a real
+     * orthogonal part (1e-3 of {@code g}, above the floor of 1e-5) is stored with its norm.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"1.3, 0, true", "1.5, 3e-6, true", "1.5, 1e-3, false"})
+    void lookSamNoiseFloorOnTheDevice(double factor, double orthogonal, boolean floored) {
+        CudaTestSupport.requireCuda();
+        int classes = 3, batch = 4;
+        dev.sam4j.nn.ScriptedLayer net = new dev.sam4j.nn.ScriptedLayer(classes, 6, 4);
+        try (CudaBackend cuda = new CudaBackend(0, false); Model model = new Model(net, Shape.of(2), classes, cuda, batch, 5)) {
+            Buffer x = cuda.allocate(2L * batch), y = cuda.allocate(batch);
+            cuda.upload(StepScript.labels(batch, classes), 0, y, batch);
+            Method m = Method.of("looksam", Method.Hyper.defaults().toBuilder().lookSamK(2).build());
+            try (DeviceDecidedStep step = new DeviceDecidedStep(model, x, y, batch, m, new LrSchedule.Constant(0.05, 0), 4, 0.9, 5e-4,
+                    false, 1)) {
+                StepScript.good(new SplittableRandom(3), batch, classes, net.size(), 1.0).withParallelSamGradient(factor, orthogonal).applyTo(net);
+                step.step();
+                double gv = step.exportState().lookSamSumSquares();
+                float[] v = new float[net.size()];
+                cuda.download(step.lookSamDirection(), v, 0, v.length);
+                double stored = 0;
+                for (float f : v) stored += (double) f * f;
+                assertTrue(stored > 0, "g_v was computed");
+                if (floored) assertEquals(0.0, gv, 0.0, "a g_v of " + Math.sqrt(stored) + " is rounding noise: its norm is stored as 0");
+                else assertEquals(stored, gv, 1e-12 * stored, "a g_v above the floor keeps its squared norm");
+            }
+        }
+    }
+
+    /**
      * The convnet graph step allocates nothing: device memory in use, as the driver reports it
      * ({@code cudaMemGetInfo}), flat over 500 steps on a GPU (20 against the stand-in), after a first step that
      * may load kernels lazily. The driver's count, not a tally of our own buffers: it also sees what the

@@ -9,7 +9,11 @@
 # 1. finds the CUDA libraries (Python nvidia-* wheels, else a search of /, else /usr/local/cuda/lib64),
 #    never sam4j's own CPU stand-ins (a build's target/cuda-mock has libcudart.so.13 and libcublas.so.13 too);
 # 2. prints the GPU, driver, runtime and cuDNN versions (exit 2, with the reason, if there is no GPU);
-# 3. runs every gpu-tagged test (JUnit console launcher; XML reports in RESULTDIR/junit);
+# 3. runs every gpu-tagged test (JUnit console launcher; XML reports in RESULTDIR/junit); the summary counts,
+#    per class, those that check on the GPU what the stand-ins only emulate (the device step's kernels and skips
+#    against the host: CudaKernelsTest, HostDeviceStepAgreementTest, DeviceSkipTest, StepGraphTest; device
+#    memory by cudaMemGetInfo and the input pipeline's ordering: CudaMemoryFlatTest, CudaInputPipelineTest,
+#    CudaCheckpointTest);
 # 4. runs the benchmark: kernel bandwidth over an 11M-float arena and over arrays of 4x the device's L2 size,
 #    each as a fraction of a device-to-device copy and of the theoretical bandwidth (memory clock x bus width
 #    x 2), and ms/step of the mlp for ERM, SAM and AE-SAM on the host path and the graph path
@@ -75,6 +79,35 @@ find_cuda_libs() {
   [ ${#lib_dirs[@]} -gt 0 ] || add_dirs /usr/local/cuda/lib64
 }
 
+# Per test class of the gpu test run: how many of its tests passed, failed and were skipped, and the names of the
+# failed ones, from the console launcher's tree in $results/tests.txt. test_results LABEL CLASS...
+test_results() {
+  local label=$1
+  shift
+  sed 's/\x1b\[[0-9;]*m//g' "$results/tests.txt" | awk -v label="$label" -v classes="$*" '
+    { d = index($0, "├─"); if (!d) d = index($0, "└─"); if (!d) next
+      n++; depth[n] = d; text[n] = substr($0, d + length("├─ ")) }
+    END {
+      k = split(classes, want, " ")
+      for (c = 1; c <= k; c++) {
+        found = 0
+        for (i = 1; i <= n && !found; i++) {
+          name = text[i]; sub(/ (✔|✘|↷).*$/, "", name)
+          if (name != want[c]) continue
+          found = 1; pass = fail = skip = 0; failed = ""
+          for (j = i + 1; j <= n && depth[j] > depth[i]; j++) {
+            if (j < n && depth[j + 1] > depth[j]) continue  # a container: count its leaves
+            if (text[j] ~ /✘/) { fail++; failed = failed "\n[" label "]   FAILED " text[j] }
+            else if (text[j] ~ /↷/) skip++
+            else if (text[j] ~ /✔/) pass++
+          }
+          printf "[%s] %s: %d passed, %d failed, %d skipped%s\n", label, want[c], pass, fail, skip, failed
+        }
+        if (!found) printf "[%s] %s: not in the test run\n", label, want[c]
+      }
+    }'
+}
+
 # First contact with this GPU (kernels, cuDNN, cuda:1, determinism); appends to $results/contact.txt, returns 1 if a check failed.
 # Uses java, bundle and results of main.
 contact_checks() {
@@ -127,8 +160,7 @@ contact_checks() {
     echo "[cuda:1] skipped: one GPU" >> "$out"
   fi
   # 12. and the gpu tests behind these items, from the test run above.
-  grep -E '(KernelImageTest|CudnnProbeTest|CudaDeviceThreadsTest|DeterministicCudnnTest|DevicePropertiesTest)' -A12 "$results/tests.txt" \
-    | grep -E '✔|✘|↷' | sed 's/^[│ ├└─]*/[tests] /' >> "$out"
+  test_results tests KernelImageTest CudnnProbeTest CudaDeviceThreadsTest DeterministicCudnnTest DevicePropertiesTest >> "$out"
   cat "$out"
   return $rc
 }
@@ -245,6 +277,10 @@ main() {
     command -v nvidia-smi >/dev/null 2>&1 && timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu:     /'
     echo "tests:   exit $test_rc in ${test_s}s: $(grep -E 'tests (successful|failed|aborted|skipped)' "$results/tests.txt" | tr -s ' []' ' ' | paste -sd, -)"
     grep -E '✘' "$results/tests.txt" | head -8 | sed 's/^/  FAILED /'
+    # the tests that prove on the GPU what the CPU stand-ins can only emulate: the device step's kernels and
+    # skip semantics against the host's arithmetic, and device memory and input ordering as the driver sees them
+    test_results step CudaKernelsTest HostDeviceStepAgreementTest DeviceSkipTest StepGraphTest
+    test_results memory CudaMemoryFlatTest CudaInputPipelineTest CudaCheckpointTest
     echo "bench:   exit $bench_rc in ${bench_s}s"
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
     echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"

@@ -117,11 +117,18 @@ int mock_wrong_device(const void* h, const char* what) {
  * compute capability X.Z with Z >= Y; PTX for compute_XY on any device of XY or newer (the driver
  * compiles it), which is the rule the driver applies when it picks an image.
  */
+static unsigned header_bytes(const unsigned char* b) { return b[6] | b[7] << 8; }
+
+unsigned long long mock_fatbin_bytes(const void* image) {
+    unsigned long long size = 0;
+    memcpy(&size, (const unsigned char*)image + 8, 8);
+    return header_bytes(image) + size;
+}
+
 int mock_fatbin_runs(const void* image, int cc) {
     const unsigned char* b = image;
-    unsigned hs = b[6] | b[7] << 8;
-    unsigned long long size = 0;
-    memcpy(&size, b + 8, 8);
+    unsigned hs = header_bytes(b);
+    unsigned long long size = mock_fatbin_bytes(image) - hs;
     for (unsigned long long off = hs; off + 32 <= hs + size;) {
         const unsigned char* e = b + off;
         unsigned kind = e[0] | e[1] << 8, ehs, arch;

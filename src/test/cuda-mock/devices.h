@@ -37,5 +37,7 @@ int mock_wrong_device(const void* h, const char* what);
 int mock_setting(const char* key, int fallback);
 /* 0 if the fatbin image holds code that runs on a device of compute capability cc (see devices.c). */
 int mock_fatbin_runs(const void* image, int cc);
+/* The fatbin image's size in bytes, its header included, as its header gives it. */
+unsigned long long mock_fatbin_bytes(const void* image);
 /* Exported for the tests: sets a setting (INT_MIN: back to its default); returns 0, or 1 when the table is full. */
 int sam4j_stand_in_set(const char* key, int value);

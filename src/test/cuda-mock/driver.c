@@ -408,10 +408,7 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
         return CUDA_ERROR_INVALID_IMAGE;
     }
     if (mock_fatbin_runs(image, mock_compute_capability(mock_current_device()))) return CUDA_ERROR_NO_BINARY_FOR_GPU;
-    /* the header's fatSize (bytes after the 16-byte header) is what the code takes in device memory */
-    unsigned long long bytes;
-    memcpy(&bytes, b + 8, sizeof bytes);
-    bytes += 16;
+    unsigned long long bytes = mock_fatbin_bytes(image); /* what the code takes in device memory */
     if (mock_charge((long long)bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
     *m = calloc(1, sizeof(struct CUmod_st));
     (*m)->magic = 1;

@@ -1,7 +1,6 @@
 package dev.sam4j.backend;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sam4j.backend.cpu.CpuBackend;
 import dev.sam4j.backend.cuda.CudaBackend;
@@ -24,7 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class CudnnProbeTest {
 
     static void requireStandIn() {
-        assumeTrue(CudaTestSupport.requireCuda().standIn(), "needs the CPU stand-ins of the CUDA libraries, whose cuDNN can be made unusable");
+        CudaTestSupport.requireStandIn("needs the CPU stand-ins of the CUDA libraries, whose cuDNN can be made unusable");
     }
 
     static TrainConfig config(String model, String device) {

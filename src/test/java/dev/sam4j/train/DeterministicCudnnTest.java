@@ -29,10 +29,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 @Tag("gpu")
 class DeterministicCudnnTest {
 
-    static void requireCuda() {
-        CudaTestSupport.requireCuda();
-    }
-
     /** 3 full batches of 16 per epoch (and a short one of 8 on the host path), two epochs, a checkpoint every 2 steps. */
     static TrainConfig config(String cudaStep, boolean deterministic, Path dir) {
         return TrainConfig.builder().data("synthetic:1,8,8:4:56:24").model("cnn").optimizer("sam").device("cuda")
@@ -62,7 +58,7 @@ class DeterministicCudnnTest {
     @ParameterizedTest(name = "{0} step path, deterministic {1}, stopped after step {2}")
     @CsvSource({"graph, true, 1", "host, true, 1", "host, false, 1"})
     void aResumedRunTakesTheCheckpointsAlgorithms(String cudaStep, boolean deterministic, long stopAt, @TempDir Path tmp) throws Exception {
-        requireCuda();
+        CudaTestSupport.requireCuda();
         Path whole = tmp.resolve("whole"), parts = tmp.resolve("parts");
         float[] expected, actual;
         try (StandIn.Setting s = StandIn.setIfActive("cudnn.fastest", 0)) {
@@ -94,7 +90,7 @@ class DeterministicCudnnTest {
     @ParameterizedTest(name = "deterministic {0}")
     @CsvSource({"true", "false"})
     void aNonDeterministicAlgorithmIsNeverChosen(boolean deterministic, @TempDir Path tmp) {
-        requireCuda();
+        CudaTestSupport.requireCuda();
         try (StandIn.Setting noise = StandIn.setIfActive("cudnn.noise", 1)) {
             TrainConfig cfg = config("graph", deterministic, tmp.resolve("a")).toBuilder().epochs(1).checkpointEvery(0).build();
             float[] a = train(cfg, -1, false), b = train(cfg.toBuilder().out(tmp.resolve("b")).build(), -1, false);
@@ -112,7 +108,7 @@ class DeterministicCudnnTest {
 
     @Test
     void aCorruptRecordIsRefusedNamingTheKey(@TempDir Path tmp) throws Exception {
-        requireCuda();
+        CudaTestSupport.requireCuda();
         Path dir = tmp.resolve("run");
         train(config("graph", true, dir), 2, false);
         Path file = dir.resolve(Checkpoint.FILE);

@@ -3,6 +3,7 @@ package dev.sam4j.backend.cuda;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.sam4j.backend.InputPipeline;
+import java.util.function.IntUnaryOperator;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -23,21 +24,7 @@ class CudaInputPipelineTest {
             long before = b.allocatedBytes();
             InputPipeline p = new InputPipeline(b.inputTransfer(), 3, 1000, 10);
             assertTrue(b.allocatedBytes() > before, "device staging areas are allocated");
-            Thread producer = new Thread(() -> {
-                try {
-                    for (int k = 0; k < 25; k++) {
-                        int n = 1 + k % 10;
-                        float[] xs = new float[n * 100], ls = new float[n];
-                        for (int i = 0; i < xs.length; i++) xs[i] = k * 10_000 + i;
-                        java.util.Arrays.fill(ls, k % 7);
-                        p.publish(p.acquire(), xs, xs.length, ls, n, k);
-                    }
-                    p.endEpoch();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            });
-            producer.start();
+            Thread producer = produce(p, 25, 100, k -> 1 + k % 10, k -> k % 7);
             int k = 0;
             float[] got = new float[1000], gotLabels = new float[10];
             for (InputPipeline.Slot s; (s = p.next()) != null; k++) {
@@ -77,21 +64,7 @@ class CudaInputPipelineTest {
                 labels[k] = b.allocate(maxN);
             }
             InputPipeline p = new InputPipeline(b.inputTransfer(), slots, maxN * width, maxN);
-            Thread producer = new Thread(() -> {
-                try {
-                    for (int k = 0; k < batches; k++) {
-                        int n = maxN - k % 4;   // partial batches too: a copy shorter than the slot
-                        float[] xs = new float[n * width], ls = new float[n];
-                        for (int i = 0; i < xs.length; i++) xs[i] = k * 10_000 + i;
-                        java.util.Arrays.fill(ls, k);
-                        p.publish(p.acquire(), xs, xs.length, ls, n, k);
-                    }
-                    p.endEpoch();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            });
-            producer.start();
+            Thread producer = produce(p, batches, width, k -> maxN - k % 4, k -> k);   // partial batches too: copies shorter than the slot
             int[] sizes = new int[batches];
             int k = 0;
             long syncs = b.hostSyncs();
@@ -114,6 +87,29 @@ class CudaInputPipelineTest {
             }
             p.close();
         }
+    }
+
+    /**
+     * Starts the producer: batch {@code k} (tagged {@code k}) holds {@code size(k)} examples of {@code width}
+     * floats, element {@code i} being {@code k·10,000 + i}, all labelled {@code label(k)}; then the epoch ends.
+     */
+    private static Thread produce(InputPipeline p, int batches, int width, IntUnaryOperator size, IntUnaryOperator label) {
+        Thread producer = new Thread(() -> {
+            try {
+                for (int k = 0; k < batches; k++) {
+                    int n = size.applyAsInt(k);
+                    float[] xs = new float[n * width], ls = new float[n];
+                    for (int i = 0; i < xs.length; i++) xs[i] = k * 10_000 + i;
+                    java.util.Arrays.fill(ls, label.applyAsInt(k));
+                    p.publish(p.acquire(), xs, xs.length, ls, n, k);
+                }
+                p.endEpoch();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        });
+        producer.start();
+        return producer;
     }
 
     @Test

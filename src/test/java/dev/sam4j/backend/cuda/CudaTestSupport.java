@@ -3,13 +3,6 @@ package dev.sam4j.backend.cuda;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.SymbolLookup;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
-
 /**
  * Shared by the {@code gpu}-tagged tests. They run wherever CUDA loads: on a real GPU, and in the
  * {@code cuda-stand-in} Surefire execution against the CPU stand-ins of {@code src/test/cuda-mock}
@@ -44,19 +37,20 @@ public final class CudaTestSupport {
     }
 
     /**
-     * Stand-in only: from now on every graph launch, when it runs, takes {@code bytes} more device memory and
-     * never gives it back (0 stops that), so that a test can show its measurement catches a leaking launch.
+     * {@link #requireCuda()}, then skips the calling test, saying {@code why}, unless the CUDA loaded is the
+     * CPU stand-ins (for tests of what only they can be made to do, or of their own schedule).
      */
-    @SuppressWarnings("restricted") // a downcall into the stand-in's libcuda.so.1; the JVM runs with --enable-native-access
-    static void standInLeakPerGraphLaunch(long bytes) {
-        if (realGpu()) throw new IllegalStateException("only the CPU stand-in can be made to leak");
-        MethodHandle leak = Linker.nativeLinker().downcallHandle(
-                SymbolLookup.libraryLookup("libcuda.so.1", Arena.global()).find("sam4j_stand_in_leak_per_graph_launch").orElseThrow(),
-                FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG));
-        try {
-            leak.invokeExact(bytes);
-        } catch (Throwable t) {
-            throw new IllegalStateException("cannot set the stand-in's leak", t);
-        }
+    public static CudaRuntime.Availability requireStandIn(String why) {
+        CudaRuntime.Availability a = requireCuda();
+        assumeTrue(a.standIn(), why);
+        return a;
+    }
+
+    /** The whole of {@code b} on the host (after the synchronisation {@code download} makes); empty for null. */
+    public static float[] download(CudaBackend be, dev.sam4j.backend.Buffer b) {
+        if (b == null) return new float[0];
+        float[] out = new float[(int) b.length()];
+        be.download(b, out, 0, out.length);
+        return out;
     }
 }

@@ -114,7 +114,7 @@ class DeviceSkipTest {
                     launch(step, readback);
                     step.recordStateTo(history, k);
                 }
-                float[] w0 = model.downloadParams(), m0 = download(be, step.momentum()), v0 = download(be, step.lookSamDirection());
+                float[] w0 = model.downloadParams(), m0 = CudaTestSupport.download(be, step.momentum()), v0 = CudaTestSupport.download(be, step.lookSamDirection());
                 StepGraph.CarriedState s0 = step.exportState();
 
                 // A large gradient: AE-SAM's statistic would call it sharp, so the step is a SAM step where a fault allows it.
@@ -123,8 +123,8 @@ class DeviceSkipTest {
                 step.recordStateTo(history, 2);
                 String what = method + ", " + fault + " fault, " + launch + ": ";
                 assertArrayEquals(w0, model.downloadParams(), what + "weights after the faulty step");
-                assertArrayEquals(m0, download(be, step.momentum()), what + "momentum after the faulty step");
-                assertArrayEquals(v0, download(be, step.lookSamDirection()), what + "LookSAM's g_v after the faulty step");
+                assertArrayEquals(m0, CudaTestSupport.download(be, step.momentum()), what + "momentum after the faulty step");
+                assertArrayEquals(v0, CudaTestSupport.download(be, step.lookSamDirection()), what + "LookSAM's g_v after the faulty step");
                 StepGraph.CarriedState s1 = step.exportState();
                 assertEquals(s0.step() + 1, s1.step(), what + "the step counter still advances");
                 assertEquals(s0.observed(), s1.observed(), what + "the AE statistic did not observe the faulty step");
@@ -155,13 +155,6 @@ class DeviceSkipTest {
                 assertFalse(states.get(3).skipped());
             }
         }
-    }
-
-    private static float[] download(CudaBackend be, Buffer b) {
-        if (b == null) return new float[0];
-        float[] out = new float[(int) b.length()];
-        be.download(b, out, 0, out.length);
-        return out;
     }
 
     private static void launch(DeviceDecidedStep step, boolean readback) {

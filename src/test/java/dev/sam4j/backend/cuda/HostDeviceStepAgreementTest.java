@@ -110,9 +110,9 @@ class HostDeviceStepAgreementTest {
                 compare(name + " graph", results, graph.readHistory(graphHistory, STEPS), gpu);
                 compare(name + " read-back", results, read.readHistory(readHistory, STEPS), gpu);
 
-                float[] hostMomentum = download(cuda, sgd.momentumArena());
-                assertArrayEquals(hostMomentum, download(cuda, graph.momentum()), name + ": momentum, host vs graph");
-                assertArrayEquals(hostMomentum, download(cuda, read.momentum()), name + ": momentum, host vs read-back");
+                float[] hostMomentum = CudaTestSupport.download(cuda, sgd.momentumArena());
+                assertArrayEquals(hostMomentum, CudaTestSupport.download(cuda, graph.momentum()), name + ": momentum, host vs graph");
+                assertArrayEquals(hostMomentum, CudaTestSupport.download(cuda, read.momentum()), name + ": momentum, host vs read-back");
                 SamOptimizer.State hs = host.state();
                 for (DeviceDecidedStep d : List.of(graph, read)) {
                     StepGraph.CarriedState ds = d.exportState();
@@ -125,7 +125,7 @@ class HostDeviceStepAgreementTest {
                         assertEquals(hs.statVariance(), ds.variance(), 0.0, name + ": AE variance");
                     }
                     if (method.lookSam()) {
-                        assertArrayEquals(download(cuda, host.lookSamDirection()), download(cuda, d.lookSamDirection()), name + ": g_v");
+                        assertArrayEquals(CudaTestSupport.download(cuda, host.lookSamDirection()), CudaTestSupport.download(cuda, d.lookSamDirection()), name + ": g_v");
                         assertEquals(hs.lookSamNorm(), Math.sqrt(ds.lookSamSumSquares()), 0.0, name + ": ||g_v||");
                     }
                 }
@@ -165,11 +165,5 @@ class HostDeviceStepAgreementTest {
         } else {
             assertEquals(want, got, 1e-12 * Math.abs(want), what);
         }
-    }
-
-    private static float[] download(CudaBackend be, Buffer b) {
-        float[] out = new float[(int) b.length()];
-        be.download(b, out, 0, out.length);
-        return out;
     }
 }

@@ -27,8 +27,8 @@ class KernelImageTest {
 
     @Test
     void aDeviceTheKernelsDoNotRunOnIsRefusedAtStartUpNamingBoth() {
-        CudaRuntime.Availability a = CudaTestSupport.requireCuda();
-        assumeTrue(a.standIn() && a.deviceCount() >= 2, "needs the CPU stand-ins, whose device 1 can be made a compute capability 7.0");
+        CudaRuntime.Availability a = CudaTestSupport.requireStandIn("needs the CPU stand-ins, whose device 1 can be made a compute capability 7.0");
+        assumeTrue(a.deviceCount() >= 2, "the stand-ins have two devices");
         try (StandIn.Setting s = StandIn.set("cc.1", 70)) {
             CudaException e = assertThrows(CudaException.class, () -> new CudaBackend(1, false).close());
             String m = e.getMessage();

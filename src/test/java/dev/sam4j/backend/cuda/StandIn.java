@@ -12,15 +12,16 @@ import java.lang.invoke.MethodHandle;
  * The test settings of the CPU stand-ins for the CUDA libraries ({@code src/test/cuda-mock/devices.h}):
  * a device's compute capability ({@code cc.N}), what cuDNN reports or fails ({@code cudnn.version},
  * {@code cudnn.create}), which convolution algorithm cuDNN's Find ranks first ({@code cudnn.fastest}) and
- * whether its non-deterministic algorithm adds in a different order at every call ({@code cudnn.noise}).
- * Set through {@code java.lang.foreign} on the stand-in {@code libcuda.so.1} that the JVM already has
- * loaded. Usable only against the stand-ins: on a GPU there is nothing to set.
+ * whether its non-deterministic algorithm adds in a different order at every call ({@code cudnn.noise});
+ * and a leak every graph launch makes ({@link #leakPerGraphLaunch}). Set through {@code java.lang.foreign} on
+ * the stand-in {@code libcuda.so.1} that the JVM already has loaded. Usable only against the stand-ins: on a
+ * GPU there is nothing to set.
  */
 public final class StandIn {
     private StandIn() {}
 
     private static final int UNSET = Integer.MIN_VALUE;
-    private static MethodHandle set, get;
+    private static MethodHandle set, get, leak;
 
     /** Whether the CUDA libraries in this JVM are the stand-ins. */
     public static boolean active() {
@@ -61,6 +62,19 @@ public final class StandIn {
         };
     }
 
+    /**
+     * From now on every graph launch, when it runs, takes {@code bytes} more device memory and never gives it
+     * back (0 stops that), so that a test can show its measurement catches a leaking launch.
+     */
+    public static void leakPerGraphLaunch(long bytes) {
+        if (!active()) throw new IllegalStateException("only the CPU stand-in can be made to leak");
+        try {
+            handles()[2].invokeExact(bytes);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cannot set the stand-in's leak", t);
+        }
+    }
+
     private static void call(String key, int value) {
         try (Arena a = Arena.ofConfined()) {
             int r = (int) handles()[0].invokeExact(a.allocateFrom(key), value);
@@ -79,7 +93,9 @@ public final class StandIn {
             FunctionDescriptor d = FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
             set = Linker.nativeLinker().downcallHandle(lib.find("sam4j_stand_in_set").orElseThrow(), d);
             get = Linker.nativeLinker().downcallHandle(lib.find("mock_setting").orElseThrow(), d);
+            leak = Linker.nativeLinker().downcallHandle(lib.find("sam4j_stand_in_leak_per_graph_launch").orElseThrow(),
+                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG));
         }
-        return new MethodHandle[] {set, get};
+        return new MethodHandle[] {set, get, leak};
     }
 }

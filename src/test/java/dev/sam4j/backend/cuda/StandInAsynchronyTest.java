@@ -17,7 +17,6 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
 import static org.bytedeco.cuda.global.cudart.cudaStreamWaitEvent;
 import static org.bytedeco.cuda.global.cudart.cudaSuccess;
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
@@ -36,8 +35,7 @@ import org.junit.jupiter.api.Test;
 class StandInAsynchronyTest {
 
     private static void requireStandIn() {
-        CudaTestSupport.requireCuda();
-        assumeFalse(CudaTestSupport.realGpu(), "checks the CPU stand-in's schedule, not a GPU's");
+        CudaTestSupport.requireStandIn("checks the CPU stand-in's schedule, not a GPU's");
     }
 
     @Test

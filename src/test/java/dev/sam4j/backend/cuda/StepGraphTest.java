@@ -2,7 +2,6 @@ package dev.sam4j.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.nn.Model;
@@ -163,16 +162,15 @@ class StepGraphTest {
      */
     @Test
     void theFlatCheckSeesALaunchThatLeaks() {
-        CudaTestSupport.requireCuda();
-        assumeFalse(CudaTestSupport.realGpu(), "only the CPU stand-in can be made to leak");
+        CudaTestSupport.requireStandIn("only the CPU stand-in can be made to leak");
         int steps = 8;
         long leak = 4096;
-        CudaTestSupport.standInLeakPerGraphLaunch(leak);
+        StandIn.leakPerGraphLaunch(leak);
         Memory m;
         try {
             m = deviceMemoryOverGraphSteps(steps);
         } finally {
-            CudaTestSupport.standInLeakPerGraphLaunch(0);
+            StandIn.leakPerGraphLaunch(0);
         }
         assertEquals((steps - 1) * leak, m.after() - m.before(), "growth of device memory in use over " + (steps - 1) + " leaking launches");
         assertEquals(m.tallyBefore(), m.tallyAfter(), "the backend's tally does not see what a launch takes");

@@ -71,4 +71,22 @@ class CudnnProbeTest {
             assertInstanceOf(CudaBackend.class, b, "with cuDNN usable, auto takes the GPU for a convnet");
         }
     }
+
+    /**
+     * The handle the probe opens (and keeps for the run) is device memory like any other: the driver's count
+     * sees it, and closing the backend gives it back. Measured by a second backend held open across.
+     */
+    @Test
+    void theProbesHandleIsCountedAndGivenBackOnClose() {
+        requireStandIn();
+        try (CudaBackend observer = new CudaBackend(0, false)) {
+            long before = observer.deviceMemoryInUse();
+            try (CudaBackend b = new CudaBackend(0, false)) {
+                long opened = observer.deviceMemoryInUse();
+                assertNull(b.cudnnUnusable());
+                assertEquals(2L << 20, observer.deviceMemoryInUse() - opened, "the stand-in charges a cuDNN handle 2 MiB");
+            }
+            assertEquals(before, observer.deviceMemoryInUse(), "closing the backend gives the probe's handle back");
+        }
+    }
 }

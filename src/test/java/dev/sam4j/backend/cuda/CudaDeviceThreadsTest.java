@@ -1,5 +1,16 @@
 package dev.sam4j.backend.cuda;
 
+import static org.bytedeco.cuda.global.cudart.cudaErrorInvalidResourceHandle;
+import static org.bytedeco.cuda.global.cudart.cudaEventCreateWithFlags;
+import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaEventDisableTiming;
+import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
+import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+import static org.bytedeco.cuda.global.cudart.cudaSuccess;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -8,6 +19,8 @@ import dev.sam4j.backend.InputPipeline;
 import dev.sam4j.train.TrainConfig;
 import dev.sam4j.train.Trainer;
 import java.util.concurrent.Callable;
+import org.bytedeco.cuda.cudart.CUevent_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -109,5 +122,34 @@ class CudaDeviceThreadsTest {
             assertEquals(250, s, 0);
             assertEquals(4000, a.sumOfSquares(xa, 1000), 0, "device 0's buffers are untouched");
         }
+    }
+
+    /**
+     * An event made on device 0 cannot be recorded on a stream of device 1: refused at the call, with
+     * {@code cudaErrorInvalidResourceHandle}, by a GPU and by the stand-ins (whose record runs later on the
+     * stream's worker thread, so the check must be made at the call, on the calling thread). On a device-0
+     * stream the same event records.
+     */
+    @Test
+    void anEventOfOneDeviceIsNotRecordedOnAnotherDevicesStream() throws Exception {
+        requireTwoDevices();
+        int[] status = onAnotherThread(() -> {   // raw cudaSetDevice calls: on a thread of their own
+            CUevent_st event = new CUevent_st();
+            CUstream_st zero = new CUstream_st(), one = new CUstream_st();
+            CudaCheck.rt(cudaEventCreateWithFlags(event, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+            CudaCheck.rt(cudaStreamCreateWithFlags(zero, cudaStreamNonBlocking), "cudaStreamCreateWithFlags(device 0)");
+            CudaCheck.rt(cudaSetDevice(1), "cudaSetDevice(1)");
+            CudaCheck.rt(cudaStreamCreateWithFlags(one, cudaStreamNonBlocking), "cudaStreamCreateWithFlags(device 1)");
+            int onOne = cudaEventRecord(event, one);
+            cudaStreamDestroy(one);
+            CudaCheck.rt(cudaSetDevice(0), "cudaSetDevice(0)");  // as the thread's cuda:0 backend expects
+            int onZero = cudaEventRecord(event, zero);
+            CudaCheck.rt(cudaStreamSynchronize(zero), "cudaStreamSynchronize");
+            cudaStreamDestroy(zero);
+            cudaEventDestroy(event);
+            return new int[] {onOne, onZero};
+        });
+        assertEquals(cudaErrorInvalidResourceHandle, status[0], "an event of device 0 recorded on a stream of device 1");
+        assertEquals(cudaSuccess, status[1], "the same event recorded on a stream of device 0");
     }
 }

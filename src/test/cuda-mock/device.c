@@ -22,7 +22,8 @@
  * Memory accounting: cudaMemGetInfo reports TOTAL minus a context reserve minus everything the stand-in
  * holds in "device memory": cuMemAlloc blocks (rounded up to 256 bytes) and what the libraries charge
  * through mock_charge (the fatbin's code, executable graphs, the cuBLAS and cuDNN handles, cuDNN's
- * scratch while Find runs). cuMemAlloc beyond TOTAL fails with CUDA_ERROR_OUT_OF_MEMORY.
+ * scratch while Find runs). cuMemAlloc beyond TOTAL fails with CUDA_ERROR_OUT_OF_MEMORY. The two devices
+ * of devices.h share this one pool.
  */
 #include "mock.h"
 #include <pthread.h>

@@ -6,7 +6,9 @@
  * What a GPU refuses, the stand-in refuses too: a kernel launched, a graph launched or a capture begun on
  * a stream of another device than the calling thread's current one, an event recorded on a stream of
  * another device, and a cuBLAS or cuDNN call through a handle made on another device. Copies are allowed
- * across devices, as on a GPU with unified addressing.
+ * across devices, as on a GPU with unified addressing. Every check is made at the call, on the calling
+ * thread: the stream's worker thread that runs the work later (device.c) has no current device of the
+ * caller's, so a check there would mean nothing.
  *
  * Settings (sam4j_stand_in_set, called by the tests through java.lang.foreign; see StandIn.java): "cc.N" is
  * device N's compute capability as 10·major + minor (default 90); "cudnn.version" what cudnnGetVersion

@@ -63,7 +63,16 @@ public final class CpuBackend implements Backend {
     /** Per-thread pooling row buffers, grown to the widest plane seen. */
     private final float[][] rows;
 
+    /**
+     * A backend computing with {@code threads} threads.
+     *
+     * @throws IllegalStateException when the JVM was started without {@code --add-modules jdk.incubator.vector}
+     *         ({@link VectorModule#MISSING}); checked before any Vector API class is touched
+     */
     public CpuBackend(int threads) {
+        // Before super() and so before the field initialisers, whose classes use the Vector API.
+        VectorModule.require();
+        super();
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
         this.pool = new WorkerPool(threads);

@@ -5,6 +5,7 @@ import dev.sam4j.backend.cpu.ReferenceBackend;
 import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.CudaRuntime;
 import java.util.Locale;
+import java.util.function.IntFunction;
 
 /**
  * Chooses a backend from a device string ({@code auto | cpu | cpu-reference | cuda[:N]}) and says why.
@@ -56,20 +57,7 @@ public final class Backends {
             return new Choice(new ReferenceBackend(), "cpu-reference requested (double-precision oracle; slow)");
         }
         if (d.equals("auto")) {
-            String why = cudaUnusable(acceptStandIn);
-            if (why == null) {
-                CudaBackend cuda = null;
-                try {
-                    cuda = new CudaBackend(0, tf32(), needs.deterministic());
-                    String dnn = needs.spatialOpsFor() == null ? null : cuda.cudnnUnusable();
-                    if (dnn == null) return new Choice(cuda, "auto: " + CudaRuntime.probe().reason() + ", using cuda:0");
-                    why = needs.spatialOpsFor() + " needs cuDNN 9 for convolution, pooling and batch norm: " + dnn;
-                } catch (RuntimeException e) {
-                    why = "opening cuda:0 failed: " + e.getMessage();
-                }
-                if (cuda != null) cuda.close();
-            }
-            return new Choice(new CpuBackend(threads), "auto: no usable GPU (" + why + "), using the CPU");
+            return auto(threads, needs, cudaUnusable(acceptStandIn), index -> new CudaBackend(index, tf32(), needs.deterministic()));
         }
         if (d.equals("cuda") || d.matches("cuda:\\d+")) {
             int index = d.equals("cuda") ? 0 : Integer.parseInt(d.substring(5));
@@ -81,8 +69,8 @@ public final class Backends {
             CudaBackend cuda;
             try {
                 cuda = new CudaBackend(index, tf32(), needs.deterministic());
-            } catch (RuntimeException e) {
-                throw new IllegalArgumentException("--device " + d + ": " + e.getMessage(), e);
+            } catch (RuntimeException | LinkageError e) {
+                throw new IllegalArgumentException("--device " + d + ": " + failure(e), e);
             }
             String dnn = needs.spatialOpsFor() == null ? null : cuda.cudnnUnusable();
             if (dnn != null) {
@@ -95,15 +83,55 @@ public final class Backends {
         throw new IllegalArgumentException("--device: unknown device '" + device + "'; valid: auto, cpu, cpu-reference, cuda[:N]");
     }
 
+    /**
+     * {@code auto} once the probe has spoken: {@code unusable} is why the GPU must not be taken, or null when
+     * it may; then opening it ({@code open}) may still fail, with a {@link RuntimeException} (a CUDA error) or
+     * a {@link LinkageError} (JavaCPP or the CUDA presets missing from the class path, a JNI library that does
+     * not load), and either falls back to the CPU with the reason.
+     */
+    static Choice auto(int threads, Needs needs, String unusable, IntFunction<CudaBackend> open) {
+        String why = unusable;
+        if (why == null) {
+            CudaBackend cuda = null;
+            try {
+                cuda = open.apply(0);
+                String dnn = needs.spatialOpsFor() == null ? null : cuda.cudnnUnusable();
+                if (dnn == null) return new Choice(cuda, "auto: " + CudaRuntime.probe().reason() + ", using cuda:0");
+                why = needs.spatialOpsFor() + " needs cuDNN 9 for convolution, pooling and batch norm: " + dnn;
+            } catch (RuntimeException | LinkageError e) {
+                why = "opening cuda:0 failed: " + failure(e);
+            }
+            if (cuda != null) cuda.close();
+        }
+        return new Choice(new CpuBackend(threads), "auto: no usable GPU (" + why + "), using the CPU");
+    }
+
+    /** One line for what went wrong opening a CUDA device; a linkage error names the optional dependencies. */
+    static String failure(Throwable e) {
+        if (e instanceof LinkageError) {
+            return e.getClass().getSimpleName() + ": " + e.getMessage() + " (the CUDA backend needs the optional "
+                    + "dependencies org.bytedeco:javacpp and org.bytedeco:cuda with their platform natives; see the README)";
+        }
+        return e.getMessage();
+    }
+
     /** Why {@code auto} must not take the GPU, or null when it may. */
     private static String cudaUnusable(boolean acceptStandIn) {
         CudaRuntime.Availability a = CudaRuntime.probe();
         if (!a.available()) return a.reason();
         if (a.standIn() && !acceptStandIn) return "only the CPU stand-ins of the CUDA libraries were found";
-        if (Backends.class.getResource("/dev/sam4j/backend/cuda/kernels.fatbin") == null) {
+        if (!gpuKernelsInJar()) {
             return "this jar was built without nvcc and has no GPU kernels";
         }
         return null;
+    }
+
+    /**
+     * Whether this jar carries the GPU kernels (the fatbin that {@code nvcc} made at build time; a jar built
+     * without {@code nvcc} has none and runs on the CPU only). Reads no native library.
+     */
+    public static boolean gpuKernelsInJar() {
+        return Backends.class.getResource("/dev/sam4j/backend/cuda/kernels.fatbin") != null;
     }
 
     private static boolean tf32() { return Boolean.getBoolean("sam4j.cuda.tf32"); }

@@ -3,6 +3,7 @@ package dev.sam4j.optim.sam;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.nn.Mode;
+import dev.sam4j.nn.Model;
 import dev.sam4j.optim.Sgd;
 import dev.sam4j.tensor.ParamLayout;
 import dev.sam4j.tensor.ParamSpec;
@@ -68,7 +69,33 @@ public final class SamOptimizer implements AutoCloseable {
     private long steps;
     private long skippedSteps;
 
+    /**
+     * An optimizer over explicitly given arenas. Library code should prefer {@link #builder(Model)}, which takes
+     * the arenas from the model so that they cannot be swapped; this constructor is for arenas that are not a
+     * {@link Model}'s (tests, custom parameter sets).
+     *
+     * @param backend the backend that owns both arenas and computes the step
+     * @param layout the table of parameter tensors; its {@link ParamLayout#total()} is the arena length {@code n}
+     * @param params the parameter arena, {@code n} floats: updated in place every step
+     * @param grads the gradient arena, {@code n} floats: the closure writes it (whole) on every pass; only read here.
+     *        Both arenas are plain {@link Buffer}s of the same length, so a swap cannot be detected here.
+     * @param sgd the base update (momentum, weight decay, Nesterov); its momentum arena shares {@code layout}
+     * @param method which SAM-family member (policy, perturbation, LookSAM reuse), e.g. {@link Method#of}
+     * @param seed seeds the random parts (SS-SAM's Bernoulli draws, ESAM's per-tensor selection)
+     * @throws IllegalArgumentException when an argument is null, an arena's length is not {@code n}, or
+     *         {@code params} and {@code grads} are the same buffer
+     */
     public SamOptimizer(Backend backend, ParamLayout layout, Buffer params, Buffer grads, Sgd sgd, Method method, long seed) {
+        requireNonNull(backend, "backend");
+        requireNonNull(layout, "layout");
+        requireNonNull(params, "params");
+        requireNonNull(grads, "grads");
+        requireNonNull(sgd, "sgd");
+        requireNonNull(method, "method");
+        if (params == grads) throw new IllegalArgumentException("SamOptimizer: params and grads are the same buffer");
+        checkLength(params, "params", layout.total());
+        checkLength(grads, "grads", layout.total());
+        checkLength(sgd.momentumArena(), "sgd's momentum arena", layout.total());
         this.backend = backend;
         this.layout = layout;
         this.params = params;
@@ -85,6 +112,123 @@ public final class SamOptimizer implements AutoCloseable {
         this.esamSeed = seed ^ 0xE5A3L;
         this.esamRng = new SplittableRandom(esamSeed);
     }
+
+    private static void requireNonNull(Object o, String what) {
+        if (o == null) throw new IllegalArgumentException("SamOptimizer: " + what + " is null");
+    }
+
+    private static void checkLength(Buffer b, String what, long n) {
+        if (b.length() != n) {
+            throw new IllegalArgumentException("SamOptimizer: " + what + " has " + b.length() + " floats, the parameter layout " + n);
+        }
+    }
+
+    /**
+     * A builder over {@code model}'s arenas and backend: parameters, gradients and layout all come from the
+     * model, and the {@link Sgd} is created for its parameter count. Defaults: momentum 0.9, weight decay
+     * 5e-4, no Nesterov, seed 42, {@link Method.Hyper#defaults()}; {@link Builder#method(String)} must be given.
+     */
+    public static Builder builder(Model model) {
+        if (model == null) throw new IllegalArgumentException("SamOptimizer.builder(model): model is null");
+        return new Builder(model);
+    }
+
+    /**
+     * Configures a {@link SamOptimizer} on a {@link Model}. Each setter checks its own value at once, with a
+     * message naming it; {@link #build()} checks the combination.
+     */
+    public static final class Builder {
+        private final Model model;
+        private String methodName;
+        private Method method;
+        private Method.Hyper hyper;
+        private double rho = Double.NaN;
+        private double momentum = 0.9, weightDecay = 5e-4;
+        private boolean nesterov;
+        private long seed = 42;
+
+        private Builder(Model model) { this.model = model; }
+
+        /** One of {@link Method#NAMES} ({@code "sam"}, {@code "aesam"}, …), built with {@link #hyper} at {@link #build()}. */
+        public Builder method(String name) {
+            if (name == null || !Method.NAMES.contains(name.trim().toLowerCase(java.util.Locale.ROOT))) {
+                throw new IllegalArgumentException("SamOptimizer.Builder.method(\"" + name + "\"): unknown method; valid: "
+                        + String.join(", ", Method.NAMES));
+            }
+            this.methodName = name;
+            this.method = null;
+            return this;
+        }
+
+        /** A method already built (e.g. with a custom {@link Policy}); then {@link #hyper} and {@link #rho} do not apply. */
+        public Builder method(Method m) {
+            if (m == null) throw new IllegalArgumentException("SamOptimizer.Builder.method(Method): method is null");
+            this.method = m;
+            this.methodName = null;
+            return this;
+        }
+
+        /** The hyperparameters for {@link #method(String)}; default {@link Method.Hyper#defaults()}. */
+        public Builder hyper(Method.Hyper h) {
+            if (h == null) throw new IllegalArgumentException("SamOptimizer.Builder.hyper(h): h is null");
+            this.hyper = h;
+            return this;
+        }
+
+        /** The neighbourhood radius ρ of SAM, SS-SAM, LookSAM, AE-SAM and ESAM (ASAM has its own, {@code Hyper.asamRho}). */
+        public Builder rho(double v) {
+            if (!(v > 0) || !Double.isFinite(v)) throw new IllegalArgumentException("SamOptimizer.Builder.rho(" + v + "): must be > 0 and finite");
+            this.rho = v;
+            return this;
+        }
+
+        /** SGD momentum μ in [0, 1). */
+        public Builder momentum(double v) {
+            if (!(v >= 0 && v < 1)) throw new IllegalArgumentException("SamOptimizer.Builder.momentum(" + v + "): must be in [0, 1)");
+            this.momentum = v;
+            return this;
+        }
+
+        /** Weight decay, added to the gradient as {@code wd·w} (PyTorch's SGD convention); >= 0. */
+        public Builder weightDecay(double v) {
+            if (!(v >= 0) || !Double.isFinite(v)) throw new IllegalArgumentException("SamOptimizer.Builder.weightDecay(" + v + "): must be >= 0 and finite");
+            this.weightDecay = v;
+            return this;
+        }
+
+        /** Nesterov momentum (needs momentum > 0). */
+        public Builder nesterov(boolean v) { this.nesterov = v; return this; }
+
+        /** Seed of the random parts (SS-SAM's draws, ESAM's selection). */
+        public Builder seed(long v) { this.seed = v; return this; }
+
+        /** The optimizer, with a new {@link Sgd} over the model's parameter count. */
+        public SamOptimizer build() {
+            if (method == null && methodName == null) {
+                throw new IllegalArgumentException("SamOptimizer.Builder.build(): no method; call method(\"sam\") (or another of "
+                        + String.join(", ", Method.NAMES) + ")");
+            }
+            if (method != null && (hyper != null || !Double.isNaN(rho))) {
+                throw new IllegalArgumentException("SamOptimizer.Builder.build(): hyper(...) and rho(...) apply to method(String) "
+                        + "only, not to a method(Method) already built");
+            }
+            if (nesterov && momentum == 0) {
+                throw new IllegalArgumentException("SamOptimizer.Builder.nesterov(true): needs momentum(m) with m > 0");
+            }
+            Method m = method;
+            if (m == null) {
+                Method.Hyper h = hyper == null ? Method.Hyper.defaults() : hyper;
+                if (!Double.isNaN(rho)) h = h.toBuilder().rho(rho).build();
+                m = Method.of(methodName, h);
+            }
+            Backend b = model.backend();
+            Sgd sgd = new Sgd(b, model.paramCount(), momentum, weightDecay, nesterov);
+            return new SamOptimizer(b, model.paramLayout(), model.params(), model.grads(), sgd, m, seed);
+        }
+    }
+
+    /** The base update this optimizer feeds (its momentum arena is checkpointed with the parameters). */
+    public Sgd sgd() { return sgd; }
 
     public Method method() { return method; }
     public Policy.Decider decider() { return decider; }

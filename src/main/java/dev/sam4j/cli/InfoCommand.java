@@ -26,7 +26,7 @@ final class InfoCommand implements Callable<Integer> {
                 + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB");
         CudaRuntime.Availability cuda = CudaRuntime.probe();
         System.out.println("cuda: " + cuda.reason());
-        System.out.println("  kernels: " + CudaRuntime.kernelTargets());
+        System.out.println("  GPU kernels: " + (Backends.gpuKernelsInJar() ? "in this jar, " : "none, ") + CudaRuntime.kernelTargets());
         if (cuda.available()) {
             for (CudaRuntime.DeviceInfo d : CudaRuntime.devices()) System.out.println("  " + d.describe());
             System.out.println("  " + CudaRuntime.versions());

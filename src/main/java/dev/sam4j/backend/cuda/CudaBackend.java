@@ -111,10 +111,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String describe() {
-        return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s%s", ctx.device, ctx.name,
+        return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s, GPU kernels in the jar: %s%s",
+                ctx.device, ctx.name,
                 ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
                 CudaRuntime.libVersion(ctx.cublasVersion), tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
-                deterministic ? ", deterministic cuDNN algorithms only" : "",
+                deterministic ? ", deterministic cuDNN algorithms only" : "", CudaRuntime.kernelTargets(),
                 CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
     }
 

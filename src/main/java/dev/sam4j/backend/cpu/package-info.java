@@ -15,7 +15,9 @@
  *       </ul></li>
  * </ul>
  *
- * <p>{@code jdk.incubator.vector} is used nowhere outside this package. The vector width is the JVM's
+ * <p>{@code jdk.incubator.vector} is used nowhere outside this package. {@link dev.sam4j.backend.cpu.VectorModule}
+ * checks that the JVM loaded it before {@code CpuBackend} touches any class that uses it, so that a missing
+ * {@code --add-modules jdk.incubator.vector} is one line naming the flag. The vector width is the JVM's
  * preferred species: 256 bits on AVX2 machines and, by HotSpot's default, also on AVX-512 Xeons;
  * {@code -XX:UseAVX=3} on such a machine selects 512-bit vectors and the wider GEMM kernel.
  *

@@ -20,7 +20,7 @@ public sealed interface DataSpec {
               npy:IMAGES.npy,LABELS.npy[,TEST_IMAGES.npy,TEST_LABELS.npy]  uint8/float32 images (NCHW, NHWC or NHW), int labels
               safetensors:FILE              tensors images, labels [, test_images, test_labels], as for npy
               imagefolder:DIR               DIR/train/<class>/*, DIR/val/<class>/* (or one tree, held out by val-fraction)
-              options: KIND[opt,...]:PATH with val-fraction=F, split-seed=S, layout=nchw|nhwc, image-size=N, cache, skip-bad-images"""
+              options: KIND[opt,...]:PATH with val-fraction=F, split-seed=S, layout=nchw|nhwc, image-size=N, skip-bad-images"""
             .formatted(FashionMnist.SYSTEM_DIR);
 
     String DEFAULT = "fashion-mnist";
@@ -88,6 +88,13 @@ public sealed interface DataSpec {
         @Override public String spec() { return "safetensors" + options.text() + ":" + file; }
     }
 
+    /** {@code imagefolder:}: torchvision's ImageFolder layout (see {@link ImageFolder}). */
+    record ImageFolderData(Path dir, SourceOptions options) implements DataSpec {
+        @Override public DataSplit load() { return ImageFolder.load(dir, options); }
+
+        @Override public String spec() { return "imagefolder" + options.text() + ":" + dir; }
+    }
+
     /** Parses with the default system directory for {@code fashion-mnist}. */
     static DataSpec parse(String spec) { return parse(spec, FashionMnist.SYSTEM_DIR); }
 
@@ -119,6 +126,7 @@ public sealed interface DataSpec {
         return switch (kind) {
             case "npy" -> npy(spec, rest, options);
             case "safetensors" -> new SafetensorsArrays(dir(spec, rest), options);
+            case "imagefolder" -> new ImageFolderData(dir(spec, rest), options);
             case "fashion-mnist" -> rest == null ? new FashionMnistAuto(systemDir) : new FashionMnistDir(dir(spec, rest));
             case "fashion-mnist-sample" -> {
                 if (rest != null) throw invalid(spec, "fashion-mnist-sample takes no argument");

@@ -17,11 +17,10 @@ import java.util.Locale;
  * @param splitSeed     seed of that hold-out choice
  * @param layout        image array layout (arrays only)
  * @param imageSize     square side images are resized and cropped to; 0: not given (image folders only)
- * @param cache         keep decoded images in memory (image folders only)
  * @param skipBadImages skip undecodable images and count them instead of failing (image folders only)
  */
-public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout layout, int imageSize, boolean cache, boolean skipBadImages) {
-    public static final SourceOptions NONE = new SourceOptions(Double.NaN, 0, ArrayData.Layout.AUTO, 0, false, false);
+public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout layout, int imageSize, boolean skipBadImages) {
+    public static final SourceOptions NONE = new SourceOptions(Double.NaN, 0, ArrayData.Layout.AUTO, 0, false);
     /** The hold-out share when a single set is given and no {@code val-fraction}. */
     public static final double DEFAULT_VAL_FRACTION = 0.1;
 
@@ -33,7 +32,7 @@ public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout
         long seed = 0;
         ArrayData.Layout layout = ArrayData.Layout.AUTO;
         int size = 0;
-        boolean cache = false, skip = false;
+        boolean skip = false;
         if (text.isBlank()) return NONE;
         for (String item : text.split(",", -1)) {
             String t = item.strip();
@@ -70,13 +69,12 @@ public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout
                     }
                     if (size < 1 || size > 4096) throw new IllegalArgumentException("image-size must be in [1, 4096], got " + v);
                 }
-                case "cache" -> cache = flag(key, v);
                 case "skip-bad-images" -> skip = flag(key, v);
                 default -> throw new IllegalArgumentException("unknown option '" + key
-                        + "' (known: val-fraction=F, split-seed=S, layout=nchw|nhwc, image-size=N, cache, skip-bad-images)");
+                        + "' (known: val-fraction=F, split-seed=S, layout=nchw|nhwc, image-size=N, skip-bad-images)");
             }
         }
-        return new SourceOptions(vf, seed, layout, size, cache, skip);
+        return new SourceOptions(vf, seed, layout, size, skip);
     }
 
     private static String need(String key, String v) {
@@ -96,7 +94,6 @@ public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout
         if (splitSeed != 0) parts.add("split-seed=" + splitSeed);
         if (layout != ArrayData.Layout.AUTO) parts.add("layout=" + layout.name().toLowerCase(Locale.ROOT));
         if (imageSize != 0) parts.add("image-size=" + imageSize);
-        if (cache) parts.add("cache");
         if (skipBadImages) parts.add("skip-bad-images");
         return parts.isEmpty() ? "" : "[" + String.join(",", parts) + "]";
     }

@@ -185,7 +185,7 @@ class ArraySourceTest {
     @Test
     void badOptionsAreRefusedAtParse() {
         for (String s : new String[] {"npy[val-fraction=1]:a,b", "npy[layout=chw]:a,b", "npy[bogus]:a,b", "cifar10[cache]:d", "npy:a", "npy:a,b,c",
-                "npy[val-fraction]:a,b", "npy[cache=1]:a,b", "npy[image-size=0]:a,b"}) {
+                "npy[val-fraction]:a,b", "npy[skip-bad-images=1]:a,b", "npy[image-size=0]:a,b"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DataSpec.parse(s), s);
             assertTrue(e.getMessage().startsWith("invalid --data"), e.getMessage());
         }

@@ -95,6 +95,37 @@ public sealed interface DataSpec {
         @Override public String spec() { return "imagefolder" + options.text() + ":" + dir; }
     }
 
+    /**
+     * {@code spec} with source options set from command-line flags ({@code sam4j train --image-size ...}):
+     * each non-null argument replaces the option of the same name. Only the user's own data sources take them.
+     *
+     * @param flag the option the values came from, for the message when the source takes none
+     */
+    static String withOptions(String spec, String flag, Integer imageSize, Double valFraction, Long splitSeed, String layout, boolean skipBadImages) {
+        DataSpec d = parse(spec);
+        SourceOptions o = switch (d) {
+            case NpyArrays n -> n.options();
+            case SafetensorsArrays st -> st.options();
+            case ImageFolderData f -> f.options();
+            default -> throw new IllegalArgumentException(flag + ": only for --data npy:, safetensors: and imagefolder:, not '" + printable(spec) + "'");
+        };
+        StringBuilder b = new StringBuilder(o.text().isEmpty() ? "" : o.text().substring(1, o.text().length() - 1));
+        if (imageSize != null) b.append(",image-size=").append(imageSize);
+        if (valFraction != null) b.append(",val-fraction=").append(valFraction);
+        if (splitSeed != null) b.append(",split-seed=").append(splitSeed);
+        if (layout != null) b.append(",layout=").append(layout);
+        if (skipBadImages) b.append(",skip-bad-images");
+        String inner = b.toString().replaceFirst("^,", "");
+        String kind = switch (d) {
+            case NpyArrays n -> "npy";
+            case SafetensorsArrays st -> "safetensors";
+            default -> "imagefolder";
+        };
+        String rest = spec.strip().substring(spec.strip().indexOf(':') + 1);
+        // parse again: the later of two equal keys wins, and the result is checked like any --data
+        return parse(kind + "[" + inner + "]:" + rest).spec();
+    }
+
     /** Parses with the default system directory for {@code fashion-mnist}. */
     static DataSpec parse(String spec) { return parse(spec, FashionMnist.SYSTEM_DIR); }
 

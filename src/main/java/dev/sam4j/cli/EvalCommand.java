@@ -69,9 +69,14 @@ final class EvalCommand implements Callable<Integer> {
         if (r.classes() > 20) System.out.println("  (" + r.classes() + " classes: see confusion.csv)");
         AtomicFiles.write(dir.resolve("confusion.csv"), csv.toString().getBytes(StandardCharsets.UTF_8));
         AtomicFiles.write(dir.resolve("eval.json"), json(r).getBytes(StandardCharsets.UTF_8));
-        ConfusionPlot.savePng(r.confusion(), String.format(Locale.ROOT, "%s: accuracy %.4f on %d examples", r.model(), r.accuracy(), r.examples()),
-                dir.resolve("confusion.png"));
-        System.out.println("written: " + dir.resolve("eval.json") + ", confusion.csv, confusion.png");
+        if (ModuleLayer.boot().findModule("java.desktop").isPresent()) {
+            ConfusionPlot.savePng(r.confusion(), String.format(Locale.ROOT, "%s: accuracy %.4f on %d examples", r.model(), r.accuracy(), r.examples()),
+                    dir.resolve("confusion.png"));
+            System.out.println("written: " + dir.resolve("eval.json") + ", confusion.csv, confusion.png");
+        } else {
+            // a jlink'd runtime without java.desktop (the GPU check bundle): the numbers, no picture
+            System.out.println("written: " + dir.resolve("eval.json") + ", confusion.csv (no confusion.png: this Java runtime has no java.desktop module)");
+        }
         return 0;
     }
 

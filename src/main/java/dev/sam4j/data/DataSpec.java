@@ -90,7 +90,13 @@ public sealed interface DataSpec {
 
     /** {@code imagefolder:}: torchvision's ImageFolder layout (see {@link ImageFolder}). */
     record ImageFolderData(Path dir, SourceOptions options) implements DataSpec {
-        @Override public DataSplit load() { return ImageFolder.load(dir, options); }
+        @Override public DataSplit load() {
+            if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
+                throw new IllegalArgumentException("--data imagefolder: needs the java.desktop module (javax.imageio), which this Java "
+                        + "runtime lacks (a jlink'd one such as the GPU check bundle's); use a full JDK, or npy:/safetensors: arrays");
+            }
+            return ImageFolder.load(dir, options);
+        }
 
         @Override public String spec() { return "imagefolder" + options.text() + ":" + dir; }
     }

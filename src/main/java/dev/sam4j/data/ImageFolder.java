@@ -192,15 +192,8 @@ public final class ImageFolder {
                     + "); give --image-size N to resize (shorter side) and centre-crop them to N×N");
         }
         int channels = probe.anyColour ? 3 : 1;
-        long bytes = (long) every.size() * channels * h * w;
         Runtime rt = Runtime.getRuntime();
-        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-        // Half of what is left: the loader's float batches, the model and the test copy need the rest.
-        if (bytes > free / 2 || bytes > IdxReader.MAX_PAYLOAD_BYTES) {
-            throw new DataFileException(src, String.format(Locale.ROOT, "%d images of %dx%dx%d need %d MiB decoded, more than half of the "
-                    + "%d MiB of heap left; give a smaller --image-size or a larger -Xmx (SAM4J_JAVA_OPTS)", every.size(), channels, h, w,
-                    bytes >> 20, free >> 20));
-        }
+        checkFits(src, every.size(), channels, h, w, rt.maxMemory() - (rt.totalMemory() - rt.freeMemory()));
         Decoded dt = decode(train.samples(), probe.badFiles, channels, h, w, size > 0, o.skipBadImages());
         Decoded dv = decode(test.samples(), probe.badFiles, channels, h, w, size > 0, o.skipBadImages());
         String name = "imagefolder " + dir.getFileName();
@@ -222,6 +215,19 @@ public final class ImageFolder {
                 stats)
                 + (o.skipBadImages() ? "; " + bad + " undecodable image" + (bad == 1 ? "" : "s") + " skipped" : "");
         return new DataSplit(tr, te, desc);
+    }
+
+    /**
+     * Refuses, in one line, decoded images that would take more than half of the {@code freeHeap} bytes left
+     * (the loader's float batches, the model and the rest of the run need the other half).
+     */
+    static void checkFits(String src, int count, int channels, int h, int w, long freeHeap) {
+        long bytes = (long) count * channels * h * w;
+        if (bytes > freeHeap / 2 || bytes > IdxReader.MAX_PAYLOAD_BYTES) {
+            throw new DataFileException(src, String.format(Locale.ROOT, "%d images of %dx%dx%d need %d MiB decoded, more than half of the "
+                    + "%d MiB of heap left (and at most 2 GiB in all); give a smaller --image-size or a larger -Xmx (SAM4J_JAVA_OPTS)",
+                    count, channels, h, w, bytes >> 20, freeHeap >> 20));
+        }
     }
 
     private static List<Sample> pick(List<Sample> all, int[] idx) {

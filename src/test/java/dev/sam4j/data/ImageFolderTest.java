@@ -212,6 +212,14 @@ class ImageFolderTest {
     }
 
     @Test
+    void decodedImagesThatDoNotFitTheHeapAreRefusedInOneLine() {
+        ImageFolder.checkFits("d", 1000, 3, 32, 32, 8L << 20); // 3 MiB of 8: fits
+        DataFileException e = assertThrows(DataFileException.class, () -> ImageFolder.checkFits("d", 1000, 3, 64, 64, 8L << 20));
+        assertTrue(e.getMessage().startsWith("d: 1000 images of 3x64x64 need 11 MiB") && e.getMessage().contains("-Xmx"), e.getMessage());
+        assertThrows(DataFileException.class, () -> ImageFolder.checkFits("d", 100_000, 3, 224, 224, Long.MAX_VALUE), "over one array");
+    }
+
+    @Test
     void emptyClassIsAnErrorAsInTorchvision() throws IOException {
         Path r = dir.resolve("empty");
         png(r.resolve("a/1.png"), rgb(4, 4, 1));

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "Sharpness-aware training on the JVM.",
-        subcommands = {TrainCommand.class, ExportCommand.class, InfoCommand.class, BenchCommand.class, BenchReportCommand.class,
+        subcommands = {TrainCommand.class, EvalCommand.class, ExportCommand.class, InfoCommand.class, BenchCommand.class, BenchReportCommand.class,
                 CompareCommand.class, PlotCommand.class, ReportCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

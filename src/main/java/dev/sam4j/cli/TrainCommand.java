@@ -27,8 +27,25 @@ final class TrainCommand implements Callable<Integer> {
     private static final TrainConfig D = TrainConfig.builder().build();
 
     @Option(names = "--data", description = "fashion-mnist (full set if installed, else the embedded sample), "
-            + "fashion-mnist:DIR, fashion-mnist-sample, cifar10:DIR, cifar100:DIR, synthetic[:C,H,W[:CLASSES[:TRAIN[:TEST]]]]")
+            + "fashion-mnist:DIR, fashion-mnist-sample, cifar10:DIR, cifar100:DIR, synthetic[:C,H,W[:CLASSES[:TRAIN[:TEST]]]], "
+            + "npy:IMAGES.npy,LABELS.npy[,TEST_IMAGES.npy,TEST_LABELS.npy], safetensors:FILE, imagefolder:DIR")
     String data = D.data();
+
+    @Option(names = "--image-size", description = "imagefolder: resize (shorter side) and centre-crop every image to N x N "
+            + "(default: the images' own size, when they all share one)")
+    Integer imageSize;
+
+    @Option(names = "--val-fraction", description = "npy, safetensors, imagefolder with no test set: share held out as the test set (default 0.1)")
+    Double valFraction;
+
+    @Option(names = "--split-seed", description = "seed of the --val-fraction hold-out (default 0)")
+    Long splitSeed;
+
+    @Option(names = "--layout", description = "npy, safetensors: nchw or nhwc, where the shape leaves it open (e.g. [N,3,32,3])")
+    String layout;
+
+    @Option(names = "--skip-bad-images", description = "imagefolder: skip images that do not decode (counted and reported) instead of failing")
+    boolean skipBadImages;
 
     @Option(names = "--model", description = "mlp, mlp:WIDTH, cnn, resnet18, wrn-28-10 (or wrn-DEPTH-WIDTH)")
     String model = D.model();
@@ -187,7 +204,14 @@ final class TrainCommand implements Callable<Integer> {
         if (trainSubset != null && trainSubset < 1) {
             throw new IllegalArgumentException("--train-subset: must be >= 1 (omit it to train on the whole set), got " + trainSubset);
         }
-        TrainConfig cfg = TrainConfig.builder().data(data).model(model).optimizer(optimizer).epochs(epochs)
+        String dataSpec = data;
+        if (imageSize != null || valFraction != null || splitSeed != null || layout != null || skipBadImages) {
+            String flag = imageSize != null ? "--image-size" : valFraction != null ? "--val-fraction" : splitSeed != null ? "--split-seed"
+                    : layout != null ? "--layout" : "--skip-bad-images";
+            // written into --data, so that config.json, --resume and sam4j eval read the data as this run does
+            dataSpec = dev.sam4j.data.DataSpec.withOptions(data, flag, imageSize, valFraction, splitSeed, layout, skipBadImages);
+        }
+        TrainConfig cfg = TrainConfig.builder().data(dataSpec).model(model).optimizer(optimizer).epochs(epochs)
                 .batchSize(batchSize).evalBatchSize(evalBatchSize).lr(lr).schedule(schedule).warmupSteps(warmupSteps)
                 .momentum(momentum).nesterov(nesterov).weightDecay(weightDecay).seed(seed).labelNoise(labelNoise)
                 .trainSubset(trainSubset == null ? 0 : trainSubset)

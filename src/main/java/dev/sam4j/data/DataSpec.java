@@ -16,7 +16,11 @@ public sealed interface DataSpec {
               fashion-mnist-sample          the 2000/1000-example sample embedded in the jar
               cifar10:DIR                   CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin)
               cifar100:DIR                  CIFAR-100 binary version (train.bin, test.bin; fine labels)
-              synthetic[:C,H,W[:CLASSES[:TRAIN_N[:TEST_N]]]]  seeded learnable data (default 1,28,28:10:2048:512)"""
+              synthetic[:C,H,W[:CLASSES[:TRAIN_N[:TEST_N]]]]  seeded learnable data (default 1,28,28:10:2048:512)
+              npy:IMAGES.npy,LABELS.npy[,TEST_IMAGES.npy,TEST_LABELS.npy]  uint8/float32 images (NCHW, NHWC or NHW), int labels
+              safetensors:FILE              tensors images, labels [, test_images, test_labels], as for npy
+              imagefolder:DIR               DIR/train/<class>/*, DIR/val/<class>/* (or one tree, held out by val-fraction)
+              options: KIND[opt,...]:PATH with val-fraction=F, split-seed=S, layout=nchw|nhwc, image-size=N, skip-bad-images"""
             .formatted(FashionMnist.SYSTEM_DIR);
 
     String DEFAULT = "fashion-mnist";
@@ -68,6 +72,66 @@ public sealed interface DataSpec {
         }
     }
 
+    /** {@code npy:}: images and labels from {@code .npy} files; test arrays null: held out from the training arrays. */
+    record NpyArrays(Path images, Path labels, Path testImages, Path testLabels, SourceOptions options) implements DataSpec {
+        @Override public DataSplit load() { return ArraySource.npy(images, labels, testImages, testLabels, options); }
+
+        @Override public String spec() {
+            return "npy" + options.text() + ":" + images + "," + labels + (testImages == null ? "" : "," + testImages + "," + testLabels);
+        }
+    }
+
+    /** {@code safetensors:}: tensors {@code images}, {@code labels} (and optionally {@code test_images}, {@code test_labels}). */
+    record SafetensorsArrays(Path file, SourceOptions options) implements DataSpec {
+        @Override public DataSplit load() { return ArraySource.safetensors(file, options); }
+
+        @Override public String spec() { return "safetensors" + options.text() + ":" + file; }
+    }
+
+    /** {@code imagefolder:}: torchvision's ImageFolder layout (see {@link ImageFolder}). */
+    record ImageFolderData(Path dir, SourceOptions options) implements DataSpec {
+        @Override public DataSplit load() {
+            if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
+                throw new IllegalArgumentException("--data imagefolder: needs the java.desktop module (javax.imageio), which this Java "
+                        + "runtime lacks (a jlink'd one such as the GPU check bundle's); use a full JDK, or npy:/safetensors: arrays");
+            }
+            return ImageFolder.load(dir, options);
+        }
+
+        @Override public String spec() { return "imagefolder" + options.text() + ":" + dir; }
+    }
+
+    /**
+     * {@code spec} with source options set from command-line flags ({@code sam4j train --image-size ...}):
+     * each non-null argument replaces the option of the same name. Only the user's own data sources take them.
+     *
+     * @param flag the option the values came from, for the message when the source takes none
+     */
+    static String withOptions(String spec, String flag, Integer imageSize, Double valFraction, Long splitSeed, String layout, boolean skipBadImages) {
+        DataSpec d = parse(spec);
+        SourceOptions o = switch (d) {
+            case NpyArrays n -> n.options();
+            case SafetensorsArrays st -> st.options();
+            case ImageFolderData f -> f.options();
+            default -> throw new IllegalArgumentException(flag + ": only for --data npy:, safetensors: and imagefolder:, not '" + printable(spec) + "'");
+        };
+        StringBuilder b = new StringBuilder(o.text().isEmpty() ? "" : o.text().substring(1, o.text().length() - 1));
+        if (imageSize != null) b.append(",image-size=").append(imageSize);
+        if (valFraction != null) b.append(",val-fraction=").append(valFraction);
+        if (splitSeed != null) b.append(",split-seed=").append(splitSeed);
+        if (layout != null) b.append(",layout=").append(layout);
+        if (skipBadImages) b.append(",skip-bad-images");
+        String inner = b.toString().replaceFirst("^,", "");
+        String kind = switch (d) {
+            case NpyArrays n -> "npy";
+            case SafetensorsArrays st -> "safetensors";
+            default -> "imagefolder";
+        };
+        String rest = spec.strip().substring(spec.strip().indexOf(':') + 1);
+        // parse again: the later of two equal keys wins, and the result is checked like any --data
+        return parse(kind + "[" + inner + "]:" + rest).spec();
+    }
+
     /** Parses with the default system directory for {@code fashion-mnist}. */
     static DataSpec parse(String spec) { return parse(spec, FashionMnist.SYSTEM_DIR); }
 
@@ -81,7 +145,25 @@ public sealed interface DataSpec {
         int colon = s.indexOf(':');
         String kind = colon < 0 ? s : s.substring(0, colon);
         String rest = colon < 0 ? null : s.substring(colon + 1);
+        SourceOptions options = SourceOptions.NONE;
+        int bracket = kind.indexOf('[');
+        if (bracket >= 0) {
+            if (!kind.endsWith("]")) throw invalid(spec, "options must be written KIND[opt,...]:PATH");
+            String inner = kind.substring(bracket + 1, kind.length() - 1);
+            kind = kind.substring(0, bracket);
+            if (!kind.equals("npy") && !kind.equals("safetensors") && !kind.equals("imagefolder")) {
+                throw invalid(spec, "only npy, safetensors and imagefolder take options");
+            }
+            try {
+                options = SourceOptions.parse(inner);
+            } catch (IllegalArgumentException e) {
+                throw invalid(spec, e.getMessage());
+            }
+        }
         return switch (kind) {
+            case "npy" -> npy(spec, rest, options);
+            case "safetensors" -> new SafetensorsArrays(dir(spec, rest), options);
+            case "imagefolder" -> new ImageFolderData(dir(spec, rest), options);
             case "fashion-mnist" -> rest == null ? new FashionMnistAuto(systemDir) : new FashionMnistDir(dir(spec, rest));
             case "fashion-mnist-sample" -> {
                 if (rest != null) throw invalid(spec, "fashion-mnist-sample takes no argument");
@@ -92,6 +174,17 @@ public sealed interface DataSpec {
             case "synthetic" -> synthetic(spec, rest);
             default -> throw invalid(spec, "unknown dataset '" + printable(kind) + "'");
         };
+    }
+
+    private static DataSpec npy(String spec, String rest, SourceOptions options) {
+        if (rest == null || rest.isEmpty()) throw invalid(spec, "npy needs IMAGES.npy,LABELS.npy");
+        String[] parts = rest.split(",", -1);
+        if (parts.length != 2 && parts.length != 4) {
+            throw invalid(spec, "npy takes IMAGES.npy,LABELS.npy or IMAGES.npy,LABELS.npy,TEST_IMAGES.npy,TEST_LABELS.npy (" + parts.length + " paths given)");
+        }
+        Path[] p = new Path[parts.length];
+        for (int i = 0; i < parts.length; i++) p[i] = dir(spec, parts[i]);
+        return parts.length == 2 ? new NpyArrays(p[0], p[1], null, null, options) : new NpyArrays(p[0], p[1], p[2], p[3], options);
     }
 
     private static Path dir(String spec, String rest) {

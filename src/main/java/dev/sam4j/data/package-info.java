@@ -10,6 +10,12 @@
  *       {@code GzipStream} (CRC-32 and length of every member checked, nothing allowed after the last).
  *       {@code DataFileFuzzTest} holds them to it with thousands of seeded mutations of small valid files,
  *       including a bound on what a read may allocate relative to the bytes the file really holds.</li>
+ *   <li>The user's own arrays: {@link dev.sam4j.data.NpyReader} ({@code .npy}) and safetensors files
+ *       (read by {@link dev.sam4j.io.SafeTensors}), checked and converted alike by
+ *       {@link dev.sam4j.data.ArrayData}; options of these sources in {@link dev.sam4j.data.SourceOptions}
+ *       ({@code ArrayFileFuzzTest} fuzzes them as {@code DataFileFuzzTest} does the others).</li>
+ *   <li>{@link dev.sam4j.data.ImageFolder}: torchvision's ImageFolder layout, decoded by {@code javax.imageio}
+ *       on worker threads when loaded, classes in torchvision's (code point) order.</li>
  *   <li>{@link dev.sam4j.data.Synthetic}: seeded learnable data without files.</li>
  *   <li>{@link dev.sam4j.data.DataSpec}: the {@code --data} string parsed and loaded.</li>
  *   <li>Transformations of a training set: {@link dev.sam4j.data.LabelNoise},

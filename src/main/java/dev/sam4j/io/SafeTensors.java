@@ -177,38 +177,71 @@ public final class SafeTensors {
 
         /** The F32 tensor {@code name}, read from the file now. */
         public float[] floats(String name) {
-            Entry e = entries.get(name);
-            if (e == null) throw new FileFormatException(path.toString(), "no tensor named '" + name + "'");
+            Entry e = entry(name);
             if (!e.dtype().equals("F32")) {
                 throw new FileFormatException(path.toString(), "tensor '" + name + "' is " + e.dtype() + "; sam4j reads F32 tensors only");
             }
             long n = e.elements();
             if (n > MAX_ARRAY) throw new FileFormatException(path.toString(), "tensor '" + name + "' has " + n + " elements, more than one array holds");
             float[] out = new float[(int) n];
-            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(1 << 16, Math.max(4, n * 4))).order(ByteOrder.LITTLE_ENDIAN);
+            int[] done = {0};
+            stream(e, 4, b -> {
+                int m = b.remaining() / 4;
+                b.asFloatBuffer().get(out, done[0], m);
+                done[0] += m;
+            });
+            return out;
+        }
+
+        /**
+         * The raw little-endian bytes of tensor {@code name} of any dtype, read from the file now (for
+         * readers of data sets, which convert them themselves). The array is never larger than the file:
+         * the header check made the tensor's byte range lie inside it.
+         */
+        public byte[] bytes(String name) {
+            Entry e = entry(name);
+            long n = e.end() - e.begin();
+            if (n > MAX_ARRAY) throw new FileFormatException(path.toString(), "tensor '" + name + "' has " + n + " bytes, more than one array holds");
+            byte[] out = new byte[(int) n];
+            int[] done = {0};
+            stream(e, 1, b -> {
+                int m = b.remaining();
+                b.get(out, done[0], m);
+                done[0] += m;
+            });
+            return out;
+        }
+
+        private Entry entry(String name) {
+            Entry e = entries.get(name);
+            if (e == null) throw new FileFormatException(path.toString(), "no tensor named '" + name + "'");
+            return e;
+        }
+
+        /** Hands the tensor's bytes to {@code sink} in chunks that are whole multiples of {@code unit}. */
+        private void stream(Entry e, int unit, java.util.function.Consumer<ByteBuffer> sink) {
+            long total = e.end() - e.begin();
+            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(1 << 16, Math.max(unit, total))).order(ByteOrder.LITTLE_ENDIAN);
             try (Source ch = source.reopen()) {
                 if (ch.size() != fileSize) throw new FileFormatException(path.toString(), "changed size while being read");
-                long pos = dataStart + e.begin();
-                int done = 0;
-                while (done < out.length) {
+                long pos = dataStart + e.begin(), left = total;
+                while (left > 0) {
                     buf.clear();
-                    buf.limit((int) Math.min(buf.capacity(), 4L * (out.length - done)));
+                    buf.limit((int) Math.min(buf.capacity(), left));
                     while (buf.hasRemaining()) {
                         int r = ch.read(buf, pos);
                         if (r < 0) throw new EOFException();
                         pos += r;
                     }
                     buf.flip();
-                    int m = buf.remaining() / 4;
-                    buf.asFloatBuffer().get(out, done, m);
-                    done += m;
+                    left -= buf.remaining();
+                    sink.accept(buf);
                 }
             } catch (EOFException ex) {
-                throw new FileFormatException(path.toString(), "truncated while reading tensor '" + name + "'", ex);
+                throw new FileFormatException(path.toString(), "truncated while reading tensor '" + e.name() + "'", ex);
             } catch (IOException ex) {
-                throw new FileFormatException(path.toString(), "cannot read tensor '" + name + "': " + ex.getMessage(), ex);
+                throw new FileFormatException(path.toString(), "cannot read tensor '" + e.name() + "': " + ex.getMessage(), ex);
             }
-            return out;
         }
     }
 

@@ -1,0 +1,119 @@
+package dev.sam4j.train;
+
+import dev.sam4j.backend.Backend;
+import dev.sam4j.backend.Backends;
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.data.BatchLoader;
+import dev.sam4j.data.DataSpec;
+import dev.sam4j.data.DataSplit;
+import dev.sam4j.data.Dataset;
+import dev.sam4j.data.Normalization;
+import dev.sam4j.data.Subset;
+import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.SafeTensors;
+import dev.sam4j.nn.Layer;
+import dev.sam4j.nn.Mode;
+import dev.sam4j.nn.Model;
+import dev.sam4j.nn.SoftmaxCrossEntropy;
+import dev.sam4j.nn.models.Models;
+import dev.sam4j.tensor.Shape;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * {@code sam4j eval}: a trained model's loss, accuracy and confusion matrix on the test split of any data
+ * set sam4j reads. The model is rebuilt from the checkpoint's recorded configuration and its weights
+ * loaded; inputs are normalised with the statistics the run trained with, which are those
+ * {@link Normalization#fit} measures on the run's training set (its {@code --data}, after
+ * {@code --train-subset}; label noise does not touch pixels), so that set is read again here.
+ */
+public final class Evaluator {
+    private Evaluator() {}
+
+    /**
+     * @param confusion {@code [true class][predicted class]} counts
+     */
+    public record Result(Path checkpoint, String model, String dataDescription, String normalization, String backend,
+                         int classes, long examples, double loss, double accuracy, long[][] confusion) {
+        /** Per-class accuracy (recall); NaN for a class with no example. */
+        public double[] perClassAccuracy() {
+            double[] a = new double[classes];
+            for (int c = 0; c < classes; c++) {
+                long n = 0;
+                for (long v : confusion[c]) n += v;
+                a[c] = n == 0 ? Double.NaN : confusion[c][c] / (double) n;
+            }
+            return a;
+        }
+    }
+
+    /** The checkpoint file of {@code checkpointOrRunDir} (a run directory or the file itself). */
+    public static Path checkpointFile(Path checkpointOrRunDir) {
+        Path f = Files.isDirectory(checkpointOrRunDir) ? checkpointOrRunDir.resolve(Checkpoint.FILE) : checkpointOrRunDir;
+        if (!Files.isRegularFile(f)) throw new FileFormatException(f.toString(), "no such checkpoint (give a run directory or its checkpoint.safetensors)");
+        return f;
+    }
+
+    /**
+     * @param dataSpec the {@code --data} to evaluate on (its test split), or null for the run's own
+     */
+    public static Result evaluate(Path checkpointOrRunDir, String dataSpec, String device, int threads, int batchSize) {
+        Path file = checkpointFile(checkpointOrRunDir);
+        SafeTensors.Contents c = SafeTensors.read(file);
+        String configText = c.metadata().get("sam4j.config");
+        if (configText == null) throw new FileFormatException(file.toString(), "not a sam4j checkpoint (no sam4j.config in its metadata)");
+        TrainConfig cfg = ConfigFile.parse(configText, file + " metadata sam4j.config");
+        DataSplit trained = DataSpec.parse(cfg.data()).load();
+        Dataset train = trained.train();
+        if (cfg.trainSubset() > 0 && cfg.trainSubset() <= train.size()) train = Subset.choose(train, cfg.trainSubset(), cfg.seed());
+        Normalization norm = Normalization.fit(train);
+        Shape shape = train.exampleShape();
+        int classes = train.classes();
+        String spec = dataSpec == null ? cfg.data() : DataSpec.parse(dataSpec).spec();
+        DataSplit evalSplit = spec.equals(DataSpec.parse(cfg.data()).spec()) ? trained : DataSpec.parse(spec).load();
+        Dataset test = evalSplit.test();
+        if (!test.exampleShape().equals(shape) || test.classes() > classes) {
+            throw new IllegalArgumentException("--data " + spec + ": examples of " + test.exampleShape() + " in " + test.classes()
+                    + " classes, but the model in " + file + " (" + cfg.model() + ") takes " + shape + " in " + classes + " classes");
+        }
+        Layer net = Models.create(cfg.model(), shape, classes);
+        Backends.Choice choice = Backends.choose(device, threads, new Backends.Needs(net.usesSpatialOps() ? "model " + cfg.model() : null, false));
+        Backend backend = choice.backend();
+        try (backend) {
+            try (Model model = new Model(net, shape, classes, backend, batchSize, cfg.seed())) {
+                Checkpoint.loadWeights(file, model, cfg.model());
+                SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batchSize);
+                Buffer x = backend.allocate((long) batchSize * test.exampleSize());
+                Buffer y = backend.allocate(batchSize);
+                float[] logits = new float[batchSize * classes];
+                long[][] confusion = new long[classes][classes];
+                double lossSum = 0;
+                long correct = 0;
+                try (BatchLoader loader = BatchLoader.forEval(test, batchSize, norm); BatchLoader.Epoch it = loader.epoch(0)) {
+                    BatchLoader.Batch b;
+                    while ((b = it.next()) != null) {
+                        int n = b.n();
+                        backend.upload(b.x(), 0, x, n * test.exampleSize());
+                        backend.upload(b.labels(), 0, y, n);
+                        Buffer out = model.forward(x, n, Mode.EVAL);
+                        lossSum += loss.forward(out, y, n) * n;
+                        backend.download(out, logits, 0, n * classes);
+                        for (int i = 0; i < n; i++) {
+                            int best = 0;
+                            for (int j = 1; j < classes; j++) if (logits[i * classes + j] > logits[i * classes + best]) best = j;
+                            int label = (int) b.labels()[i];
+                            confusion[label][best]++;
+                            if (best == label) correct++;
+                        }
+                    }
+                }
+                StringBuilder ns = new StringBuilder();
+                for (int ch = 0; ch < norm.channels(); ch++) {
+                    ns.append(ch > 0 ? ", " : "").append(String.format(java.util.Locale.ROOT, "%.4f/%.4f", norm.mean(ch), norm.std(ch)));
+                }
+                return new Result(file, cfg.model(), evalSplit.description(), ns.toString(), backend.name() + " (" + choice.reason() + ")",
+                        classes, test.size(), lossSum / test.size(), correct / (double) test.size(), confusion);
+            }
+        }
+    }
+}

@@ -75,7 +75,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("esam_swp", hyper.esamSwp());
         m.put("esam_sds", hyper.esamSds());
         m.put("looksam_per_tensor", hyper.lookSamPerTensor());
-        m.put("looksam_max_age", hyper.lookSamMaxAge(optimizer)); // resolved: the run's own value, not "unset"
+        m.put("looksam_max_age", hyper.lookSamMaxAge());
         m.put("msam_rho", hyper.msamRho());
         m.put("checkpoint_every", checkpointEvery);
         m.put("on_nonfinite", onNonFinite);
@@ -194,6 +194,9 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             require(hyper != null, "optimizer", "hyperparameters must not be null");
             // Validates the method and every hyperparameter it uses, with messages naming the option.
             Method.of(opt, hyper);
+            // An unset max age becomes the method's default here, so the record (and config.json) holds the value run.
+            Method.Hyper h = hyper.lookSamMaxAge() == Method.Hyper.UNSET_MAX_AGE
+                    ? hyper.toBuilder().lookSamMaxAge(hyper.lookSamMaxAge(opt)).build() : hyper;
             require(epochs >= 1, "epochs", "must be >= 1, got " + epochs);
             require(batchSize >= 1 && batchSize <= 65536, "batch-size", "must be in [1, 65536], got " + batchSize);
             require(evalBatchSize >= 1 && evalBatchSize <= 65536, "eval-batch-size", "must be in [1, 65536], got " + evalBatchSize);
@@ -225,7 +228,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
-                    trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs, in,
+                    trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
                     checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch);
         }
     }

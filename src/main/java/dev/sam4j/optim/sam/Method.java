@@ -144,7 +144,7 @@ public record Method(String name, Policy policy, Perturbation perturbation, bool
                     h.lookSamMaxAge(n));
             case "aesam" -> new Method(n, adaptive, plain, false, Double.NaN, false);
             case "aelooksam" -> new Method(n, adaptive, plain, true, h.lookSamAlpha(), h.lookSamPerTensor(), h.lookSamMaxAge(n));
-            case "msam" -> new Method(n, new Policy.Always(), new Perturbation.Momentum(h.msamRho()), false, Double.NaN, false);
+            case "msam" -> new Method(n, new Policy.Never(), new Perturbation.Momentum(h.msamRho()), false, Double.NaN, false);
             default -> throw new IllegalArgumentException("--optimizer: unknown optimizer '" + name + "'; valid: " + String.join(", ", NAMES));
         };
     }

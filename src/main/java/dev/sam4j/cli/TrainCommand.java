@@ -33,7 +33,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", description = "mlp, mlp:WIDTH, cnn, resnet18, wrn-28-10 (or wrn-DEPTH-WIDTH)")
     String model = D.model();
 
-    @Option(names = "--optimizer", description = "erm, sam, asam, esam, sssam, looksam, aesam, aelooksam")
+    @Option(names = "--optimizer", description = "erm, sam, asam, esam, sssam, looksam, aesam, aelooksam, msam")
     String optimizer = D.optimizer();
 
     @Option(names = "--epochs", description = "passes over the training set")

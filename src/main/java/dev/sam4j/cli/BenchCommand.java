@@ -25,7 +25,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--models", split = ",", description = "models to time")
     String[] models = {"mlp", "cnn"};
 
-    @Option(names = "--optimizers", split = ",", description = "methods to time: erm, sam, asam, esam, sssam, looksam, aesam, aelooksam")
+    @Option(names = "--optimizers", split = ",", description = "methods to time: erm, sam, asam, esam, sssam, looksam, aesam, aelooksam, msam")
     String[] optimizers = {"erm"};
 
     @Option(names = "--input", description = "per-example input shape C,H,W")

@@ -50,7 +50,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", description = "mlp, mlp:WIDTH, cnn, resnet18, wrn-28-10 (or wrn-DEPTH-WIDTH)")
     String model = D.model();
 
-    @Option(names = "--optimizer", description = "erm, sam, asam, esam, sssam, looksam, aesam, aelooksam")
+    @Option(names = "--optimizer", description = "erm, sam, asam, esam, sssam, looksam, aesam, aelooksam, msam")
     String optimizer = D.optimizer();
 
     @Option(names = "--epochs", description = "passes over the training set")
@@ -140,7 +140,11 @@ final class TrainCommand implements Callable<Integer> {
 
     private static final Method.Hyper H = Method.Hyper.defaults();
 
-    @Option(names = "--rho", description = "perturbation radius rho (default 0.05; 0.5 for asam)")
+    @Option(names = "--keep-last-batch", description = "host step: also train on each epoch's partial last batch "
+            + "(default: dropped, as on the CUDA graph step; its ||g||^2 is not comparable with a full batch's)")
+    boolean keepLastBatch = D.keepLastBatch();
+
+    @Option(names = "--rho", description = "perturbation radius rho (default 0.05; 0.5 for asam, 0.3 for msam)")
     Double rho;
 
     @Option(names = "--asam-eta", description = "ASAM's eta in T_w = |w| + eta")
@@ -160,6 +164,10 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--looksam-per-tensor", description = "LookSAM: project and scale g_v per parameter tensor (default: whole model)")
     boolean lookSamPerTensor = H.lookSamPerTensor();
+
+    @Option(names = "--looksam-max-age", paramLabel = "N", description = "LookSAM / AE-LookSAM: reuse g_v for at most N steps "
+            + "after the SAM step that stored it (0: for ever, the spec; default 4 for aelooksam, 0 for looksam)")
+    Integer lookSamMaxAge;
 
     @Option(names = "--ae-delta", description = "AE-SAM: EMA decay of the mean and variance of ||g||^2")
     double aeDelta = H.aeDelta();
@@ -189,8 +197,13 @@ final class TrainCommand implements Callable<Integer> {
     Method.Hyper hyper() {
         double r = rho == null ? H.rho() : rho;
         double ar = rho == null ? H.asamRho() : rho;
+        double mr = rho == null ? H.msamRho() : rho;
+        if (lookSamMaxAge != null && lookSamMaxAge < 0) {
+            throw new IllegalArgumentException("--looksam-max-age: must be >= 0, got " + lookSamMaxAge);
+        }
         return new Method.Hyper(r, ar, asamEta, sssamP, sssamPEnd == null ? Double.NaN : sssamPEnd, lookSamK, lookSamAlpha,
-                aeDelta, aeLambda1, aeLambda2, aeWarmup, esamBeta, esamGamma, esamSwp, esamSds, lookSamPerTensor);
+                aeDelta, aeLambda1, aeLambda2, aeWarmup, esamBeta, esamGamma, esamSwp, esamSds, lookSamPerTensor,
+                lookSamMaxAge == null ? Method.Hyper.UNSET_MAX_AGE : lookSamMaxAge, mr);
     }
 
     @Spec CommandSpec spec;
@@ -217,7 +230,7 @@ final class TrainCommand implements Callable<Integer> {
                 .trainSubset(trainSubset == null ? 0 : trainSubset)
                 .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep).input(input)
                 .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
-                .divergenceSteps(divergenceSteps).initFrom(initFrom).deterministic(deterministic)
+                .divergenceSteps(divergenceSteps).initFrom(initFrom).deterministic(deterministic).keepLastBatch(keepLastBatch)
                 .build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());

@@ -38,10 +38,10 @@ public final class Report {
     public static final String PLAN = "plan.tsv";
     static final String PLAN_HEADER = "section\tmodel\tsubset\tepochs\tnoise\tlabel\tseed\tdir";
     /** Row order of the tables: the paper's methods, then the extra rows. */
-    static final List<String> METHOD_ORDER = List.of("erm", "sam", "sssam", "sssam-late", "looksam", "aesam", "aelooksam", "esam",
-            "asam");
+    static final List<String> METHOD_ORDER = List.of("erm", "sam", "sssam", "sssam-late", "looksam", "aesam", "aelooksam",
+            "aelooksam-default", "msam", "esam", "asam");
     static final String ABLATION = "ablation";
-    static final List<String> SECTION_ORDER = List.of("overfit", "full", "ablation", "cnn", "cnn-long");
+    static final List<String> SECTION_ORDER = List.of("overfit", "full", "ablation", "cnn", "cnn-long", "last-batch");
     static final String ABLATION_BASE = "overfit"; // the section whose default-setting AE-SAM / SS-SAM pair the ablation reuses
 
     private Report() { }
@@ -164,6 +164,8 @@ public final class Report {
             case "esam" -> new Color(0x56B4E9);       // sky blue
             case "asam" -> new Color(0x8C8C8C);       // grey
             case "sssam-late" -> new Color(0x882255); // wine (Tol), beside SS-SAM's purple
+            case "aelooksam-default" -> new Color(0xDDCC77); // sand (Tol), beside AE-LookSAM's orange
+            case "msam" -> new Color(0x117733);       // green (Tol), darker than LookSAM's
             default -> null;
         };
     }

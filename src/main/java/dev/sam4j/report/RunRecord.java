@@ -127,6 +127,9 @@ public record RunRecord(Path dir, Map<String, Object> config, Map<String, Object
             case "looksam" -> "LookSAM";
             case "aesam" -> "AE-SAM";
             case "aelooksam" -> "AE-LookSAM";
+            // A grid label: AE-LookSAM with its defaults (g_v expires), beside "aelooksam" run as the spec says.
+            case "aelooksam-default" -> "AE-LookSAM (default)";
+            case "msam" -> "MSAM";
             default -> optimizer;
         };
     }

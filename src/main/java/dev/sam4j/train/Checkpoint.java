@@ -108,6 +108,7 @@ public final class Checkpoint {
         w.metadata("policy.observed", Long.toString(st.statObserved()));
         w.metadata("policy.rng_draws", Long.toString(st.policyDraws()));
         w.metadata("esam.rng_draws", Long.toString(st.esamDraws()));
+        w.metadata("looksam.age", Long.toString(st.lookSamAge()));
         finish(w, progress, file);
     }
 
@@ -259,7 +260,9 @@ public final class Checkpoint {
         SamOptimizer.State st = new SamOptimizer.State(meta.count("optim.steps"), meta.count("optim.sam_steps"),
                 meta.count("optim.skipped_steps"), meta.real("looksam.norm", false), tensorNorms,
                 meta.real("policy.mu", true), meta.real("policy.variance", true), meta.count("policy.observed"),
-                meta.count("policy.rng_draws"), meta.count("esam.rng_draws"));
+                meta.count("policy.rng_draws"), meta.count("esam.rng_draws"),
+                // Written since g_v can expire; older checkpoints come from runs where it never did, so its age is moot.
+                c.metadata().containsKey("looksam.age") ? meta.count("looksam.age") : 0);
         Progress p = Progress.fromMetadata(c);
         try {
             optimizer.restore(st); // the statistic is read by the adaptive policy only, so NaN elsewhere is fine

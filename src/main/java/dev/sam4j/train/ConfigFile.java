@@ -28,7 +28,7 @@ public final class ConfigFile {
 
     // Keys added after the first release of the format: older run directories lack them and still resume.
     private static final Set<String> OPTIONAL = Set.of("input", "train_subset", "checkpoint_every", "on_nonfinite", "divergence_loss",
-            "divergence_steps", "init_from", "deterministic");
+            "divergence_steps", "init_from", "deterministic", "keep_last_batch", "looksam_max_age", "msam_rho");
 
     private ConfigFile() {}
 
@@ -53,7 +53,10 @@ public final class ConfigFile {
     public static TrainConfig parse(String text, String src) {
         if (!(JsonReader.parse(text, src) instanceof Map<?, ?> m)) throw new FileFormatException(src, "not a JSON object");
         TrainConfig.Builder b = TrainConfig.builder();
-        Method.Hyper.Builder h = Method.Hyper.defaults().toBuilder();
+        // A run directory written before these keys existed ran with the partial last batch and a g_v that never
+        // expires: a missing key means that, so such a run resumes as it started.
+        b.keepLastBatch(true);
+        Method.Hyper.Builder h = Method.Hyper.defaults().toBuilder().lookSamMaxAge(0);
         Set<String> seen = new HashSet<>();
         for (Map.Entry<?, ?> e : m.entrySet()) {
             String k = (String) e.getKey();
@@ -99,12 +102,15 @@ public final class ConfigFile {
                 case "esam_swp" -> h.esamSwp(x.bool());
                 case "esam_sds" -> h.esamSds(x.bool());
                 case "looksam_per_tensor" -> h.lookSamPerTensor(x.bool());
+                case "looksam_max_age" -> h.lookSamMaxAge(x.integer());
+                case "msam_rho" -> h.msamRho(x.number());
                 case "checkpoint_every" -> b.checkpointEvery(x.longInteger());
                 case "on_nonfinite" -> b.onNonFinite(x.string());
                 case "divergence_loss" -> b.divergenceLoss(x.numberOrNaN());
                 case "divergence_steps" -> b.divergenceSteps(x.integer());
                 case "init_from" -> b.initFrom(x.path());
                 case "deterministic" -> b.deterministic(x.bool());
+                case "keep_last_batch" -> b.keepLastBatch(x.bool());
                 default -> throw new FileFormatException(src, "unknown key \"" + k + "\"");
             }
             seen.add(k);

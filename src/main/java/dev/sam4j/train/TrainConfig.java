@@ -16,7 +16,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
-                          boolean deterministic) {
+                          boolean deterministic, boolean keepLastBatch) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -30,6 +30,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.input = input;
         b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
         b.divergenceSteps = divergenceSteps; b.initFrom = initFrom; b.deterministic = deterministic;
+        b.keepLastBatch = keepLastBatch;
         return b;
     }
 
@@ -74,12 +75,15 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("esam_swp", hyper.esamSwp());
         m.put("esam_sds", hyper.esamSds());
         m.put("looksam_per_tensor", hyper.lookSamPerTensor());
+        m.put("looksam_max_age", hyper.lookSamMaxAge());
+        m.put("msam_rho", hyper.msamRho());
         m.put("checkpoint_every", checkpointEvery);
         m.put("on_nonfinite", onNonFinite);
         m.put("divergence_loss", divergenceLoss);
         m.put("divergence_steps", divergenceSteps);
         m.put("init_from", initFrom == null ? null : initFrom.toString());
         m.put("deterministic", deterministic);
+        m.put("keep_last_batch", keepLastBatch);
         return m;
     }
 
@@ -115,6 +119,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         int divergenceSteps = 10;
         Path initFrom = null;
         boolean deterministic = false;
+        boolean keepLastBatch = false;
 
         public Builder data(String v) { data = v; return this; }
         public Builder model(String v) { model = v; return this; }
@@ -170,6 +175,12 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          * backends and sam4j's own kernels are deterministic either way.
          */
         public Builder deterministic(boolean v) { deterministic = v; return this; }
+        /**
+         * Also train on the partial last batch of each epoch (host step only). Off by default: its {@code s_t} is
+         * not comparable with a full batch's ({@code E‖g_B‖² = ‖∇L‖² + tr(Σ)/B}), so it is always a SAM step for
+         * AE-SAM and jolts the statistic, and the CUDA graph step cannot train it at all.
+         */
+        public Builder keepLastBatch(boolean v) { keepLastBatch = v; return this; }
 
         private static void require(boolean ok, String option, String message) {
             if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
@@ -183,6 +194,9 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             require(hyper != null, "optimizer", "hyperparameters must not be null");
             // Validates the method and every hyperparameter it uses, with messages naming the option.
             Method.of(opt, hyper);
+            // An unset max age becomes the method's default here, so the record (and config.json) holds the value run.
+            Method.Hyper h = hyper.lookSamMaxAge() == Method.Hyper.UNSET_MAX_AGE
+                    ? hyper.toBuilder().lookSamMaxAge(hyper.lookSamMaxAge(opt)).build() : hyper;
             require(epochs >= 1, "epochs", "must be >= 1, got " + epochs);
             require(batchSize >= 1 && batchSize <= 65536, "batch-size", "must be in [1, 65536], got " + batchSize);
             require(evalBatchSize >= 1 && evalBatchSize <= 65536, "eval-batch-size", "must be in [1, 65536], got " + evalBatchSize);
@@ -214,8 +228,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
-                    trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, hyper, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic);
+                    trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch);
         }
     }
 }

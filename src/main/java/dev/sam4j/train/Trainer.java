@@ -156,7 +156,15 @@ public final class Trainer implements AutoCloseable {
             this.labelBuf = backend.allocate(maxBatch);
             boolean graph = backend instanceof CudaBackend && !config.cudaStep().equals("host");
             if (graph && !DeviceDecidedStep.supports(method)) {
-                throw new IllegalArgumentException("--optimizer " + method.name() + " (ESAM or per-tensor LookSAM) needs --cuda-step host on CUDA");
+                throw new IllegalArgumentException("--optimizer " + method.name() + ": " + DeviceDecidedStep.unsupported(method)
+                        + "; use --cuda-step host on CUDA");
+            }
+            if (graph && config.keepLastBatch()) {
+                throw new IllegalArgumentException("--keep-last-batch: the CUDA graph step trains on full batches only; use --cuda-step host on CUDA");
+            }
+            if (!graph && !config.keepLastBatch() && train.size() < config.batchSize()) {
+                throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
+                        + train.size() + "), and the partial last batch is dropped: lower it or add --keep-last-batch");
             }
             if (graph && train.size() < config.batchSize()) {
                 throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
@@ -217,7 +225,7 @@ public final class Trainer implements AutoCloseable {
         java.util.TreeSet<Integer> sizes = new java.util.TreeSet<>();
         int b = config.batchSize(), e = config.evalBatchSize(), rest = (int) (train.size() % b);
         sizes.add(Math.min(b, train.size()));
-        if (deviceStep == null && rest > 0) sizes.add(rest);
+        if (!fullBatchesOnly() && rest > 0) sizes.add(rest);
         if (optimizer != null && method.perturbation() instanceof Perturbation.Esam es && es.sds()) {
             for (int n : new int[] {b, rest}) if (n > 0) sizes.add(Math.max(1, (int) Math.ceil(es.gamma() * n)));
         }
@@ -233,14 +241,19 @@ public final class Trainer implements AutoCloseable {
     public Backend backend() { return backend; }
     public String dataDescription() { return dataDescription; }
 
-    /** Steps per epoch: every batch, or only full batches on the CUDA graph paths (a graph has one batch size). */
-    public long stepsPerEpoch() { return stepsPerEpoch(deviceStep != null); }
+    /**
+     * Steps per epoch: full batches only (a graph has one batch size, and a partial batch's {@code s_t} is not
+     * comparable with a full one's, so the host drops it too), or every batch on the host with --keep-last-batch.
+     */
+    public long stepsPerEpoch() { return stepsPerEpoch(fullBatchesOnly()); }
+
+    private boolean fullBatchesOnly() { return deviceStep != null || !config.keepLastBatch(); }
 
     private long stepsPerEpoch(boolean fullBatchesOnly) {
         return fullBatchesOnly ? train.size() / config.batchSize() : (train.size() + config.batchSize() - 1) / config.batchSize();
     }
 
-    public long totalSteps() { return totalSteps(deviceStep != null); }
+    public long totalSteps() { return totalSteps(fullBatchesOnly()); }
 
     private long totalSteps(boolean fullBatchesOnly) {
         long t = stepsPerEpoch(fullBatchesOnly) * config.epochs();
@@ -297,7 +310,7 @@ public final class Trainer implements AutoCloseable {
         boolean synthetic = config.input().equals("synthetic");
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
-                .dropLast(deviceStep != null).prefetch(synthetic ? 0 : 2).build();
+                .dropLast(fullBatchesOnly()).prefetch(synthetic ? 0 : 2).build();
              InputFeeder feeder = deviceStep != null && !synthetic ? new InputFeeder(loader,
                      new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
                      : null) {

@@ -51,13 +51,29 @@ class ReproducePlanTest {
             }
         }
         if (quick) {
-            assertEquals(Map.of("overfit", 16, "full", 4, "ablation", 4, "cnn", 8, "cnn-long", 3), bySection);
+            assertEquals(Map.of("overfit", 19, "full", 4, "ablation", 4, "cnn", 8, "cnn-long", 4, "last-batch", 4), bySection);
         } else {
-            // 6 core methods x 3 noise levels x 3 seeds, plus ESAM and ASAM; 4 methods x 2 noise levels x 3 seeds;
-            // 7 settings x (AE-SAM, SS-SAM) x 3 seeds; 6 methods x 2 noise levels x 3 seeds; 5 methods x 2 noise
-            // levels x 3 seeds.
-            assertEquals(Map.of("overfit", 72, "full", 24, "ablation", 42, "cnn", 36, "cnn-long", 30), bySection);
+            // 7 core methods (AE-LookSAM as specified and with its defaults) x 3 noise levels x 3 seeds, plus ESAM and
+            // ASAM, plus MSAM at 40% noise x 3 seeds; 4 methods x 2 noise levels x 3 seeds; 7 settings x (AE-SAM, SS-SAM)
+            // x 3 seeds; 7 methods x 2 noise levels x 3 seeds; 6 methods (MSAM included) x 2 noise levels x 3 seeds;
+            // 4 methods at 40% noise x 3 seeds with the last batch dropped.
+            assertEquals(Map.of("overfit", 84, "full", 24, "ablation", 42, "cnn", 42, "cnn-long", 36, "last-batch", 12), bySection);
+            // MSAM only where SAM's gain shows; both AE-LookSAMs wherever AE-LookSAM runs.
+            for (Report.PlanRow r : plan) {
+                if (r.label().equals("msam")) {
+                    assertTrue(r.section().equals("cnn-long") || (r.section().equals("overfit") && r.noise() == 0.4), r.dir());
+                }
+                if (r.label().equals("aelooksam")) {
+                    String twin = r.dir().replace("-aelooksam-", "-aelooksam-default-");
+                    assertTrue(plan.stream().anyMatch(q -> q.dir().equals(twin)), "no default twin for " + r.dir());
+                }
+            }
         }
+        // The train options the grid passes: --keep-last-batch everywhere but in the last-batch section, and the
+        // spec's AE-LookSAM pinned to --looksam-max-age 0 (read from the script itself, which planning does not run).
+        String script = Files.readString(Path.of("scripts/reproduce"));
+        assertTrue(script.contains("keep_opt=(--keep-last-batch)") && script.contains("\"${keep_opt[@]}\""), "keep-last-batch pinned");
+        assertTrue(script.contains("aelooksam \\\n          --looksam-max-age 0"), "the spec's AE-LookSAM pinned");
         assertTrue(Files.exists(root.resolve(Report.PLAN)));
     }
 

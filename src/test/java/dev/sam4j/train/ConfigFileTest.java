@@ -29,6 +29,27 @@ class ConfigFileTest {
         assertEquals(sample().toBuilder().deterministic(false).build(), ConfigFile.read(f));
     }
 
+    /**
+     * A run directory from before --keep-last-batch and --looksam-max-age existed ran with the partial last batch and
+     * a g_v that never expires: it resumes so, although both defaults are now different.
+     */
+    @Test
+    void aConfigWithoutTheLastBatchAndMaxAgeKeysRunsAsBefore(@TempDir Path dir) throws Exception {
+        TrainConfig now = sample().toBuilder().optimizer("aelooksam").hyper(dev.sam4j.optim.sam.Method.Hyper.defaults()).build();
+        assertFalse(now.keepLastBatch());
+        assertEquals(dev.sam4j.optim.sam.Method.AE_LOOKSAM_MAX_AGE, now.hyper().lookSamMaxAge());
+        Path f = dir.resolve("config.json");
+        String text = Json.pretty(now.toMap()).replaceAll(",\\n  \"(keep_last_batch|looksam_max_age|msam_rho)\": [^,\\n]*", "");
+        assertFalse(text.contains("keep_last_batch") || text.contains("looksam_max_age"), text);
+        Files.writeString(f, text);
+        TrainConfig old = ConfigFile.read(f);
+        assertTrue(old.keepLastBatch());
+        assertEquals(0, old.hyper().lookSamMaxAge());
+        // Written now, they read back as they were.
+        Files.writeString(f, Json.pretty(now.toMap()));
+        assertEquals(now, ConfigFile.read(f));
+    }
+
     @Test
     void configJsonReadsBackToTheSameConfig(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("config.json");

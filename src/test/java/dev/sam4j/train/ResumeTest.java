@@ -55,7 +55,7 @@ class ResumeTest {
     }
 
     @ParameterizedTest(name = "{0} stopped after {1} steps")
-    @CsvSource({"erm, 3", "sam, 5", "sssam, 7", "looksam, 4", "aesam, 6", "esam, 2"})
+    @CsvSource({"erm, 3", "sam, 5", "sssam, 7", "looksam, 4", "aesam, 6", "esam, 2", "msam, 4", "aelooksam, 7"})
     void resumedRunIsBitIdenticalToAnUninterruptedOne(String optimizer, long k, @TempDir Path tmp) throws Exception {
         Path whole = tmp.resolve("whole"), parts = tmp.resolve("parts");
         float[] expected = train(config(optimizer, whole), 0, false);

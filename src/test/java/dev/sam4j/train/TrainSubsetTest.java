@@ -28,10 +28,12 @@ class TrainSubsetTest {
 
     @Test
     void trainsOnExactlyNExamplesAndTheChoiceIsSeeded(@TempDir Path dir) throws Exception {
-        TrainConfig cfg = small().trainSubset(300).labelNoise(0.2).seed(7).build();
+        // With the partial last batch kept, every one of the 300 examples is trained on: 3 steps of 128, 128, 44.
+        TrainConfig cfg = small().trainSubset(300).labelNoise(0.2).seed(7).keepLastBatch(true).build();
         List<String> a = run(cfg, dir.resolve("a"));
-        // 300 examples in batches of 128: 3 steps per epoch (the last partial).
         assertEquals(3, a.size());
+        // By default the partial batch is dropped: 2 steps.
+        assertEquals(2, run(cfg.toBuilder().keepLastBatch(false).build(), dir.resolve("d")).size());
         String prov = Files.readString(dir.resolve("a/provenance.json"));
         assertTrue(prov.contains("\"train_size\": 300"), prov);
         assertTrue(Files.readString(dir.resolve("a/config.json")).contains("\"train_subset\": 300"));

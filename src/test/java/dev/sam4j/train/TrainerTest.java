@@ -111,4 +111,33 @@ class TrainerTest {
                 () -> TrainConfig.builder().input("disk").build());
         assertTrue(e.getMessage().startsWith("--input:"), e.getMessage());
     }
+
+    /**
+     * 90 examples in batches of 16: five full batches and one of 10. By default the host step drops the partial one,
+     * as the CUDA graph step must; --keep-last-batch trains it; a batch larger than the set then needs the flag.
+     */
+    @Test
+    void thePartialLastBatchIsDroppedUnlessKept() {
+        TrainConfig.Builder b = TrainConfig.builder().data("synthetic:1,8,8:4:90:32").model("mlp").optimizer("aesam").epochs(2)
+                .batchSize(16).evalBatchSize(32).device("cpu").threads(2);
+        for (boolean keep : new boolean[] {false, true}) {
+            List<StepRecord> steps = new ArrayList<>();
+            try (Trainer t = new Trainer(b.keepLastBatch(keep).build())) {
+                t.addListener(new TrainListener() { @Override public void onStep(StepRecord s) { steps.add(s); } });
+                assertEquals(keep ? 6 : 5, t.stepsPerEpoch());
+                assertEquals(keep ? 12 : 10, t.totalSteps());
+                RunSummary s = t.run();
+                assertEquals(keep ? 12 : 10, s.steps());
+            }
+            assertEquals(keep ? 12 : 10, steps.size());
+            assertEquals(2, steps.get(steps.size() - 1).epoch());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(b.keepLastBatch(false).batchSize(128).build()));
+        assertTrue(e.getMessage().startsWith("--batch-size 128 is larger than the training set (90)")
+                && e.getMessage().contains("--keep-last-batch"), e.getMessage());
+        try (Trainer t = new Trainer(b.keepLastBatch(true).batchSize(128).build())) {
+            assertEquals(1, t.stepsPerEpoch());
+        }
+    }
 }

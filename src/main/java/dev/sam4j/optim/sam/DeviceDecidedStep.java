@@ -25,12 +25,8 @@ public final class DeviceDecidedStep implements AutoCloseable {
         if (!(model.backend() instanceof CudaBackend cuda)) {
             throw new IllegalArgumentException("the device-decided step needs the CUDA backend, not " + model.backend().name());
         }
-        if (method.lookSamPerTensor()) {
-            throw new UnsupportedOperationException("per-tensor LookSAM is not on the device-decided path yet: use the host path");
-        }
-        if (method.perturbation() instanceof Perturbation.Esam) {
-            throw new UnsupportedOperationException("ESAM draws per-tensor subsets and selects examples on the host: use the host path");
-        }
+        String why = unsupported(method);
+        if (why != null) throw new UnsupportedOperationException(why + ": use the host path");
         if (totalSteps < 1 || totalSteps > Integer.MAX_VALUE) throw new IllegalArgumentException("totalSteps " + totalSteps);
         long n = model.paramCount();
         int classes = model.classes();
@@ -97,9 +93,22 @@ public final class DeviceDecidedStep implements AutoCloseable {
         return graph.readHistory(history, from, count);
     }
 
-    /** Whether {@code method} can run on the device-decided path (ESAM and per-tensor LookSAM need the host). */
-    public static boolean supports(Method method) {
-        return !method.lookSamPerTensor() && !(method.perturbation() instanceof Perturbation.Esam);
+    /** Whether {@code method} can run on the device-decided path (see {@link #unsupported}). */
+    public static boolean supports(Method method) { return unsupported(method) == null; }
+
+    /**
+     * Why {@code method} cannot run on the device-decided path, or null when it can: ESAM, per-tensor LookSAM,
+     * Momentum-SAM (its one-pass step is not in the graph yet) and an expiring LookSAM direction (the graph reuses
+     * {@code g_v} for as long as it exists, the spec's rule) need the host step.
+     */
+    public static String unsupported(Method method) {
+        if (method.lookSamPerTensor()) return "per-tensor LookSAM is not on the CUDA graph step yet";
+        if (method.perturbation() instanceof Perturbation.Esam) return "ESAM draws per-tensor subsets and selects examples on the host";
+        if (method.perturbation() instanceof Perturbation.Momentum) return "Momentum-SAM is not on the CUDA graph step yet";
+        if (method.lookSam() && method.lookSamMaxAge() > 0) {
+            return "--looksam-max-age " + method.lookSamMaxAge() + " is not on the CUDA graph step yet (--looksam-max-age 0 is)";
+        }
+        return null;
     }
 
     /** The momentum arena (same layout as the parameters). */

@@ -36,6 +36,17 @@ public sealed interface Perturbation {
         }
     }
 
+    /**
+     * Momentum-SAM (Becker, Altrock, Risse 2024, arXiv 2401.12033, and the authors' public code): the direction is
+     * the SGD momentum buffer {@code v} (PyTorch convention, {@code w ← w − lr·v}), the perturbed point
+     * {@code w̃ = w − ρ·v/‖v‖} (the paper's "negative momentum": along the coming SGD step), and the step's only
+     * gradient is taken there; {@code w} is restored exactly and updated with it. With {@code v = 0} (the first
+     * step) there is no perturbation: a plain SGD step. One pass per step, so every step is an ERM-cost step.
+     */
+    record Momentum(double rho) implements Perturbation {
+        public Momentum { checkRho(rho); }
+    }
+
     private static void checkRho(double rho) {
         if (!(rho > 0) || !Double.isFinite(rho)) throw new IllegalArgumentException("--rho: must be > 0, got " + rho);
     }

@@ -20,8 +20,10 @@ import java.util.SplittableRandom;
  *       step) gives {@code g_sam}; with LookSAM, {@code g_v = g_sam − (⟨g, g_sam⟩/‖g‖²)·g} is stored; then
  *       exact restore of {@code w} from the saved copy fused with the SGD update using {@code g_sam};</li>
  *   <li>ERM path: the SGD update with {@code g}, or with LookSAM {@code g + α·(‖g‖/‖g_v‖)·g_v} once a
- *       {@code g_v} exists.</li>
+ *       {@code g_v} exists (and, with a max age {@code N > 0}, while it is at most {@code N} steps old).</li>
  * </ol>
+ * Momentum-SAM ({@link Perturbation.Momentum}) has its own one-pass shape ({@link #momentumStep}): perturb along the
+ * momentum buffer first, the only pass at the perturbed point, exact restore fused with the SGD update.
  * The base update is the same {@link Sgd} rule for every method. Nothing is allocated per step.
  */
 public final class SamOptimizer implements AutoCloseable {
@@ -41,7 +43,8 @@ public final class SamOptimizer implements AutoCloseable {
      * {@link #lookSamDirection()}.
      */
     public record State(long steps, long samSteps, long skippedSteps, double lookSamNorm, double[] lookSamTensorNorms,
-                        double statMean, double statVariance, long statObserved, long policyDraws, long esamDraws) {}
+                        double statMean, double statVariance, long statObserved, long policyDraws, long esamDraws,
+                        long lookSamAge) {}
 
     /**
      * A {@code g_v} shorter than this fraction of {@code g_s} is rounding noise (e.g. a one-element tensor,
@@ -61,6 +64,7 @@ public final class SamOptimizer implements AutoCloseable {
     private final Buffer savedGradient;  // [n] g of pass 1
     private final Buffer lookSamDirection; // [n] g_v, or null without LookSAM
     private double lookSamDirectionNorm; // ‖g_v‖, 0 before the first SAM step
+    private long lookSamAge;             // steps (not skipped) since g_v was stored; only read with a max age
     private final double[] lookSamTensorNorms; // per-tensor ‖g_v,i‖ when LookSAM works per tensor, else null
     private final long esamSeed;
     private SplittableRandom esamRng;
@@ -104,7 +108,7 @@ public final class SamOptimizer implements AutoCloseable {
         this.sgd = sgd;
         this.method = method;
         this.decider = method.policy().start(seed ^ 0x5EED5A3L);
-        boolean needsSaves = !(method.policy() instanceof Policy.Never);
+        boolean needsSaves = !(method.policy() instanceof Policy.Never) || method.perturbation() instanceof Perturbation.Momentum;
         this.savedWeights = needsSaves ? backend.allocate(n) : null;
         this.savedGradient = needsSaves ? backend.allocate(n) : null;
         this.lookSamDirection = method.lookSam() ? backend.allocate(n) : null;
@@ -251,6 +255,7 @@ public final class SamOptimizer implements AutoCloseable {
      * decides whether to go on.
      */
     public StepResult step(GradientClosure closure, long t, long totalSteps, double lr) {
+        if (method.perturbation() instanceof Perturbation.Momentum m) return momentumStep(closure, t, totalSteps, lr, m.rho());
         double loss = closure.lossAndGradient(Mode.TRAIN);
         double s = backend.sumOfSquares(grads, n);
         if (!Double.isFinite(loss) || !Double.isFinite(s)) {
@@ -274,11 +279,14 @@ public final class SamOptimizer implements AutoCloseable {
                 skippedSteps++;
                 return new StepResult(loss, s, false, d, samLoss, samSumSquares, true);
             }
-            if (lookSamDirection != null) storeLookSamDirection(s, samSumSquares);
+            if (lookSamDirection != null) {
+                storeLookSamDirection(s, samSumSquares);
+                lookSamAge = 0;
+            }
             backend.restoreSgdUpdate(params, savedWeights, grads, sgd.momentumArena(), n, flr, (float) sgd.momentum(),
                     (float) sgd.weightDecay(), sgd.nesterov());
             samSteps++;
-        } else if (lookSamDirection != null && lookSamDirectionNorm > 0) {
+        } else if (lookSamDirection != null && lookSamDirectionNorm > 0 && reuseFresh()) {
             if (lookSamTensorNorms == null) {
                 double vScale = method.lookSamAlpha() * Math.sqrt(s) / lookSamDirectionNorm;
                 backend.sgdUpdateWithDirection(params, grads, lookSamDirection, vScale, sgd.momentumArena(), n, flr,
@@ -293,6 +301,49 @@ public final class SamOptimizer implements AutoCloseable {
         return new StepResult(loss, s, d.sam(), d, samLoss, samSumSquares, false);
     }
 
+    /**
+     * Whether the stored {@code g_v} may be reused on this ERM step: it ages by one every step that is not a SAM
+     * step, and with a max age {@code N > 0} it expires after {@code N} such steps (0: never, as in the spec).
+     * Only called once a {@code g_v} exists.
+     */
+    private boolean reuseFresh() {
+        lookSamAge++;
+        return method.lookSamMaxAge() == 0 || lookSamAge <= method.lookSamMaxAge();
+    }
+
+    /**
+     * One Momentum-SAM step: {@code w̃ = w − ρ·v/‖v‖} with {@code v} the momentum buffer (in the pass that saves
+     * {@code w}, the SAM perturbation kernel with {@code v} as the direction and a negative scale); the one pass at
+     * {@code w̃} ({@link Mode#TRAIN}: it is the step's only pass, so BatchNorm's running statistics change in it);
+     * exact restore of {@code w} fused with the SGD update using that gradient (weight decay at {@code w}, as for
+     * every method here; the authors' code applies it at {@code w̃}). {@code v = 0} (first step): no perturbation,
+     * a plain SGD step. No step is a SAM step: the cost is one pass, ERM's. A non-finite loss or {@code ‖g‖²} skips
+     * the step: the weights are restored, the momentum is untouched.
+     */
+    private StepResult momentumStep(GradientClosure closure, long t, long totalSteps, double lr, double rho) {
+        Buffer v = sgd.momentumArena();
+        double vv = backend.sumOfSquares(v, n);
+        boolean perturbed = vv > 0;
+        if (perturbed) backend.samPerturb(params, v, savedWeights, savedGradient, n, -rho / (Math.sqrt(vv) + Perturbation.EPS));
+        double loss = closure.lossAndGradient(Mode.TRAIN);
+        double s = backend.sumOfSquares(grads, n);
+        if (!Double.isFinite(loss) || !Double.isFinite(s)) {
+            if (perturbed) backend.copy(savedWeights, params, n);
+            decider.skip(t, totalSteps);
+            skippedSteps++;
+            return new StepResult(loss, s, false, Decision.plain(false), Double.NaN, Double.NaN, true);
+        }
+        Decision d = decider.decide(t, totalSteps, s);
+        if (perturbed) {
+            backend.restoreSgdUpdate(params, savedWeights, grads, v, n, (float) lr, (float) sgd.momentum(),
+                    (float) sgd.weightDecay(), sgd.nesterov());
+        } else {
+            sgd.step(params, grads, lr);
+        }
+        steps++;
+        return new StepResult(loss, s, false, d, Double.NaN, Double.NaN, false);
+    }
+
     private void perturb(double s) {
         switch (method.perturbation()) {
             case Perturbation.Plain p ->
@@ -302,6 +353,7 @@ public final class SamOptimizer implements AutoCloseable {
                 backend.asamPerturb(params, grads, savedWeights, savedGradient, n,
                         a.rho() / (Math.sqrt(q) + Perturbation.EPS), a.eta());
             }
+            case Perturbation.Momentum m -> throw new IllegalStateException("Momentum-SAM has its own step");
             case Perturbation.Esam e -> {
                 if (!e.swp()) {
                     backend.samPerturb(params, grads, savedWeights, savedGradient, n, e.rho() / (Math.sqrt(s) + Perturbation.EPS));
@@ -407,12 +459,14 @@ public final class SamOptimizer implements AutoCloseable {
         }
         if (decider instanceof Policy.BernoulliDecider b) draws = b.draws();
         return new State(steps, samSteps, skippedSteps, lookSamDirectionNorm,
-                lookSamTensorNorms == null ? null : lookSamTensorNorms.clone(), mean, variance, observed, draws, esamDraws);
+                lookSamTensorNorms == null ? null : lookSamTensorNorms.clone(), mean, variance, observed, draws, esamDraws,
+                lookSamAge);
     }
 
     /** Restores a {@link #state()} taken from an optimizer of the same method and seed. */
     public void restore(State st) {
-        if (st.steps() < 0 || st.samSteps() < 0 || st.skippedSteps() < 0 || st.esamDraws() < 0 || st.policyDraws() < 0) {
+        if (st.steps() < 0 || st.samSteps() < 0 || st.skippedSteps() < 0 || st.esamDraws() < 0 || st.policyDraws() < 0
+                || st.lookSamAge() < 0) {
             throw new IllegalArgumentException("negative counter in the optimizer state");
         }
         if ((lookSamTensorNorms == null) != (st.lookSamTensorNorms() == null)
@@ -426,6 +480,7 @@ public final class SamOptimizer implements AutoCloseable {
         samSteps = st.samSteps();
         skippedSteps = st.skippedSteps();
         lookSamDirectionNorm = st.lookSamNorm();
+        lookSamAge = st.lookSamAge();
         if (lookSamTensorNorms != null) System.arraycopy(st.lookSamTensorNorms(), 0, lookSamTensorNorms, 0, lookSamTensorNorms.length);
         if (decider instanceof Policy.AdaptiveDecider a) a.stats().restore(st.statMean(), st.statVariance(), st.statObserved());
         if (decider instanceof Policy.BernoulliDecider b) b.restoreDraws(st.policyDraws());

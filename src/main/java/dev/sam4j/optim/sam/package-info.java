@@ -1,7 +1,8 @@
 /**
  * The SAM family on one step shape ({@link dev.sam4j.optim.sam.SamOptimizer}): when to take a SAM step
  * ({@link dev.sam4j.optim.sam.Policy}: always, never, Bernoulli, periodic, adaptive), how to perturb
- * ({@link dev.sam4j.optim.sam.Perturbation}: SAM, ASAM, ESAM), LookSAM's direction reuse, and the AE-SAM
+ * ({@link dev.sam4j.optim.sam.Perturbation}: SAM, ASAM, ESAM, and Momentum-SAM with its one-pass step), LookSAM's
+ * direction reuse (with an optional max age of {@code g_v}), and the AE-SAM
  * statistic ({@link dev.sam4j.optim.sam.SharpnessStats}). Methods are named combinations
  * ({@link dev.sam4j.optim.sam.Method}).
  */

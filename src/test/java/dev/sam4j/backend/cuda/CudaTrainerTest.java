@@ -176,4 +176,26 @@ class CudaTrainerTest {
             for (float w : t.model().downloadParams()) assertTrue(Float.isFinite(w), "a weight became " + w);
         }
     }
+
+    /**
+     * The host and graph steps train the same full batches (90 examples, batches of 16: five steps an epoch on both,
+     * the partial batch of 10 dropped); the graph step refuses --keep-last-batch and Momentum-SAM with one line each.
+     */
+    @org.junit.jupiter.api.Test
+    void graphAndHostStepsAgreeOnTheStepsOfAnEpoch() {
+        CudaTestSupport.requireCuda();
+        TrainConfig.Builder b = TrainConfig.builder().data("synthetic:1,8,8:4:90:32").model("mlp").optimizer("erm").device("cuda")
+                .threads(2).epochs(1).batchSize(16).evalBatchSize(32);
+        Run graph = train(b.cudaStep("graph").build()), host = train(b.cudaStep("host").build());
+        assertEquals(5, graph.steps().size());
+        assertEquals(5, host.steps().size());
+        assertEquals(graph.summary().steps(), host.summary().steps());
+        IllegalArgumentException keep = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(b.cudaStep("graph").keepLastBatch(true).build()).close());
+        assertTrue(keep.getMessage().startsWith("--keep-last-batch") && keep.getMessage().contains("--cuda-step host"), keep.getMessage());
+        IllegalArgumentException msam = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(b.keepLastBatch(false).optimizer("msam").build()).close());
+        assertTrue(msam.getMessage().startsWith("--optimizer msam") && msam.getMessage().contains("--cuda-step host"), msam.getMessage());
+        assertEquals(6, train(b.optimizer("erm").cudaStep("host").keepLastBatch(true).build()).steps().size());
+    }
 }

@@ -55,7 +55,7 @@ class HostDeviceStepAgreementTest {
     void hostAndDeviceStepsAgreeRecordForRecord(String name) {
         CudaTestSupport.requireCuda();
         boolean gpu = CudaTestSupport.realGpu();
-        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).sssamP(0.6).build());
+        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).sssamP(0.6).lookSamMaxAge(0).build());
         LrSchedule lr = new LrSchedule.Cosine(0.05, 2);
         ScriptedLayer hostNet = new ScriptedLayer(CLASSES, SIZE_A, SIZE_B), graphNet = new ScriptedLayer(CLASSES, SIZE_A, SIZE_B),
                 readNet = new ScriptedLayer(CLASSES, SIZE_A, SIZE_B);

@@ -56,7 +56,7 @@ class StepGraphTest {
 
     private void agree(String name, Function<CudaBackend, Model> make, Shape input, int batch, double peakLr, double tol) {
         CudaTestSupport.requireCuda();
-        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).esamSds(false).build());
+        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).esamSds(false).lookSamMaxAge(0).build());
         LrSchedule lr = new LrSchedule.Cosine(peakLr, 2);
         int BATCH = batch;
         Shape INPUT = input;

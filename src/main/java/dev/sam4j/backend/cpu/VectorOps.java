@@ -3,6 +3,7 @@ package dev.sam4j.backend.cpu;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -23,6 +24,17 @@ final class VectorOps {
     /** Doubles per vector at the same bit width as {@link #F}: half as many lanes. */
     static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
     static final int LD = D.length();
+    /**
+     * Floats per vector at half the bit width of {@link #D}: as many lanes as {@link #D}, so that a
+     * reduction widens each half-width load lane for lane ({@code convertShape(F2D, D, 0)}, same lane
+     * count). Widening one full-width vector into parts 0 and 1 instead is intrinsified by C2 at 256 bits
+     * but not at 512, where it allocated on every call.
+     */
+    static final VectorSpecies<Float> H = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    // The loops widen [i, i + LD) into the first accumulator and [i + LD, i + L) into the second: the same
+    // elements per accumulator as parts 0 and 1 of one full-width vector had, so no result changes. The
+    // conversion is written out at each use, not in a helper: a helper that C2 declines to inline returns
+    // its vector boxed, which allocated in the step when these kernels ran after many others in one JVM.
 
     // ---- elementwise ----
 
@@ -109,9 +121,8 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, xo + i);
-            DoubleVector lo = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 1);
+            DoubleVector lo = (DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0);
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
@@ -128,9 +139,8 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, xo + i);
-            a0 = a0.add(v.convertShape(VectorOperators.F2D, D, 0));
-            a1 = a1.add(v.convertShape(VectorOperators.F2D, D, 1));
+            a0 = a0.add((DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0));
+            a1 = a1.add((DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0));
         }
         double s = combine(a0, a1, lanes);
         for (; i < n; i++) s += x[xo + i];
@@ -142,9 +152,8 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0, mv = DoubleVector.broadcast(D, mean);
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, xo + i);
-            DoubleVector lo = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0)).sub(mv);
-            DoubleVector hi = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1)).sub(mv);
+            DoubleVector lo = (DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0).sub(mv);
+            DoubleVector hi = (DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0).sub(mv);
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
@@ -164,11 +173,10 @@ final class VectorOps {
         DoubleVector s0 = DoubleVector.zero(D), s1 = s0, t0 = s0, t1 = s0, mv = DoubleVector.broadcast(D, mean);
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector xv = FloatVector.fromArray(F, x, xo + i), gv = FloatVector.fromArray(F, dy, dyo + i);
-            DoubleVector g0 = (DoubleVector) gv.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector g1 = (DoubleVector) gv.convertShape(VectorOperators.F2D, D, 1);
-            DoubleVector x0 = ((DoubleVector) xv.convertShape(VectorOperators.F2D, D, 0)).sub(mv);
-            DoubleVector x1 = ((DoubleVector) xv.convertShape(VectorOperators.F2D, D, 1)).sub(mv);
+            DoubleVector g0 = (DoubleVector) FloatVector.fromArray(H, dy, dyo + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector g1 = (DoubleVector) FloatVector.fromArray(H, dy, dyo + i + LD).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector x0 = (DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0).sub(mv);
+            DoubleVector x1 = (DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0).sub(mv);
             s0 = s0.add(g0);
             s1 = s1.add(g1);
             t0 = g0.fma(x0, t0);
@@ -256,9 +264,12 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector u = FloatVector.fromArray(F, a, ao + i), v = FloatVector.fromArray(F, b, bo + i);
-            a0 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 0)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0), a0);
-            a1 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 1)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1), a1);
+            DoubleVector u0 = (DoubleVector) FloatVector.fromArray(H, a, ao + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector u1 = (DoubleVector) FloatVector.fromArray(H, a, ao + i + LD).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector v0 = (DoubleVector) FloatVector.fromArray(H, b, bo + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector v1 = (DoubleVector) FloatVector.fromArray(H, b, bo + i + LD).convertShape(VectorOperators.F2D, D, 0);
+            a0 = u0.fma(v0, a0);
+            a1 = u1.fma(v1, a1);
         }
         double s = combine(a0, a1, lanes);
         for (; i < n; i++) s += (double) a[ao + i] * b[bo + i];
@@ -268,12 +279,14 @@ final class VectorOps {
     /** ASAM's {@code Σ ((|w| + η)·g)²}: the product in float, its square and the sum in double lanes, fixed order. */
     static double asamNormSquared(float[] w, int wo, float[] g, int go, int n, float eta, double[] lanes) {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
-        FloatVector etav = FloatVector.broadcast(F, eta);
+        FloatVector etav = FloatVector.broadcast(H, eta);
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector t = FloatVector.fromArray(F, w, wo + i).abs().add(etav).mul(FloatVector.fromArray(F, g, go + i));
-            DoubleVector lo = (DoubleVector) t.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector hi = (DoubleVector) t.convertShape(VectorOperators.F2D, D, 1);
+            // The float product per half-width vector: the same IEEE operations per element as a full-width one.
+            FloatVector t0 = FloatVector.fromArray(H, w, wo + i).abs().add(etav).mul(FloatVector.fromArray(H, g, go + i));
+            FloatVector t1 = FloatVector.fromArray(H, w, wo + i + LD).abs().add(etav).mul(FloatVector.fromArray(H, g, go + i + LD));
+            DoubleVector lo = (DoubleVector) t0.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) t1.convertShape(VectorOperators.F2D, D, 0);
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }

@@ -22,7 +22,9 @@
  * <p>Results of {@code CpuBackend} are bit-identical across runs and thread counts (fixed partitions,
  * fixed-order combination of partials, no lane-order-dependent reductions); its steady state allocates
  * nothing. Tests: {@code CpuBackendAgreementTest} (every op against the reference over awkward sizes),
- * {@code CpuBackendDeterminismTest}, {@code CpuBackendAllocationTest}; benchmarks in
+ * {@code CpuBackendDeterminismTest}, {@code CpuBackendAllocationTest}, {@code VectorShapeGuardTest} (no
+ * Vector API call in this package moves lanes between shapes: such calls are not intrinsified at every
+ * width and allocate where they are not); benchmarks in
  * {@code dev.sam4j.bench} ({@code scripts/jmh}).
  */
 package dev.sam4j.backend.cpu;

@@ -15,9 +15,9 @@
  *       </ul></li>
  * </ul>
  *
- * <p>{@code jdk.incubator.vector} is used nowhere outside this package. The vector width is the JVM's
- * preferred species: 256 bits on AVX2 machines and, by HotSpot's default, also on AVX-512 Xeons;
- * {@code -XX:UseAVX=3} on such a machine selects 512-bit vectors and the wider GEMM kernel.
+ * <p>{@code jdk.incubator.vector} is used nowhere outside this package. The vector width is chosen by
+ * {@code VectorWidths}: the JVM's preferred width capped at 256 bits by default, or
+ * {@code -Dsam4j.cpu.vectorBits=128|256|512} (512 also selects the wider GEMM kernel).
  *
  * <p>Results of {@code CpuBackend} are bit-identical across runs and thread counts (fixed partitions,
  * fixed-order combination of partials, no lane-order-dependent reductions); its steady state allocates

@@ -8,7 +8,7 @@
  *       <ul>
  *         <li>{@code VectorOps}: Vector API elementwise, reduction, batch-norm and optimizer kernels;</li>
  *         <li>{@code Sgemm}: packed, cache-blocked, multithreaded SGEMM with a register-blocked FMA
- *             micro-kernel (4×16 on AVX2, 6×48 on AVX-512);</li>
+ *             micro-kernel (4×16 at 256 bits, 4×8 at 128, 6×48 at 512);</li>
  *         <li>{@code Conv}: im2col/col2im convolution on top of the SGEMM, spread over images;</li>
  *         <li>{@code Pooling}: max pooling, vectorised for the 2×2 stride-2 case;</li>
  *         <li>{@code WorkerPool}: the persistent spin-then-park thread pool the backend owns.</li>

@@ -23,18 +23,39 @@ batches, and in every round one step of each method in turn (interleaved), so th
 shared machine hits every method alike. Prints one JSON object per model, batch and method on stdout
 (median, p90 and mean ms per step, SAM fraction, images/s from the mean, time relative to ERM).
 
+A peer is measured at its best: unless --config fixes one, each model first runs a short interleaved
+trial of the configurations a PyTorch user would try -- zero_grad(set_to_none=True / False) and inputs
+drawn from torch.randn or distributed like normalised Fashion-MNIST pixels (about half at the
+background value, the rest uniform over the pixel range, then (x - 0.2860) / 0.3530) -- and times the
+fastest; stderr and the JSON ("peer_config", "trial_ms") say which won. Intra-op threads are --threads,
+inter-op threads 1 (one model at a time). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which force OpenBLAS
+onto an older core's kernels, are removed from the environment before torch loads (--keep-openblas-env
+keeps them).
+
   python3 pytorch_sam.py [--models mlp,cnn] [--optimizers erm,sam,...] [--batch-size 128 | --batch-sizes 32,64]
                          [--input 1,28,28] [--classes 10] [--warmup 20] [--steps 100] [--threads 2]
                          [--device cpu|cuda|auto] [--tf32] [--seed 42]
+                         [--config auto | set_to_none=B,inputs=randn|data] [--keep-openblas-env]
 """
 import argparse
 import json
 import math
+import os
 import random
 import re
 import statistics
 import sys
 import time
+
+# Before torch (and so OpenBLAS) loads: a forced core type or L2 size would run OpenBLAS below its best on
+# a CPU that supports more, so the peer re-executes itself without them (they are read at library load).
+FORCED_OPENBLAS = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
+if FORCED_OPENBLAS and "--keep-openblas-env" not in sys.argv:
+    print(f"pytorch_sam: unsetting {', '.join(f'{k}={os.environ[k]}' for k in FORCED_OPENBLAS)} (OpenBLAS picks its "
+          "kernels for this CPU; --keep-openblas-env keeps them)", file=sys.stderr)
+    for k in FORCED_OPENBLAS:
+        del os.environ[k]
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import torch
 import torch.nn as nn
@@ -148,11 +169,12 @@ def make_model(name, shape, classes):
 class Trainee:
     """One model, its optimizer and the state of one method (the policy's and LookSAM's)."""
 
-    def __init__(self, method, model_name, shape, classes, device, seed):
+    def __init__(self, method, model_name, shape, classes, device, seed, set_to_none=True):
         if method not in METHODS:
             raise SystemExit(f"pytorch_sam: unknown optimizer '{method}' ({', '.join(METHODS)})")
         torch.manual_seed(seed)  # every method starts from the same weights
         self.method = method
+        self.set_to_none = set_to_none
         self.model = make_model(model_name, shape, classes).to(device).train()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.bns = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -162,7 +184,7 @@ class Trainee:
         self.gv, self.gv_norm = None, None
 
     def grads(self, x, y):
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=self.set_to_none)
         loss = F.cross_entropy(self.model(x), y)
         loss.backward()
         return loss
@@ -263,12 +285,66 @@ def percentile(sorted_ms, q):
     return sorted_ms[lo] + (pos - lo) * (sorted_ms[hi] - sorted_ms[lo])
 
 
-def bench(model_name, methods, shape, classes, batch, warmup, steps, device, seed):
+# Fashion-MNIST's pixel mean and standard deviation (as sam4j's Normalization computes them on the train set).
+DATA_MEAN, DATA_STD = 0.2860, 0.3530
+
+
+def make_inputs(kind, batch, shape, gen):
+    """One batch: torch.randn, or values distributed like normalised image data (see the module comment)."""
+    if kind == "randn":
+        return torch.randn(batch, *shape, generator=gen)
+    pixels = torch.rand(batch, *shape, generator=gen)
+    pixels = torch.where(torch.rand(batch, *shape, generator=gen) < 0.5, torch.zeros_like(pixels), pixels)
+    return (pixels - DATA_MEAN) / DATA_STD
+
+
+CONFIGS = [{"set_to_none": stn, "inputs": inp} for stn in (True, False) for inp in ("randn", "data")]
+
+
+def config_name(c):
+    return f"zero_grad(set_to_none={c['set_to_none']}), inputs={c['inputs']}"
+
+
+def parse_config(text):
+    m = re.fullmatch(r"set_to_none=(true|false),inputs=(randn|data)", text.strip().lower())
+    if not m:
+        raise SystemExit(f"pytorch_sam: --config: expected auto or set_to_none=true|false,inputs=randn|data, got '{text}'")
+    return {"set_to_none": m.group(1) == "true", "inputs": m.group(2)}
+
+
+def choose_config(model_name, shape, classes, batch, device, seed, trial_steps):
+    """The fastest configuration of ERM steps for this model and batch: a short trial, all configurations
+    interleaved step by step (so a slow phase of a shared machine hits each alike); median ms each."""
+    gen = torch.Generator().manual_seed(seed)
+    data = {k: ([make_inputs(k, batch, shape, gen).to(device) for _ in range(4)],
+                [torch.randint(0, classes, (batch,), generator=gen).to(device) for _ in range(4)]) for k in ("randn", "data")}
+    trainees = [Trainee("erm", model_name, shape, classes, device, seed, c["set_to_none"]) for c in CONFIGS]
+    times = [[] for _ in CONFIGS]
+    warm = max(3, trial_steps // 4)
+    for i in range(warm + trial_steps):
+        for j, (c, tr) in enumerate(zip(CONFIGS, trainees)):
+            xs, ys = data[c["inputs"]]
+            t0 = time.perf_counter()
+            tr.step(xs[i % 4], ys[i % 4], i, warm + trial_steps)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warm:
+                times[j].append((time.perf_counter() - t0) * 1e3)
+    medians = [percentile(sorted(t), 0.5) for t in times]
+    best = min(range(len(CONFIGS)), key=lambda j: medians[j])
+    trial = {config_name(c): round(m, 3) for c, m in zip(CONFIGS, medians)}
+    print(f"pytorch_sam: {model_name} batch {batch}: fastest {config_name(CONFIGS[best])}; trial medians ms "
+          + ", ".join(f"{k}: {v}" for k, v in trial.items()), file=sys.stderr, flush=True)
+    del trainees
+    return CONFIGS[best], trial
+
+
+def bench(model_name, methods, shape, classes, batch, warmup, steps, device, seed, config, trial=None):
     """Times the methods interleaved; returns one dict per method (the JSON line)."""
     gen = torch.Generator().manual_seed(seed)
-    xs = [torch.randn(batch, *shape, generator=gen).to(device) for _ in range(4)]
+    xs = [make_inputs(config["inputs"], batch, shape, gen).to(device) for _ in range(4)]
     ys = [torch.randint(0, classes, (batch,), generator=gen).to(device) for _ in range(4)]
-    trainees = [Trainee(m, model_name, shape, classes, device, seed) for m in methods]
+    trainees = [Trainee(m, model_name, shape, classes, device, seed, config["set_to_none"]) for m in methods]
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.synchronize()
@@ -306,6 +382,11 @@ def bench(model_name, methods, shape, classes, batch, warmup, steps, device, see
         r["backend"] = device.type
         r["torch"] = torch.__version__
         r["threads"] = torch.get_num_threads()
+        r["interop_threads"] = torch.get_num_interop_threads()
+        r["peer_config"] = config_name(config)
+        if trial is not None:
+            r["trial_ms"] = trial
+        r["openblas_env_unset"] = FORCED_OPENBLAS if "--keep-openblas-env" not in sys.argv else []
         if cuda:
             # Peak over all the methods' models together (PyTorch's allocator has no per-model count).
             r["device_peak_mb"] = torch.cuda.max_memory_allocated() / 1048576
@@ -334,7 +415,11 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (off by default, as in sam4j)")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--config", default="auto", help="auto (trial, fastest wins) or set_to_none=true|false,inputs=randn|data")
+    ap.add_argument("--trial-steps", type=int, default=20, help="timed ERM steps per configuration in the auto trial")
+    ap.add_argument("--keep-openblas-env", action="store_true", help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     a = ap.parse_args(argv)
+    fixed = None if a.config.strip().lower() == "auto" else parse_config(a.config)
     shape = ints(a.input, "--input")
     if len(shape) != 3:
         raise SystemExit(f"pytorch_sam: --input: expected C,H,W, got '{a.input}'")
@@ -343,6 +428,10 @@ def main(argv=None):
         raise SystemExit("pytorch_sam: --steps and batch sizes must be >= 1, --warmup >= 0")
     methods = [m.strip() for m in a.optimizers.split(",") if m.strip()]
     torch.set_num_threads(a.threads)
+    try:
+        torch.set_num_interop_threads(1)  # eager steps of one model at a time: no inter-op parallelism to use
+    except RuntimeError:
+        pass  # already fixed (it can be set once per process, before any parallel work)
     dev = a.device
     if dev == "auto":
         dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -355,7 +444,11 @@ def main(argv=None):
     device = torch.device(dev)
     for m in a.models.split(","):
         for b in batches:
-            for r in bench(m.strip(), methods, tuple(shape), a.classes, b, a.warmup, a.steps, device, a.seed):
+            if fixed is None:
+                config, trial = choose_config(m.strip(), tuple(shape), a.classes, b, device, a.seed, max(1, a.trial_steps))
+            else:
+                config, trial = fixed, None
+            for r in bench(m.strip(), methods, tuple(shape), a.classes, b, a.warmup, a.steps, device, a.seed, config, trial):
                 # NaN (e.g. no SAM-path step) is not JSON: null, as sam4j writes it.
                 r = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
                 print(json.dumps(r), flush=True)

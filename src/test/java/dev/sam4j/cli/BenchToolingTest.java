@@ -151,22 +151,38 @@ class BenchToolingTest {
         }
     }
 
+    /**
+     * The first of {@code $PYTHON}, {@code python3} on the PATH and {@code /usr/bin/python3} that imports torch
+     * (as scripts/bench does: the first python3 on the PATH may be a separate install without it), or null.
+     */
+    static String pythonWithTorch() throws InterruptedException {
+        java.util.LinkedHashSet<String> candidates = new java.util.LinkedHashSet<>();
+        if (System.getenv("PYTHON") != null) candidates.add(System.getenv("PYTHON"));
+        candidates.add("python3");
+        candidates.add("/usr/bin/python3");
+        for (String py : candidates) {
+            try {
+                Process probe = new ProcessBuilder(py, "-c", "import torch").redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                if (probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0) return py;
+                probe.destroyForcibly();
+            } catch (IOException e) {
+                // not installed: try the next
+            }
+        }
+        return null;
+    }
+
     /** The PyTorch peer's lines are what the report reads (skipped where python3 with torch is missing). */
     @Test
     void pytorchPeerLinesAreReadable(@TempDir Path dir) throws Exception {
         Path peer = Path.of("scripts/peers/pytorch_sam.py").toAbsolutePath();
         assumeTrue(Files.isRegularFile(peer), "run from the project root");
-        String py = System.getenv().getOrDefault("PYTHON", "python3");
-        Process probe;
-        try {
-            probe = new ProcessBuilder(py, "-c", "import torch").redirectErrorStream(true).start();
-        } catch (IOException e) {
-            probe = null;
-        }
-        assumeTrue(probe != null && probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0, "no python3 with torch");
+        String py = pythonWithTorch();
+        assumeTrue(py != null, "no python with torch ($PYTHON, python3 on PATH, /usr/bin/python3)");
         Path out = dir.resolve("peer.jsonl");
         Process p = new ProcessBuilder(py, peer.toString(), "--models", "mlp:8,cnn", "--input", "1,4,4", "--batch-size", "4",
-                "--warmup", "1", "--steps", "3", "--threads", "1", "--optimizers", String.join(",", METHODS))
+                "--warmup", "1", "--steps", "3", "--threads", "1", "--trial-steps", "2", "--optimizers", String.join(",", METHODS))
                 .redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "peer timed out");
         assertEquals(0, p.exitValue());
@@ -175,11 +191,15 @@ class BenchToolingTest {
         for (Map<String, Object> l : lines) {
             assertEquals("pytorch", l.get("impl"));
             assertTrue(((Number) l.get("mean_ms")).doubleValue() > 0, l.toString());
+            // the configuration the trial chose is named, and it is one of those tried
+            assertTrue(((Map<?, ?>) l.get("trial_ms")).containsKey(l.get("peer_config")), l.toString());
         }
         // Same architectures: the parameter counts match sam4j's models.
-        assertEquals((double) dev.sam4j.nn.models.Models.paramCount("mlp:8", dev.sam4j.tensor.Shape.of(1, 4, 4), 10),
-                lines.get(0).get("params"));
-        assertEquals((double) dev.sam4j.nn.models.Models.paramCount("cnn", dev.sam4j.tensor.Shape.of(1, 4, 4), 10),
-                lines.get(METHODS.size()).get("params"));
+        // (JsonReader reads integral numbers as Long: compare as long; the double comparison here had never run
+        // where python3 on the PATH lacks torch)
+        assertEquals((long) dev.sam4j.nn.models.Models.paramCount("mlp:8", dev.sam4j.tensor.Shape.of(1, 4, 4), 10),
+                ((Number) lines.get(0).get("params")).longValue());
+        assertEquals((long) dev.sam4j.nn.models.Models.paramCount("cnn", dev.sam4j.tensor.Shape.of(1, 4, 4), 10),
+                ((Number) lines.get(METHODS.size()).get("params")).longValue());
     }
 }

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,7 +32,13 @@ class ChildProcessTest {
     }
 
     static Process start(Path log, List<String> args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        return start(log, args, List.of());
+    }
+
+    /** The child JVM, started through {@code launcher} (a command that execs its arguments) when not empty. */
+    static Process start(Path log, List<String> args, List<String> launcher) throws Exception {
+        List<String> cmd = new ArrayList<>(launcher);
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
                 "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(args);
@@ -86,10 +93,60 @@ class ChildProcessTest {
         }
     }
 
+    /**
+     * Whether this JVM's SIGINT is ignored (bit 2 of {@code SigIgn} in {@code /proc/self/status}): then so is a
+     * child's, since an ignored disposition survives exec. That happens when the test run was started as a
+     * background job of a non-interactive shell; the JVM then takes no SIGINT handler (see {@code Interrupts}).
+     */
+    static boolean sigintIgnoredHere() throws Exception {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.exists(status)) return false;
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("SigIgn:")) return (Long.parseUnsignedLong(line.substring(7).strip(), 16) & (1L << (2 - 1))) != 0;
+        }
+        return false;
+    }
+
+    /** A launcher that sets SIGINT to {@code disposition} (DEFAULT or IGNORE) and execs the child; perl is in every base system. */
+    static List<String> sigintLauncher(String disposition) {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/perl")), "no /usr/bin/perl to set the child's SIGINT disposition");
+        return List.of("/usr/bin/perl", "-e", "$SIG{INT} = '" + disposition + "'; exec { $ARGV[0] } @ARGV or die \"exec: $!\";");
+    }
+
     @Test
     void ctrlCFinishesTheStepWritesACheckpointAndExits130(@TempDir Path tmp) throws Exception {
+        Assumptions.assumeFalse(sigintIgnoredHere(), "SIGINT is ignored in this test JVM (it was started with SIGINT ignored, e.g."
+                + " from a background job), so a child started directly inherits that and cannot take Ctrl-C;"
+                + " ctrlCReachesAChildWhoseSigintTheLauncherReset proves the behaviour");
+        ctrlC(tmp, List.of());
+    }
+
+    /** The same, with the child's SIGINT reset to default by a launcher: runs however this test JVM was started. */
+    @Test
+    void ctrlCReachesAChildWhoseSigintTheLauncherReset(@TempDir Path tmp) throws Exception {
+        ctrlC(tmp, sigintLauncher("DEFAULT"));
+    }
+
+    /** A child started with SIGINT ignored says, once, that Ctrl-C handling is off and why. */
+    @Test
+    void aChildStartedWithSigintIgnoredSaysCtrlCHandlingIsOff(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("run"), log = tmp.resolve("log.txt");
-        Process p = start(log, trainArgs(dir, 5));
+        Process p = start(log, trainArgs(dir, 5), sigintLauncher("IGNORE"));
+        try {
+            awaitFile(dir.resolve(Checkpoint.FILE), p, log);
+            String out = Files.readString(log);
+            String notice = "sam4j: Ctrl-C handling is off: SIGINT was ignored when this process started";
+            assertTrue(out.contains(notice), out);
+            assertEquals(out.indexOf(notice), out.lastIndexOf(notice), "said once");
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void ctrlC(Path tmp, List<String> launcher) throws Exception {
+        Path dir = tmp.resolve("run"), log = tmp.resolve("log.txt");
+        Process p = start(log, trainArgs(dir, 5), launcher);
         try {
             awaitFile(dir.resolve(Checkpoint.FILE), p, log);
             Process kill = new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).inheritIO().start();

@@ -74,6 +74,7 @@ public final class CpuBackend implements Backend {
         VectorModule.require();
         super();
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        VectorWidths.check();
         this.threads = threads;
         this.pool = new WorkerPool(threads);
         this.sgemm = new Sgemm(pool);
@@ -96,8 +97,7 @@ public final class CpuBackend implements Backend {
 
     @Override public String describe() {
         return "cpu, float32, " + threads + " thread" + (threads == 1 ? "" : "s") + ", Vector API "
-                + VectorOps.F.vectorBitSize() + "-bit (" + VectorOps.L + " floats), SGEMM micro-kernel "
-                + Sgemm.MR + "x" + Sgemm.NR;
+                + VectorWidths.describe() + ", SGEMM micro-kernel " + Sgemm.MR + "x" + Sgemm.NR;
     }
 
     // ---- validation ----

@@ -28,7 +28,7 @@ final class Pooling {
      * vectors they would fall back to the scalar path (measured 5× slower pooling with -XX:UseAVX=3).
      */
     private static final VectorSpecies<Float> F =
-            FloatVector.SPECIES_PREFERRED.length() > 8 ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
+            VectorWidths.BITS > 256 ? FloatVector.SPECIES_256 : VectorWidths.FLOATS;
     private static final int L = F.length();
 
     /** Per-thread row buffer for {@link #maxForward}/{@link #maxBackward}: at least {@code w + L} floats. */

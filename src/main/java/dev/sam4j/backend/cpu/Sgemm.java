@@ -16,14 +16,15 @@ import jdk.incubator.vector.VectorSpecies;
  * against the opposite order (A sliver in L1, a 640 KiB B panel streamed from L2): 2–20 % faster on the
  * MLP and conv shapes, equal on 1024³.
  *
- * <p><b>Kernel shape.</b> The JVM picks the vector width. On AVX2 (and on AVX-512 Xeons, where HotSpot
+ * <p><b>Kernel shape.</b> {@link VectorWidths} picks the vector width (256 bits by default). At 128 and 256
+ * bits the kernel is 4 rows × 2 vectors; at 512 it is 6 × 3. On AVX2 (and on AVX-512 Xeons, where HotSpot
  * defaults to {@code -XX:UseAVX=2}) vectors hold 8 floats and there are 16 vector registers: the kernel
  * is 4 rows × 2 vectors (8 accumulators). The textbook 6 × 2 (12 accumulators + 2 B + broadcasts) runs
  * 67 GFLOP/s alone but C2's scheduler keeps three broadcasts live and spills an accumulator inside the
  * loop when the kernel is compiled in the GEMM, which made it slower in the GEMM than 4 × 2 (measured
  * single-thread CPU time: 1024³ 42 vs 44–47, MLP shape 35–39 vs 42–46, conv shapes 32–38 vs 37–43);
  * 4 also divides the batch and channel counts (32, 64, 128) that dominate here. With
- * {@code -XX:UseAVX=3} vectors hold 16 floats with 32 registers and the kernel is 6 × 3 (18
+ * 512-bit vectors ({@code -Dsam4j.cpu.vectorBits=512} on an AVX-512 CPU whose JVM uses them) vectors hold 16 floats with 32 registers and the kernel is 6 × 3 (18
  * accumulators; ≈ 100–120 GFLOP/s alone on the same core).
  *
  * <p><b>Threads.</b> {@link #gemm} gives each thread one contiguous range of whole tiles (along the
@@ -35,7 +36,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Not thread-safe: one instance serves one caller at a time (the backend's).
  */
 final class Sgemm {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = VectorWidths.FLOATS;
     static final int L = S.length();
     /** Micro-tile rows (broadcast A values). */
     static final int MR;

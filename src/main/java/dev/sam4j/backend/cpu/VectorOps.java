@@ -3,6 +3,7 @@ package dev.sam4j.backend.cpu;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,11 +19,22 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorOps {
     private VectorOps() {}
 
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = VectorWidths.FLOATS;
     static final int L = F.length();
     /** Doubles per vector at the same bit width as {@link #F}: half as many lanes. */
     static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
     static final int LD = D.length();
+    /**
+     * Floats per vector at half the bit width of {@link #D}: as many lanes as {@link #D}, so that a
+     * reduction widens each half-width load lane for lane ({@code convertShape(F2D, D, 0)}, same lane
+     * count). Widening one full-width vector into parts 0 and 1 instead is intrinsified by C2 at 256 bits
+     * but not at 512, where it allocated on every call.
+     */
+    static final VectorSpecies<Float> H = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    // The loops widen [i, i + LD) into the first accumulator and [i + LD, i + L) into the second: the same
+    // elements per accumulator as parts 0 and 1 of one full-width vector had, so no result changes. The
+    // conversion is written out at each use, not in a helper: a helper that C2 declines to inline returns
+    // its vector boxed, which allocated in the step when these kernels ran after many others in one JVM.
 
     // ---- elementwise ----
 
@@ -85,13 +97,18 @@ final class VectorOps {
      * in float. The order per column is fixed, so splitting columns across threads cannot change a bit.
      */
     static void sumRows(float[] m, int mo, int rows, int cols, int c0, int c1, float[] out, int oo) {
-        int c = c0;
-        for (int ub = c0 + F.loopBound(c1 - c0); c < ub; c += L) {
-            FloatVector s = FloatVector.zero(F);
-            for (int r = 0; r < rows; r++) s = s.add(FloatVector.fromArray(F, m, mo + r * cols + c));
-            s.intoArray(out, oo + c);
+        // Row by row into out, not a vector accumulator carried down each column: at 128 bits C2 kept that
+        // accumulator boxed across the inner loop (800 KB per call of 100 × 1,000; CpuBackendAllocationTest).
+        // Per column the additions are the same, 0 + m[0, c] + m[1, c] + ..., so results are unchanged.
+        int vEnd = c0 + F.loopBound(c1 - c0);
+        java.util.Arrays.fill(out, oo + c0, oo + vEnd, 0f);
+        for (int r = 0; r < rows; r++) {
+            int ro = mo + r * cols;
+            for (int c = c0; c < vEnd; c += L) {
+                FloatVector.fromArray(F, out, oo + c).add(FloatVector.fromArray(F, m, ro + c)).intoArray(out, oo + c);
+            }
         }
-        for (; c < c1; c++) {
+        for (int c = vEnd; c < c1; c++) {
             float s = 0f;
             for (int r = 0; r < rows; r++) s += m[mo + r * cols + c];
             out[oo + c] = s;
@@ -109,9 +126,8 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, xo + i);
-            DoubleVector lo = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 1);
+            DoubleVector lo = (DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0);
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
@@ -128,9 +144,8 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, xo + i);
-            a0 = a0.add(v.convertShape(VectorOperators.F2D, D, 0));
-            a1 = a1.add(v.convertShape(VectorOperators.F2D, D, 1));
+            a0 = a0.add((DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0));
+            a1 = a1.add((DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0));
         }
         double s = combine(a0, a1, lanes);
         for (; i < n; i++) s += x[xo + i];
@@ -142,9 +157,8 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0, mv = DoubleVector.broadcast(D, mean);
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, xo + i);
-            DoubleVector lo = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0)).sub(mv);
-            DoubleVector hi = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1)).sub(mv);
+            DoubleVector lo = (DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0).sub(mv);
+            DoubleVector hi = (DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0).sub(mv);
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
@@ -164,11 +178,10 @@ final class VectorOps {
         DoubleVector s0 = DoubleVector.zero(D), s1 = s0, t0 = s0, t1 = s0, mv = DoubleVector.broadcast(D, mean);
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector xv = FloatVector.fromArray(F, x, xo + i), gv = FloatVector.fromArray(F, dy, dyo + i);
-            DoubleVector g0 = (DoubleVector) gv.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector g1 = (DoubleVector) gv.convertShape(VectorOperators.F2D, D, 1);
-            DoubleVector x0 = ((DoubleVector) xv.convertShape(VectorOperators.F2D, D, 0)).sub(mv);
-            DoubleVector x1 = ((DoubleVector) xv.convertShape(VectorOperators.F2D, D, 1)).sub(mv);
+            DoubleVector g0 = (DoubleVector) FloatVector.fromArray(H, dy, dyo + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector g1 = (DoubleVector) FloatVector.fromArray(H, dy, dyo + i + LD).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector x0 = (DoubleVector) FloatVector.fromArray(H, x, xo + i).convertShape(VectorOperators.F2D, D, 0).sub(mv);
+            DoubleVector x1 = (DoubleVector) FloatVector.fromArray(H, x, xo + i + LD).convertShape(VectorOperators.F2D, D, 0).sub(mv);
             s0 = s0.add(g0);
             s1 = s1.add(g1);
             t0 = g0.fma(x0, t0);
@@ -256,9 +269,12 @@ final class VectorOps {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector u = FloatVector.fromArray(F, a, ao + i), v = FloatVector.fromArray(F, b, bo + i);
-            a0 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 0)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0), a0);
-            a1 = ((DoubleVector) u.convertShape(VectorOperators.F2D, D, 1)).fma((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1), a1);
+            DoubleVector u0 = (DoubleVector) FloatVector.fromArray(H, a, ao + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector u1 = (DoubleVector) FloatVector.fromArray(H, a, ao + i + LD).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector v0 = (DoubleVector) FloatVector.fromArray(H, b, bo + i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector v1 = (DoubleVector) FloatVector.fromArray(H, b, bo + i + LD).convertShape(VectorOperators.F2D, D, 0);
+            a0 = u0.fma(v0, a0);
+            a1 = u1.fma(v1, a1);
         }
         double s = combine(a0, a1, lanes);
         for (; i < n; i++) s += (double) a[ao + i] * b[bo + i];
@@ -268,12 +284,14 @@ final class VectorOps {
     /** ASAM's {@code Σ ((|w| + η)·g)²}: the product in float, its square and the sum in double lanes, fixed order. */
     static double asamNormSquared(float[] w, int wo, float[] g, int go, int n, float eta, double[] lanes) {
         DoubleVector a0 = DoubleVector.zero(D), a1 = a0;
-        FloatVector etav = FloatVector.broadcast(F, eta);
+        FloatVector etav = FloatVector.broadcast(H, eta);
         int i = 0;
         for (int ub = F.loopBound(n); i < ub; i += L) {
-            FloatVector t = FloatVector.fromArray(F, w, wo + i).abs().add(etav).mul(FloatVector.fromArray(F, g, go + i));
-            DoubleVector lo = (DoubleVector) t.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector hi = (DoubleVector) t.convertShape(VectorOperators.F2D, D, 1);
+            // The float product per half-width vector: the same IEEE operations per element as a full-width one.
+            FloatVector t0 = FloatVector.fromArray(H, w, wo + i).abs().add(etav).mul(FloatVector.fromArray(H, g, go + i));
+            FloatVector t1 = FloatVector.fromArray(H, w, wo + i + LD).abs().add(etav).mul(FloatVector.fromArray(H, g, go + i + LD));
+            DoubleVector lo = (DoubleVector) t0.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector hi = (DoubleVector) t1.convertShape(VectorOperators.F2D, D, 0);
             a0 = lo.fma(lo, a0);
             a1 = hi.fma(hi, a1);
         }
@@ -302,25 +320,10 @@ final class VectorOps {
      */
     static void perturb(float[] w, int wo, float[] g, int go, float[] ws, int wso, float[] gs, int gso, int n, float scale,
                         boolean adaptive, float eta) {
-        FloatVector sv = FloatVector.broadcast(F, scale), etav = FloatVector.broadcast(F, eta);
-        int i = 0;
-        int ub = F.loopBound(n);
-        if (adaptive) {
-            for (; i < ub; i += L) {
-                FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
-                wv.intoArray(ws, wso + i);
-                gv.intoArray(gs, gso + i);
-                FloatVector t = wv.abs().add(etav);
-                wv.add(gv.mul(sv).mul(t.mul(t))).intoArray(w, wo + i);
-            }
-        } else {
-            for (; i < ub; i += L) {
-                FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
-                wv.intoArray(ws, wso + i);
-                gv.intoArray(gs, gso + i);
-                wv.add(gv.mul(sv)).intoArray(w, wo + i);
-            }
-        }
+        // One method per variant's vector loop (both loops in one method were compiled with a boxed vector at
+        // 128 bits: 1.6 MB per call of 100,000 elements; CpuBackendAllocationTest).
+        int i = adaptive ? perturbAdaptive(w, wo, g, go, ws, wso, gs, gso, n, scale, eta)
+                : perturbPlain(w, wo, g, go, ws, wso, gs, gso, n, scale);
         for (; i < n; i++) {
             float wi = w[wo + i], gi = g[go + i];
             ws[wso + i] = wi;
@@ -334,6 +337,35 @@ final class VectorOps {
         }
     }
 
+    /** The vector body of {@link #perturb}, ASAM's variant; returns the elements done. */
+    private static int perturbAdaptive(float[] w, int wo, float[] g, int go, float[] ws, int wso, float[] gs, int gso, int n,
+                                       float scale, float eta) {
+        FloatVector sv = FloatVector.broadcast(F, scale), etav = FloatVector.broadcast(F, eta);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
+            wv.intoArray(ws, wso + i);
+            gv.intoArray(gs, gso + i);
+            FloatVector t = wv.abs().add(etav);
+            wv.add(gv.mul(sv).mul(t.mul(t))).intoArray(w, wo + i);
+        }
+        return i;
+    }
+
+    /** The vector body of {@link #perturb}, SAM's variant; returns the elements done. */
+    private static int perturbPlain(float[] w, int wo, float[] g, int go, float[] ws, int wso, float[] gs, int gso, int n,
+                                    float scale) {
+        FloatVector sv = FloatVector.broadcast(F, scale);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, w, wo + i), gv = FloatVector.fromArray(F, g, go + i);
+            wv.intoArray(ws, wso + i);
+            gv.intoArray(gs, gso + i);
+            wv.add(gv.mul(sv)).intoArray(w, wo + i);
+        }
+        return i;
+    }
+
     /**
      * The SGD update of {@link #sgd}, reading the weights from {@code src} (the saved copy, for SAM's exact
      * restore; {@code src == w} for a plain update) and the gradient {@code g + vScale·v} when {@code v} is not
@@ -343,45 +375,14 @@ final class VectorOps {
      */
     static void sgdFrom(float[] src, int so, float[] w, int wo, float[] g, int go, float[] v, int vo, float vScale, float[] m,
                         int mo, int n, float lr, float mu, float wd, boolean nesterov) {
-        int i = 0;
-        int ub = F.loopBound(n);
-        FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
-        FloatVector vsv = FloatVector.broadcast(F, vScale);
-        if (v == null && !nesterov) {
-            for (; i < ub; i += L) {
-                FloatVector wv = FloatVector.fromArray(F, src, so + i);
-                FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
-                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
-                mv.intoArray(m, mo + i);
-                wv.sub(mv.mul(lrv)).intoArray(w, wo + i);
-            }
-        } else if (v == null) {
-            for (; i < ub; i += L) {
-                FloatVector wv = FloatVector.fromArray(F, src, so + i);
-                FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
-                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
-                mv.intoArray(m, mo + i);
-                wv.sub(d.add(mv.mul(muv)).mul(lrv)).intoArray(w, wo + i);
-            }
-        } else if (!nesterov) {
-            for (; i < ub; i += L) {
-                FloatVector wv = FloatVector.fromArray(F, src, so + i);
-                FloatVector d = FloatVector.fromArray(F, g, go + i).add(FloatVector.fromArray(F, v, vo + i).mul(vsv))
-                        .add(wv.mul(wdv));
-                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
-                mv.intoArray(m, mo + i);
-                wv.sub(mv.mul(lrv)).intoArray(w, wo + i);
-            }
-        } else {
-            for (; i < ub; i += L) {
-                FloatVector wv = FloatVector.fromArray(F, src, so + i);
-                FloatVector d = FloatVector.fromArray(F, g, go + i).add(FloatVector.fromArray(F, v, vo + i).mul(vsv))
-                        .add(wv.mul(wdv));
-                FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
-                mv.intoArray(m, mo + i);
-                wv.sub(d.add(mv.mul(muv)).mul(lrv)).intoArray(w, wo + i);
-            }
-        }
+        // One method per variant, each one loop: with the four loops in one method C2 compiled it, after other
+        // tests had run in the same JVM, with a vector boxed per iteration (1.2 MB per call of 100,000 elements,
+        // sgdUpdateWithDirection; seen in CpuBackendAllocationTest). Small methods compile whole.
+        int i;
+        if (v == null && !nesterov) i = sgdFromPlain(src, so, w, wo, g, go, m, mo, n, lr, mu, wd);
+        else if (v == null) i = sgdFromNesterov(src, so, w, wo, g, go, m, mo, n, lr, mu, wd);
+        else if (!nesterov) i = sgdFromDirection(src, so, w, wo, g, go, v, vo, vScale, m, mo, n, lr, mu, wd);
+        else i = sgdFromDirectionNesterov(src, so, w, wo, g, go, v, vo, vScale, m, mo, n, lr, mu, wd);
         for (; i < n; i++) {
             float wi = src[so + i];
             float gi = g[go + i];
@@ -392,5 +393,69 @@ final class VectorOps {
             float step = nesterov ? d + mi * mu : mi;
             w[wo + i] = wi - step * lr;
         }
+    }
+
+    /** The vector body of {@link #sgdFrom} without {@code v}, plain momentum; returns the elements done. */
+    private static int sgdFromPlain(float[] src, int so, float[] w, int wo, float[] g, int go, float[] m, int mo, int n,
+                                    float lr, float mu, float wd) {
+        FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, src, so + i);
+            FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
+            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+            mv.intoArray(m, mo + i);
+            wv.sub(mv.mul(lrv)).intoArray(w, wo + i);
+        }
+        return i;
+    }
+
+    /** Without {@code v}, Nesterov. */
+    private static int sgdFromNesterov(float[] src, int so, float[] w, int wo, float[] g, int go, float[] m, int mo, int n,
+                                       float lr, float mu, float wd) {
+        FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, src, so + i);
+            FloatVector d = FloatVector.fromArray(F, g, go + i).add(wv.mul(wdv));
+            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+            mv.intoArray(m, mo + i);
+            wv.sub(d.add(mv.mul(muv)).mul(lrv)).intoArray(w, wo + i);
+        }
+        return i;
+    }
+
+    /** With {@code g + vScale·v}, plain momentum. */
+    private static int sgdFromDirection(float[] src, int so, float[] w, int wo, float[] g, int go, float[] v, int vo,
+                                        float vScale, float[] m, int mo, int n, float lr, float mu, float wd) {
+        FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
+        FloatVector vsv = FloatVector.broadcast(F, vScale);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, src, so + i);
+            FloatVector d = FloatVector.fromArray(F, g, go + i).add(FloatVector.fromArray(F, v, vo + i).mul(vsv))
+                    .add(wv.mul(wdv));
+            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+            mv.intoArray(m, mo + i);
+            wv.sub(mv.mul(lrv)).intoArray(w, wo + i);
+        }
+        return i;
+    }
+
+    /** With {@code g + vScale·v}, Nesterov. */
+    private static int sgdFromDirectionNesterov(float[] src, int so, float[] w, int wo, float[] g, int go, float[] v, int vo,
+                                                float vScale, float[] m, int mo, int n, float lr, float mu, float wd) {
+        FloatVector lrv = FloatVector.broadcast(F, lr), muv = FloatVector.broadcast(F, mu), wdv = FloatVector.broadcast(F, wd);
+        FloatVector vsv = FloatVector.broadcast(F, vScale);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector wv = FloatVector.fromArray(F, src, so + i);
+            FloatVector d = FloatVector.fromArray(F, g, go + i).add(FloatVector.fromArray(F, v, vo + i).mul(vsv))
+                    .add(wv.mul(wdv));
+            FloatVector mv = FloatVector.fromArray(F, m, mo + i).mul(muv).add(d);
+            mv.intoArray(m, mo + i);
+            wv.sub(d.add(mv.mul(muv)).mul(lrv)).intoArray(w, wo + i);
+        }
+        return i;
     }
 }

@@ -5,10 +5,20 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assumptions;
 
 /** Test helpers: the same float data in two backends, and tolerance comparisons against the oracle. */
 final class BackendHarness {
     private BackendHarness() {}
+
+    /**
+     * Skips the calling test class, naming the width, when this run's {@code -Dsam4j.cpu.vectorBits} is one
+     * the hardware lacks (the suite's 512-bit run on a machine with narrower vectors).
+     */
+    static void assumeWidthAvailable() {
+        Assumptions.assumeTrue(VectorWidths.problem() == null,
+                () -> "CPU vector width " + System.getProperty(VectorWidths.PROPERTY) + " not run here: " + VectorWidths.problem());
+    }
 
     /** Uniform floats in {@code [lo, hi)} from a seeded generator. */
     static float[] uniform(int n, long seed, double lo, double hi) {

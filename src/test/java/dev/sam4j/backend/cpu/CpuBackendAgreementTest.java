@@ -32,14 +32,15 @@ class CpuBackendAgreementTest {
 
     @BeforeAll
     static void start() {
+        BackendHarness.assumeWidthAvailable();
         cpu1 = new CpuBackend(1);
         cpu2 = new CpuBackend(2);
     }
 
     @AfterAll
     static void stop() {
-        cpu1.close();
-        cpu2.close();
+        if (cpu1 != null) cpu1.close();
+        if (cpu2 != null) cpu2.close();
     }
 
     static Backend cpu(int threads) {

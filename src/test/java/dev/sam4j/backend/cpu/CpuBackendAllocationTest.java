@@ -20,6 +20,12 @@ import org.junit.jupiter.api.Test;
  */
 class CpuBackendAllocationTest {
 
+    @org.junit.jupiter.api.BeforeAll
+    static void widthAvailable() {
+        BackendHarness.assumeWidthAvailable();
+    }
+
+
     private static long allocated(long[] ids) {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long sum = 0;
@@ -50,37 +56,39 @@ class CpuBackendAllocationTest {
             Buffer s1 = b.allocate(len), s2 = b.allocate(len);
             Buffer gamma = put(b, uniform(8, 8)), beta = put(b, uniform(8, 9)), rm = b.allocate(8), rv = b.allocate(8);
             Buffer sm = b.allocate(8), si = b.allocate(8), dg = b.allocate(8), dbeta = b.allocate(8), bdx = b.allocate(batch * g.outSize());
+            // Named, so that a failure says which operation allocates (e.g. on a width this machine lacks).
+            java.util.List<java.util.Map.Entry<String, Runnable>> ops = java.util.List.of(
+                    java.util.Map.entry("gemm#0", () -> b.gemm(false, true, m, n, k, 1f, a, k, bb, k, 0f, c, n)),
+                    java.util.Map.entry("gemm#1", () -> b.gemm(true, false, m, n, k, 0.5f, a, m, bb, n, 1f, c, n)),
+                    java.util.Map.entry("gemm#2", () -> b.gemm(false, false, m, n, k, 1f, a, k, bb, n, 0.25f, c, n)),
+                    java.util.Map.entry("convForward#3", () -> b.convForward(g, batch, x, w, bias, y, ws)),
+                    java.util.Map.entry("convBackwardData#4", () -> b.convBackwardData(g, batch, y, w, dx, ws)),
+                    java.util.Map.entry("convBackwardFilter#5", () -> b.convBackwardFilter(g, batch, x, y, dw, db, ws)),
+                    java.util.Map.entry("maxPoolForward#6", () -> b.maxPoolForward(pg, batch, y, py)),
+                    java.util.Map.entry("maxPoolBackward#7", () -> b.maxPoolBackward(pg, batch, y, py, py, pdx)),
+                    java.util.Map.entry("batchNormForwardTraining#8", () -> b.batchNormForwardTraining(batch, 8, 100, y, gamma, beta, y, rm, rv, 0.1, 1e-5, true, sm, si)),
+                    java.util.Map.entry("batchNormBackward#9", () -> b.batchNormBackward(batch, 8, 100, y, y, gamma, sm, si, bdx, dg, dbeta)),
+                    java.util.Map.entry("reluForward#10", () -> b.reluForward(v1, v3, len)),
+                    java.util.Map.entry("reluBackward#11", () -> b.reluBackward(v1, v2, v3, len)),
+                    java.util.Map.entry("add#12", () -> b.add(v1, v2, v3, len)),
+                    java.util.Map.entry("sumOfSquares#13", () -> b.sumOfSquares(v1, len)),
+                    java.util.Map.entry("sgdUpdate#14", () -> b.sgdUpdate(v3, v2, v1, len, 0f, 0.9f, 0f, true)),
+                    java.util.Map.entry("sgdUpdate#15", () -> b.sgdUpdate(v3, v2, v1, len, 0f, 0.9f, 0f, false)),
+                    java.util.Map.entry("sumRows#16", () -> b.sumRows(v1, v3, 100, 1000)),
+                    java.util.Map.entry("addRowBias#17", () -> b.addRowBias(v3, v1, 100, 1000)),
+                    java.util.Map.entry("globalAvgPoolForward#18", () -> b.globalAvgPoolForward(batch, 8, 100, y, v3)),
+                    java.util.Map.entry("globalAvgPoolBackward#19", () -> b.globalAvgPoolBackward(batch, 8, 100, v3, bdx)),
+                    java.util.Map.entry("dot#20", () -> b.dot(v1, v2, len)),
+                    java.util.Map.entry("asamNormSquared#21", () -> b.asamNormSquared(v1, v2, len, 0.01)),
+                    java.util.Map.entry("axpby#22", () -> b.axpby(-0.5, v1, 1.0, v2, v3, len)),
+                    java.util.Map.entry("samPerturb#23", () -> b.samPerturb(v3, v2, s1, s2, len, 1e-3)),
+                    java.util.Map.entry("asamPerturb#24", () -> b.asamPerturb(v3, v2, s1, s2, len, 1e-3, 0.01)),
+                    java.util.Map.entry("restoreSgdUpdate#25", () -> b.restoreSgdUpdate(v3, s1, v2, v1, len, 0f, 0.9f, 0f, false)),
+                    java.util.Map.entry("restoreSgdUpdate#26", () -> b.restoreSgdUpdate(v3, s1, v2, v1, len, 0f, 0.9f, 0f, true)),
+                    java.util.Map.entry("sgdUpdateWithDirection#27", () -> b.sgdUpdateWithDirection(v3, v2, s2, 0.5, v1, len, 0f, 0.9f, 0f, false)),
+                    java.util.Map.entry("sgdUpdateWithDirection#28", () -> b.sgdUpdateWithDirection(v3, v2, s2, 0.5, v1, len, 0f, 0.9f, 0f, true)));
             Runnable step = () -> {
-                b.gemm(false, true, m, n, k, 1f, a, k, bb, k, 0f, c, n);
-                b.gemm(true, false, m, n, k, 0.5f, a, m, bb, n, 1f, c, n);
-                b.gemm(false, false, m, n, k, 1f, a, k, bb, n, 0.25f, c, n);
-                b.convForward(g, batch, x, w, bias, y, ws);
-                b.convBackwardData(g, batch, y, w, dx, ws);
-                b.convBackwardFilter(g, batch, x, y, dw, db, ws);
-                b.maxPoolForward(pg, batch, y, py);
-                b.maxPoolBackward(pg, batch, y, py, py, pdx);
-                b.batchNormForwardTraining(batch, 8, 100, y, gamma, beta, y, rm, rv, 0.1, 1e-5, true, sm, si);
-                b.batchNormBackward(batch, 8, 100, y, y, gamma, sm, si, bdx, dg, dbeta);
-                b.reluForward(v1, v3, len);
-                b.reluBackward(v1, v2, v3, len);
-                b.add(v1, v2, v3, len);
-                b.sumOfSquares(v1, len);
-                b.sgdUpdate(v3, v2, v1, len, 0f, 0.9f, 0f, true);
-                b.sgdUpdate(v3, v2, v1, len, 0f, 0.9f, 0f, false);
-                b.sumRows(v1, v3, 100, 1000);
-                b.addRowBias(v3, v1, 100, 1000);
-                b.globalAvgPoolForward(batch, 8, 100, y, v3);
-                b.globalAvgPoolBackward(batch, 8, 100, v3, bdx);
-                // the SAM-family passes
-                b.dot(v1, v2, len);
-                b.asamNormSquared(v1, v2, len, 0.01);
-                b.axpby(-0.5, v1, 1.0, v2, v3, len);
-                b.samPerturb(v3, v2, s1, s2, len, 1e-3);
-                b.asamPerturb(v3, v2, s1, s2, len, 1e-3, 0.01);
-                b.restoreSgdUpdate(v3, s1, v2, v1, len, 0f, 0.9f, 0f, false);
-                b.restoreSgdUpdate(v3, s1, v2, v1, len, 0f, 0.9f, 0f, true);
-                b.sgdUpdateWithDirection(v3, v2, s2, 0.5, v1, len, 0f, 0.9f, 0f, false);
-                b.sgdUpdateWithDirection(v3, v2, s2, 0.5, v1, len, 0f, 0.9f, 0f, true);
+                for (var op : ops) op.getValue().run();
             };
             long[] ids = backendThreads();
             long last = -1;
@@ -90,7 +98,15 @@ class CpuBackendAllocationTest {
                 last = allocated(ids) - before;
                 if (last < 50 * 64) return; // < 64 bytes per step on average: JIT noise, not per-call boxing
             }
-            fail("the step still allocates " + last / 50 + " bytes per call after warm-up");
+            StringBuilder culprits = new StringBuilder();
+            for (var op : ops) {
+                long before = allocated(ids);
+                for (int i = 0; i < 50; i++) op.getValue().run();
+                long per = (allocated(ids) - before) / 50;
+                if (per >= 64) culprits.append(' ').append(op.getKey()).append('=').append(per);
+            }
+            fail("the step still allocates " + last / 50 + " bytes per call after warm-up (" + VectorWidths.BITS
+                    + "-bit vectors); per operation:" + culprits);
         }
     }
 }

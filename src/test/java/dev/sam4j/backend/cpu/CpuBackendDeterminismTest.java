@@ -21,6 +21,12 @@ import org.junit.jupiter.api.Test;
  */
 class CpuBackendDeterminismTest {
 
+    @org.junit.jupiter.api.BeforeAll
+    static void widthAvailable() {
+        BackendHarness.assumeWidthAvailable();
+    }
+
+
     /** Runs {@code scenario} on backends of 1, 2 and 3 threads and twice on the same backend. */
     private static void sameEverywhere(String name, Function<CpuBackend, List<float[]>> scenario) {
         List<float[]> first;

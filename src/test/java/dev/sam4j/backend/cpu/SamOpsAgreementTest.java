@@ -11,6 +11,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** The fused SAM-family passes of the fast backend against the double-precision reference, over awkward sizes. */
 class SamOpsAgreementTest {
 
+    @org.junit.jupiter.api.BeforeAll
+    static void widthAvailable() {
+        BackendHarness.assumeWidthAvailable();
+    }
+
+
     @ParameterizedTest
     @ValueSource(ints = {1, 7, 31, 1021, 278011})
     void fusedPassesMatchTheReference(int n) {

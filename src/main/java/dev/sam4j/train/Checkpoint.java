@@ -1,5 +1,6 @@
 package dev.sam4j.train;
 
+import dev.sam4j.io.Json;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.StepGraph;

@@ -1,5 +1,6 @@
 package dev.sam4j.train;
 
+import dev.sam4j.io.Json;
 import dev.sam4j.io.AtomicFiles;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.io.JsonReader;

@@ -1,5 +1,6 @@
 package dev.sam4j.train;
 
+import dev.sam4j.io.Json;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.sam4j.io.FileFormatException;

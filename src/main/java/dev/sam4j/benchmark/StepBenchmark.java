@@ -2,7 +2,6 @@ package dev.sam4j.benchmark;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -139,6 +138,6 @@ public final class StepBenchmark {
     }
 
     private static long deviceBytes(Backend backend) {
-        return backend instanceof CudaBackend c ? c.allocatedBytes() : 0;
+        return backend.deviceBytesAllocated();
     }
 }

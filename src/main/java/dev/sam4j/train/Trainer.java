@@ -4,7 +4,6 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.InputPipeline;
-import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.data.Augment;
 import dev.sam4j.data.BatchLoader;
@@ -136,11 +135,11 @@ public final class Trainer implements AutoCloseable {
                 new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic()));
         this.backend = choice.backend();
         try {
-            String recorded = resumeFrom != null && config.deterministic() && backend instanceof CudaBackend
+            String recorded = resumeFrom != null && config.deterministic() && backend.algorithmChoices() != null
                     ? Checkpoint.recordedAlgorithms(resumeFrom) : null;
             if (recorded != null) {
                 try {
-                    ((CudaBackend) backend).reuseConvolutionAlgorithms(recorded);
+                    backend.algorithmChoices().reuse(recorded);
                 } catch (IllegalArgumentException e) {
                     throw new FileFormatException(resumeFrom.toString(), "metadata \"" + Checkpoint.CUDNN_ALGORITHMS + "\": " + e.getMessage(), e);
                 }
@@ -154,7 +153,7 @@ public final class Trainer implements AutoCloseable {
             Method method = Method.of(config.optimizer(), config.hyper());
             this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
             this.labelBuf = backend.allocate(maxBatch);
-            boolean graph = backend instanceof CudaBackend && !config.cudaStep().equals("host");
+            boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host");
             if (graph && !DeviceDecidedStep.supports(method)) {
                 throw new IllegalArgumentException("--optimizer " + method.name() + " (ESAM or per-tensor LookSAM) needs --cuda-step host on CUDA");
             }
@@ -182,7 +181,7 @@ public final class Trainer implements AutoCloseable {
             this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
             this.logitsHost = new float[maxBatch * train.classes()];
             this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
-            if (config.deterministic() && backend instanceof CudaBackend && net.usesSpatialOps()) chooseEveryAlgorithm(method);
+            if (config.deterministic() && backend.algorithmChoices() != null && net.usesSpatialOps()) chooseEveryAlgorithm(method);
             this.algorithmsFrom = recorded != null ? resumeFrom : null;
         } catch (RuntimeException | Error e) {
             // Native memory (CUDA) must not outlive a failed construction: nobody else can close it.
@@ -263,7 +262,7 @@ public final class Trainer implements AutoCloseable {
      * CUDA graph paths); the file's error says which to use otherwise.
      */
     public Trainer resume(Path file) {
-        if (algorithmsFrom == null && config.deterministic() && backend instanceof CudaBackend
+        if (algorithmsFrom == null && config.deterministic() && backend.algorithmChoices() != null
                 && Checkpoint.recordedAlgorithms(file) != null) {
             // Too late to take them: the workspace and the step graph were made for the algorithms chosen afresh.
             throw new IllegalStateException("--deterministic: the checkpoint " + file + " records cuDNN algorithms, which must be "
@@ -487,7 +486,7 @@ public final class Trainer implements AutoCloseable {
     /** Where the cuDNN algorithms came from, when a resumed run took them from its checkpoint. */
     private String algorithmsNote() {
         if (algorithmsFrom == null) return "";
-        java.util.Set<String> fresh = ((CudaBackend) backend).convolutionAlgorithmsNotReused();
+        java.util.Set<String> fresh = backend.algorithmChoices().notReused();
         return "; cuDNN convolution algorithms as recorded in the checkpoint"
                 + (fresh.isEmpty() ? "" : ", except for " + fresh + ", which cuDNN does not offer here (chosen afresh)");
     }

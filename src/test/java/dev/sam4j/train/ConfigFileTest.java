@@ -1,9 +1,9 @@
 package dev.sam4j.train;
 
-import dev.sam4j.io.Json;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;

@@ -389,18 +389,10 @@ public final class Trainer implements AutoCloseable {
                             p.epochTrainNanos += dt;
                             Decision d = r.decision();
                             StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
-                            for (TrainListener l : listeners) l.onStep(rec);
-                            if (r.skipped()) {
-                                p.epochSkipped++;
-                                p.skippedSteps++;
-                                if (config.onNonFinite().equals("stop")) throw nonFinite(p.step, epoch, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), "");
-                            } else {
-                                p.correct += closure.pass1Correct;
-                                if (r.sam()) p.epochSam++;
-                                p.lossSum += r.loss() * n;
-                                p.lossImages += n;
-                                checkDivergence(p, r.loss());
-                            }
+                            long step = p.step;
+                            int ep = epoch;
+                            account(p, rec, n, closure.pass1Correct,
+                                    () -> nonFinite(step, ep, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), ""));
                             p.epochImages += n;
                             p.epochSteps++;
                             p.step++;
@@ -461,26 +453,36 @@ public final class Trainer implements AutoCloseable {
             StepGraph.State st = states.get(i);
             StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), st.sigma(),
                     st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
-            for (TrainListener l : listeners) l.onStep(rec);
-            if (st.skipped()) {
-                // The device already skipped this update; the later steps of the epoch ran on.
-                p.epochSkipped++;
-                p.skippedSteps++;
-                if (config.onNonFinite().equals("stop")) {
-                    // The GPU ran every queued step: those after the faulty one trained on, and are not saved.
-                    long faulty = first + i, last = p.step - 1;
-                    String after = last == faulty ? "" : " and had already run the queued steps " + (faulty + 1)
-                            + (last > faulty + 1 ? " to " + last : "") + " after it when the host read the step records back";
-                    throw nonFinite(faulty, epoch, st.loss(), st.s(), st.samLoss(), st.samSumSquares(), " The GPU skipped step "
-                            + faulty + "'s update" + after + "; the weights now on the GPU are not saved.");
-                }
-                continue;
-            }
-            if (st.sam()) p.epochSam++;
-            p.lossSum += st.loss() * config.batchSize();
-            p.lossImages += config.batchSize();
-            checkDivergence(p, st.loss());
+            // A skipped step: the device already skipped its update, and the later steps of the epoch ran on.
+            long faulty = first + i, last = p.step - 1;
+            account(p, rec, config.batchSize(), 0, () -> {
+                // The GPU ran every queued step: those after the faulty one trained on, and are not saved.
+                String after = last == faulty ? "" : " and had already run the queued steps " + (faulty + 1)
+                        + (last > faulty + 1 ? " to " + last : "") + " after it when the host read the step records back";
+                return nonFinite(faulty, epoch, st.loss(), st.s(), st.samLoss(), st.samSumSquares(), " The GPU skipped step "
+                        + faulty + "'s update" + after + "; the weights now on the GPU are not saved.");
+            });
         }
+    }
+
+    /**
+     * A step's accounting, the same on every step path: reports its record; a skipped step is counted (and with
+     * {@code --on-nonfinite stop} ends the run with {@code stop}'s exception), any other adds its {@code n} images'
+     * loss, its {@code correct} pass-1 predictions and its SAM pass to the epoch and goes through the divergence check.
+     */
+    private void account(Progress p, StepRecord rec, int n, long correct, java.util.function.Supplier<TrainingStoppedException> stop) {
+        for (TrainListener l : listeners) l.onStep(rec);
+        if (rec.skipped()) {
+            p.epochSkipped++;
+            p.skippedSteps++;
+            if (config.onNonFinite().equals("stop")) throw stop.get();
+            return;
+        }
+        p.correct += correct;
+        if (rec.sam()) p.epochSam++;
+        p.lossSum += rec.loss() * n;
+        p.lossImages += n;
+        checkDivergence(p, rec.loss());
     }
 
     /** Where the cuDNN algorithms came from, when a resumed run took them from its checkpoint. */

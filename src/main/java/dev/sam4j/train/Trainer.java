@@ -23,7 +23,6 @@ import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
 import dev.sam4j.optim.sam.Decision;
 import dev.sam4j.optim.sam.DeviceDecidedStep;
-import dev.sam4j.optim.sam.GradientClosure;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.Perturbation;
 import dev.sam4j.optim.sam.SamOptimizer;
@@ -290,7 +289,8 @@ public final class Trainer implements AutoCloseable {
         long startNanos = System.nanoTime();
         double wallBefore = p.wallSeconds;
         boolean interrupted = false, midEpoch = resumed != null;
-        BatchClosure closure = new BatchClosure();
+        BatchClosure closure = new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf, subsetLabelBuf, logitsHost,
+                train.exampleSize(), train.classes(), config.batchSize());
 
         int es = train.exampleSize();
         boolean synthetic = config.input().equals("synthetic");
@@ -554,63 +554,6 @@ public final class Trainer implements AutoCloseable {
             }
         }
         return new double[] {lossSum / test.size(), correct / (double) test.size()};
-    }
-
-    /**
-     * The current batch as a {@link GradientClosure}: pass 1 also counts correct predictions (for the
-     * training accuracy) and keeps the per-example losses that ESAM's data selection compares against.
-     */
-    private final class BatchClosure implements GradientClosure {
-        private float[] hostX;      // the loader's batch, valid for this step
-        private float[] hostLabels;
-        private int n;
-        private float[] subX;       // gathered subset for ESAM-SDS, allocated on first use
-        private float[] subLabels;
-        long pass1Correct;
-
-        void load(float[] x, float[] labels, int n) {
-            this.hostX = x;
-            this.hostLabels = labels;
-            this.n = n;
-            backend.upload(x, 0, xBuf, n * train.exampleSize());
-            backend.upload(labels, 0, labelBuf, n);
-        }
-
-        @Override public double lossAndGradient(Mode mode) {
-            Buffer logits = model.forward(xBuf, n, mode);
-            double l = loss.forwardBackward(logits, labelBuf, n);
-            if (mode == Mode.TRAIN) {
-                backend.download(logits, logitsHost, 0, n * train.classes());
-                pass1Correct = countCorrect(logitsHost, hostLabels, n, train.classes());
-            }
-            model.backward(loss.dLogits(), n);
-            return l;
-        }
-
-        @Override public boolean supportsSubsets() { return true; }
-        @Override public int batchSize() { return n; }
-        @Override public float[] lastPerExampleLoss() { return loss.lastLosses(); }
-
-        @Override public float[] perExampleLoss(Mode mode) {
-            loss.forward(model.forward(xBuf, n, mode), labelBuf, n);
-            return loss.lastLosses();
-        }
-
-        @Override public double lossAndGradient(Mode mode, int[] subset) {
-            int es = train.exampleSize();
-            if (subX == null) { subX = new float[config.batchSize() * es]; subLabels = new float[config.batchSize()]; }
-            for (int i = 0; i < subset.length; i++) {
-                System.arraycopy(hostX, subset[i] * es, subX, i * es, es);
-                subLabels[i] = hostLabels[subset[i]];
-            }
-            int m = subset.length;
-            backend.upload(subX, 0, subsetXBuf, m * es);
-            backend.upload(subLabels, 0, subsetLabelBuf, m);
-            Buffer logits = model.forward(subsetXBuf, m, mode);
-            double l = loss.forwardBackward(logits, subsetLabelBuf, m);
-            model.backward(loss.dLogits(), m);
-            return l;
-        }
     }
 
     static long countCorrect(float[] logits, float[] labels, int n, int classes) {

@@ -291,6 +291,7 @@ public final class Trainer implements AutoCloseable {
         boolean interrupted = false, midEpoch = resumed != null;
         BatchClosure closure = new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf, subsetLabelBuf, logitsHost,
                 train.exampleSize(), train.classes(), config.batchSize());
+        StepPath path = deviceStep != null ? new GraphPath() : new HostPath(closure);
 
         int es = train.exampleSize();
         boolean synthetic = config.input().equals("synthetic");
@@ -325,83 +326,50 @@ public final class Trainer implements AutoCloseable {
                 if (!midEpoch) p.startEpoch(epoch);
                 midEpoch = false;
                 long epochStart = System.nanoTime();
-                if (deviceStep != null) {
-                    // The host only queues work here: the batch's copy (overlapping the previous step) and one
-                    // graph launch per step. Nothing waits for the GPU until the records are read back, at the end
-                    // of the epoch, at a stop request, or before a --checkpoint-every checkpoint; each such segment's
-                    // step time is measured from its first launch to that read-back.
-                    if (feeder != null) feeder.start(epoch - 1, (int) p.epochSteps);
-                    try {
-                        while (true) {
-                            long t0 = System.nanoTime();
-                            int from = (int) p.epochSteps;
-                            boolean checkpointDue = false;
-                            while (p.step < total && !stopRequested) {
-                                int n;
-                                if (feeder != null) {
-                                    InputPipeline.Slot slot = feeder.next();
-                                    if (slot == null) break;
-                                    n = slot.n();   // read first: once submitted, the slot is the producer's again
-                                    feeder.submit(slot, xBuf, labelBuf);
-                                } else {
-                                    if (p.epochSteps >= stepsPerEpoch()) break;
-                                    n = synN;
-                                }
-                                p.lr = schedule.lr(p.step, total);
-                                if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
-                                deviceStep.recordStateTo(history, (int) p.epochSteps);
-                                p.epochImages += n;
-                                p.epochSteps++;
-                                p.step++;
-                                if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
-                                        && p.epochSteps < stepsPerEpoch()) {
-                                    checkpointDue = true;
-                                    break;
-                                }
-                            }
-                            readBack(p, epoch, schedule, total, from, t0);
-                            if (!checkpointDue || stopRequested) break;
-                            // Mid-epoch, as on the host step: not while the loss is above the divergence threshold.
-                            if (p.divergenceRun == 0) saveCheckpoint(p, wallBefore, startNanos);
+                // One loop for every step path: the batch comes from the loader, from the input pipeline (graph
+                // paths) or is the synthetic one already in place; the path runs or queues the step, and every
+                // step is accounted once its record is known (at once on the host, at a read-back on the graph).
+                // The graph paths' host only queues work here: the batch's copy (overlapping the previous step) and
+                // one graph launch per step. Nothing waits for the GPU until the records are read back, at the end of
+                // the epoch, at a stop request, or before a --checkpoint-every checkpoint.
+                if (feeder != null) feeder.start(epoch - 1, (int) p.epochSteps);
+                int firstStep = (int) Math.min(p.epochSteps, loader.stepsPerEpoch());
+                path.startSegment(p);
+                boolean drained = false;
+                try (BatchLoader.Epoch it = synthetic || feeder != null ? null : loader.epoch(epoch - 1, firstStep)) {
+                    while (p.step < total && !stopRequested) {
+                        BatchLoader.Batch batch = null;
+                        int n;
+                        if (synthetic) {
+                            if (p.epochSteps >= stepsPerEpoch()) break;
+                            n = synN;
+                        } else if (feeder != null) {
+                            InputPipeline.Slot slot = feeder.next();
+                            if (slot == null) break;
+                            n = slot.n();   // read first: once submitted, the slot is the producer's again
+                            feeder.submit(slot, xBuf, labelBuf);
+                        } else {
+                            if ((batch = it.next()) == null) break;
+                            n = batch.n();
                         }
-                    } finally {
-                        if (feeder != null) feeder.finishEpoch();
-                    }
-                } else {
-                    int firstStep = (int) Math.min(p.epochSteps, loader.stepsPerEpoch());
-                    try (BatchLoader.Epoch it = synthetic ? null : loader.epoch(epoch - 1, firstStep)) {
-                        while (p.step < total && !stopRequested) {
-                            BatchLoader.Batch batch = null;
-                            int n;
-                            if (synthetic) {
-                                if (p.epochSteps >= stepsPerEpoch()) break;
-                                n = synN;
-                            } else {
-                                if ((batch = it.next()) == null) break;
-                                n = batch.n();
-                            }
-                            long t0 = System.nanoTime();
-                            double lr = schedule.lr(p.step, total);
-                            p.lr = lr;
-                            if (batch != null) closure.load(batch.x(), batch.labels(), n);
-                            SamOptimizer.StepResult r = optimizer.step(closure, p.step, total, lr);
-                            long dt = System.nanoTime() - t0;
-                            p.epochTrainNanos += dt;
-                            Decision d = r.decision();
-                            StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
-                            long step = p.step;
-                            int ep = epoch;
-                            account(p, rec, n, closure.pass1Correct,
-                                    () -> nonFinite(step, ep, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), ""));
-                            p.epochImages += n;
-                            p.epochSteps++;
-                            p.step++;
-                            if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
-                                    && p.epochSteps < stepsPerEpoch() && !stopRequested && p.divergenceRun == 0) {
-                                saveCheckpoint(p, wallBefore, startNanos);
-                            }
+                        p.lr = schedule.lr(p.step, total);
+                        path.step(p, epoch, batch, n, total, p.lr);
+                        drained = false;
+                        p.epochImages += n;
+                        p.epochSteps++;
+                        p.step++;
+                        if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
+                                && p.epochSteps < stepsPerEpoch()) {
+                            path.drain(p, epoch, schedule, total);
+                            drained = true;
+                            // Not while the loss is above the divergence threshold, so the last one predates a divergence.
+                            if (!stopRequested && p.divergenceRun == 0) saveCheckpoint(p, wallBefore, startNanos);
+                            path.startSegment(p);
                         }
                     }
+                    if (!drained) path.drain(p, epoch, schedule, total);
+                } finally {
+                    if (feeder != null) feeder.finishEpoch();
                 }
                 if (stopRequested) {
                     interrupted = true;
@@ -435,6 +403,67 @@ public final class Trainer implements AutoCloseable {
                 p.skippedSteps, interrupted);
         listeners.forEach(l -> l.onRunEnd(summary));
         return summary;
+    }
+
+    /**
+     * What differs between the step paths inside {@link #run}'s one loop: how a step runs and when its record is
+     * known. The loop, the batches, the accounting ({@link #account}) and the checkpoints are the trainer's.
+     */
+    private interface StepPath {
+        /** A segment of steps starts (epoch start, after a mid-epoch checkpoint). */
+        void startSegment(Progress p);
+
+        /** Runs or queues step {@code p.step} on the batch in place ({@code batch}: the loader's, to load first; or null). */
+        void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr);
+
+        /** Accounts the segment's steps whose records are not yet known (before a checkpoint, at the segment's end). */
+        void drain(Progress p, int epoch, LrSchedule schedule, long total);
+    }
+
+    /** The host-driven step ({@link SamOptimizer}): each step's record is known when it returns. */
+    private final class HostPath implements StepPath {
+        private final BatchClosure closure;
+
+        HostPath(BatchClosure closure) { this.closure = closure; }
+
+        @Override public void startSegment(Progress p) {}
+
+        @Override public void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr) {
+            long t0 = System.nanoTime();
+            if (batch != null) closure.load(batch.x(), batch.labels(), n);
+            SamOptimizer.StepResult r = optimizer.step(closure, p.step, total, lr);
+            long dt = System.nanoTime() - t0;
+            p.epochTrainNanos += dt;
+            Decision d = r.decision();
+            StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
+            long step = p.step;
+            account(p, rec, n, closure.pass1Correct, () -> nonFinite(step, epoch, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), ""));
+        }
+
+        @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {}
+    }
+
+    /**
+     * The CUDA graph step ({@link DeviceDecidedStep}): steps are queued without waiting, their records written on the
+     * device and read back at the segment's end; the segment's time, first launch to read-back, is its steps' time.
+     */
+    private final class GraphPath implements StepPath {
+        private long t0;
+        private int from;
+
+        @Override public void startSegment(Progress p) {
+            t0 = System.nanoTime();
+            from = (int) p.epochSteps;
+        }
+
+        @Override public void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr) {
+            if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
+            deviceStep.recordStateTo(history, (int) p.epochSteps);
+        }
+
+        @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {
+            readBack(p, epoch, schedule, total, from, t0);
+        }
     }
 
     /**

@@ -21,7 +21,6 @@ import dev.sam4j.nn.SoftmaxCrossEntropy;
 import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
-import dev.sam4j.optim.sam.Decision;
 import dev.sam4j.optim.sam.DeviceDecidedStep;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.Perturbation;
@@ -85,7 +84,7 @@ public final class Trainer implements AutoCloseable {
     private volatile boolean stopRequested;
     private Progress resumed;            // set by resume()
     private final Path algorithmsFrom;   // the checkpoint whose cuDNN algorithms this trainer took, or null
-    private long lastCheckpointStep = -1;
+    private final StepAccounting accounting;
 
     public Trainer(TrainConfig config) { this(config, null); }
 
@@ -180,6 +179,7 @@ public final class Trainer implements AutoCloseable {
             this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
             this.logitsHost = new float[maxBatch * train.classes()];
             this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
+            this.accounting = new StepAccounting(config, listeners, checkpointFile);
             if (config.deterministic() && backend.algorithmChoices() != null && net.usesSpatialOps()) chooseEveryAlgorithm(method);
             this.algorithmsFrom = recorded != null ? resumeFrom : null;
         } catch (RuntimeException | Error e) {
@@ -269,7 +269,7 @@ public final class Trainer implements AutoCloseable {
         }
         resumed = deviceStep != null ? Checkpoint.restore(file, config, model, deviceStep)
                 : Checkpoint.restore(file, config, model, sgd, optimizer);
-        lastCheckpointStep = resumed.step;
+        accounting.checkpointed(resumed.step);
         return this;
     }
 
@@ -291,7 +291,8 @@ public final class Trainer implements AutoCloseable {
         boolean interrupted = false, midEpoch = resumed != null;
         BatchClosure closure = new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf, subsetLabelBuf, logitsHost,
                 train.exampleSize(), train.classes(), config.batchSize());
-        StepPath path = deviceStep != null ? new GraphPath() : new HostPath(closure);
+        StepPath path = deviceStep != null ? new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting)
+                : new StepPath.Host(optimizer, closure, accounting);
 
         int es = train.exampleSize();
         boolean synthetic = config.input().equals("synthetic");
@@ -405,115 +406,6 @@ public final class Trainer implements AutoCloseable {
         return summary;
     }
 
-    /**
-     * What differs between the step paths inside {@link #run}'s one loop: how a step runs and when its record is
-     * known. The loop, the batches, the accounting ({@link #account}) and the checkpoints are the trainer's.
-     */
-    private interface StepPath {
-        /** A segment of steps starts (epoch start, after a mid-epoch checkpoint). */
-        void startSegment(Progress p);
-
-        /** Runs or queues step {@code p.step} on the batch in place ({@code batch}: the loader's, to load first; or null). */
-        void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr);
-
-        /** Accounts the segment's steps whose records are not yet known (before a checkpoint, at the segment's end). */
-        void drain(Progress p, int epoch, LrSchedule schedule, long total);
-    }
-
-    /** The host-driven step ({@link SamOptimizer}): each step's record is known when it returns. */
-    private final class HostPath implements StepPath {
-        private final BatchClosure closure;
-
-        HostPath(BatchClosure closure) { this.closure = closure; }
-
-        @Override public void startSegment(Progress p) {}
-
-        @Override public void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr) {
-            long t0 = System.nanoTime();
-            if (batch != null) closure.load(batch.x(), batch.labels(), n);
-            SamOptimizer.StepResult r = optimizer.step(closure, p.step, total, lr);
-            long dt = System.nanoTime() - t0;
-            p.epochTrainNanos += dt;
-            Decision d = r.decision();
-            StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
-            long step = p.step;
-            account(p, rec, n, closure.pass1Correct, () -> nonFinite(step, epoch, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), ""));
-        }
-
-        @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {}
-    }
-
-    /**
-     * The CUDA graph step ({@link DeviceDecidedStep}): steps are queued without waiting, their records written on the
-     * device and read back at the segment's end; the segment's time, first launch to read-back, is its steps' time.
-     */
-    private final class GraphPath implements StepPath {
-        private long t0;
-        private int from;
-
-        @Override public void startSegment(Progress p) {
-            t0 = System.nanoTime();
-            from = (int) p.epochSteps;
-        }
-
-        @Override public void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr) {
-            if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
-            deviceStep.recordStateTo(history, (int) p.epochSteps);
-        }
-
-        @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {
-            readBack(p, epoch, schedule, total, from, t0);
-        }
-    }
-
-    /**
-     * Reads back the device step records of slots {@code [from, p.epochSteps)} (one synchronisation: every queued
-     * step has finished when it returns), reports them, and adds them to the epoch's accumulators; the segment's
-     * time, from {@code t0} to here, is added to the epoch's training time.
-     */
-    private void readBack(Progress p, int epoch, LrSchedule schedule, long total, int from, long t0) {
-        int count = (int) p.epochSteps - from;
-        long first = p.step - count;
-        List<StepGraph.State> states = deviceStep.readHistory(history, from, count);
-        long dt = System.nanoTime() - t0;
-        p.epochTrainNanos += dt;
-        long perStep = count == 0 ? 0 : dt / count;
-        for (int i = 0; i < states.size(); i++) {
-            StepGraph.State st = states.get(i);
-            StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), st.sigma(),
-                    st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
-            // A skipped step: the device already skipped its update, and the later steps of the epoch ran on.
-            long faulty = first + i, last = p.step - 1;
-            account(p, rec, config.batchSize(), 0, () -> {
-                // The GPU ran every queued step: those after the faulty one trained on, and are not saved.
-                String after = last == faulty ? "" : " and had already run the queued steps " + (faulty + 1)
-                        + (last > faulty + 1 ? " to " + last : "") + " after it when the host read the step records back";
-                return nonFinite(faulty, epoch, st.loss(), st.s(), st.samLoss(), st.samSumSquares(), " The GPU skipped step "
-                        + faulty + "'s update" + after + "; the weights now on the GPU are not saved.");
-            });
-        }
-    }
-
-    /**
-     * A step's accounting, the same on every step path: reports its record; a skipped step is counted (and with
-     * {@code --on-nonfinite stop} ends the run with {@code stop}'s exception), any other adds its {@code n} images'
-     * loss, its {@code correct} pass-1 predictions and its SAM pass to the epoch and goes through the divergence check.
-     */
-    private void account(Progress p, StepRecord rec, int n, long correct, java.util.function.Supplier<TrainingStoppedException> stop) {
-        for (TrainListener l : listeners) l.onStep(rec);
-        if (rec.skipped()) {
-            p.epochSkipped++;
-            p.skippedSteps++;
-            if (config.onNonFinite().equals("stop")) throw stop.get();
-            return;
-        }
-        p.correct += correct;
-        if (rec.sam()) p.epochSam++;
-        p.lossSum += rec.loss() * n;
-        p.lossImages += n;
-        checkDivergence(p, rec.loss());
-    }
-
     /** Where the cuDNN algorithms came from, when a resumed run took them from its checkpoint. */
     private String algorithmsNote() {
         if (algorithmsFrom == null) return "";
@@ -529,40 +421,9 @@ public final class Trainer implements AutoCloseable {
         for (TrainListener l : listeners) l.beforeCheckpoint(p.step);
         if (deviceStep != null) Checkpoint.save(checkpointFile, config, model, deviceStep, p);
         else Checkpoint.save(checkpointFile, config, model, sgd, optimizer, p);
-        lastCheckpointStep = p.step;
+        accounting.checkpointed(p.step);
     }
 
-    private String lastCheckpointNote() {
-        if (checkpointFile == null) return "no checkpoint was written (no run directory)";
-        return lastCheckpointStep < 0 ? "no checkpoint had been written yet"
-                : "the last good checkpoint (after step " + lastCheckpointStep + ") is " + checkpointFile;
-    }
-
-    private TrainingStoppedException nonFinite(long step, int epoch, double loss, double s, double samLoss, double samSumSquares,
-                                               String extra) {
-        String what = !Double.isFinite(loss) ? "the loss is " + loss
-                : !Double.isFinite(s) ? "the squared gradient norm ||g||^2 is " + s
-                : !Double.isFinite(samLoss) ? "the loss at the SAM perturbation is " + samLoss
-                : "the squared gradient norm at the SAM perturbation is " + samSumSquares;
-        return new TrainingStoppedException("step " + step + " (epoch " + epoch + "): " + what + "; the run was stopped "
-                + "(--on-nonfinite stop; 'skip' skips such steps)." + extra + " " + capitalize(lastCheckpointNote()) + ".");
-    }
-
-    private void checkDivergence(Progress p, double loss) {
-        if (Double.isNaN(config.divergenceLoss())) return;
-        if (!(loss > config.divergenceLoss())) {
-            p.divergenceRun = 0;
-            return;
-        }
-        if (++p.divergenceRun >= config.divergenceSteps()) {
-            throw new TrainingStoppedException(String.format(java.util.Locale.ROOT,
-                    "step %d: the loss has been above %s for %d consecutive steps (now %.6g): the run diverged and was stopped "
-                            + "(--divergence-loss, --divergence-steps). %s.", p.step, config.divergenceLoss(), p.divergenceRun, loss,
-                    capitalize(lastCheckpointNote())));
-        }
-    }
-
-    private static String capitalize(String s) { return Character.toUpperCase(s.charAt(0)) + s.substring(1); }
 
     /** Test loss and accuracy with BatchNorm in {@link Mode#EVAL}, in order, without augmentation. */
     public double[] evaluate() {

@@ -7,12 +7,8 @@ import dev.sam4j.backend.InputPipeline;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.data.Augment;
 import dev.sam4j.data.BatchLoader;
-import dev.sam4j.data.DataSpec;
-import dev.sam4j.data.DataSplit;
 import dev.sam4j.data.Dataset;
-import dev.sam4j.data.LabelNoise;
 import dev.sam4j.data.Normalization;
-import dev.sam4j.data.Subset;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.nn.Layer;
 import dev.sam4j.nn.Mode;
@@ -96,31 +92,10 @@ public final class Trainer implements AutoCloseable {
      */
     public Trainer(TrainConfig config, Path resumeFrom) {
         this.config = config;
-        DataSplit data = DataSpec.parse(config.data()).load();
-        Dataset tr = data.train();
-        String desc = data.description();
-        if (config.trainSubset() > 0) {
-            // Before the label noise, so the noise rate is the stated one on the examples actually trained on.
-            if (config.trainSubset() > tr.size()) {
-                throw new IllegalArgumentException("--train-subset " + config.trainSubset() + ": larger than the training set ("
-                        + tr.size() + " examples)");
-            }
-            tr = Subset.choose(tr, config.trainSubset(), config.seed());
-            desc += "; training on a seeded random subset of " + config.trainSubset() + " examples";
-        }
-        if (config.labelNoise() > 0) {
-            LabelNoise.Result noisy = LabelNoise.apply(tr, config.labelNoise(), config.seed() ^ 0x6C6162656CL);
-            tr = noisy.dataset();
-            desc += String.format(java.util.Locale.ROOT,
-                    "; symmetric label noise %.2f: %d labels redrawn uniformly from all classes, %.4f of training labels changed",
-                    config.labelNoise(), noisy.resampled(), noisy.changedFraction());
-        }
-        this.train = tr;
+        TrainingData data = TrainingData.load(config);
+        this.train = data.train();
         this.test = data.test();
-        this.dataDescription = desc;
-        if (!train.exampleShape().equals(test.exampleShape()) || train.classes() != test.classes()) {
-            throw new IllegalArgumentException("--data " + config.data() + ": train and test sets disagree on shape or classes");
-        }
+        this.dataDescription = data.description();
         this.augment = switch (config.augment()) {
             case "on" -> true;
             case "off" -> false;

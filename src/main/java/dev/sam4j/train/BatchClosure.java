@@ -54,7 +54,7 @@ final class BatchClosure implements GradientClosure {
         double l = loss.forwardBackward(logits, labelBuf, n);
         if (mode == Mode.TRAIN) {
             backend.download(logits, logitsHost, 0, n * classes);
-            pass1Correct = Trainer.countCorrect(logitsHost, hostLabels, n, classes);
+            pass1Correct = countCorrect(logitsHost, hostLabels, n, classes);
         }
         model.backward(loss.dLogits(), n);
         return l;
@@ -83,5 +83,16 @@ final class BatchClosure implements GradientClosure {
         double l = loss.forwardBackward(logits, subsetLabelBuf, m);
         model.backward(loss.dLogits(), m);
         return l;
+    }
+
+    /** How many of the {@code n} rows of {@code logits} have their largest entry at the label (the first, on a tie). */
+    static long countCorrect(float[] logits, float[] labels, int n, int classes) {
+        long c = 0;
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int j = 1; j < classes; j++) if (logits[i * classes + j] > logits[i * classes + best]) best = j;
+            if (best == (int) labels[i]) c++;
+        }
+        return c;
     }
 }

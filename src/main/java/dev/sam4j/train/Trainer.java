@@ -415,20 +415,10 @@ public final class Trainer implements AutoCloseable {
                 Buffer logits = model.forward(xBuf, n, Mode.EVAL);
                 lossSum += loss.forward(logits, labelBuf, n) * n;
                 backend.download(logits, logitsHost, 0, n * classes);
-                correct += countCorrect(logitsHost, batch.labels(), n, classes);
+                correct += BatchClosure.countCorrect(logitsHost, batch.labels(), n, classes);
             }
         }
         return new double[] {lossSum / test.size(), correct / (double) test.size()};
-    }
-
-    static long countCorrect(float[] logits, float[] labels, int n, int classes) {
-        long c = 0;
-        for (int i = 0; i < n; i++) {
-            int best = 0;
-            for (int j = 1; j < classes; j++) if (logits[i * classes + j] > logits[i * classes + best]) best = j;
-            if (best == (int) labels[i]) c++;
-        }
-        return c;
     }
 
     /** Releases the step graph, the model's buffers and the backend, each even when an earlier one fails. */

@@ -3,10 +3,13 @@ package dev.sam4j.train;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.data.BatchLoader;
+import dev.sam4j.nn.Model;
 import dev.sam4j.optim.LrSchedule;
+import dev.sam4j.optim.Sgd;
 import dev.sam4j.optim.sam.Decision;
 import dev.sam4j.optim.sam.DeviceDecidedStep;
 import dev.sam4j.optim.sam.SamOptimizer;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -24,14 +27,28 @@ interface StepPath {
     /** Accounts the segment's steps whose records are not yet known (before a checkpoint, at the segment's end). */
     void drain(Progress p, int epoch, LrSchedule schedule, long total);
 
+    /** Whether every step takes a full batch (the last short batch of an epoch dropped): a graph has one batch size. */
+    boolean fullBatchesOnly();
+
+    /** Whether the path counts pass-1 hits, for the training accuracy (the graph paths would have to read logits back). */
+    boolean countsTrainAccuracy();
+
+    /** Writes the checkpoint of the state after {@code p.step} steps: the model, the optimizer's and the path's own state. */
+    void save(Path file, TrainConfig config, Model model, Progress p);
+
+    /** Restores a checkpoint that {@link #save} of the same kind of path wrote; the file's error says which kind otherwise. */
+    Progress restore(Path file, TrainConfig config, Model model);
+
     /** The host-driven step ({@link SamOptimizer}): each step's record is known when it returns. */
     final class Host implements StepPath {
         private final SamOptimizer optimizer;
+        private final Sgd sgd;
         private final BatchClosure closure;
         private final StepAccounting accounting;
 
-        Host(SamOptimizer optimizer, BatchClosure closure, StepAccounting accounting) {
+        Host(SamOptimizer optimizer, Sgd sgd, BatchClosure closure, StepAccounting accounting) {
             this.optimizer = optimizer;
+            this.sgd = sgd;
             this.closure = closure;
             this.accounting = accounting;
         }
@@ -52,6 +69,18 @@ interface StepPath {
         }
 
         @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {}
+
+        @Override public boolean fullBatchesOnly() { return false; }
+
+        @Override public boolean countsTrainAccuracy() { return true; }
+
+        @Override public void save(Path file, TrainConfig config, Model model, Progress p) {
+            Checkpoint.save(file, config, model, sgd, optimizer, p);
+        }
+
+        @Override public Progress restore(Path file, TrainConfig config, Model model) {
+            return Checkpoint.restore(file, config, model, sgd, optimizer);
+        }
     }
 
     /**
@@ -73,6 +102,18 @@ interface StepPath {
             this.readback = readback;
             this.batchSize = batchSize;
             this.accounting = accounting;
+        }
+
+        @Override public boolean fullBatchesOnly() { return true; }
+
+        @Override public boolean countsTrainAccuracy() { return false; }
+
+        @Override public void save(Path file, TrainConfig config, Model model, Progress p) {
+            Checkpoint.save(file, config, model, deviceStep, p);
+        }
+
+        @Override public Progress restore(Path file, TrainConfig config, Model model) {
+            return Checkpoint.restore(file, config, model, deviceStep);
         }
 
         @Override public void startSegment(Progress p) {

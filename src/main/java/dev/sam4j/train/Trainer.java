@@ -81,6 +81,8 @@ public final class Trainer implements AutoCloseable {
     private Progress resumed;            // set by resume()
     private final Path algorithmsFrom;   // the checkpoint whose cuDNN algorithms this trainer took, or null
     private final StepAccounting accounting;
+    private final BatchClosure closure;         // the host step's batch, or null on the graph paths
+    private final StepPath path;                // what the step paths do differently
 
     public Trainer(TrainConfig config) { this(config, null); }
 
@@ -155,6 +157,10 @@ public final class Trainer implements AutoCloseable {
             this.logitsHost = new float[maxBatch * train.classes()];
             this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
             this.accounting = new StepAccounting(config, listeners, checkpointFile);
+            this.closure = optimizer == null ? null : new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf,
+                    subsetLabelBuf, logitsHost, train.exampleSize(), train.classes(), config.batchSize());
+            this.path = deviceStep != null ? new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting)
+                    : new StepPath.Host(optimizer, sgd, closure, accounting);
             if (config.deterministic() && backend.algorithmChoices() != null && net.usesSpatialOps()) chooseEveryAlgorithm(method);
             this.algorithmsFrom = recorded != null ? resumeFrom : null;
         } catch (RuntimeException | Error e) {
@@ -207,13 +213,13 @@ public final class Trainer implements AutoCloseable {
     public String dataDescription() { return dataDescription; }
 
     /** Steps per epoch: every batch, or only full batches on the CUDA graph paths (a graph has one batch size). */
-    public long stepsPerEpoch() { return stepsPerEpoch(deviceStep != null); }
+    public long stepsPerEpoch() { return stepsPerEpoch(path.fullBatchesOnly()); }
 
     private long stepsPerEpoch(boolean fullBatchesOnly) {
         return fullBatchesOnly ? train.size() / config.batchSize() : (train.size() + config.batchSize() - 1) / config.batchSize();
     }
 
-    public long totalSteps() { return totalSteps(deviceStep != null); }
+    public long totalSteps() { return totalSteps(path.fullBatchesOnly()); }
 
     private long totalSteps(boolean fullBatchesOnly) {
         long t = stepsPerEpoch(fullBatchesOnly) * config.epochs();
@@ -242,8 +248,7 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalStateException("--deterministic: the checkpoint " + file + " records cuDNN algorithms, which must be "
                     + "taken before the model is built: resume with new Trainer(config, checkpoint)");
         }
-        resumed = deviceStep != null ? Checkpoint.restore(file, config, model, deviceStep)
-                : Checkpoint.restore(file, config, model, sgd, optimizer);
+        resumed = path.restore(file, config, model);
         accounting.checkpointed(resumed.step);
         return this;
     }
@@ -264,16 +269,12 @@ public final class Trainer implements AutoCloseable {
         long startNanos = System.nanoTime();
         double wallBefore = p.wallSeconds;
         boolean interrupted = false, midEpoch = resumed != null;
-        BatchClosure closure = new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf, subsetLabelBuf, logitsHost,
-                train.exampleSize(), train.classes(), config.batchSize());
-        StepPath path = deviceStep != null ? new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting)
-                : new StepPath.Host(optimizer, closure, accounting);
 
         int es = train.exampleSize();
         boolean synthetic = config.input().equals("synthetic");
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
-                .dropLast(deviceStep != null).prefetch(synthetic ? 0 : 2).build();
+                .dropLast(path.fullBatchesOnly()).prefetch(synthetic ? 0 : 2).build();
              InputFeeder feeder = deviceStep != null && !synthetic ? new InputFeeder(loader,
                      new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
                      : null) {
@@ -360,7 +361,7 @@ public final class Trainer implements AutoCloseable {
                 p.best = Math.max(p.best, p.lastTestAcc);
                 double seconds = (System.nanoTime() - epochStart) / 1e9;
                 // The graph paths do not count pass-1 hits on the host (that would read the logits back every step).
-                double trainAcc = deviceStep != null ? Double.NaN : p.correct / (double) Math.max(1, p.lossImages);
+                double trainAcc = !path.countsTrainAccuracy() ? Double.NaN : p.correct / (double) Math.max(1, p.lossImages);
                 EpochRecord er = new EpochRecord(epoch, p.epochSteps, p.lastTrainLoss, trainAcc,
                         p.lastTestLoss, p.lastTestAcc, p.epochSteps == 0 ? 0 : p.epochSam / (double) p.epochSteps,
                         p.epochImages / Math.max(1e-9, p.epochTrainNanos / 1e9), seconds, p.lr, p.epochSkipped);
@@ -394,8 +395,7 @@ public final class Trainer implements AutoCloseable {
         if (checkpointFile == null) return;
         p.wallSeconds = wallBefore + (System.nanoTime() - startNanos) / 1e9;
         for (TrainListener l : listeners) l.beforeCheckpoint(p.step);
-        if (deviceStep != null) Checkpoint.save(checkpointFile, config, model, deviceStep, p);
-        else Checkpoint.save(checkpointFile, config, model, sgd, optimizer, p);
+        path.save(checkpointFile, config, model, p);
         accounting.checkpointed(p.step);
     }
 

@@ -171,6 +171,40 @@ public interface Backend extends AutoCloseable {
      */
     default InputPipeline.Transfer inputTransfer() { return InputPipeline.synchronous(this); }
 
+    // Capabilities: what a backend can do beyond the ops above. Callers ask these instead of testing for a
+    // backend's class, so that only the backend's own package knows its types.
+
+    /**
+     * Whether the device-decided training step runs here: the whole step (both SAM passes, the policy's
+     * decision, the update) captured once as a device graph and replayed, without the host waiting for it.
+     * False by default: the step is host-driven.
+     */
+    default boolean runsDeviceDecidedSteps() { return false; }
+
+    /** Bytes of device memory held by this backend's live buffers (its own tally); 0 where buffers are host memory. */
+    default long deviceBytesAllocated() { return 0; }
+
+    /**
+     * The convolution algorithms this backend chose, to be recorded with a run and taken again when it resumes
+     * ({@code --deterministic}), or null where it has no such choice (the CPU backends have one algorithm each).
+     */
+    default AlgorithmChoices algorithmChoices() { return null; }
+
+    /** A backend's choice of convolution algorithms, as text that a later run of the same backend takes back. */
+    interface AlgorithmChoices {
+        /** The algorithms chosen so far, one shape per entry; empty when no convolution has been set up. */
+        String chosen();
+
+        /**
+         * From now on, takes the algorithms in {@code encoded} (as {@link #chosen} writes them) for their shapes
+         * where offered. Call it before a model is bound. Throws {@link IllegalArgumentException} on an entry that does not parse.
+         */
+        void reuse(String encoded);
+
+        /** Shapes whose algorithms given to {@link #reuse} were not offered here, so were chosen afresh. */
+        java.util.Set<String> notReused();
+    }
+
     @Override
     void close();
 }

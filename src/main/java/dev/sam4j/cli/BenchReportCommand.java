@@ -1,7 +1,7 @@
 package dev.sam4j.cli;
 
-import dev.sam4j.train.BenchReport;
-import dev.sam4j.train.Json;
+import dev.sam4j.benchmark.BenchReport;
+import dev.sam4j.io.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -305,7 +305,7 @@ public final class Report {
                 // The copy names its run directory relative to the report root, not where it sat on the machine that ran it.
                 Map<String, Object> cfg = new LinkedHashMap<>(runs.get(p).config());
                 cfg.put("out", p.dir());
-                Files.writeString(dst.resolve("config.json"), dev.sam4j.train.Json.pretty(cfg));
+                Files.writeString(dst.resolve("config.json"), dev.sam4j.io.Json.pretty(cfg));
                 if (p.equals(stRun)) StepSeries.read(src).writeCsv(dst.resolve("steps.csv"));
             }
             // A failed run's log (the grid leaves it next to the run directory), so the copy still says why it failed.

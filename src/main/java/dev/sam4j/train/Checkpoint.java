@@ -1,10 +1,11 @@
 package dev.sam4j.train;
 
+import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.io.AtomicFiles;
 import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.Json;
 import dev.sam4j.io.SafeTensors;
 import dev.sam4j.nn.Model;
 import dev.sam4j.optim.Sgd;
@@ -52,7 +53,7 @@ public final class Checkpoint {
     static final String DEVICE_NONFINITE = "optim.nonfinite_s";
     /** Device step only: {@code ||g_v||^2} of LookSAM's stored direction (the host keeps {@code ||g_v||}, {@code looksam.norm}). */
     static final String DEVICE_GV_SUMSQ = "looksam.gv_sum_squares";
-    /** With {@code --deterministic} on CUDA: the cuDNN convolution algorithms chosen, per shape ({@link CudaBackend#convolutionAlgorithms}). */
+    /** With {@code --deterministic} on CUDA: the cuDNN convolution algorithms chosen, per shape ({@link Backend.AlgorithmChoices#chosen}). */
     static final String CUDNN_ALGORITHMS = "cudnn.algorithms";
 
     private Checkpoint() {}
@@ -68,8 +69,9 @@ public final class Checkpoint {
         w.metadata("sam4j.model", config.model()).metadata("sam4j.optimizer", config.optimizer())
                 .metadata("sam4j.seed", Long.toString(config.seed())).metadata("sam4j.config", Json.write(config.toMap()))
                 .metadata(STEP_PATH_KEY, stepPath);
-        if (config.deterministic() && model.backend() instanceof CudaBackend cuda && !cuda.convolutionAlgorithms().isEmpty()) {
-            w.metadata(CUDNN_ALGORITHMS, cuda.convolutionAlgorithms());
+        Backend.AlgorithmChoices algorithms = model.backend().algorithmChoices();
+        if (config.deterministic() && algorithms != null && !algorithms.chosen().isEmpty()) {
+            w.metadata(CUDNN_ALGORITHMS, algorithms.chosen());
         }
         addArena(w, model.paramLayout(), model.downloadParams());
         addArena(w, model.stateLayout(), model.downloadState());

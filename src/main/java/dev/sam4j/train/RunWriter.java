@@ -2,6 +2,7 @@ package dev.sam4j.train;
 
 import dev.sam4j.io.AtomicFiles;
 import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.Json;
 import dev.sam4j.io.JsonReader;
 import java.io.BufferedWriter;
 import java.io.FileOutputStream;

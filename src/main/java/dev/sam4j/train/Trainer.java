@@ -4,16 +4,11 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.InputPipeline;
-import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.StepGraph;
 import dev.sam4j.data.Augment;
 import dev.sam4j.data.BatchLoader;
-import dev.sam4j.data.DataSpec;
-import dev.sam4j.data.DataSplit;
 import dev.sam4j.data.Dataset;
-import dev.sam4j.data.LabelNoise;
 import dev.sam4j.data.Normalization;
-import dev.sam4j.data.Subset;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.nn.Layer;
 import dev.sam4j.nn.Mode;
@@ -22,9 +17,7 @@ import dev.sam4j.nn.SoftmaxCrossEntropy;
 import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
-import dev.sam4j.optim.sam.Decision;
 import dev.sam4j.optim.sam.DeviceDecidedStep;
-import dev.sam4j.optim.sam.GradientClosure;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.Perturbation;
 import dev.sam4j.optim.sam.SamOptimizer;
@@ -87,7 +80,9 @@ public final class Trainer implements AutoCloseable {
     private volatile boolean stopRequested;
     private Progress resumed;            // set by resume()
     private final Path algorithmsFrom;   // the checkpoint whose cuDNN algorithms this trainer took, or null
-    private long lastCheckpointStep = -1;
+    private final StepAccounting accounting;
+    private final BatchClosure closure;         // the host step's batch, or null on the graph paths
+    private final StepPath path;                // what the step paths do differently
 
     public Trainer(TrainConfig config) { this(config, null); }
 
@@ -99,31 +94,10 @@ public final class Trainer implements AutoCloseable {
      */
     public Trainer(TrainConfig config, Path resumeFrom) {
         this.config = config;
-        DataSplit data = DataSpec.parse(config.data()).load();
-        Dataset tr = data.train();
-        String desc = data.description();
-        if (config.trainSubset() > 0) {
-            // Before the label noise, so the noise rate is the stated one on the examples actually trained on.
-            if (config.trainSubset() > tr.size()) {
-                throw new IllegalArgumentException("--train-subset " + config.trainSubset() + ": larger than the training set ("
-                        + tr.size() + " examples)");
-            }
-            tr = Subset.choose(tr, config.trainSubset(), config.seed());
-            desc += "; training on a seeded random subset of " + config.trainSubset() + " examples";
-        }
-        if (config.labelNoise() > 0) {
-            LabelNoise.Result noisy = LabelNoise.apply(tr, config.labelNoise(), config.seed() ^ 0x6C6162656CL);
-            tr = noisy.dataset();
-            desc += String.format(java.util.Locale.ROOT,
-                    "; symmetric label noise %.2f: %d labels redrawn uniformly from all classes, %.4f of training labels changed",
-                    config.labelNoise(), noisy.resampled(), noisy.changedFraction());
-        }
-        this.train = tr;
+        TrainingData data = TrainingData.load(config);
+        this.train = data.train();
         this.test = data.test();
-        this.dataDescription = desc;
-        if (!train.exampleShape().equals(test.exampleShape()) || train.classes() != test.classes()) {
-            throw new IllegalArgumentException("--data " + config.data() + ": train and test sets disagree on shape or classes");
-        }
+        this.dataDescription = data.description();
         this.augment = switch (config.augment()) {
             case "on" -> true;
             case "off" -> false;
@@ -136,11 +110,11 @@ public final class Trainer implements AutoCloseable {
                 new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic()));
         this.backend = choice.backend();
         try {
-            String recorded = resumeFrom != null && config.deterministic() && backend instanceof CudaBackend
+            String recorded = resumeFrom != null && config.deterministic() && backend.algorithmChoices() != null
                     ? Checkpoint.recordedAlgorithms(resumeFrom) : null;
             if (recorded != null) {
                 try {
-                    ((CudaBackend) backend).reuseConvolutionAlgorithms(recorded);
+                    backend.algorithmChoices().reuse(recorded);
                 } catch (IllegalArgumentException e) {
                     throw new FileFormatException(resumeFrom.toString(), "metadata \"" + Checkpoint.CUDNN_ALGORITHMS + "\": " + e.getMessage(), e);
                 }
@@ -154,7 +128,7 @@ public final class Trainer implements AutoCloseable {
             Method method = Method.of(config.optimizer(), config.hyper());
             this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
             this.labelBuf = backend.allocate(maxBatch);
-            boolean graph = backend instanceof CudaBackend && !config.cudaStep().equals("host");
+            boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host");
             if (graph && !DeviceDecidedStep.supports(method)) {
                 throw new IllegalArgumentException("--optimizer " + method.name() + ": " + DeviceDecidedStep.unsupported(method)
                         + "; use --cuda-step host on CUDA");
@@ -190,7 +164,12 @@ public final class Trainer implements AutoCloseable {
             this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
             this.logitsHost = new float[maxBatch * train.classes()];
             this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
-            if (config.deterministic() && backend instanceof CudaBackend && net.usesSpatialOps()) chooseEveryAlgorithm(method);
+            this.accounting = new StepAccounting(config, listeners, checkpointFile);
+            this.closure = optimizer == null ? null : new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf,
+                    subsetLabelBuf, logitsHost, train.exampleSize(), train.classes(), config.batchSize());
+            this.path = deviceStep != null ? new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting)
+                    : new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch());
+            if (config.deterministic() && backend.algorithmChoices() != null && net.usesSpatialOps()) chooseEveryAlgorithm(method);
             this.algorithmsFrom = recorded != null ? resumeFrom : null;
         } catch (RuntimeException | Error e) {
             // Native memory (CUDA) must not outlive a failed construction: nobody else can close it.
@@ -225,7 +204,7 @@ public final class Trainer implements AutoCloseable {
         java.util.TreeSet<Integer> sizes = new java.util.TreeSet<>();
         int b = config.batchSize(), e = config.evalBatchSize(), rest = (int) (train.size() % b);
         sizes.add(Math.min(b, train.size()));
-        if (!fullBatchesOnly() && rest > 0) sizes.add(rest);
+        if (!path.fullBatchesOnly() && rest > 0) sizes.add(rest);
         if (optimizer != null && method.perturbation() instanceof Perturbation.Esam es && es.sds()) {
             for (int n : new int[] {b, rest}) if (n > 0) sizes.add(Math.max(1, (int) Math.ceil(es.gamma() * n)));
         }
@@ -245,15 +224,13 @@ public final class Trainer implements AutoCloseable {
      * Steps per epoch: full batches only (a graph has one batch size, and a partial batch's {@code s_t} is not
      * comparable with a full one's, so the host drops it too), or every batch on the host with --keep-last-batch.
      */
-    public long stepsPerEpoch() { return stepsPerEpoch(fullBatchesOnly()); }
-
-    private boolean fullBatchesOnly() { return deviceStep != null || !config.keepLastBatch(); }
+    public long stepsPerEpoch() { return stepsPerEpoch(path.fullBatchesOnly()); }
 
     private long stepsPerEpoch(boolean fullBatchesOnly) {
         return fullBatchesOnly ? train.size() / config.batchSize() : (train.size() + config.batchSize() - 1) / config.batchSize();
     }
 
-    public long totalSteps() { return totalSteps(fullBatchesOnly()); }
+    public long totalSteps() { return totalSteps(path.fullBatchesOnly()); }
 
     private long totalSteps(boolean fullBatchesOnly) {
         long t = stepsPerEpoch(fullBatchesOnly) * config.epochs();
@@ -276,15 +253,14 @@ public final class Trainer implements AutoCloseable {
      * CUDA graph paths); the file's error says which to use otherwise.
      */
     public Trainer resume(Path file) {
-        if (algorithmsFrom == null && config.deterministic() && backend instanceof CudaBackend
+        if (algorithmsFrom == null && config.deterministic() && backend.algorithmChoices() != null
                 && Checkpoint.recordedAlgorithms(file) != null) {
             // Too late to take them: the workspace and the step graph were made for the algorithms chosen afresh.
             throw new IllegalStateException("--deterministic: the checkpoint " + file + " records cuDNN algorithms, which must be "
                     + "taken before the model is built: resume with new Trainer(config, checkpoint)");
         }
-        resumed = deviceStep != null ? Checkpoint.restore(file, config, model, deviceStep)
-                : Checkpoint.restore(file, config, model, sgd, optimizer);
-        lastCheckpointStep = resumed.step;
+        resumed = path.restore(file, config, model);
+        accounting.checkpointed(resumed.step);
         return this;
     }
 
@@ -304,13 +280,12 @@ public final class Trainer implements AutoCloseable {
         long startNanos = System.nanoTime();
         double wallBefore = p.wallSeconds;
         boolean interrupted = false, midEpoch = resumed != null;
-        BatchClosure closure = new BatchClosure();
 
         int es = train.exampleSize();
         boolean synthetic = config.input().equals("synthetic");
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
-                .dropLast(fullBatchesOnly()).prefetch(synthetic ? 0 : 2).build();
+                .dropLast(path.fullBatchesOnly()).prefetch(synthetic ? 0 : 2).build();
              InputFeeder feeder = deviceStep != null && !synthetic ? new InputFeeder(loader,
                      new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
                      : null) {
@@ -339,91 +314,50 @@ public final class Trainer implements AutoCloseable {
                 if (!midEpoch) p.startEpoch(epoch);
                 midEpoch = false;
                 long epochStart = System.nanoTime();
-                if (deviceStep != null) {
-                    // The host only queues work here: the batch's copy (overlapping the previous step) and one
-                    // graph launch per step. Nothing waits for the GPU until the records are read back, at the end
-                    // of the epoch, at a stop request, or before a --checkpoint-every checkpoint; each such segment's
-                    // step time is measured from its first launch to that read-back.
-                    if (feeder != null) feeder.start(epoch - 1, (int) p.epochSteps);
-                    try {
-                        while (true) {
-                            long t0 = System.nanoTime();
-                            int from = (int) p.epochSteps;
-                            boolean checkpointDue = false;
-                            while (p.step < total && !stopRequested) {
-                                int n;
-                                if (feeder != null) {
-                                    InputPipeline.Slot slot = feeder.next();
-                                    if (slot == null) break;
-                                    n = slot.n();   // read first: once submitted, the slot is the producer's again
-                                    feeder.submit(slot, xBuf, labelBuf);
-                                } else {
-                                    if (p.epochSteps >= stepsPerEpoch()) break;
-                                    n = synN;
-                                }
-                                p.lr = schedule.lr(p.step, total);
-                                if (readback) deviceStep.stepHostDecided(); else deviceStep.step();
-                                deviceStep.recordStateTo(history, (int) p.epochSteps);
-                                p.epochImages += n;
-                                p.epochSteps++;
-                                p.step++;
-                                if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
-                                        && p.epochSteps < stepsPerEpoch()) {
-                                    checkpointDue = true;
-                                    break;
-                                }
-                            }
-                            readBack(p, epoch, schedule, total, from, t0);
-                            if (!checkpointDue || stopRequested) break;
-                            // Mid-epoch, as on the host step: not while the loss is above the divergence threshold.
-                            if (p.divergenceRun == 0) saveCheckpoint(p, wallBefore, startNanos);
+                // One loop for every step path: the batch comes from the loader, from the input pipeline (graph
+                // paths) or is the synthetic one already in place; the path runs or queues the step, and every
+                // step is accounted once its record is known (at once on the host, at a read-back on the graph).
+                // The graph paths' host only queues work here: the batch's copy (overlapping the previous step) and
+                // one graph launch per step. Nothing waits for the GPU until the records are read back, at the end of
+                // the epoch, at a stop request, or before a --checkpoint-every checkpoint.
+                if (feeder != null) feeder.start(epoch - 1, (int) p.epochSteps);
+                int firstStep = (int) Math.min(p.epochSteps, loader.stepsPerEpoch());
+                path.startSegment(p);
+                boolean drained = false;
+                try (BatchLoader.Epoch it = synthetic || feeder != null ? null : loader.epoch(epoch - 1, firstStep)) {
+                    while (p.step < total && !stopRequested) {
+                        BatchLoader.Batch batch = null;
+                        int n;
+                        if (synthetic) {
+                            if (p.epochSteps >= stepsPerEpoch()) break;
+                            n = synN;
+                        } else if (feeder != null) {
+                            InputPipeline.Slot slot = feeder.next();
+                            if (slot == null) break;
+                            n = slot.n();   // read first: once submitted, the slot is the producer's again
+                            feeder.submit(slot, xBuf, labelBuf);
+                        } else {
+                            if ((batch = it.next()) == null) break;
+                            n = batch.n();
                         }
-                    } finally {
-                        if (feeder != null) feeder.finishEpoch();
-                    }
-                } else {
-                    int firstStep = (int) Math.min(p.epochSteps, loader.stepsPerEpoch());
-                    try (BatchLoader.Epoch it = synthetic ? null : loader.epoch(epoch - 1, firstStep)) {
-                        while (p.step < total && !stopRequested) {
-                            BatchLoader.Batch batch = null;
-                            int n;
-                            if (synthetic) {
-                                if (p.epochSteps >= stepsPerEpoch()) break;
-                                n = synN;
-                            } else {
-                                if ((batch = it.next()) == null) break;
-                                n = batch.n();
-                            }
-                            long t0 = System.nanoTime();
-                            double lr = schedule.lr(p.step, total);
-                            p.lr = lr;
-                            if (batch != null) closure.load(batch.x(), batch.labels(), n);
-                            SamOptimizer.StepResult r = optimizer.step(closure, p.step, total, lr);
-                            long dt = System.nanoTime() - t0;
-                            p.epochTrainNanos += dt;
-                            Decision d = r.decision();
-                            StepRecord rec = new StepRecord(p.step, epoch, r.loss(), r.s(), d.mu(), d.sigma(), d.c(), r.sam(), lr, dt, r.skipped());
-                            for (TrainListener l : listeners) l.onStep(rec);
-                            if (r.skipped()) {
-                                p.epochSkipped++;
-                                p.skippedSteps++;
-                                if (config.onNonFinite().equals("stop")) throw nonFinite(p.step, epoch, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), "");
-                            } else {
-                                p.correct += closure.pass1Correct;
-                                if (r.sam()) p.epochSam++;
-                                p.lossSum += r.loss() * n;
-                                p.lossImages += n;
-                                checkDivergence(p, r.loss());
-                            }
-                            p.epochImages += n;
-                            p.epochSteps++;
-                            p.step++;
-                            if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
-                                    && p.epochSteps < stepsPerEpoch() && !stopRequested && p.divergenceRun == 0) {
-                                saveCheckpoint(p, wallBefore, startNanos);
-                            }
+                        p.lr = schedule.lr(p.step, total);
+                        path.step(p, epoch, batch, n, total, p.lr);
+                        drained = false;
+                        p.epochImages += n;
+                        p.epochSteps++;
+                        p.step++;
+                        if (config.checkpointEvery() > 0 && p.step % config.checkpointEvery() == 0 && p.step < total
+                                && p.epochSteps < stepsPerEpoch()) {
+                            path.drain(p, epoch, schedule, total);
+                            drained = true;
+                            // Not while the loss is above the divergence threshold, so the last one predates a divergence.
+                            if (!stopRequested && p.divergenceRun == 0) saveCheckpoint(p, wallBefore, startNanos);
+                            path.startSegment(p);
                         }
                     }
+                    if (!drained) path.drain(p, epoch, schedule, total);
+                } finally {
+                    if (feeder != null) feeder.finishEpoch();
                 }
                 if (stopRequested) {
                     interrupted = true;
@@ -438,7 +372,7 @@ public final class Trainer implements AutoCloseable {
                 p.best = Math.max(p.best, p.lastTestAcc);
                 double seconds = (System.nanoTime() - epochStart) / 1e9;
                 // The graph paths do not count pass-1 hits on the host (that would read the logits back every step).
-                double trainAcc = deviceStep != null ? Double.NaN : p.correct / (double) Math.max(1, p.lossImages);
+                double trainAcc = !path.countsTrainAccuracy() ? Double.NaN : p.correct / (double) Math.max(1, p.lossImages);
                 EpochRecord er = new EpochRecord(epoch, p.epochSteps, p.lastTrainLoss, trainAcc,
                         p.lastTestLoss, p.lastTestAcc, p.epochSteps == 0 ? 0 : p.epochSam / (double) p.epochSteps,
                         p.epochImages / Math.max(1e-9, p.epochTrainNanos / 1e9), seconds, p.lr, p.epochSkipped);
@@ -459,48 +393,10 @@ public final class Trainer implements AutoCloseable {
         return summary;
     }
 
-    /**
-     * Reads back the device step records of slots {@code [from, p.epochSteps)} (one synchronisation: every queued
-     * step has finished when it returns), reports them, and adds them to the epoch's accumulators; the segment's
-     * time, from {@code t0} to here, is added to the epoch's training time.
-     */
-    private void readBack(Progress p, int epoch, LrSchedule schedule, long total, int from, long t0) {
-        int count = (int) p.epochSteps - from;
-        long first = p.step - count;
-        List<StepGraph.State> states = deviceStep.readHistory(history, from, count);
-        long dt = System.nanoTime() - t0;
-        p.epochTrainNanos += dt;
-        long perStep = count == 0 ? 0 : dt / count;
-        for (int i = 0; i < states.size(); i++) {
-            StepGraph.State st = states.get(i);
-            StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), st.sigma(),
-                    st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
-            for (TrainListener l : listeners) l.onStep(rec);
-            if (st.skipped()) {
-                // The device already skipped this update; the later steps of the epoch ran on.
-                p.epochSkipped++;
-                p.skippedSteps++;
-                if (config.onNonFinite().equals("stop")) {
-                    // The GPU ran every queued step: those after the faulty one trained on, and are not saved.
-                    long faulty = first + i, last = p.step - 1;
-                    String after = last == faulty ? "" : " and had already run the queued steps " + (faulty + 1)
-                            + (last > faulty + 1 ? " to " + last : "") + " after it when the host read the step records back";
-                    throw nonFinite(faulty, epoch, st.loss(), st.s(), st.samLoss(), st.samSumSquares(), " The GPU skipped step "
-                            + faulty + "'s update" + after + "; the weights now on the GPU are not saved.");
-                }
-                continue;
-            }
-            if (st.sam()) p.epochSam++;
-            p.lossSum += st.loss() * config.batchSize();
-            p.lossImages += config.batchSize();
-            checkDivergence(p, st.loss());
-        }
-    }
-
     /** Where the cuDNN algorithms came from, when a resumed run took them from its checkpoint. */
     private String algorithmsNote() {
         if (algorithmsFrom == null) return "";
-        java.util.Set<String> fresh = ((CudaBackend) backend).convolutionAlgorithmsNotReused();
+        java.util.Set<String> fresh = backend.algorithmChoices().notReused();
         return "; cuDNN convolution algorithms as recorded in the checkpoint"
                 + (fresh.isEmpty() ? "" : ", except for " + fresh + ", which cuDNN does not offer here (chosen afresh)");
     }
@@ -510,42 +406,10 @@ public final class Trainer implements AutoCloseable {
         if (checkpointFile == null) return;
         p.wallSeconds = wallBefore + (System.nanoTime() - startNanos) / 1e9;
         for (TrainListener l : listeners) l.beforeCheckpoint(p.step);
-        if (deviceStep != null) Checkpoint.save(checkpointFile, config, model, deviceStep, p);
-        else Checkpoint.save(checkpointFile, config, model, sgd, optimizer, p);
-        lastCheckpointStep = p.step;
+        path.save(checkpointFile, config, model, p);
+        accounting.checkpointed(p.step);
     }
 
-    private String lastCheckpointNote() {
-        if (checkpointFile == null) return "no checkpoint was written (no run directory)";
-        return lastCheckpointStep < 0 ? "no checkpoint had been written yet"
-                : "the last good checkpoint (after step " + lastCheckpointStep + ") is " + checkpointFile;
-    }
-
-    private TrainingStoppedException nonFinite(long step, int epoch, double loss, double s, double samLoss, double samSumSquares,
-                                               String extra) {
-        String what = !Double.isFinite(loss) ? "the loss is " + loss
-                : !Double.isFinite(s) ? "the squared gradient norm ||g||^2 is " + s
-                : !Double.isFinite(samLoss) ? "the loss at the SAM perturbation is " + samLoss
-                : "the squared gradient norm at the SAM perturbation is " + samSumSquares;
-        return new TrainingStoppedException("step " + step + " (epoch " + epoch + "): " + what + "; the run was stopped "
-                + "(--on-nonfinite stop; 'skip' skips such steps)." + extra + " " + capitalize(lastCheckpointNote()) + ".");
-    }
-
-    private void checkDivergence(Progress p, double loss) {
-        if (Double.isNaN(config.divergenceLoss())) return;
-        if (!(loss > config.divergenceLoss())) {
-            p.divergenceRun = 0;
-            return;
-        }
-        if (++p.divergenceRun >= config.divergenceSteps()) {
-            throw new TrainingStoppedException(String.format(java.util.Locale.ROOT,
-                    "step %d: the loss has been above %s for %d consecutive steps (now %.6g): the run diverged and was stopped "
-                            + "(--divergence-loss, --divergence-steps). %s.", p.step, config.divergenceLoss(), p.divergenceRun, loss,
-                    capitalize(lastCheckpointNote())));
-        }
-    }
-
-    private static String capitalize(String s) { return Character.toUpperCase(s.charAt(0)) + s.substring(1); }
 
     /** Test loss and accuracy with BatchNorm in {@link Mode#EVAL}, in order, without augmentation. */
     public double[] evaluate() {
@@ -562,77 +426,10 @@ public final class Trainer implements AutoCloseable {
                 Buffer logits = model.forward(xBuf, n, Mode.EVAL);
                 lossSum += loss.forward(logits, labelBuf, n) * n;
                 backend.download(logits, logitsHost, 0, n * classes);
-                correct += countCorrect(logitsHost, batch.labels(), n, classes);
+                correct += BatchClosure.countCorrect(logitsHost, batch.labels(), n, classes);
             }
         }
         return new double[] {lossSum / test.size(), correct / (double) test.size()};
-    }
-
-    /**
-     * The current batch as a {@link GradientClosure}: pass 1 also counts correct predictions (for the
-     * training accuracy) and keeps the per-example losses that ESAM's data selection compares against.
-     */
-    private final class BatchClosure implements GradientClosure {
-        private float[] hostX;      // the loader's batch, valid for this step
-        private float[] hostLabels;
-        private int n;
-        private float[] subX;       // gathered subset for ESAM-SDS, allocated on first use
-        private float[] subLabels;
-        long pass1Correct;
-
-        void load(float[] x, float[] labels, int n) {
-            this.hostX = x;
-            this.hostLabels = labels;
-            this.n = n;
-            backend.upload(x, 0, xBuf, n * train.exampleSize());
-            backend.upload(labels, 0, labelBuf, n);
-        }
-
-        @Override public double lossAndGradient(Mode mode) {
-            Buffer logits = model.forward(xBuf, n, mode);
-            double l = loss.forwardBackward(logits, labelBuf, n);
-            if (mode == Mode.TRAIN) {
-                backend.download(logits, logitsHost, 0, n * train.classes());
-                pass1Correct = countCorrect(logitsHost, hostLabels, n, train.classes());
-            }
-            model.backward(loss.dLogits(), n);
-            return l;
-        }
-
-        @Override public boolean supportsSubsets() { return true; }
-        @Override public int batchSize() { return n; }
-        @Override public float[] lastPerExampleLoss() { return loss.lastLosses(); }
-
-        @Override public float[] perExampleLoss(Mode mode) {
-            loss.forward(model.forward(xBuf, n, mode), labelBuf, n);
-            return loss.lastLosses();
-        }
-
-        @Override public double lossAndGradient(Mode mode, int[] subset) {
-            int es = train.exampleSize();
-            if (subX == null) { subX = new float[config.batchSize() * es]; subLabels = new float[config.batchSize()]; }
-            for (int i = 0; i < subset.length; i++) {
-                System.arraycopy(hostX, subset[i] * es, subX, i * es, es);
-                subLabels[i] = hostLabels[subset[i]];
-            }
-            int m = subset.length;
-            backend.upload(subX, 0, subsetXBuf, m * es);
-            backend.upload(subLabels, 0, subsetLabelBuf, m);
-            Buffer logits = model.forward(subsetXBuf, m, mode);
-            double l = loss.forwardBackward(logits, subsetLabelBuf, m);
-            model.backward(loss.dLogits(), m);
-            return l;
-        }
-    }
-
-    static long countCorrect(float[] logits, float[] labels, int n, int classes) {
-        long c = 0;
-        for (int i = 0; i < n; i++) {
-            int best = 0;
-            for (int j = 1; j < classes; j++) if (logits[i * classes + j] > logits[i * classes + best]) best = j;
-            if (best == (int) labels[i]) c++;
-        }
-        return c;
     }
 
     /** Releases the step graph, the model's buffers and the backend, each even when an earlier one fails. */

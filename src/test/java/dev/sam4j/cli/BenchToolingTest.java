@@ -138,7 +138,7 @@ class BenchToolingTest {
         m.put("nan", Double.NaN);
         m.put("l", List.of(true, false, "x"));
         m.put("o", Map.of("k", -2.0));
-        Map<String, Object> back = JsonReader.parseObject(dev.sam4j.train.Json.pretty(m), "pretty");
+        Map<String, Object> back = JsonReader.parseObject(dev.sam4j.io.Json.pretty(m), "pretty");
         assertEquals("a \"q\" \\ \n é", back.get("s"));
         assertEquals(1.5e-3, back.get("n"));
         assertEquals(42L, back.get("i"));   // integral numbers read back as Long

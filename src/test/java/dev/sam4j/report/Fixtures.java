@@ -1,6 +1,6 @@
 package dev.sam4j.report;
 
-import dev.sam4j.train.Json;
+import dev.sam4j.io.Json;
 import dev.sam4j.train.RunWriter;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -2,7 +2,7 @@ package dev.sam4j.report;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.sam4j.train.Json;
+import dev.sam4j.io.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,6 +3,7 @@ package dev.sam4j.train;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.sam4j.io.FileFormatException;
+import dev.sam4j.io.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;

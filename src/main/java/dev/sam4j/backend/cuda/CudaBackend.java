@@ -401,6 +401,20 @@ public final class CudaBackend implements Backend {
     /** Shapes whose algorithms given to {@link #reuseConvolutionAlgorithms} cuDNN did not offer here, so were chosen afresh. */
     public java.util.Set<String> convolutionAlgorithmsNotReused() { return dnn == null ? java.util.Set.of() : dnn.notReused(); }
 
+    /** cuDNN's convolution algorithms, through {@link Backend}'s capability. */
+    @Override public AlgorithmChoices algorithmChoices() { return algorithmChoices; }
+
+    private final AlgorithmChoices algorithmChoices = new AlgorithmChoices() {
+        @Override public String chosen() { return convolutionAlgorithms(); }
+        @Override public void reuse(String encoded) { reuseConvolutionAlgorithms(encoded); }
+        @Override public java.util.Set<String> notReused() { return convolutionAlgorithmsNotReused(); }
+    };
+
+    /** The step graph ({@link StepGraph}) captures and replays the whole step on this backend. */
+    @Override public boolean runsDeviceDecidedSteps() { return true; }
+
+    @Override public long deviceBytesAllocated() { return allocatedBytes(); }
+
     /**
      * Why cuDNN 9 cannot serve this backend, or null when it can: its libraries load, report version 9, and
      * open a handle on this device (which also checks that this cuDNN has kernels for it). The handle is

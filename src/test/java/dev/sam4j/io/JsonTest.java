@@ -1,4 +1,4 @@
-package dev.sam4j.train;
+package dev.sam4j.io;
 
 import static org.junit.jupiter.api.Assertions.*;
 

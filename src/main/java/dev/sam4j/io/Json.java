@@ -1,4 +1,4 @@
-package dev.sam4j.train;
+package dev.sam4j.io;
 
 import java.util.Iterator;
 import java.util.List;

@@ -1,5 +1,6 @@
-package dev.sam4j.train;
+package dev.sam4j.benchmark;
 
+import dev.sam4j.io.Json;
 import dev.sam4j.plot.Charts;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,8 +1,7 @@
-package dev.sam4j.train;
+package dev.sam4j.benchmark;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -18,7 +17,7 @@ import java.util.SplittableRandom;
 
 /**
  * Times full training steps of a model and method on random inputs (a rotation of a few fixed batches,
- * no data loading), after warm-up: exactly the {@link Trainer}'s step (upload, pass 1, {@code ‖g‖²}, the
+ * no data loading), after warm-up: exactly the {@link dev.sam4j.train.Trainer}'s step (upload, pass 1, {@code ‖g‖²}, the
  * policy, the SAM branch when taken, the update). Step times are split by the path each step took, so
  * an adaptive method's ERM-path steps can be compared with plain ERM steps. Medians, because shared
  * machines are noisy; means as well, because a mixed method's cost is its mean (with under half of its
@@ -139,6 +138,6 @@ public final class StepBenchmark {
     }
 
     private static long deviceBytes(Backend backend) {
-        return backend instanceof CudaBackend c ? c.allocatedBytes() : 0;
+        return backend.deviceBytesAllocated();
     }
 }

@@ -93,7 +93,7 @@ public sealed interface DataSpec {
         @Override public DataSplit load() {
             if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
                 throw new IllegalArgumentException("--data imagefolder: needs the java.desktop module (javax.imageio), which this Java "
-                        + "runtime lacks (a jlink'd one such as the GPU check bundle's); use a full JDK, or npy:/safetensors: arrays");
+                        + "runtime lacks (a jlink'd one made without it); use a full JDK, or npy:/safetensors: arrays");
             }
             return ImageFolder.load(dir, options);
         }

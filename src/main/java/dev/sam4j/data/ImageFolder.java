@@ -227,7 +227,7 @@ public final class ImageFolder {
                 ? "a seeded sample of " + Normalization.SAMPLE + " of the " + tr.size() + " training images"
                 : "all " + tr.size() + " training images";
         String decoding = cache
-                ? String.format(Locale.ROOT, "decoded on the loader's threads, kept in memory after the first decode (%d MiB)", decodedBytes >> 20)
+                ? String.format(Locale.ROOT, "decoded on the loader's threads, kept in memory after the first decode (%.1f MiB)", decodedBytes / 1048576.0)
                 : String.format(Locale.ROOT, "decoded on the loader's threads every epoch (not cached: %s)", o.cache() == SourceOptions.Cache.OFF
                         ? "cache=off" : (decodedBytes >> 20) + " MiB decoded would not fit in half of the " + (free >> 20) + " MiB of heap left");
         String desc = String.format(Locale.ROOT, "data: image folder %s (%s; %d classes %s; %d train / %d test; images %s%s%s; %s); "

@@ -37,6 +37,26 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bundle=${SAM4J_BUNDLE:-$here}
 [ -x "$bundle/jre/bin/java" ] || [ ! -x "$here/../.gpu-bundle/jre/bin/java" ] || bundle=$(cd "$here/../.gpu-bundle" && pwd)
+
+# The bundle ships the JVM's largest file gzipped (jre/lib/server/libjvm.so.gz: it keeps the bundle, with
+# java.desktop for imagefolder: data and PNGs, under its size limit); unpacked here once before first use.
+# In place when the bundle is writable, else in a temporary copy of the bundle (then $bundle names it).
+unpack_runtime() {
+  local server="$bundle/jre/lib/server"
+  [ -f "$server/libjvm.so.gz" ] || return 0
+  if [ ! -w "$server" ]; then
+    local copy
+    copy=$(mktemp -d "${TMPDIR:-/tmp}/sam4j-bundle.XXXXXX") || return 3
+    cp -R "$bundle/." "$copy/" || { echo "gpu-check: cannot copy the read-only bundle $bundle to $copy"; return 3; }
+    chmod -R u+w "$copy"
+    echo "gpu-check: $bundle is read-only; unpacking the runtime in a copy, $copy"
+    bundle=$copy
+    server="$bundle/jre/lib/server"
+  fi
+  gzip -dc "$server/libjvm.so.gz" > "$server/libjvm.so.part" \
+    && mv "$server/libjvm.so.part" "$server/libjvm.so" && rm -f "$server/libjvm.so.gz" \
+    || { rm -f "$server/libjvm.so.part"; echo "gpu-check: cannot unpack $server/libjvm.so.gz"; return 3; }
+}
 TEST_TIMEOUT=${GPU_CHECK_TEST_TIMEOUT:-200}
 BENCH_TIMEOUT=${GPU_CHECK_BENCH_TIMEOUT:-120}
 RESNET_TIMEOUT=${GPU_CHECK_RESNET_TIMEOUT:-240}
@@ -165,6 +185,12 @@ contact_checks() {
   return $rc
 }
 
+if [ "${1:-}" = --unpack-runtime ]; then
+  # for tests: unpack the runtime as main does, print where it is, and stop
+  unpack_runtime || exit 3
+  echo "$bundle/jre"
+  exit 0
+fi
 if [ "${1:-}" = --lib-dirs ]; then
   search_cuda_libs "${2:?usage: gpu-check.sh --lib-dirs ROOT}"
   [ ${#lib_dirs[@]} -eq 0 ] || printf '%s\n' "${lib_dirs[@]}" | awk '!seen[$0]++'
@@ -176,6 +202,7 @@ results=$(cd "$results" && pwd)
 
 main() {
   local f
+  unpack_runtime || return 3
   for f in jre/bin/java lib/sam4j.jar lib/junit-platform-console-standalone.jar test-classes; do
     if [ ! -e "$bundle/$f" ]; then
       echo "gpu-check: bundle incomplete, $bundle/$f is missing (build it with scripts/gpu-bundle.sh)"

@@ -74,7 +74,7 @@ final class EvalCommand implements Callable<Integer> {
                     dir.resolve("confusion.png"));
             System.out.println("written: " + dir.resolve("eval.json") + ", confusion.csv, confusion.png");
         } else {
-            // a jlink'd runtime without java.desktop (the GPU check bundle): the numbers, no picture
+            // a runtime without java.desktop (a jlink image made without it): the numbers, no picture
             System.out.println("written: " + dir.resolve("eval.json") + ", confusion.csv (no confusion.png: this Java runtime has no java.desktop module)");
         }
         return 0;

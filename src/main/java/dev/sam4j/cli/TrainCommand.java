@@ -47,6 +47,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--skip-bad-images", description = "imagefolder: skip images that do not decode (counted and reported) instead of failing")
     boolean skipBadImages;
 
+    @Option(names = "--cache", negatable = true, description = "imagefolder: keep decoded images in memory after the first decode (refused in one "
+            + "line when they do not fit; --no-cache decodes every epoch); default: kept when they fit in half of the heap, else decoded every epoch")
+    Boolean cache;
+
     @Option(names = "--model", description = "mlp, mlp:WIDTH, cnn, resnet18, wrn-28-10 (or wrn-DEPTH-WIDTH)")
     String model = D.model();
 
@@ -218,11 +222,12 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--train-subset: must be >= 1 (omit it to train on the whole set), got " + trainSubset);
         }
         String dataSpec = data;
-        if (imageSize != null || valFraction != null || splitSeed != null || layout != null || skipBadImages) {
+        if (imageSize != null || valFraction != null || splitSeed != null || layout != null || skipBadImages || cache != null) {
             String flag = imageSize != null ? "--image-size" : valFraction != null ? "--val-fraction" : splitSeed != null ? "--split-seed"
-                    : layout != null ? "--layout" : "--skip-bad-images";
+                    : layout != null ? "--layout" : skipBadImages ? "--skip-bad-images" : cache ? "--cache" : "--no-cache";
             // written into --data, so that config.json, --resume and sam4j eval read the data as this run does
-            dataSpec = dev.sam4j.data.DataSpec.withOptions(data, flag, imageSize, valFraction, splitSeed, layout, skipBadImages);
+            dataSpec = dev.sam4j.data.DataSpec.withOptions(data, flag, imageSize, valFraction, splitSeed, layout, skipBadImages,
+                    cache == null ? null : cache ? "on" : "off");
         }
         TrainConfig cfg = TrainConfig.builder().data(dataSpec).model(model).optimizer(optimizer).epochs(epochs)
                 .batchSize(batchSize).evalBatchSize(evalBatchSize).lr(lr).schedule(schedule).warmupSteps(warmupSteps)

@@ -1,6 +1,15 @@
 package dev.sam4j.data;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -33,7 +42,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * }</pre>
  * Closing an epoch early (e.g. a step budget ends mid-epoch) cancels the worker and recovers its buffers;
  * closing the loader stops the thread. An exception in the worker is rethrown by the consumer's next
- * {@link Epoch#next()} as a {@link BatchLoaderException} with the original as cause.
+ * {@link Epoch#next()} as a {@link BatchLoaderException} with the original as cause (a
+ * {@link DataFileException}, a file that cannot be read, is rethrown as it is: its one line names the file).
+ *
+ * <p><b>Streamed data sets</b> ({@link Dataset#streamed()}, e.g. an image folder): the worker reads each
+ * batch's examples (decodes the images) on {@code decodeThreads} decoder threads, one per core by
+ * default, into one staging buffer of {@code B·C·H·W} bytes, then augments and normalises from it as from
+ * an in-memory set. Batches are therefore the same bytes as from {@link Dataset#materialize()}'s copy,
+ * and still prepared {@code prefetch} ahead of the step. An example the source skips as unreadable
+ * ({@code skip-bad-images}) is replaced in its slot by the next readable one in index order (wrapping
+ * around), with that one's label: a rule of the data alone, so the batch does not depend on when the bad
+ * image was found. The decoder threads end when the loader is closed.
  */
 public final class BatchLoader implements AutoCloseable {
     private static final long SHUFFLE_STREAM = 0x53485546L;  // "SHUF"
@@ -58,6 +77,9 @@ public final class BatchLoader implements AutoCloseable {
     private final BlockingQueue<Job> jobs = new ArrayBlockingQueue<>(1);
     private final int[] order;                        // [N] this epoch's example order; written only by the producer
 
+    private final int decodeThreads;                  // streamed sets: threads reading one batch's examples
+    private final byte[] staging;                     // streamed sets: [B·C·H·W] bytes of the batch being filled; else null
+    private ExecutorService decoders;                 // started on the first streamed batch with decodeThreads > 1
     private Thread worker;                            // started on the first epoch; null when synchronous
     private Epoch current;
     private boolean closed;
@@ -80,6 +102,8 @@ public final class BatchLoader implements AutoCloseable {
         // Room for every buffer plus the end marker, so the worker's put never waits on the consumer.
         this.ready = new ArrayBlockingQueue<>(pool.length + 1);
         this.order = new int[n];
+        this.decodeThreads = b.decodeThreads > 0 ? b.decodeThreads : Runtime.getRuntime().availableProcessors();
+        this.staging = data.streamed() ? new byte[Math.multiplyExact(batchSize, exampleSize)] : null;
     }
 
     public static Builder builder(Dataset data) { return new Builder(data); }
@@ -147,6 +171,19 @@ public final class BatchLoader implements AutoCloseable {
             }
             if (interrupted) Thread.currentThread().interrupt();
         }
+        if (decoders != null) {
+            decoders.shutdownNow();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    decoders.awaitTermination(30, TimeUnit.SECONDS);
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) Thread.currentThread().interrupt();
+        }
     }
 
     /** The background thread, null before the first epoch or when synchronous (for tests of shutdown and allocation). */
@@ -187,17 +224,27 @@ public final class BatchLoader implements AutoCloseable {
         if (shuffle) Rng.of(seed, SHUFFLE_STREAM, epoch).shuffle(order);
     }
 
-    private void fill(Batch b, int epoch, int step) {
+    private void fill(Batch b, int epoch, int step) throws InterruptedException {
         int start = step * batchSize;
         int n = Math.min(batchSize, order.length - start);
-        byte[] px = data.pixels();
         int[] labels = data.labels();
         int c = data.channels(), h = data.height(), w = data.width();
-        for (int i = 0; i < n; i++) {
-            int idx = order[start + i];
-            b.indices[i] = idx;
-            b.labels[i] = labels[idx];
-            augment.write(px, idx * exampleSize, c, h, w, norm, b.x, i * exampleSize, Rng.hash(seed, AUGMENT_STREAM, epoch, idx));
+        if (staging != null) {
+            gather(start, n, b.indices);
+            for (int i = 0; i < n; i++) {
+                int idx = order[start + i];
+                b.labels[i] = labels[b.indices[i]];
+                // seeded by the slot's example, so that without bad images this is exactly the in-memory batch
+                augment.write(staging, i * exampleSize, c, h, w, norm, b.x, i * exampleSize, Rng.hash(seed, AUGMENT_STREAM, epoch, idx));
+            }
+        } else {
+            byte[] px = data.pixels();
+            for (int i = 0; i < n; i++) {
+                int idx = order[start + i];
+                b.indices[i] = idx;
+                b.labels[i] = labels[idx];
+                augment.write(px, idx * exampleSize, c, h, w, norm, b.x, i * exampleSize, Rng.hash(seed, AUGMENT_STREAM, epoch, idx));
+            }
         }
         // A reused buffer's tail would otherwise hold an older batch's data, and then which buffer a
         // batch landed in (timing) would show in the output.
@@ -209,6 +256,59 @@ public final class BatchLoader implements AutoCloseable {
         b.n = n;
         b.epoch = epoch;
         b.step = step;
+    }
+
+    /**
+     * Reads examples {@code order[start..start+n)} into {@code staging} on the decoder threads (slot i at
+     * {@code i·C·H·W}); {@code used[i]} gets the example actually read (another one when the source skips
+     * the slot's as unreadable).
+     */
+    private void gather(int start, int n, int[] used) throws InterruptedException {
+        int threads = Math.min(decodeThreads, n);
+        if (threads <= 1) {
+            for (int i = 0; i < n; i++) used[i] = readOrNext(order[start + i], i);
+            return;
+        }
+        if (decoders == null) {
+            int id = THREAD_IDS.incrementAndGet();
+            AtomicInteger k = new AtomicInteger();
+            decoders = Executors.newFixedThreadPool(decodeThreads,
+                    r -> Thread.ofPlatform().daemon().name("sam4j-decoder-" + id + "-" + k.incrementAndGet()).unstarted(r));
+        }
+        AtomicInteger next = new AtomicInteger();
+        List<Callable<Void>> tasks = new ArrayList<>(threads);
+        for (int t = 0; t < threads; t++) {
+            tasks.add(() -> {
+                for (int i; (i = next.getAndIncrement()) < n; ) used[i] = readOrNext(order[start + i], i);
+                return null;
+            });
+        }
+        List<Future<Void>> done;
+        try {
+            done = decoders.invokeAll(tasks);
+        } catch (RejectedExecutionException e) {
+            throw new InterruptedException("batch loader closed");
+        }
+        for (Future<Void> f : done) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                if (e.getCause() instanceof Error er) throw er;
+                throw new IllegalStateException(e.getCause());
+            } catch (CancellationException e) {
+                throw new InterruptedException("batch loader closed");
+            }
+        }
+    }
+
+    private int readOrNext(int idx, int slot) {
+        int n = data.size();
+        for (int k = 0; k < n; k++) {
+            int j = (idx + k) % n;
+            if (data.read(j, staging, slot * exampleSize)) return j;
+        }
+        throw new DataFileException(data.name(), "no readable example left (every one was skipped as unreadable)");
     }
 
     private static final class Job {
@@ -258,6 +358,13 @@ public final class BatchLoader implements AutoCloseable {
                 Batch b = pool[0];
                 try {
                     fill(b, job.epoch, nextStep);
+                } catch (DataFileException e) {
+                    finished = true;
+                    throw e;
+                } catch (InterruptedException e) {
+                    finished = true;
+                    Thread.currentThread().interrupt();
+                    throw new BatchLoaderException("interrupted while preparing batch " + nextStep + " of epoch " + job.epoch, e);
                 } catch (RuntimeException | Error e) {
                     finished = true;
                     throw new BatchLoaderException("preparing batch " + nextStep + " of epoch " + job.epoch + " failed: " + e, e);
@@ -279,6 +386,7 @@ public final class BatchLoader implements AutoCloseable {
             }
             finished = true;
             if (item instanceof Failure f) {
+                if (f.cause instanceof DataFileException dfe) throw dfe;
                 throw new BatchLoaderException("preparing batch " + nextStep + " of epoch " + job.epoch + " failed: " + f.cause, f.cause);
             }
             return null; // the end marker
@@ -386,6 +494,7 @@ public final class BatchLoader implements AutoCloseable {
         private Augment augment = Augment.none();
         private Normalization normalization;
         private int prefetch = 2;
+        private int decodeThreads;
 
         private Builder(Dataset data) { this.data = data; }
 
@@ -408,7 +517,11 @@ public final class BatchLoader implements AutoCloseable {
         /** Batches prepared ahead on the worker thread (default 2); 0 prepares on the caller's thread. */
         public Builder prefetch(int k) { this.prefetch = k; return this; }
 
+        /** Streamed data sets: threads that read (decode) a batch's examples; 0 (the default): one per core. */
+        public Builder decodeThreads(int t) { this.decodeThreads = t; return this; }
+
         public BatchLoader build() {
+            if (decodeThreads < 0) throw new IllegalArgumentException("decode threads must be >= 0, got " + decodeThreads);
             if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
             if (prefetch < 0 || prefetch > MAX_PREFETCH) throw new IllegalArgumentException("prefetch must be in [0, " + MAX_PREFETCH + "], got " + prefetch);
             if (normalization == null) throw new IllegalArgumentException("normalization not set (use Normalization.fit(train))");

@@ -93,7 +93,7 @@ public sealed interface DataSpec {
         @Override public DataSplit load() {
             if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
                 throw new IllegalArgumentException("--data imagefolder: needs the java.desktop module (javax.imageio), which this Java "
-                        + "runtime lacks (a jlink'd one such as the GPU check bundle's); use a full JDK, or npy:/safetensors: arrays");
+                        + "runtime lacks (a jlink'd one made without it); use a full JDK, or npy:/safetensors: arrays");
             }
             return ImageFolder.load(dir, options);
         }
@@ -108,6 +108,12 @@ public sealed interface DataSpec {
      * @param flag the option the values came from, for the message when the source takes none
      */
     static String withOptions(String spec, String flag, Integer imageSize, Double valFraction, Long splitSeed, String layout, boolean skipBadImages) {
+        return withOptions(spec, flag, imageSize, valFraction, splitSeed, layout, skipBadImages, null);
+    }
+
+    /** As above, and {@code cache} ("on", "off"; null: as the spec says). */
+    static String withOptions(String spec, String flag, Integer imageSize, Double valFraction, Long splitSeed, String layout, boolean skipBadImages,
+            String cache) {
         DataSpec d = parse(spec);
         SourceOptions o = switch (d) {
             case NpyArrays n -> n.options();
@@ -121,6 +127,7 @@ public sealed interface DataSpec {
         if (splitSeed != null) b.append(",split-seed=").append(splitSeed);
         if (layout != null) b.append(",layout=").append(layout);
         if (skipBadImages) b.append(",skip-bad-images");
+        if (cache != null) b.append(",cache=").append(cache);
         String inner = b.toString().replaceFirst("^,", "");
         String kind = switch (d) {
             case NpyArrays n -> "npy";

@@ -16,10 +16,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.event.IIOReadWarningListener;
@@ -47,10 +45,16 @@ import javax.imageio.stream.ImageInputStream;
  * listed like torchvision but the JDK cannot decode them (an error naming the file, or skipped and counted
  * under {@code skip-bad-images}).
  *
- * <p>Decoding uses {@code javax.imageio} on one worker thread per core when the data set is loaded, into
- * the in-memory byte {@link Dataset} the rest of the pipeline uses: after that no epoch decodes again.
- * The decoded size is checked against the heap first. A warning from the decoder (a truncated JPEG
- * decodes with one) counts as a bad image.
+ * <p><b>Decoding.</b> Loading reads every file's header (size, gray or colour; one thread per core) and
+ * decodes no pixels except the training images the normalisation statistics are measured on (a seeded
+ * sample, {@link Normalization#fit}). The data sets are <em>streamed</em> ({@link Dataset#streamed()}): the
+ * {@link BatchLoader} decodes each batch's images with {@code javax.imageio} on its decoder threads, ahead
+ * of the step. With the {@code cache} option ({@link SourceOptions.Cache}; by default when they fit in
+ * half of the heap left) each decoded image is kept, so epochs after the first decode nothing; without,
+ * every epoch decodes again and memory holds only the loader's batches. A batch is the same bytes either
+ * way. A warning from the decoder (a truncated JPEG decodes with one) counts as a bad image: an error
+ * naming the file, or under {@code skip-bad-images} a one-line warning, counted, and the loader takes the
+ * next readable example in its place.
  */
 public final class ImageFolder {
     /** torchvision.datasets.folder.IMG_EXTENSIONS. */
@@ -187,46 +191,156 @@ public final class ImageFolder {
             int[] only = probe.sizes.iterator().next().clone();
             w = only[0];
             h = only[1];
+        } else if (probe.sizes.isEmpty()) {
+            throw new DataFileException(src, "no readable images");
         } else {
             throw new DataFileException(src, "images of " + probe.sizes.size() + " different sizes (e.g. " + probe.examples()
                     + "); give --image-size N to resize (shorter side) and centre-crop them to N×N");
         }
         int channels = probe.anyColour ? 3 : 1;
-        Runtime rt = Runtime.getRuntime();
-        checkFits(src, every.size(), channels, h, w, rt.maxMemory() - (rt.totalMemory() - rt.freeMemory()));
-        Decoded dt = decode(train.samples(), probe.badFiles, channels, h, w, size > 0, o.skipBadImages());
-        Decoded dv = decode(test.samples(), probe.badFiles, channels, h, w, size > 0, o.skipBadImages());
-        String name = "imagefolder " + dir.getFileName();
-        Shape shape = Shape.of(channels, h, w);
         int classes = train.classes().size();
         if (classes < 2) throw new DataFileException(src, "only one class (" + train.classes().get(0) + "); a classifier needs two or more");
-        Dataset tr = new Dataset(name + " (train)", shape, classes, dt.pixels, dt.labels);
-        Dataset te = new Dataset(name + " (test)", shape, classes, dv.pixels, dv.labels);
-        if (tr.size() == 0 || te.size() == 0) throw new DataFileException(src, "no decodable images left in the " + (tr.size() == 0 ? "training" : "test") + " set");
+        List<Sample> trs = new ArrayList<>(train.samples()), tes = new ArrayList<>(test.samples());
+        trs.removeIf(x -> probe.badFiles.contains(x.file()));
+        tes.removeIf(x -> probe.badFiles.contains(x.file()));
+        if (trs.isEmpty() || tes.isEmpty()) throw new DataFileException(src, "no readable images left in the " + (trs.isEmpty() ? "training" : "test") + " set");
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        boolean cache = switch (o.cache()) {
+            case OFF -> false;
+            case ON -> { checkFits(src, trs.size() + tes.size(), channels, h, w, free); yield true; }
+            case AUTO -> fits(trs.size() + tes.size(), channels, h, w, free);
+        };
+        long decodedBytes = (long) (trs.size() + tes.size()) * channels * h * w;
+        AtomicInteger skipped = new AtomicInteger();
+        String name = "imagefolder " + dir.getFileName();
+        Shape shape = Shape.of(channels, h, w);
+        Dataset tr = streamed(name + " (train)", shape, classes, trs, size > 0, o.skipBadImages(), cache, skipped);
+        Dataset te = streamed(name + " (test)", shape, classes, tes, size > 0, o.skipBadImages(), cache, skipped);
         Normalization norm = Normalization.fit(tr);
         StringBuilder stats = new StringBuilder();
         for (int c = 0; c < channels; c++) {
             stats.append(c > 0 ? ", " : "").append(String.format(Locale.ROOT, "%.4f/%.4f", norm.mean(c), norm.std(c)));
         }
-        int bad = probe.bad + dt.bad + dv.bad;
-        String desc = String.format(Locale.ROOT, "data: image folder %s (%s; %d classes %s; %s; images %s%s%s); "
-                        + "normalisation (training split, mean/std per channel) %s", src, how, classes, abbreviate(train.classes()),
-                FashionMnist.counts(tr, te), shape, size > 0 ? " after resize + centre crop" : "", channels == 1 ? ", all grayscale" : "",
-                stats)
-                + (o.skipBadImages() ? "; " + bad + " undecodable image" + (bad == 1 ? "" : "s") + " skipped" : "");
+        int bad = probe.bad + skipped.get();
+        String measured = Normalization.sampled(tr)
+                ? "a seeded sample of " + Normalization.SAMPLE + " of the " + tr.size() + " training images"
+                : "all " + tr.size() + " training images";
+        String decoding = cache
+                ? String.format(Locale.ROOT, "decoded on the loader's threads, kept in memory after the first decode (%.1f MiB)", decodedBytes / 1048576.0)
+                : String.format(Locale.ROOT, "decoded on the loader's threads every epoch (not cached: %s)", o.cache() == SourceOptions.Cache.OFF
+                        ? "cache=off" : (decodedBytes >> 20) + " MiB decoded would not fit in half of the " + (free >> 20) + " MiB of heap left");
+        String desc = String.format(Locale.ROOT, "data: image folder %s (%s; %d classes %s; %d train / %d test; images %s%s%s; %s); "
+                        + "normalisation (training split, mean/std per channel, measured on %s) %s", src, how, classes, abbreviate(train.classes()),
+                tr.size(), te.size(), shape, size > 0 ? " after resize + centre crop" : "", channels == 1 ? ", all grayscale" : "",
+                decoding, measured, stats)
+                + (o.skipBadImages() ? "; " + bad + " undecodable image" + (bad == 1 ? "" : "s") + " skipped so far" : "");
         return new DataSplit(tr, te, desc);
     }
 
+    private static Dataset streamed(String name, Shape shape, int classes, List<Sample> samples, boolean resize, boolean skipBad, boolean cache,
+            AtomicInteger skipped) {
+        int[] labels = new int[samples.size()];
+        for (int i = 0; i < labels.length; i++) labels[i] = samples.get(i).label();
+        ImageFiles files = new ImageFiles(samples, shape.dim(0), shape.dim(1), shape.dim(2), resize, skipBad, cache, skipped);
+        return new Dataset(name, shape, classes, null, labels, files);
+    }
+
+    /** Whether {@code count} decoded images fit in half of {@code freeHeap} bytes. */
+    static boolean fits(int count, int channels, int h, int w, long freeHeap) {
+        return (long) count * channels * h * w <= freeHeap / 2;
+    }
+
     /**
-     * Refuses, in one line, decoded images that would take more than half of the {@code freeHeap} bytes left
-     * (the loader's float batches, the model and the rest of the run need the other half).
+     * An image folder's examples, decoded on demand (by the loader's decoder threads) and, with the cache,
+     * kept. Thread-safe: each index's state moves once from "not yet" to "cached" or "bad".
+     */
+    static final class ImageFiles implements Dataset.Examples {
+        private static final int NOT_YET = 0, CACHED = 1, BAD = 2;
+        private final List<Sample> samples;
+        private final int channels, h, w, exampleSize;
+        private final boolean resize, skipBad;
+        private final AtomicIntegerArray state;
+        private final byte[][] chunks;   // the cache: examples in chunks of perChunk (arrays stop at 2 GiB); null without
+        private final int perChunk;
+        private final AtomicInteger skipped;
+        private Normalization normalization;
+
+        ImageFiles(List<Sample> samples, int channels, int h, int w, boolean resize, boolean skipBad, boolean cache, AtomicInteger skipped) {
+            this.samples = List.copyOf(samples);
+            this.channels = channels;
+            this.h = h;
+            this.w = w;
+            this.exampleSize = channels * h * w;
+            this.resize = resize;
+            this.skipBad = skipBad;
+            this.state = new AtomicIntegerArray(samples.size());
+            this.skipped = skipped;
+            this.perChunk = Math.max(1, (1 << 30) / exampleSize);
+            if (cache) {
+                int n = samples.size();
+                chunks = new byte[(n + perChunk - 1) / perChunk][];
+                for (int c = 0; c < chunks.length; c++) chunks[c] = new byte[Math.min(perChunk, n - c * perChunk) * exampleSize];
+            } else {
+                chunks = null;
+            }
+        }
+
+        @Override public int size() { return samples.size(); }
+
+        /** The file of example {@code index}. */
+        Path file(int index) { return samples.get(index).file(); }
+
+        /** Whether decoded images are kept. */
+        boolean cached() { return chunks != null; }
+
+        @Override public boolean read(int index, byte[] out, int at) {
+            int s = state.get(index);
+            if (s == BAD) return false;
+            if (s == CACHED) {
+                System.arraycopy(chunks[index / perChunk], (index % perChunk) * exampleSize, out, at, exampleSize);
+                return true;
+            }
+            Path file = file(index);
+            try {
+                BufferedImage im = ImageFolder.read(file);
+                if (resize) im = resizeCrop(im, h);
+                else if (im.getWidth() != w || im.getHeight() != h) {
+                    throw new IOException(im.getWidth() + "x" + im.getHeight() + ", not the " + w + "x" + h + " its header gave");
+                }
+                toChw(im, channels, out, at);
+            } catch (IOException | RuntimeException ex) {
+                if (!skipBad) throw new DataFileException(file.toString(), "cannot decode: " + oneLine(ex));
+                if (state.compareAndSet(index, NOT_YET, BAD)) {
+                    int k = skipped.incrementAndGet();
+                    System.err.println("warning: " + file + ": cannot decode, skipped (" + oneLine(ex) + "); " + k + " skipped so far");
+                }
+                return false;
+            }
+            if (chunks != null) {
+                System.arraycopy(out, at, chunks[index / perChunk], (index % perChunk) * exampleSize, exampleSize);
+                state.set(index, CACHED); // after the bytes: a reader that sees CACHED sees them (volatile write/read)
+            }
+            return true;
+        }
+
+        @Override public synchronized Normalization normalization(Dataset self) {
+            if (normalization == null) normalization = Normalization.fitSample(self);
+            return normalization;
+        }
+    }
+
+    /**
+     * Under {@code cache=on}: refuses, in one line, decoded images that would take more than half of the
+     * {@code freeHeap} bytes left (the loader's float batches, the model and the rest of the run need the
+     * other half).
      */
     static void checkFits(String src, int count, int channels, int h, int w, long freeHeap) {
-        long bytes = (long) count * channels * h * w;
-        if (bytes > freeHeap / 2 || bytes > IdxReader.MAX_PAYLOAD_BYTES) {
-            throw new DataFileException(src, String.format(Locale.ROOT, "%d images of %dx%dx%d need %d MiB decoded, more than half of the "
-                    + "%d MiB of heap left (and at most 2 GiB in all); give a smaller --image-size or a larger -Xmx (SAM4J_JAVA_OPTS)",
-                    count, channels, h, w, bytes >> 20, freeHeap >> 20));
+        if (!fits(count, channels, h, w, freeHeap)) {
+            long bytes = (long) count * channels * h * w;
+            throw new DataFileException(src, String.format(Locale.ROOT, "cache=on (--cache): %d images of %dx%dx%d need %d MiB decoded, more "
+                    + "than half of the %d MiB of heap left; drop --cache (images are then decoded every epoch) or give a larger -Xmx "
+                    + "(SAM4J_JAVA_OPTS)", count, channels, h, w, bytes >> 20, freeHeap >> 20));
         }
     }
 
@@ -260,7 +374,7 @@ public final class ImageFolder {
         int[][] dims = new int[samples.size()][];
         boolean[] colour = new boolean[samples.size()];
         String[] errors = new String[samples.size()];
-        parallel(samples.size(), i -> {
+        Workers.forEach(samples.size(), Workers.threads(samples.size()), "sam4j-imagefolder", (worker, i) -> {
             try (ImageInputStream in = ImageIO.createImageInputStream(samples.get(i).file().toFile())) {
                 ImageReader r = in == null ? null : first(ImageIO.getImageReaders(in));
                 if (r == null) { errors[i] = "not an image the JDK can decode (png, jpeg, bmp, gif, tiff)"; return; }
@@ -303,45 +417,6 @@ public final class ImageFolder {
     private static String oneLine(Throwable e) {
         String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return m.replaceAll("[\\r\\n]+", " ");
-    }
-
-    private record Decoded(byte[] pixels, int[] labels, int bad) {}
-
-    private static Decoded decode(List<Sample> samples0, Set<Path> skip, int channels, int h, int w, boolean resize, boolean skipBad) {
-        List<Sample> samples = new ArrayList<>(samples0);
-        samples.removeIf(s -> skip.contains(s.file()));
-        int e = channels * h * w;
-        byte[] px = new byte[Math.multiplyExact(samples.size(), e)];
-        String[] errors = new String[samples.size()];
-        parallel(samples.size(), i -> {
-            try {
-                BufferedImage im = read(samples.get(i).file());
-                if (resize) im = resizeCrop(im, h);
-                else if (im.getWidth() != w || im.getHeight() != h) throw new IOException("size changed between reads");
-                toChw(im, channels, px, i * e);
-            } catch (IOException | RuntimeException ex) {
-                errors[i] = oneLine(ex);
-            }
-        });
-        int bad = 0;
-        List<Integer> keep = new ArrayList<>();
-        for (int i = 0; i < samples.size(); i++) {
-            if (errors[i] == null) { keep.add(i); continue; }
-            if (!skipBad) throw new DataFileException(samples.get(i).file().toString(), "cannot decode: " + errors[i]);
-            bad++;
-        }
-        if (bad == 0) {
-            int[] labels = new int[samples.size()];
-            for (int i = 0; i < labels.length; i++) labels[i] = samples.get(i).label();
-            return new Decoded(px, labels, 0);
-        }
-        byte[] kept = new byte[keep.size() * e];
-        int[] labels = new int[keep.size()];
-        for (int k = 0; k < keep.size(); k++) {
-            System.arraycopy(px, keep.get(k) * e, kept, k * e, e);
-            labels[k] = samples.get(keep.get(k)).label();
-        }
-        return new Decoded(kept, labels, bad);
     }
 
     /** Decodes one file; any decoder warning (e.g. "premature end of JPEG file") makes it bad. */
@@ -406,38 +481,6 @@ public final class ImageFolder {
                     out[at + 2 * plane + p] = (byte) rgb;
                 }
             }
-        }
-    }
-
-    interface Task { void run(int i); }
-
-    /** {@code task(0..n-1)} on one thread per core; the caller waits. */
-    private static void parallel(int n, Task task) {
-        int threads = Math.max(1, Math.min(n, Runtime.getRuntime().availableProcessors()));
-        if (threads == 1) { for (int i = 0; i < n; i++) task.run(i); return; }
-        AtomicInteger next = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "sam4j-imagefolder");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<?>> fs = new ArrayList<>();
-            for (int t = 0; t < threads; t++) fs.add(pool.submit(() -> { for (int i; (i = next.getAndIncrement()) < n; ) task.run(i); }));
-            for (Future<?> f : fs) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof RuntimeException re) throw re;
-                    if (e.getCause() instanceof Error er) throw er;
-                    throw new IllegalStateException(e.getCause());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while decoding images", e);
-                }
-            }
-        } finally {
-            pool.shutdownNow();
         }
     }
 }

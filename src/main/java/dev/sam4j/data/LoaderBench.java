@@ -5,10 +5,11 @@ import java.util.Locale;
 
 /**
  * The loader half of {@code scripts/bench --loader-only}: how many images per second sam4j's data path
- * delivers for an image folder. Two numbers, because sam4j decodes once: {@code decode} is the load
- * ({@link ImageFolder}: every image decoded, resized if asked, on one thread per core) and {@code epoch}
- * the batches of a later epoch (shuffle, crop + flip, normalise to floats, on the loader's prefetch
- * thread, from the decoded bytes), taken as fast as the caller can. Run as
+ * delivers for an image folder. {@code load} is {@link ImageFolder}'s start-up (every header read, the
+ * statistics' training images decoded); each {@code epoch} is the batches of one epoch (decoded on the
+ * loader's decoder threads unless cached, then shuffle, crop + flip, normalise to floats), taken as fast
+ * as the caller can. Give the spec {@code imagefolder[cache=off]:DIR} for streaming (every epoch decodes)
+ * or {@code [cache=on]} (epochs after the first read memory). Run as
  * {@code java -cp sam4j.jar dev.sam4j.data.LoaderBench SPEC BATCH EPOCHS}; prints one line per measure.
  */
 public final class LoaderBench {
@@ -25,8 +26,8 @@ public final class LoaderBench {
         DataSplit d = DataSpec.parse(spec).load();
         double decodeS = (System.nanoTime() - t0) / 1e9;
         int n = d.train().size() + d.test().size();
-        System.out.printf(Locale.ROOT, "sam4j decode: %d images in %.3f s = %.0f images/s (%d threads)%n", n, decodeS, n / decodeS,
-                Runtime.getRuntime().availableProcessors());
+        System.out.printf(Locale.ROOT, "sam4j load (%s): %d images in %.3f s (%d threads)%n", spec.substring(0, Math.max(0, spec.indexOf(':'))),
+                n, decodeS, Runtime.getRuntime().availableProcessors());
         Dataset train = d.train();
         Normalization norm = Normalization.fit(train);
         boolean crop = train.height() == 32 && train.width() == 32;

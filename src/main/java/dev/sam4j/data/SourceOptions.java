@@ -18,9 +18,18 @@ import java.util.Locale;
  * @param layout        image array layout (arrays only)
  * @param imageSize     square side images are resized and cropped to; 0: not given (image folders only)
  * @param skipBadImages skip undecodable images and count them instead of failing (image folders only)
+ * @param cache         keep decoded images in memory (image folders only; {@link Cache})
  */
-public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout layout, int imageSize, boolean skipBadImages) {
-    public static final SourceOptions NONE = new SourceOptions(Double.NaN, 0, ArrayData.Layout.AUTO, 0, false);
+public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout layout, int imageSize, boolean skipBadImages, Cache cache) {
+    public static final SourceOptions NONE = new SourceOptions(Double.NaN, 0, ArrayData.Layout.AUTO, 0, false, Cache.AUTO);
+
+    /**
+     * Whether an image folder's decoded images are kept in memory after they are first decoded. AUTO (the
+     * default): kept when they fit (half of the heap left at load), else decoded every epoch, so that a
+     * large folder trains instead of being refused; ON: kept, and refused in one line when they do not fit;
+     * OFF: decoded every epoch.
+     */
+    public enum Cache { AUTO, ON, OFF }
     /** The hold-out share when a single set is given and no {@code val-fraction}. */
     public static final double DEFAULT_VAL_FRACTION = 0.1;
 
@@ -33,6 +42,7 @@ public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout
         ArrayData.Layout layout = ArrayData.Layout.AUTO;
         int size = 0;
         boolean skip = false;
+        Cache cache = Cache.AUTO;
         if (text.isBlank()) return NONE;
         for (String item : text.split(",", -1)) {
             String t = item.strip();
@@ -70,11 +80,17 @@ public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout
                     if (size < 1 || size > 4096) throw new IllegalArgumentException("image-size must be in [1, 4096], got " + v);
                 }
                 case "skip-bad-images" -> skip = flag(key, v);
+                case "cache" -> cache = switch (need(key, v).toLowerCase(Locale.ROOT)) {
+                    case "on" -> Cache.ON;
+                    case "off" -> Cache.OFF;
+                    case "auto" -> Cache.AUTO;
+                    default -> throw new IllegalArgumentException("cache must be on, off or auto, got '" + v + "'");
+                };
                 default -> throw new IllegalArgumentException("unknown option '" + key
-                        + "' (known: val-fraction=F, split-seed=S, layout=nchw|nhwc, image-size=N, skip-bad-images)");
+                        + "' (known: val-fraction=F, split-seed=S, layout=nchw|nhwc, image-size=N, skip-bad-images, cache=on|off|auto)");
             }
         }
-        return new SourceOptions(vf, seed, layout, size, skip);
+        return new SourceOptions(vf, seed, layout, size, skip, cache);
     }
 
     private static String need(String key, String v) {
@@ -95,6 +111,7 @@ public record SourceOptions(double valFraction, long splitSeed, ArrayData.Layout
         if (layout != ArrayData.Layout.AUTO) parts.add("layout=" + layout.name().toLowerCase(Locale.ROOT));
         if (imageSize != 0) parts.add("image-size=" + imageSize);
         if (skipBadImages) parts.add("skip-bad-images");
+        if (cache != Cache.AUTO) parts.add("cache=" + cache.name().toLowerCase(Locale.ROOT));
         return parts.isEmpty() ? "" : "[" + String.join(",", parts) + "]";
     }
 

@@ -14,8 +14,10 @@
  *       (read by {@link dev.sam4j.io.SafeTensors}), checked and converted alike by
  *       {@link dev.sam4j.data.ArrayData}; options of these sources in {@link dev.sam4j.data.SourceOptions}
  *       ({@code ArrayFileFuzzTest} fuzzes them as {@code DataFileFuzzTest} does the others).</li>
- *   <li>{@link dev.sam4j.data.ImageFolder}: torchvision's ImageFolder layout, decoded by {@code javax.imageio}
- *       on worker threads when loaded, classes in torchvision's (code point) order.</li>
+ *   <li>{@link dev.sam4j.data.ImageFolder}: torchvision's ImageFolder layout, classes in torchvision's (code
+ *       point) order; a streamed {@link dev.sam4j.data.Dataset} ({@link dev.sam4j.data.Dataset.Examples}):
+ *       images decoded by {@code javax.imageio} on the {@link dev.sam4j.data.BatchLoader}'s decoder threads
+ *       ahead of the step, kept in memory with the cache.</li>
  *   <li>{@link dev.sam4j.data.Synthetic}: seeded learnable data without files.</li>
  *   <li>{@link dev.sam4j.data.DataSpec}: the {@code --data} string parsed and loaded.</li>
  *   <li>Transformations of a training set: {@link dev.sam4j.data.LabelNoise},

@@ -40,4 +40,35 @@ class GpuCheckScriptTest {
         assertEquals(List.of(cuda.toString(), cudnn.toString()), dirs, out);
         assertTrue(out.contains("skipping " + mock + ": sam4j's CPU stand-ins"), out);
     }
+
+    /**
+     * The bundle ships libjvm.so gzipped (java.desktop would otherwise take it past its size limit);
+     * gpu-check.sh must unpack it, byte for byte, before the first java, and a second run must find it ready.
+     */
+    @Test
+    void theGzippedJvmLibraryIsUnpackedBeforeUse(@TempDir Path root) throws Exception {
+        Path server = Files.createDirectories(root.resolve("jre/lib/server"));
+        Path java = Files.createDirectories(root.resolve("jre/bin")).resolve("java");
+        Files.writeString(java, "#!/bin/sh\n");
+        assertTrue(java.toFile().setExecutable(true));
+        byte[] lib = new byte[300_000];
+        new java.util.Random(7).nextBytes(lib);
+        try (var gz = new java.util.zip.GZIPOutputStream(Files.newOutputStream(server.resolve("libjvm.so.gz")))) {
+            gz.write(lib);
+        }
+        for (int run = 0; run < 2; run++) {
+            ProcessBuilder pb = new ProcessBuilder("bash", "scripts/gpu-check.sh", "--unpack-runtime").redirectErrorStream(true);
+            pb.environment().put("SAM4J_BUNDLE", root.toString());
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), out);
+            assertEquals(root.resolve("jre").toString(), out.strip(), "unpacked in place (run " + run + ")");
+            assertArrayEquals(lib, Files.readAllBytes(server.resolve("libjvm.so")), "run " + run);
+            assertFalse(Files.exists(server.resolve("libjvm.so.gz")), "run " + run);
+        }
+        // and the bundle builder gzips it, with java.desktop in the runtime (imagefolder:, PNGs)
+        String bundle = Files.readString(Path.of("scripts/gpu-bundle.sh"));
+        assertTrue(bundle.contains("gzip -9 \"$out/jre/lib/server/libjvm.so\""), "gpu-bundle.sh gzips libjvm.so");
+        assertTrue(bundle.matches("(?s).*--add-modules [a-z.,]*java\\.desktop.*"), "gpu-bundle.sh adds java.desktop");
+    }
 }

@@ -128,6 +128,7 @@ public final class Checkpoint {
         w.metadata("policy.variance", Double.toString(st.variance()));
         w.metadata("policy.observed", Long.toString(st.observed()));
         if (step.lookSamDirection() != null) w.metadata(DEVICE_GV_SUMSQ, Double.toString(st.lookSamSumSquares()));
+        w.metadata("looksam.age", Long.toString(st.lookSamAge()));
         finish(w, progress, file);
     }
 
@@ -217,7 +218,9 @@ public final class Checkpoint {
         try {
             st = new StepGraph.CarriedState(meta.count("optim.steps"), meta.count("policy.observed"), meta.count("optim.sam_steps"),
                     meta.count(DEVICE_NONFINITE), meta.real("policy.mu", false), meta.real("policy.variance", false),
-                    lookSam ? meta.real(DEVICE_GV_SUMSQ, false) : 0);
+                    lookSam ? meta.real(DEVICE_GV_SUMSQ, false) : 0,
+                    // Written since g_v can expire on the graph step; older graph runs could not expire it, so its age is moot.
+                    c.metadata().containsKey("looksam.age") ? meta.count("looksam.age") : 0);
         } catch (IllegalArgumentException e) {
             throw new FileFormatException(file.toString(), "device step state: " + e.getMessage(), e);
         }

@@ -30,8 +30,9 @@ import java.util.Set;
  *   <li>{@code __metadata__} strings: {@code format=pt} (what Hugging Face's tools look for), the run's
  *       configuration, the optimizer's counters and statistic ({@code optim.*}, {@code policy.*},
  *       {@code looksam.*}, {@code esam.*}; random streams as the number of draws taken) and the
- *       {@link Progress} ({@code progress.*}); the graph step writes the device's counters and AE-SAM statistic
- *       under the same keys, plus {@code optim.nonfinite_s} and {@code looksam.gv_sum_squares}; with
+ *       {@link Progress} ({@code progress.*}); the graph step writes the device's counters, AE-SAM statistic
+ *       and LookSAM's {@code looksam.age} under the same keys, plus {@code optim.nonfinite_s} and
+ *       {@code looksam.gv_sum_squares}; with
  *       {@code --deterministic} on CUDA, the cuDNN convolution algorithms chosen ({@code cudnn.algorithms}),
  *       which the resumed run takes again ({@link #recordedAlgorithms}).</li>
  * </ul>

@@ -6,6 +6,8 @@
 // restore: w_saved != null and (restore_flag == null or *restore_flag != 0), so inside a graph the
 //   decide kernel's flag chooses, on the device, between the SAM update (restore from w_saved,
 //   gradient g_sam) and the ERM update (gradient g) with one kernel node after the IF node.
+//   Momentum-SAM passes w_saved without a flag: it always restores the w saved before its one pass
+//   (which ran at w − ρ·m/‖m‖).
 // skip (may be null): when *skip != 0 the step updates nothing: momentum untouched, and on the SAM
 //   path (restore) the saved w is copied back, since w holds the perturbed w + e. Inside the step graph
 //   it is the decide kernels' skip flag (decide.cu): pass 1's loss or ‖g‖², or pass 2's loss or
@@ -15,7 +17,8 @@
 // Launch: any grid, blockDim 256.
 // Tested: CudaKernelsTest (restore flag, device lr and v_scale, the skip on both paths) and
 //   CudaBackendTest (sgdUpdate, sgdUpdateWithDirection, restoreSgdUpdate) against the
-//   ReferenceBackend, fp32 tolerance; DeviceSkipTest and HostDeviceStepAgreementTest in the step graph.
+//   ReferenceBackend, fp32 tolerance; DeviceSkipTest and HostDeviceStepAgreementTest in the step graph
+//   (Momentum-SAM's unconditional restore and its skip included).
 #include "common.cuh"
 
 extern "C" __global__ void sgd_step(float* __restrict__ w, const float* __restrict__ w_saved,

@@ -120,7 +120,7 @@ static int k_asam_perturb(unsigned grid, unsigned block, void** args) {
 static int k_perturb_scale(unsigned grid, unsigned block, void** args) {
     const double* q = PTR(0, double); float* out = PTR(2, float);
     CHECK(q, 8, "perturb_scale q"); CHECK(out, 4, "perturb_scale out");
-    *out = (float)(DBL(1) / (sqrt(*q) + 1e-12));
+    *out = *q > 0 ? (float)(DBL(1) / (sqrt(*q) + 1e-12)) : 0.0f; /* the zero guard (Momentum-SAM's v = 0) */
     return 0;
 }
 
@@ -267,10 +267,15 @@ static int k_looksam_norm(unsigned grid, unsigned block, void** args) {
 }
 static int k_looksam_vscale(unsigned grid, unsigned block, void** args) {
     const double *s = PTR(0, double), *gv = PTR(1, double); const unsigned* flag = PTR(2, unsigned); double alpha = DBL(3);
-    float* out = PTR(4, float);
+    float* out = PTR(4, float); const unsigned* skip = PTR(5, unsigned); long long* age = PTR(6, long long); long long max_age = LL(7);
     CHECK(s, 8, "looksam_vscale s"); CHECK(gv, 8, "looksam_vscale gv"); CHECK_OPT(flag, 4, "looksam_vscale flag"); CHECK(out, 4, "looksam_vscale out");
-    int sam = flag && *flag;
-    *out = (!sam && *gv > 0) ? (float)(alpha * sqrt(*s) / sqrt(*gv)) : 0.0f;
+    CHECK_OPT(skip, 4, "looksam_vscale skip"); CHECK_OPT(age, 8, "looksam_vscale age");
+    int sam = flag && *flag, fresh = 1;
+    if (age && !(skip && *skip)) { /* g_v's age, as SamOptimizer.lookSamAge */
+        if (sam) *age = 0;
+        else if (*gv > 0) { *age += 1; fresh = max_age == 0 || *age <= max_age; }
+    }
+    *out = (!sam && *gv > 0 && fresh) ? (float)(alpha * sqrt(*s) / sqrt(*gv)) : 0.0f;
     return 0;
 }
 static int k_softmax_xent(unsigned grid, unsigned block, void** args) {
@@ -380,7 +385,7 @@ static const MockKernel KERNELS[] = {
     {"sgd_step", "PPPPPFPPPFPFFIP", k_sgd_step},
     {"looksam_coef", "PPP", k_looksam_coef},
     {"looksam_norm", "PPDPP", k_looksam_norm},
-    {"looksam_vscale", "PPPDP", k_looksam_vscale},
+    {"looksam_vscale", "PPPDPPPP", k_looksam_vscale},
     {"softmax_xent", "PPPPIIP", k_softmax_xent},
     {"mean_loss", "PIP", k_mean_loss},
     {"add_row_bias", "PPII", k_add_row_bias},

@@ -31,8 +31,9 @@ import java.util.Set;
  *   <li>{@code __metadata__} strings: {@code format=pt} (what Hugging Face's tools look for), the run's
  *       configuration, the optimizer's counters and statistic ({@code optim.*}, {@code policy.*},
  *       {@code looksam.*}, {@code esam.*}; random streams as the number of draws taken) and the
- *       {@link Progress} ({@code progress.*}); the graph step writes the device's counters and AE-SAM statistic
- *       under the same keys, plus {@code optim.nonfinite_s} and {@code looksam.gv_sum_squares}; with
+ *       {@link Progress} ({@code progress.*}); the graph step writes the device's counters, AE-SAM statistic
+ *       and LookSAM's {@code looksam.age} under the same keys, plus {@code optim.nonfinite_s} and
+ *       {@code looksam.gv_sum_squares}; with
  *       {@code --deterministic} on CUDA, the cuDNN convolution algorithms chosen ({@code cudnn.algorithms}),
  *       which the resumed run takes again ({@link #recordedAlgorithms}).</li>
  * </ul>
@@ -130,6 +131,7 @@ public final class Checkpoint {
         w.metadata("policy.variance", Double.toString(st.variance()));
         w.metadata("policy.observed", Long.toString(st.observed()));
         if (step.lookSamDirection() != null) w.metadata(DEVICE_GV_SUMSQ, Double.toString(st.lookSamSumSquares()));
+        w.metadata("looksam.age", Long.toString(st.lookSamAge()));
         finish(w, progress, file);
     }
 
@@ -219,7 +221,9 @@ public final class Checkpoint {
         try {
             st = new StepGraph.CarriedState(meta.count("optim.steps"), meta.count("policy.observed"), meta.count("optim.sam_steps"),
                     meta.count(DEVICE_NONFINITE), meta.real("policy.mu", false), meta.real("policy.variance", false),
-                    lookSam ? meta.real(DEVICE_GV_SUMSQ, false) : 0);
+                    lookSam ? meta.real(DEVICE_GV_SUMSQ, false) : 0,
+                    // Written since g_v can expire on the graph step; older graph runs could not expire it, so its age is moot.
+                    c.metadata().containsKey("looksam.age") ? meta.count("looksam.age") : 0);
         } catch (IllegalArgumentException e) {
             throw new FileFormatException(file.toString(), "device step state: " + e.getMessage(), e);
         }

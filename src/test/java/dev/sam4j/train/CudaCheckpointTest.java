@@ -73,10 +73,12 @@ class CudaCheckpointTest {
      * of step k (0-based) takes effect at the end of the segment holding it: k=3 stops after 6 steps (mid-epoch;
      * for LookSAM with k=4 the next step is an ERM step, which reuses the stored direction and its norm), k=9
      * after 10 (the epoch's steps done, not yet evaluated), k=12 after 15. The last case resumes a graph
-     * checkpoint on the read-back path, which runs the same kernels on the same device state.
+     * checkpoint on the read-back path, which runs the same kernels on the same device state. AE-LookSAM (with its
+     * default max age) carries g_v's age across the checkpoint; Momentum-SAM only its momentum.
      */
     @ParameterizedTest(name = "{0} stopped at step {1}, resumed on {2}")
-    @CsvSource({"erm, 3, graph", "sam, 9, graph", "aesam, 12, graph", "looksam, 3, graph", "aesam, 4, readback"})
+    @CsvSource({"erm, 3, graph", "sam, 9, graph", "aesam, 12, graph", "looksam, 3, graph", "aesam, 4, readback",
+            "aelooksam, 3, graph", "aelooksam, 12, readback", "msam, 3, graph"})
     void resumedGraphRunIsBitIdenticalToAnUninterruptedOne(String optimizer, long k, String resumePath, @TempDir Path tmp)
             throws Exception {
         requireCuda();
@@ -134,7 +136,7 @@ class CudaCheckpointTest {
         for (SafeTensors.Entry e : good.entries().values()) tensors.put(e.name(), good.floats(e.name()));
         for (String[] edit : new String[][] {{"optim.steps", "4", "disagrees with progress.step"},
                 {"policy.observed", "7", "counters exceed the step counter"}, {"policy.variance", "-1.0", "variance >= 0"},
-                {"optim.nonfinite_s", "x", "is not an integer"}}) {
+                {"optim.nonfinite_s", "x", "is not an integer"}, {"looksam.age", "9", "exceeds the step counter"}}) {
             SafeTensors.Writer w = new SafeTensors.Writer();
             good.metadata().forEach((k, v) -> w.metadata(k, k.equals(edit[0]) ? edit[1] : v));
             for (SafeTensors.Entry e : good.entries().values()) w.add(e.name(), e.shape(), tensors.get(e.name()));

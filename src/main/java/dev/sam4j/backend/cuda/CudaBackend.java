@@ -56,6 +56,7 @@ public final class CudaBackend implements Backend {
     static final long OUTCOME = 8344, SAM_LOSS = OUTCOME, SAM_SUMSQ = OUTCOME + 8, DECISION_MU = OUTCOME + 16,
             SKIP = OUTCOME + 24, OUTCOME_BYTES = 56;
     static final long GV_NEW = 8400;                       // double: LookSAM's new ||g_v||^2 before the noise floor
+    static final long LOOKSAM_AGE = 8408;                  // long long: steps since LookSAM's g_v was stored (its expiry)
     static final long SCRATCH_BYTES = 16384;
 
     final CudaContext ctx;

@@ -42,7 +42,7 @@ final class CudaKernels {
         sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFIP");
         lookSamCoef = new Kernel(m, "looksam_coef", "PPP");
         lookSamNorm = new Kernel(m, "looksam_norm", "PPDPP");
-        lookSamVScale = new Kernel(m, "looksam_vscale", "PPPDP");
+        lookSamVScale = new Kernel(m, "looksam_vscale", "PPPDPPPP");
         softmaxXent = new Kernel(m, "softmax_xent", "PPPPIIP");
         meanLoss = new Kernel(m, "mean_loss", "PIP");
         addRowBias = new Kernel(m, "add_row_bias", "PPII");
@@ -132,8 +132,18 @@ final class CudaKernels {
         single(lookSamNorm);
     }
 
+    /** LookSAM's reuse weight; without {@code age} (0) {@code g_v} never expires and {@code skip} is not read. */
     void lookSamVScale(long s, long gvSumsq, long samFlag, double alpha, long vScaleOut) {
-        lookSamVScale.p(0, s).p(1, gvSumsq).p(2, samFlag).d(3, alpha).p(4, vScaleOut);
+        lookSamVScale(s, gvSumsq, samFlag, alpha, vScaleOut, 0, 0, 0);
+    }
+
+    /**
+     * LookSAM's reuse weight with {@code g_v}'s age kept at {@code age} (a device long long, or 0 for none):
+     * reset on a SAM step, one more on an ERM step with a stored {@code g_v}, untouched when {@code *skip};
+     * {@code g_v} is not reused once older than {@code maxAge} (0: never expires).
+     */
+    void lookSamVScale(long s, long gvSumsq, long samFlag, double alpha, long vScaleOut, long skip, long age, long maxAge) {
+        lookSamVScale.p(0, s).p(1, gvSumsq).p(2, samFlag).d(3, alpha).p(4, vScaleOut).p(5, skip).p(6, age).p(7, maxAge);
         single(lookSamVScale);
     }
 

@@ -46,7 +46,12 @@ import org.bytedeco.javacpp.BytePointer;
  * </pre>
  * A skipped step thus leaves the weights, the momentum, the AE-SAM statistic and LookSAM's {@code g_v} as they
  * were, as {@code SamOptimizer} does; ERM's graph has no IF node, and its decide kernel (an all-ERM table) only
- * checks the step.
+ * checks the step. LookSAM's reuse weight also keeps {@code g_v}'s age on the device (0 on a SAM step, one more on
+ * each ERM step that has a {@code g_v}), and with a max age {@code N > 0} stops reusing it after {@code N} steps.
+ * Momentum-SAM has no IF node either: pass 1 begins with {@code ‖m‖²} of the momentum arena, the scale
+ * {@code −ρ/(‖m‖ + ε)} (0 when {@code m = 0}, the first step: a plain SGD step) and SAM's perturbation kernel with
+ * {@code m} as the direction (saving {@code w}); the update always restores from the saved {@code w}, and on a
+ * skip only restores it.
  * No host synchronisation inside: the learning rate comes from a table uploaded once and indexed by the
  * device step counter, and every scalar (s, the flag, the scale, LookSAM's coefficients) stays on the
  * device. The host path ({@link #launchHostDecided}) runs the same pieces but reads the flag back each
@@ -65,14 +70,26 @@ public final class StepGraph implements AutoCloseable {
      * (one SAM verdict per step, 0/1, from the host's own policy) is given; {@code sam == false} records
      * no SAM branch at all (ERM). {@code asamEta} is NaN for the plain perturbation, {@code lookSamAlpha}
      * NaN without LookSAM reuse; {@code lookSamNoiseFloor}: a {@code g_v} shorter than this fraction of
-     * {@code g_sam} is stored with norm 0 (never reused).
+     * {@code g_sam} is stored with norm 0 (never reused); {@code lookSamMaxAge}: {@code g_v} is reused on at most
+     * this many ERM steps after the SAM step that stored it (0: never expires, the spec).
+     * {@code momentumRho} is Momentum-SAM's radius (NaN otherwise): pass 1 then runs at
+     * {@code w − ρ·m/‖m‖} with {@code m} the momentum arena, and {@code sam} must be false (one pass per step).
      */
     public record Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
                        Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
                        float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
-                       double asamEta, double lookSamAlpha, double lookSamNoiseFloor, Buffer lossPerExample, int batch,
-                       Runnable pass1,
-                       Runnable pass2) {}
+                       double asamEta, double lookSamAlpha, double lookSamNoiseFloor, long lookSamMaxAge, double momentumRho,
+                       Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2) {
+        public Spec {
+            if (lookSamMaxAge < 0) throw new IllegalArgumentException("LookSAM max age " + lookSamMaxAge + " < 0");
+            if (!Double.isNaN(momentumRho) && (sam || !(momentumRho > 0) || Double.isInfinite(momentumRho))) {
+                throw new IllegalArgumentException("Momentum-SAM needs a finite radius > 0 and no SAM branch, got rho " + momentumRho
+                        + (sam ? " with a SAM branch" : ""));
+            }
+        }
+
+        boolean momentumSam() { return !Double.isNaN(momentumRho); }
+    }
 
     private final CudaBackend be;
     private final Spec spec;
@@ -202,6 +219,14 @@ public final class StepGraph implements AutoCloseable {
 
     private void pass1() {
         be.k.stepBegin(lrTable, tableLength, scratch(CudaBackend.COUNTERS), scratch(CudaBackend.LR));
+        if (spec.momentumSam()) {
+            // w̃ = w − ρ·m/‖m‖, as SamOptimizer.momentumStep: Q and SCALE are free here (no ASAM, no decision yet), and the
+            // decide kernel rewrites SCALE after the pass. m = 0 gives scale 0 (perturb_scale's guard): w̃ = w exactly.
+            long w = addr(spec.params()), m = addr(spec.momentum());
+            be.k.sumOfSquares(m, spec.n(), scratch(CudaBackend.PARTIALS), scratch(CudaBackend.Q), 0);
+            be.k.perturbScale(scratch(CudaBackend.Q), -spec.momentumRho(), scratch(CudaBackend.SCALE));
+            be.k.samPerturb(w, m, addr(spec.savedWeights()), addr(spec.savedGradient()), spec.n(), 0f, scratch(CudaBackend.SCALE));
+        }
         spec.pass1().run();
         be.k.meanLoss(addr(spec.lossPerExample()), spec.batch(), scratch(CudaBackend.MEAN_LOSS));
         be.k.sumOfSquares(addr(spec.grads()), spec.n(), scratch(CudaBackend.PARTIALS), scratch(CudaBackend.S),
@@ -256,9 +281,12 @@ public final class StepGraph implements AutoCloseable {
         if (spec.lookSamDirection() != null) {
             v = addr(spec.lookSamDirection());
             vScale = scratch(CudaBackend.VSCALE);
-            be.k.lookSamVScale(scratch(CudaBackend.S), scratch(CudaBackend.GV), scratch(CudaBackend.FLAG), spec.lookSamAlpha(), vScale);
+            be.k.lookSamVScale(scratch(CudaBackend.S), scratch(CudaBackend.GV), scratch(CudaBackend.FLAG), spec.lookSamAlpha(), vScale,
+                    scratch(CudaBackend.SKIP), scratch(CudaBackend.LOOKSAM_AGE), spec.lookSamMaxAge());
         }
-        be.k.sgdStep(addr(spec.params()), spec.sam() ? addr(spec.savedWeights()) : 0, spec.sam() ? scratch(CudaBackend.FLAG) : 0,
+        // SAM: restore iff the flag; Momentum-SAM: always (no flag), from the w saved before pass 1.
+        boolean restore = spec.sam() || spec.momentumSam();
+        be.k.sgdStep(addr(spec.params()), restore ? addr(spec.savedWeights()) : 0, spec.sam() ? scratch(CudaBackend.FLAG) : 0,
                 addr(spec.grads()), v, 0f, vScale, addr(spec.momentum()), spec.n(), 0f, scratch(CudaBackend.LR),
                 spec.momentumCoefficient(), spec.weightDecay(), spec.nesterov(),
                 // A skipped step updates nothing (decided on the device by the decide kernel or the second-pass check).
@@ -293,6 +321,9 @@ public final class StepGraph implements AutoCloseable {
 
     /** Bytes of one step record: the scratch block from {@code s} through the step's outcome (see {@link #state()}). */
     public static final int RECORD_BYTES = (int) (CudaBackend.SKIP + 8 - CudaBackend.S);
+
+    /** Bytes of the scratch block from {@code s} through LookSAM's age: what {@link CarriedState} is read from. */
+    private static final int CARRIED_BYTES = (int) (CudaBackend.LOOKSAM_AGE + 8 - CudaBackend.S);
 
     /** Floats a history buffer needs per recorded step. */
     public static final int RECORD_FLOATS = RECORD_BYTES / 4;
@@ -356,14 +387,18 @@ public final class StepGraph implements AutoCloseable {
      * The state a step carries into the next one, which a checkpoint must hold besides the weights, the
      * BatchNorm statistics, the momentum and LookSAM's direction: the device step counter {@code t} (it indexes
      * the learning-rate and verdict tables and drives AE-SAM's {@code c_t}), how many {@code s} the statistic has
-     * observed, the SAM steps and skipped steps counted so far, AE-SAM's μ and σ², and the squared norm
-     * of LookSAM's stored direction (the reuse weight of every later ERM step divides by its root). Everything
-     * else in the scratch block is rewritten by each step before it is read.
+     * observed, the SAM steps and skipped steps counted so far, AE-SAM's μ and σ², the squared norm
+     * of LookSAM's stored direction (the reuse weight of every later ERM step divides by its root) and its age
+     * (steps since it was stored: it expires with a max age). Everything else in the scratch block is rewritten by
+     * each step before it is read.
      */
     public record CarriedState(long step, long observed, long samSteps, long nonFiniteSteps, double mu, double variance,
-                               double lookSamSumSquares) {
+                               double lookSamSumSquares, long lookSamAge) {
         public CarriedState {
-            if (step < 0 || observed < 0 || samSteps < 0 || nonFiniteSteps < 0) throw new IllegalArgumentException("negative step counter");
+            if (step < 0 || observed < 0 || samSteps < 0 || nonFiniteSteps < 0 || lookSamAge < 0) {
+                throw new IllegalArgumentException("negative step counter");
+            }
+            if (lookSamAge > step) throw new IllegalArgumentException("LookSAM age " + lookSamAge + " exceeds the step counter " + step);
             if (observed > step || samSteps > step || nonFiniteSteps > step) {
                 throw new IllegalArgumentException("counters exceed the step counter " + step);
             }
@@ -382,10 +417,12 @@ public final class StepGraph implements AutoCloseable {
      */
     public CarriedState exportState() {
         checkOpen();
-        ByteBuffer b = ByteBuffer.wrap(be.readBytes(scratch(CudaBackend.S), RECORD_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+        // One read from s through the age (past the record): the age lives after LookSAM's scratch.
+        ByteBuffer b = ByteBuffer.wrap(be.readBytes(scratch(CudaBackend.S), CARRIED_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
         int c = (int) (CudaBackend.COUNTERS - CudaBackend.S), st = (int) (CudaBackend.STATS - CudaBackend.S);
         return new CarriedState(b.getLong(c), b.getLong(c + 8), b.getLong(c + 16), b.getLong(c + 24), b.getDouble(st),
-                b.getDouble(st + 8), b.getDouble((int) (CudaBackend.GV - CudaBackend.S)));
+                b.getDouble(st + 8), b.getDouble((int) (CudaBackend.GV - CudaBackend.S)),
+                b.getLong((int) (CudaBackend.LOOKSAM_AGE - CudaBackend.S)));
     }
 
     /**
@@ -398,12 +435,14 @@ public final class StepGraph implements AutoCloseable {
         if (state.step() > spec.totalSteps()) {
             throw new IllegalArgumentException("step counter " + state.step() + " is past the run's " + spec.totalSteps() + " steps");
         }
-        ByteBuffer b = ByteBuffer.allocate(RECORD_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        // The record and the scratch between it and the age are zeroed too: no step reads them before writing them.
+        ByteBuffer b = ByteBuffer.allocate(CARRIED_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         int c = (int) (CudaBackend.COUNTERS - CudaBackend.S), st = (int) (CudaBackend.STATS - CudaBackend.S);
         b.putLong(c, state.step()).putLong(c + 8, state.observed()).putLong(c + 16, state.samSteps())
                 .putLong(c + 24, state.nonFiniteSteps());
         b.putDouble(st, state.mu()).putDouble(st + 8, state.variance());
         b.putDouble((int) (CudaBackend.GV - CudaBackend.S), state.lookSamSumSquares());
+        b.putLong((int) (CudaBackend.LOOKSAM_AGE - CudaBackend.S), state.lookSamAge());
         be.uploadBytes(scratch(CudaBackend.S), b.array());
     }
 

@@ -14,7 +14,9 @@ import dev.sam4j.optim.LrSchedule;
  * between steps). The learning-rate schedule becomes a table of {@code totalSteps} values uploaded once;
  * policies that ignore {@code s} (always, never, periodic, Bernoulli) become a table of the host
  * decider's own verdicts, so the device takes exactly the host's decisions; the adaptive policy runs in
- * the decide kernel. ESAM (per-tensor random subsets, data selection) needs the host path.
+ * the decide kernel. Momentum-SAM's one pass runs at the point perturbed along the momentum arena, and LookSAM's
+ * {@code g_v} expires after its max age, both on the device. ESAM (per-tensor random subsets, data selection) and
+ * per-tensor LookSAM need the host path.
  */
 public final class DeviceDecidedStep implements AutoCloseable {
     private final StepGraph graph;
@@ -51,6 +53,8 @@ public final class DeviceDecidedStep implements AutoCloseable {
             for (int t = 0; t < verdicts.length; t++) verdicts[t] = (byte) (d.decide(t, totalSteps, Double.NaN).sam() ? 1 : 0);
         }
         double asamEta = method.perturbation() instanceof Perturbation.Adaptive a ? a.eta() : Double.NaN;
+        // Momentum-SAM: its policy is Never (sam false, no IF node); the perturbation along the momentum opens pass 1.
+        double momentumRho = method.perturbation() instanceof Perturbation.Momentum m ? m.rho() : Double.NaN;
         // The capture below must not choose convolution algorithms (cuDNN's Find runs on the GPU and cannot be
         // captured): asking for the workspace at this batch makes every layer choose them now.
         model.root().workspaceSize(cuda, batch);
@@ -64,7 +68,7 @@ public final class DeviceDecidedStep implements AutoCloseable {
         graph = StepGraph.build(cuda, new StepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,
                 lookSam, n, (float) momentumCoefficient, (float) weightDecay, nesterov, lr, totalSteps, sam, adaptive, verdicts,
                 method.perturbation().rho(), asamEta, method.lookSam() ? method.lookSamAlpha() : Double.NaN,
-                SamOptimizer.NOISE_FLOOR, lossPerExample, batch, pass1, pass2));
+                SamOptimizer.NOISE_FLOOR, method.lookSam() ? method.lookSamMaxAge() : 0, momentumRho, lossPerExample, batch, pass1, pass2));
     }
 
     private void pass(Model model, Buffer x, Buffer labels, int batch, Mode mode, CudaBackend cuda, int classes) {
@@ -97,17 +101,12 @@ public final class DeviceDecidedStep implements AutoCloseable {
     public static boolean supports(Method method) { return unsupported(method) == null; }
 
     /**
-     * Why {@code method} cannot run on the device-decided path, or null when it can: ESAM, per-tensor LookSAM,
-     * Momentum-SAM (its one-pass step is not in the graph yet) and an expiring LookSAM direction (the graph reuses
-     * {@code g_v} for as long as it exists, the spec's rule) need the host step.
+     * Why {@code method} cannot run on the device-decided path, or null when it can: ESAM and per-tensor LookSAM
+     * need the host step.
      */
     public static String unsupported(Method method) {
         if (method.lookSamPerTensor()) return "per-tensor LookSAM is not on the CUDA graph step yet";
         if (method.perturbation() instanceof Perturbation.Esam) return "ESAM draws per-tensor subsets and selects examples on the host";
-        if (method.perturbation() instanceof Perturbation.Momentum) return "Momentum-SAM is not on the CUDA graph step yet";
-        if (method.lookSam() && method.lookSamMaxAge() > 0) {
-            return "--looksam-max-age " + method.lookSamMaxAge() + " is not on the CUDA graph step yet (--looksam-max-age 0 is)";
-        }
         return null;
     }
 

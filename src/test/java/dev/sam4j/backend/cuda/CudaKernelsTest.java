@@ -269,10 +269,14 @@ class CudaKernelsTest {
         double[] randoms = new double[40];
         for (int i = 0; i < randoms.length; i++) randoms[i] = Math.exp(20 * r.nextGaussian());
         for (double q : concat(values, randoms)) {
-            // perturb_scale: the host's (float)(rho / (Math.sqrt(q) + EPS)), ASAM's scale from ‖T_w·g‖².
+            // perturb_scale: the host's (float)(rho / (Math.sqrt(q) + EPS)), ASAM's scale from ‖T_w·g‖², and with ρ negated
+            // Momentum-SAM's −ρ/(‖v‖ + EPS) from ‖v‖²; 0 at q = 0 (the zero guard: Momentum-SAM's first step, v = 0, does not
+            // perturb, as the host's vv > 0 test; for ASAM q = 0 means a zero direction, so no weight moves either way).
             write(a, q);
             cuda.k.perturbScale(a, rho, out);
-            assertEquals((float) (rho / (Math.sqrt(q) + 1e-12)), read(out, 4).getFloat(0), 0f, "perturb_scale(" + q + ")");
+            assertEquals(q > 0 ? (float) (rho / (Math.sqrt(q) + 1e-12)) : 0f, read(out, 4).getFloat(0), 0f, "perturb_scale(" + q + ")");
+            cuda.k.perturbScale(a, -0.3, out);
+            assertEquals(q > 0 ? (float) (-0.3 / (Math.sqrt(q) + 1e-12)) : 0f, read(out, 4).getFloat(0), 0f, "perturb_scale(" + q + ", -0.3)");
             for (double dot : new double[] {q, -0.75 * q, 1.0, -3e-7}) {
                 // looksam_coef: the host's axpby alpha −coef with coef = s > 0 ? dot / s : 0 (as a float; ±0 alike at s = 0).
                 write(a, dot);
@@ -308,6 +312,51 @@ class CudaKernelsTest {
                 }
             }
         }
+    }
+
+    /**
+     * looksam_vscale with g_v's age, against SamOptimizer's rule run by hand: the age is 0 after a SAM step, grows by one
+     * on each ERM step with a stored g_v (‖g_v‖² > 0) and then reuses it only while age ≤ max age (0: always); a skipped
+     * step (pass 1 or pass 2) leaves the age alone; a noise-floor g_v (norm 0) is never reused and does not age.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2, 4})
+    void lookSamAgeExpiresAsTheHostsRule(int maxAge) {
+        long a = alloc(64), out = alloc(8);
+        SplittableRandom r = new SplittableRandom(30 + maxAge);
+        long age = 0;
+        int expired = 0, reused = 0;
+        write(a + 8, 0.0);  // no g_v yet
+        cuda.uploadBytes(a + 32, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0).array());
+        for (int t = 0; t < 200; t++) {
+            boolean sam = r.nextInt(9) == 0, skip = r.nextInt(12) == 0;
+            double gv = sam && r.nextInt(4) == 0 ? 0.0 : 0.5 + r.nextDouble();  // a SAM step may store a noise-floor g_v
+            double s = 0.1 + r.nextDouble();
+            write(a, s);
+            if (sam && !skip) write(a + 8, gv);  // a SAM step stores g_v's norm (looksam_norm) before the reuse weight
+            double stored = read(a + 8, 8).getDouble(0);
+            writeInt(a + 16, sam ? 1 : 0);
+            writeInt(a + 20, skip ? 1 : 0);
+            cuda.k.lookSamVScale(a, a + 8, a + 16, 0.7, out, a + 20, a + 32, maxAge);
+            boolean fresh = true;
+            if (!skip) {
+                if (sam) {
+                    age = 0;
+                } else if (stored > 0) {
+                    age++;
+                    fresh = maxAge == 0 || age <= maxAge;
+                }
+            }
+            float want = !sam && stored > 0 && fresh ? (float) (0.7 * Math.sqrt(s) / Math.sqrt(stored)) : 0f;
+            String at = "max age " + maxAge + ", step " + t + (sam ? " SAM" : "") + (skip ? " skipped" : "");
+            assertEquals(want, read(out, 4).getFloat(0), 0f, at + ": reuse weight");
+            assertEquals(age, read(a + 32, 8).getLong(0), at + ": age");
+            if (!sam && !skip && stored > 0) {
+                if (fresh) reused++; else expired++;
+            }
+        }
+        assertTrue(reused > 0, "g_v was reused");
+        assertEquals(maxAge == 0, expired == 0, "g_v expired (" + expired + " steps) exactly when it has a max age");
     }
 
     @Test

@@ -22,8 +22,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * weights, the momentum, the AE-SAM statistic and LookSAM's stored direction {@code g_v} (and its squared norm)
  * stay bit-identical, the step's record says it was skipped and was no SAM step, and the next good batch trains
  * normally. A {@link ScriptedLayer} puts each fault in exactly: a loss that overflows under a finite gradient, an
- * infinite gradient under a finite loss, and either of those in SAM's second pass alone; on ERM, SAM, AE-SAM and
- * LookSAM, with the graph launch and with the read-back launch. A NaN pixel through a real MLP as well.
+ * infinite gradient under a finite loss, and either of those in SAM's second pass alone; on ERM, SAM, AE-SAM,
+ * LookSAM, AE-LookSAM (its g_v expiring) and Momentum-SAM (whose one pass runs at the weights perturbed along the
+ * momentum: a skip must put them back), with the graph launch and with the read-back launch. A NaN pixel through a
+ * real MLP as well.
  */
 @Tag("gpu")
 class DeviceSkipTest {
@@ -31,7 +33,8 @@ class DeviceSkipTest {
     static final int CLASSES = 4, BATCH = 8;
 
     @ParameterizedTest
-    @ValueSource(strings = {"erm:graph", "sam:graph", "aesam:graph", "sam:readback", "looksam:graph"})
+    @ValueSource(strings = {"erm:graph", "sam:graph", "aesam:graph", "sam:readback", "looksam:graph", "msam:graph", "msam:readback",
+            "aelooksam:graph"})
     void aNonFiniteStepChangesNothingOnTheDevice(String c) {
         CudaTestSupport.requireCuda();
         String method = c.split(":")[0];
@@ -93,6 +96,8 @@ class DeviceSkipTest {
             "sam, loss, graph", "sam, gradient, graph", "sam, pass2-loss, graph", "sam, pass2-gradient, graph",
             "aesam, loss, graph", "aesam, gradient, graph", "aesam, pass2-loss, graph", "aesam, pass2-gradient, graph",
             "looksam, loss, graph", "looksam, gradient, graph", "looksam, pass2-loss, graph", "looksam, pass2-gradient, graph",
+            "msam, loss, graph", "msam, gradient, graph", "msam, nan, graph", "msam, loss, readback",
+            "aelooksam, gradient, graph", "aelooksam, pass2-loss, graph",
             "sam, loss, readback", "aesam, loss, readback", "aesam, pass2-loss, readback", "looksam, pass2-gradient, readback"})
     void aFaultyStepLeavesTheWholeStepStateAsItWas(String method, String fault, String launch) {
         CudaTestSupport.requireCuda();

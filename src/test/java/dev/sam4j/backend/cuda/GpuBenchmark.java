@@ -203,7 +203,7 @@ public final class GpuBenchmark {
     }
 
     static double hostPath(CudaBackend cuda, String name, Map<String, Object> r) {
-        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamMaxAge(0).build());
+        Method method = Method.of(name, Method.Hyper.defaults());
         try (Model model = Models.build("mlp", INPUT, CLASSES, cuda, BATCH, 1)) {
             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(cuda, CLASSES, BATCH);
             Sgd sgd = new Sgd(cuda, model.paramCount(), 0.9, 5e-4, false);
@@ -234,7 +234,7 @@ public final class GpuBenchmark {
     }
 
     static double graphPath(CudaBackend cuda, String name, Map<String, Object> r) {
-        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamMaxAge(0).build());
+        Method method = Method.of(name, Method.Hyper.defaults());
         try (Model model = Models.build("mlp", INPUT, CLASSES, cuda, BATCH, 1)) {
             Buffer x = cuda.allocate((long) BATCH * INPUT.size()), y = cuda.allocate(BATCH);
             float[][] b = batch(new SplittableRandom(5));
@@ -287,7 +287,7 @@ public final class GpuBenchmark {
     }
 
     static double resnetGraph(CudaBackend cuda, String name, Map<String, Object> r) {
-        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamMaxAge(0).build());
+        Method method = Method.of(name, Method.Hyper.defaults());
         try (Model model = Models.build("resnet18", IMAGE, CLASSES, cuda, BATCH, 1)) {
             Buffer x = cuda.allocate((long) BATCH * IMAGE.size()), y = cuda.allocate(BATCH);
             SplittableRandom rnd = new SplittableRandom(5);

@@ -30,14 +30,21 @@ import org.junit.jupiter.params.provider.ValueSource;
  * after every step must be the same; at the end also the momentum, LookSAM's {@code g_v} and its norm, the SAM and
  * skipped step counts and the AE statistic. Both sides run the same kernels on the same values, so everything is
  * compared bit for bit, except the mean losses, which the device adds in another order (within 1e-12 on a GPU).
+ * AE-LookSAM runs with its default max age of {@code g_v} (4, which the sequence must make expire) and with 0 (the
+ * spec: never expires); Momentum-SAM (one pass, at {@code w − ρ·m/‖m‖}) meets the pass-1 faults only.
  */
 @Tag("gpu")
 class HostDeviceStepAgreementTest {
-    static final int CLASSES = 3, BATCH = 4, STEPS = 30, SIZE_A = 6, SIZE_B = 4;
+    static final int CLASSES = 3, BATCH = 4, QUIET = 9, STEPS = QUIET + 30, SIZE_A = 6, SIZE_B = 4;
 
-    /** What happens at each step: a fault, a noise-floor case or nothing; k = 3 puts LookSAM's SAM steps on multiples of 3. */
+    /**
+     * What happens at each step: a fault, a noise-floor case or nothing; k = 3 puts LookSAM's SAM steps on multiples of 3.
+     * The first {@code QUIET} steps (a multiple of 3) have shrinking gradients: after AE-SAM's SAM step 0 they are ERM
+     * steps, where AE-LookSAM's {@code g_v} grows older than its max age.
+     */
     static String event(int t) {
-        return switch (t) {
+        if (t < QUIET) return "quiet";
+        return switch (t - QUIET) {
             case 4 -> "loss";
             case 7 -> "gradient";
             case 10 -> "nan";
@@ -51,11 +58,16 @@ class HostDeviceStepAgreementTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"erm", "sam", "asam", "sssam", "looksam", "aesam", "aelooksam"})
-    void hostAndDeviceStepsAgreeRecordForRecord(String name) {
+    @ValueSource(strings = {"erm", "sam", "asam", "sssam", "looksam", "aesam", "aelooksam", "aelooksam:0", "msam"})
+    void hostAndDeviceStepsAgreeRecordForRecord(String which) {
         CudaTestSupport.requireCuda();
         boolean gpu = CudaTestSupport.realGpu();
-        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).sssamP(0.6).lookSamMaxAge(0).build());
+        String name = which.split(":")[0];
+        Method.Hyper.Builder hyper = Method.Hyper.defaults().toBuilder().lookSamK(3).sssamP(0.6);
+        if (which.contains(":")) hyper.lookSamMaxAge(Integer.parseInt(which.split(":")[1]));
+        Method method = Method.of(name, hyper.build());
+        int maxAge = method.lookSamMaxAge();
+        if (which.equals("aelooksam")) assertEquals(4, maxAge, "AE-LookSAM's default max age");
         LrSchedule lr = new LrSchedule.Cosine(0.05, 2);
         ScriptedLayer hostNet = new ScriptedLayer(CLASSES, SIZE_A, SIZE_B), graphNet = new ScriptedLayer(CLASSES, SIZE_A, SIZE_B),
                 readNet = new ScriptedLayer(CLASSES, SIZE_A, SIZE_B);
@@ -80,16 +92,18 @@ class HostDeviceStepAgreementTest {
                  DeviceDecidedStep read = new DeviceDecidedStep(readModel, x, y, BATCH, method, lr, STEPS, 0.9, 5e-4, false, 9)) {
                 SplittableRandom r = new SplittableRandom(21);
                 SamOptimizer.StepResult[] results = new SamOptimizer.StepResult[STEPS];
-                int secondPassFaults = 0, floors = 0;
+                int secondPassFaults = 0, floors = 0, expired = 0;
+                long age = 0;  // g_v's age by the host's rule, to see that the sequence makes it expire
                 for (int t = 0; t < STEPS; t++) {
                     String e = event(t);
                     // Fault and floor steps get a large gradient, so that AE-SAM's statistic calls them sharp (SAM steps).
-                    double scale = e.equals("none") ? 0.1 * Math.exp(0.5 * r.nextGaussian()) : 1.0;
+                    double scale = e.equals("quiet") ? 0.3 * Math.pow(0.7, t) : e.equals("none") ? 0.1 * Math.exp(0.5 * r.nextGaussian()) : 1.0;
                     StepScript sc = StepScript.good(r, BATCH, CLASSES, hostNet.size(), scale);
                     sc = switch (e) {
                         case "parallel" -> sc.withParallelSamGradient(1.3, 0);
                         case "nearly-parallel" -> sc.withParallelSamGradient(1.5, 3e-6);
                         case "orthogonal-part" -> sc.withParallelSamGradient(1.5, 1e-3);
+                        case "quiet" -> sc;
                         default -> sc.with(e, CLASSES);
                     };
                     sc.applyTo(hostNet);
@@ -106,6 +120,10 @@ class HostDeviceStepAgreementTest {
                     SamOptimizer.StepResult h = results[t];
                     if (h.skipped() && e.startsWith("pass2")) secondPassFaults++;
                     if (h.sam() && e.contains("parallel") && host.lookSamDirection() != null && host.lookSamDirectionNorm() == 0) floors++;
+                    if (method.lookSam() && !h.skipped()) {
+                        if (h.sam()) age = 0;
+                        else if (host.lookSamDirectionNorm() > 0 && ++age > maxAge && maxAge > 0) expired++;
+                    }
                 }
                 compare(name + " graph", results, graph.readHistory(graphHistory, STEPS), gpu);
                 compare(name + " read-back", results, read.readHistory(readHistory, STEPS), gpu);
@@ -117,6 +135,7 @@ class HostDeviceStepAgreementTest {
                 for (DeviceDecidedStep d : List.of(graph, read)) {
                     StepGraph.CarriedState ds = d.exportState();
                     assertEquals(STEPS, ds.step());
+                    assertEquals(hs.lookSamAge(), ds.lookSamAge(), name + ": g_v's age");
                     assertEquals(hs.samSteps(), ds.samSteps(), name + ": SAM steps");
                     assertEquals(hs.skippedSteps(), ds.nonFiniteSteps(), name + ": skipped steps");
                     if (name.startsWith("ae")) {
@@ -131,8 +150,10 @@ class HostDeviceStepAgreementTest {
                 }
                 // The sequence must have exercised what it is for.
                 assertEquals(3, hs.skippedSteps() - secondPassFaults, name + ": the three first-pass faults are skipped");
-                if (!name.equals("erm")) assertTrue(secondPassFaults > 0, name + ": no second-pass fault met a SAM step");
+                if (!name.equals("erm") && !name.equals("msam")) assertTrue(secondPassFaults > 0, name + ": no second-pass fault met a SAM step");
                 if (name.equals("looksam") || name.equals("aelooksam")) assertEquals(2, floors, name + ": noise-floor steps");
+                if (method.lookSam()) assertEquals(maxAge > 0, expired > 0, which + ": g_v expired on " + expired + " steps");
+                if (name.equals("msam")) assertEquals(0, hs.samSteps(), "Momentum-SAM takes one pass per step");
             }
         }
     }

@@ -33,7 +33,7 @@ class StepGraphTest {
     static final int CLASSES = 10, BATCH = 16, STEPS = 12;
 
     @ParameterizedTest
-    @ValueSource(strings = {"erm", "sam", "asam", "sssam", "looksam", "aesam", "aelooksam"})
+    @ValueSource(strings = {"erm", "sam", "asam", "sssam", "looksam", "aesam", "aelooksam", "msam"})
     void graphHostAndOptimizerAgree(String name) {
         int width = CudaTestSupport.realGpu() ? 512 : 64;
         agree(name, cuda -> new Model(Models.mlp(INPUT, CLASSES, width, 2), INPUT, CLASSES, cuda, BATCH, 7), INPUT, BATCH, 0.05, 1e-5);
@@ -56,7 +56,7 @@ class StepGraphTest {
 
     private void agree(String name, Function<CudaBackend, Model> make, Shape input, int batch, double peakLr, double tol) {
         CudaTestSupport.requireCuda();
-        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).esamSds(false).lookSamMaxAge(0).build());
+        Method method = Method.of(name, Method.Hyper.defaults().toBuilder().lookSamK(3).esamSds(false).build());
         LrSchedule lr = new LrSchedule.Cosine(peakLr, 2);
         int BATCH = batch;
         Shape INPUT = input;

@@ -25,7 +25,8 @@ class CudaTrainerBitIdentityTest {
         TrainConfig.Builder b = RunDigest.small(k[1]).device("cuda").out(dir);
         switch (k[0]) {
             case "graph", "readback", "host" -> b.cudaStep(k[0]);
-            // the specification's AE-LookSAM (g_v never expires), as the graph step ran it before --looksam-max-age
+            // the specification's AE-LookSAM (g_v never expires), as the graph step ran it before --looksam-max-age;
+            // graph.aelooksam is the default (g_v expires after 4 steps without a SAM step)
             case "graph-spec" -> b.cudaStep("graph").hyper(RunDigest.small(k[1]).build().hyper().toBuilder().lookSamMaxAge(0).build());
             case "resume-graph" -> b.cudaStep("graph");
             case "syninput-graph" -> b.cudaStep("graph").input("synthetic");
@@ -37,7 +38,7 @@ class CudaTrainerBitIdentityTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"graph.erm", "graph.sam", "graph.asam", "graph.sssam", "graph.looksam", "graph.aesam",
-            "graph-spec.aelooksam", "readback.aesam", "readback.sssam", "host.aesam", "host.esam", "host.msam", "resume-graph.aesam",
+            "graph-spec.aelooksam", "graph.aelooksam", "graph.msam", "readback.aesam", "readback.sssam", "host.aesam", "host.esam", "host.msam", "resume-graph.aesam",
             "resume-graph.looksam", "syninput-graph.aesam", "partial-host.aesam"})
     void sameDigestAsRecorded(String kase, @TempDir Path dir) {
         CudaTestSupport.requireStandIn("the digests are of the stand-ins' arithmetic");

@@ -97,22 +97,17 @@ final class VectorOps {
      * in float. The order per column is fixed, so splitting columns across threads cannot change a bit.
      */
     static void sumRows(float[] m, int mo, int rows, int cols, int c0, int c1, float[] out, int oo) {
-        // Row by row into out, not a vector accumulator carried down each column: at 128 bits C2 kept that
-        // accumulator boxed across the inner loop (800 KB per call of 100 × 1,000; CpuBackendAllocationTest).
-        // Per column the additions are the same, 0 + m[0, c] + m[1, c] + ..., so results are unchanged.
-        int vEnd = c0 + F.loopBound(c1 - c0);
-        java.util.Arrays.fill(out, oo + c0, oo + vEnd, 0f);
-        for (int r = 0; r < rows; r++) {
-            int ro = mo + r * cols;
-            for (int c = c0; c < vEnd; c += L) {
-                FloatVector.fromArray(F, out, oo + c).add(FloatVector.fromArray(F, m, ro + c)).intoArray(out, oo + c);
-            }
-        }
-        for (int c = vEnd; c < c1; c++) {
-            float s = 0f;
-            for (int r = 0; r < rows; r++) s += m[mo + r * cols + c];
-            out[oo + c] = s;
-        }
+        // Row by row into out through add(), not a vector loop of its own: the vector code is then the
+        // small fixed-shape loop that add#12 and addRowBias#17 already keep in registers, compiled once,
+        // whether C2 inlines it here or calls it. A vector loop nested inside this method's row loop was
+        // sometimes compiled with its vector boxed (an OSR compile, or a compile whose Vector API calls
+        // were not all inlined), 0.8 MB per call of 100 × 1,000 at 128 bits (CpuBackendAllocationTest
+        // under load). Per column the additions stay 0 + m[0, c] + m[1, c] + ... in float, in the vector
+        // body and add()'s scalar tail alike, so no result changes.
+        int n = c1 - c0;
+        if (n <= 0) return;
+        java.util.Arrays.fill(out, oo + c0, oo + c1, 0f);
+        for (int r = 0; r < rows; r++) add(out, oo + c0, m, mo + r * cols + c0, out, oo + c0, n);
     }
 
     // ---- reductions (double accumulation, fixed order) ----

@@ -116,4 +116,28 @@ public final class Evaluator {
             }
         }
     }
+    /**
+     * A training run's test loss and accuracy after an epoch: with BatchNorm in {@link Mode#EVAL}, in order, without
+     * augmentation, through the trainer's own input buffers ({@code logitsHost}: {@code [maxBatch, classes]}).
+     */
+    static double[] testLossAndAccuracy(Backend backend, Model model, SoftmaxCrossEntropy loss, Dataset test, int batchSize,
+                                        Normalization normalization, Buffer xBuf, Buffer labelBuf, float[] logitsHost) {
+        int classes = test.classes();
+        double lossSum = 0;
+        long correct = 0;
+        try (BatchLoader loader = BatchLoader.forEval(test, batchSize, normalization);
+             BatchLoader.Epoch it = loader.epoch(0)) {
+            BatchLoader.Batch batch;
+            while ((batch = it.next()) != null) {
+                int n = batch.n();
+                backend.upload(batch.x(), 0, xBuf, n * test.exampleSize());
+                backend.upload(batch.labels(), 0, labelBuf, n);
+                Buffer logits = model.forward(xBuf, n, Mode.EVAL);
+                lossSum += loss.forward(logits, labelBuf, n) * n;
+                backend.download(logits, logitsHost, 0, n * classes);
+                correct += BatchClosure.countCorrect(logitsHost, batch.labels(), n, classes);
+            }
+        }
+        return new double[] {lossSum / test.size(), correct / (double) test.size()};
+    }
 }

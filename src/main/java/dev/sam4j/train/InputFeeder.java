@@ -1,5 +1,6 @@
 package dev.sam4j.train;
 
+import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.InputPipeline;
 import dev.sam4j.data.BatchLoader;
@@ -94,5 +95,28 @@ final class InputFeeder implements AutoCloseable {
     @Override public void close() {
         finishEpoch();
         pipeline.close();
+    }
+    /** {@code --input synthetic}: the first batch of epoch 0, reused by every step (no loading or copying). */
+    record Synthetic(float[] x, float[] labels, int n) {
+        static Synthetic firstBatch(BatchLoader loader, int exampleSize) {
+            try (BatchLoader.Epoch it = loader.epoch(0)) {
+                BatchLoader.Batch b = it.next();
+                int n = b.n();
+                return new Synthetic(java.util.Arrays.copyOf(b.x(), n * exampleSize), java.util.Arrays.copyOf(b.labels(), n), n);
+            }
+        }
+
+        /**
+         * Puts the batch in place, at every epoch start, not once: the evaluation after each epoch uses the same input
+         * buffers. The host step's {@code closure} takes it; on the graph paths (no closure) it goes to the device.
+         */
+        void put(Backend backend, Buffer xBuf, Buffer labelBuf, BatchClosure closure, int exampleSize) {
+            if (closure == null) {
+                backend.upload(x, 0, xBuf, n * exampleSize);
+                backend.upload(labels, 0, labelBuf, n);
+            } else {
+                closure.load(x, labels, n);
+            }
+        }
     }
 }

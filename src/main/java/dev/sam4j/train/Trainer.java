@@ -19,7 +19,6 @@ import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
 import dev.sam4j.optim.sam.DeviceDecidedStep;
 import dev.sam4j.optim.sam.Method;
-import dev.sam4j.optim.sam.Perturbation;
 import dev.sam4j.optim.sam.SamOptimizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,16 +64,12 @@ public final class Trainer implements AutoCloseable {
     private final Sgd sgd;
     private final SamOptimizer optimizer;      // the host-driven step; null on the CUDA graph paths
     private final DeviceDecidedStep deviceStep; // the CUDA graph step, or null
-    private final boolean readback;             // device step with the decision read back each step
-    private final Buffer history;               // [stepsPerEpoch · RECORD_FLOATS] device step records, or null
     private final String stepPath;
     private final Normalization normalization;
     private final boolean augment;
     private final int maxBatch;
     private final Buffer xBuf;      // [maxBatch, C, H, W]
     private final Buffer labelBuf;  // [maxBatch] class indices as floats
-    private final Buffer subsetXBuf;     // [maxBatch, C, H, W] ESAM's selected examples (pass 2 only)
-    private final Buffer subsetLabelBuf; // [maxBatch]
     private final float[] logitsHost; // [maxBatch, classes]
     private final Path checkpointFile;   // RUN_DIR/checkpoint.safetensors, or null (no run directory)
     private volatile boolean stopRequested;
@@ -128,48 +123,19 @@ public final class Trainer implements AutoCloseable {
             Method method = Method.of(config.optimizer(), config.hyper());
             this.xBuf = backend.allocate((long) maxBatch * train.exampleSize());
             this.labelBuf = backend.allocate(maxBatch);
-            boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host");
-            if (graph && !DeviceDecidedStep.supports(method)) {
-                throw new IllegalArgumentException("--optimizer " + method.name() + ": " + DeviceDecidedStep.unsupported(method)
-                        + "; use --cuda-step host on CUDA");
-            }
-            if (graph && config.keepLastBatch()) {
-                throw new IllegalArgumentException("--keep-last-batch: the CUDA graph step trains on full batches only; use --cuda-step host on CUDA");
-            }
-            if (!graph && !config.keepLastBatch() && train.size() < config.batchSize()) {
-                throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
-                        + train.size() + "), and the partial last batch is dropped: lower it or add --keep-last-batch");
-            }
-            if (graph && train.size() < config.batchSize()) {
-                throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
-                        + train.size() + "); the CUDA graph step needs full batches");
-            }
-            this.readback = graph && config.cudaStep().equals("readback");
-            if (graph) {
-                this.optimizer = null;
-                this.deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, config.batchSize(), method,
-                        LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), totalSteps(true)), totalSteps(true),
-                        config.momentum(), config.weightDecay(), config.nesterov(), config.seed());
-                this.history = backend.allocate((long) stepsPerEpoch(true) * StepGraph.RECORD_FLOATS);
-                this.stepPath = readback ? "CUDA step graph, SAM decision read back by the host each step"
-                        : "CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step)";
-            } else {
-                this.optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed());
-                this.deviceStep = null;
-                this.history = null;
-                this.stepPath = "host-driven step";
-            }
-            boolean sds = method.perturbation() instanceof Perturbation.Esam e && e.sds() && optimizer != null;
-            this.subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;
-            this.subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
             this.logitsHost = new float[maxBatch * train.classes()];
             this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
             this.accounting = new StepAccounting(config, listeners, checkpointFile);
-            this.closure = optimizer == null ? null : new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf,
-                    subsetLabelBuf, logitsHost, train.exampleSize(), train.classes(), config.batchSize());
-            this.path = deviceStep != null ? new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting)
-                    : new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch());
-            if (config.deterministic() && backend.algorithmChoices() != null && net.usesSpatialOps()) chooseEveryAlgorithm(method);
+            StepPaths.Built built = StepPaths.create(config, train, backend, model, loss, sgd, method, xBuf, labelBuf,
+                    logitsHost, accounting);
+            this.path = built.path();
+            this.optimizer = built.optimizer();
+            this.deviceStep = built.deviceStep();
+            this.closure = built.closure();
+            this.stepPath = built.description();
+            if (config.deterministic() && backend.algorithmChoices() != null && net.usesSpatialOps()) {
+                StepPaths.chooseEveryAlgorithm(config, train, test, built, method, model, xBuf);
+            }
             this.algorithmsFrom = recorded != null ? resumeFrom : null;
         } catch (RuntimeException | Error e) {
             // Native memory (CUDA) must not outlive a failed construction: nobody else can close it.
@@ -194,25 +160,6 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /**
-     * With {@code --deterministic}: has cuDNN choose the convolution algorithms of every batch size the run will
-     * use now (one evaluation-mode forward pass each, which changes no state), so that every checkpoint records
-     * all of them, even one written before the first short batch or the first evaluation, and a resumed run
-     * takes them all from it instead of timing some afresh. The graph step chose its batch's when it was built.
-     */
-    private void chooseEveryAlgorithm(Method method) {
-        java.util.TreeSet<Integer> sizes = new java.util.TreeSet<>();
-        int b = config.batchSize(), e = config.evalBatchSize(), rest = (int) (train.size() % b);
-        sizes.add(Math.min(b, train.size()));
-        if (!path.fullBatchesOnly() && rest > 0) sizes.add(rest);
-        if (optimizer != null && method.perturbation() instanceof Perturbation.Esam es && es.sds()) {
-            for (int n : new int[] {b, rest}) if (n > 0) sizes.add(Math.max(1, (int) Math.ceil(es.gamma() * n)));
-        }
-        sizes.add(Math.min(e, test.size()));
-        if (test.size() % e > 0) sizes.add(test.size() % e);
-        for (int n : sizes) model.forward(xBuf, n, Mode.EVAL);
-    }
-
     public Trainer addListener(TrainListener l) { listeners.add(l); return this; }
 
     public Model model() { return model; }
@@ -224,18 +171,9 @@ public final class Trainer implements AutoCloseable {
      * Steps per epoch: full batches only (a graph has one batch size, and a partial batch's {@code s_t} is not
      * comparable with a full one's, so the host drops it too), or every batch on the host with --keep-last-batch.
      */
-    public long stepsPerEpoch() { return stepsPerEpoch(path.fullBatchesOnly()); }
+    public long stepsPerEpoch() { return StepPaths.stepsPerEpoch(config, train.size(), path.fullBatchesOnly()); }
 
-    private long stepsPerEpoch(boolean fullBatchesOnly) {
-        return fullBatchesOnly ? train.size() / config.batchSize() : (train.size() + config.batchSize() - 1) / config.batchSize();
-    }
-
-    public long totalSteps() { return totalSteps(path.fullBatchesOnly()); }
-
-    private long totalSteps(boolean fullBatchesOnly) {
-        long t = stepsPerEpoch(fullBatchesOnly) * config.epochs();
-        return config.maxSteps() > 0 ? Math.min(t, config.maxSteps()) : t;
-    }
+    public long totalSteps() { return StepPaths.totalSteps(config, train.size(), path.fullBatchesOnly()); }
 
     /** Which step implementation runs ({@code host-driven step}, or one of the CUDA graph paths). */
     public String stepPath() { return stepPath; }
@@ -289,28 +227,9 @@ public final class Trainer implements AutoCloseable {
              InputFeeder feeder = deviceStep != null && !synthetic ? new InputFeeder(loader,
                      new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
                      : null) {
-            int synN = 0;
-            float[] synX = null, synLabels = null;
-            if (synthetic) {
-                // The first batch of epoch 0, reused by every step.
-                try (BatchLoader.Epoch it = loader.epoch(0)) {
-                    BatchLoader.Batch b = it.next();
-                    synN = b.n();
-                    synX = java.util.Arrays.copyOf(b.x(), synN * es);
-                    synLabels = java.util.Arrays.copyOf(b.labels(), synN);
-                }
-            }
+            InputFeeder.Synthetic syn = synthetic ? InputFeeder.Synthetic.firstBatch(loader, es) : null;
             for (int epoch = p.epoch; epoch <= config.epochs() && p.step < total; epoch++) {
-                if (synthetic) {
-                    // Put on the device at every epoch start, not once: the evaluation after each epoch
-                    // uses the same input buffers.
-                    if (deviceStep != null) {
-                        backend.upload(synX, 0, xBuf, synN * es);
-                        backend.upload(synLabels, 0, labelBuf, synN);
-                    } else {
-                        closure.load(synX, synLabels, synN);
-                    }
-                }
+                if (synthetic) syn.put(backend, xBuf, labelBuf, closure, es);
                 if (!midEpoch) p.startEpoch(epoch);
                 midEpoch = false;
                 long epochStart = System.nanoTime();
@@ -330,7 +249,7 @@ public final class Trainer implements AutoCloseable {
                         int n;
                         if (synthetic) {
                             if (p.epochSteps >= stepsPerEpoch()) break;
-                            n = synN;
+                            n = syn.n();
                         } else if (feeder != null) {
                             InputPipeline.Slot slot = feeder.next();
                             if (slot == null) break;
@@ -410,26 +329,9 @@ public final class Trainer implements AutoCloseable {
         accounting.checkpointed(p.step);
     }
 
-
     /** Test loss and accuracy with BatchNorm in {@link Mode#EVAL}, in order, without augmentation. */
     public double[] evaluate() {
-        int classes = test.classes();
-        double lossSum = 0;
-        long correct = 0;
-        try (BatchLoader loader = BatchLoader.forEval(test, config.evalBatchSize(), normalization);
-             BatchLoader.Epoch it = loader.epoch(0)) {
-            BatchLoader.Batch batch;
-            while ((batch = it.next()) != null) {
-                int n = batch.n();
-                backend.upload(batch.x(), 0, xBuf, n * test.exampleSize());
-                backend.upload(batch.labels(), 0, labelBuf, n);
-                Buffer logits = model.forward(xBuf, n, Mode.EVAL);
-                lossSum += loss.forward(logits, labelBuf, n) * n;
-                backend.download(logits, logitsHost, 0, n * classes);
-                correct += BatchClosure.countCorrect(logitsHost, batch.labels(), n, classes);
-            }
-        }
-        return new double[] {lossSum / test.size(), correct / (double) test.size()};
+        return Evaluator.testLossAndAccuracy(backend, model, loss, test, config.evalBatchSize(), normalization, xBuf, labelBuf, logitsHost);
     }
 
     /** Releases the step graph, the model's buffers and the backend, each even when an earlier one fails. */

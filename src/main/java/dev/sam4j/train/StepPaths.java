@@ -1,0 +1,104 @@
+package dev.sam4j.train;
+
+import dev.sam4j.backend.Backend;
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.cuda.StepGraph;
+import dev.sam4j.data.Dataset;
+import dev.sam4j.nn.Mode;
+import dev.sam4j.nn.Model;
+import dev.sam4j.nn.SoftmaxCrossEntropy;
+import dev.sam4j.optim.LrSchedule;
+import dev.sam4j.optim.Sgd;
+import dev.sam4j.optim.sam.DeviceDecidedStep;
+import dev.sam4j.optim.sam.Method;
+import dev.sam4j.optim.sam.Perturbation;
+import dev.sam4j.optim.sam.SamOptimizer;
+
+/**
+ * Chooses and builds the {@link StepPath} a run trains on: refuses, in one line each, the choices a path cannot run
+ * (a method the graph step does not support, --keep-last-batch on the graph step, a batch larger than the training
+ * set), then builds the host step ({@link SamOptimizer} and its {@link BatchClosure}) or the CUDA graph step
+ * ({@link DeviceDecidedStep} and its record history), with the one-line description the run's header shows.
+ */
+final class StepPaths {
+    private StepPaths() {}
+
+    /**
+     * The chosen path and what {@link Trainer} keeps of it: the host step's optimizer and closure (null on the graph
+     * paths), the graph step (null on the host path) and the description.
+     */
+    record Built(StepPath path, SamOptimizer optimizer, DeviceDecidedStep deviceStep, BatchClosure closure, String description) {}
+
+    /** Steps per epoch: full batches only, or every batch (the last one partial) with --keep-last-batch on the host. */
+    static long stepsPerEpoch(TrainConfig config, int trainSize, boolean fullBatchesOnly) {
+        return fullBatchesOnly ? trainSize / config.batchSize() : (trainSize + config.batchSize() - 1) / config.batchSize();
+    }
+
+    static long totalSteps(TrainConfig config, int trainSize, boolean fullBatchesOnly) {
+        long t = stepsPerEpoch(config, trainSize, fullBatchesOnly) * config.epochs();
+        return config.maxSteps() > 0 ? Math.min(t, config.maxSteps()) : t;
+    }
+
+    /**
+     * Validates the choice and builds the path. Allocates on {@code backend} (the graph step's history, ESAM's subset
+     * buffers) in the order the trainer always did, so that runs stay bit-identical.
+     */
+    static Built create(TrainConfig config, Dataset train, Backend backend, Model model, SoftmaxCrossEntropy loss, Sgd sgd,
+                        Method method, Buffer xBuf, Buffer labelBuf, float[] logitsHost, StepAccounting accounting) {
+        boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host");
+        if (graph && !DeviceDecidedStep.supports(method)) {
+            throw new IllegalArgumentException("--optimizer " + method.name() + ": " + DeviceDecidedStep.unsupported(method)
+                    + "; use --cuda-step host on CUDA");
+        }
+        if (graph && config.keepLastBatch()) {
+            throw new IllegalArgumentException("--keep-last-batch: the CUDA graph step trains on full batches only; use --cuda-step host on CUDA");
+        }
+        if (!graph && !config.keepLastBatch() && train.size() < config.batchSize()) {
+            throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
+                    + train.size() + "), and the partial last batch is dropped: lower it or add --keep-last-batch");
+        }
+        if (graph && train.size() < config.batchSize()) {
+            throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
+                    + train.size() + "); the CUDA graph step needs full batches");
+        }
+        if (graph) {
+            boolean readback = config.cudaStep().equals("readback");
+            long total = totalSteps(config, train.size(), true);
+            DeviceDecidedStep deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, config.batchSize(), method,
+                    LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total), total,
+                    config.momentum(), config.weightDecay(), config.nesterov(), config.seed());
+            Buffer history = backend.allocate(stepsPerEpoch(config, train.size(), true) * StepGraph.RECORD_FLOATS);
+            String description = readback ? "CUDA step graph, SAM decision read back by the host each step"
+                    : "CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step)";
+            return new Built(new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting),
+                    null, deviceStep, null, description);
+        }
+        SamOptimizer optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed());
+        boolean sds = method.perturbation() instanceof Perturbation.Esam e && e.sds();
+        Buffer subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;   // ESAM's selected examples (pass 2 only)
+        Buffer subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
+        BatchClosure closure = new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf,
+                subsetLabelBuf, logitsHost, train.exampleSize(), train.classes(), config.batchSize());
+        return new Built(new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch()),
+                optimizer, null, closure, "host-driven step");
+    }
+
+    /**
+     * With {@code --deterministic}: has cuDNN choose the convolution algorithms of every batch size the run will
+     * use now (one evaluation-mode forward pass each, which changes no state), so that every checkpoint records
+     * all of them, even one written before the first short batch or the first evaluation, and a resumed run
+     * takes them all from it instead of timing some afresh. The graph step chose its batch's when it was built.
+     */
+    static void chooseEveryAlgorithm(TrainConfig config, Dataset train, Dataset test, Built built, Method method, Model model, Buffer xBuf) {
+        java.util.TreeSet<Integer> sizes = new java.util.TreeSet<>();
+        int b = config.batchSize(), e = config.evalBatchSize(), rest = (int) (train.size() % b);
+        sizes.add(Math.min(b, train.size()));
+        if (!built.path().fullBatchesOnly() && rest > 0) sizes.add(rest);
+        if (built.optimizer() != null && method.perturbation() instanceof Perturbation.Esam es && es.sds()) {
+            for (int n : new int[] {b, rest}) if (n > 0) sizes.add(Math.max(1, (int) Math.ceil(es.gamma() * n)));
+        }
+        sizes.add(Math.min(e, test.size()));
+        if (test.size() % e > 0) sizes.add(test.size() % e);
+        for (int n : sizes) model.forward(xBuf, n, Mode.EVAL);
+    }
+}

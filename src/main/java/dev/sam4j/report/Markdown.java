@@ -105,7 +105,7 @@ final class Markdown {
         return from.toAbsolutePath().normalize().relativize(to.toAbsolutePath().normalize()).toString().replace('\\', '/');
     }
 
-    static void machine(StringBuilder md, Path machine, Map<PlanRow, RunRecord> runs) {
+    private static void machine(StringBuilder md, Path machine, Map<PlanRow, RunRecord> runs) {
         md.append("## Machine\n\n");
         List<String> keep = List.of("Architecture", "CPU(s)", "Model name", "Thread(s) per core", "Core(s) per socket", "Socket(s)",
                 "CPU max MHz", "L2 cache", "L3 cache");
@@ -136,7 +136,7 @@ final class Markdown {
         });
     }
 
-    static void regimes(StringBuilder md, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, List<String> sections) {
+    private static void regimes(StringBuilder md, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, List<String> sections) {
         md.append("## Regimes\n\n| section | model | training examples | epochs | noise | seeds | lr, schedule, batch | runs finished |\n")
                 .append("|---|---|---|---|---|---|---|---|\n");
         for (String s : sections) {
@@ -162,11 +162,11 @@ final class Markdown {
         md.append('\n');
     }
 
-    static String num(Object o) {
+    private static String num(Object o) {
         return o instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf(d.longValue()) : String.valueOf(o);
     }
 
-    static void section(StringBuilder md, String section, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, Path plots, Path mdDir) {
+    private static void section(StringBuilder md, String section, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, Path plots, Path mdDir) {
         md.append("## Section `").append(section).append("`\n\n");
         Map<String, Map<Double, Map<String, Cell>>> cells = cells(runs, section);
         // Models and noise levels come from the plan, so a column with nothing finished still shows as not run.
@@ -225,7 +225,7 @@ final class Markdown {
             new String[] {"aesam", "sssam"}, new String[] {"aesam", "sssam-late"}, new String[] {"aelooksam", "looksam"},
             new String[] {"aelooksam", "sam"});
 
-    static void pairedTable(StringBuilder md, Map<Double, Map<String, Cell>> byNoise, Set<Double> noises) {
+    private static void pairedTable(StringBuilder md, Map<Double, Map<String, Cell>> byNoise, Set<Double> noises) {
         StringBuilder rows = new StringBuilder();
         for (String[] pr : PAIRS) {
             StringBuilder row = new StringBuilder("| " + RunRecord.displayName(pr[0]) + " − " + RunRecord.displayName(pr[1]) + " |");
@@ -257,7 +257,7 @@ final class Markdown {
     /** An ablation setting's AE-SAM runs and their equal-cost SS-SAM runs. */
     record Setting(String name, Cell ae, Cell ss, long planned) {}
 
-    static void ablation(StringBuilder md, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, Path plots, Path mdDir) {
+    private static void ablation(StringBuilder md, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, Path plots, Path mdDir) {
         md.append("## Section `ablation`: the adaptive policy against random at equal cost\n\n");
         List<PlanRow> rows = plan.stream().filter(p -> p.section().equals(ABLATION)).toList();
         if (rows.isEmpty()) return;
@@ -309,7 +309,7 @@ final class Markdown {
 
     // ---------------------------------------------------------------- run lists
 
-    static void runsList(StringBuilder md, List<PlanRow> plan, Map<PlanRow, RunRecord> runs) {
+    private static void runsList(StringBuilder md, List<PlanRow> plan, Map<PlanRow, RunRecord> runs) {
         md.append("## Runs\n\nEvery finished run the tables use (directory relative to the report root; `train` = epochs done / planned).\n\n")
                 .append("| run directory | method | noise | seed | test acc % | best acc % | SAM % | epochs | time s |\n")
                 .append("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -323,7 +323,7 @@ final class Markdown {
         md.append('\n');
     }
 
-    static void notRun(StringBuilder md, Path root, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, String command) {
+    private static void notRun(StringBuilder md, Path root, List<PlanRow> plan, Map<PlanRow, RunRecord> runs, String command) {
         List<PlanRow> missing = plan.stream().filter(p -> !runs.containsKey(p)).toList();
         md.append("## Not run\n\n");
         if (missing.isEmpty()) {

@@ -360,8 +360,6 @@ public final class StepGraph implements DeviceStepGraph {
                 b.getInt((int) CudaBackend.SKIP - base) != 0, b.getLong(c + 24));
     }
 
-
-
     /**
      * Downloads the {@link CarriedState} after the queued steps (one synchronisation: call it between steps,
      * never inside a capture).

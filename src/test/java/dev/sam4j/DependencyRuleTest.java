@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * cannot drift from the code: {@code backend ← tensor ← nn ← optim ← train ← benchmark ← cli}, {@code data}
  * beside {@code train} (below it, above {@code tensor}), {@code io} and {@code plot} depending on nothing of the
  * project, {@code report} only on them; JavaCPP ({@code org.bytedeco}) only in {@code backend.cuda}, the Vector
- * API ({@code jdk.incubator.vector}) only in {@code backend.cpu}.
+ * API ({@code jdk.incubator.vector}) only in {@code backend.cpu}; and {@code backend.cuda} itself used only by
+ * {@code backend} (which chooses the backend), so that no floor above tests for CUDA's types.
  *
  * <p>A class's dependencies are read from its constant pool (java.lang.classfile): every class it names, and every
  * type in its descriptors and generic signatures, which is what the compiler put there for each use (a call, a
@@ -56,6 +57,15 @@ class DependencyRuleTest {
     static final Map<String, String> CONFINED = Map.of(
             "org/bytedeco/", PROJECT + "backend/cuda",
             "jdk/incubator/vector/", PROJECT + "backend/cpu");
+
+    /**
+     * Packages of the project that only the named packages may use besides themselves and their subpackages:
+     * package → the packages (exactly these, not their subpackages) allowed. Only {@code backend.cuda} knows CUDA's
+     * types; {@code Backends} in {@code backend} opens the CUDA backend, and everything else reaches it through
+     * {@code Backend}'s capabilities (the device step graph among them), whatever floor it is on.
+     */
+    static final Map<String, Set<String>> SEALED = Map.of(
+            PROJECT + "backend/cuda", Set.of(PROJECT + "backend"));
 
     private static final Pattern TYPE_IN_DESCRIPTOR = Pattern.compile("L([\\w/$]+)[;<]");
 
@@ -116,6 +126,16 @@ class DependencyRuleTest {
                                 + lib.getValue().replace('/', '.') + " may use " + lib.getKey().replace('/', '.').replaceAll("\\.$", ""));
                     }
                 }
+                for (Map.Entry<String, Set<String>> sealed : SEALED.entrySet()) {
+                    String inside = sealed.getKey() + "/";
+                    if ((packageOf(used) + "/").startsWith(inside) && !(pkg + "/").startsWith(inside) && !sealed.getValue().contains(pkg)) {
+                        Set<String> who = new TreeSet<>(sealed.getValue());
+                        who.add(sealed.getKey());
+                        out.add(self.replace('/', '.') + " uses " + used.replace('/', '.') + ": only "
+                                + String.join(" and ", who.stream().map(w -> w.replace('/', '.')).toList()) + " may use "
+                                + sealed.getKey().replace('/', '.'));
+                    }
+                }
                 String usedFloor = floorOf(packageOf(used));
                 if (usedFloor == null || usedFloor.equals(floor) || allowed.contains(usedFloor)) continue;
                 out.add(self.replace('/', '.') + " uses " + used.replace('/', '.') + ": " + floor + " may not depend on "
@@ -146,7 +166,8 @@ class DependencyRuleTest {
     @Test
     void theScannerSeesAViolation() throws IOException {
         Map<String, byte[]> planted = new java.util.TreeMap<>();
-        for (Class<?> c : List.of(dev.sam4j.io.Json.class, dev.sam4j.tensor.Shape.class)) {
+        // Backends opens the CUDA backend: the one class above backend.cuda that may name it.
+        for (Class<?> c : List.of(dev.sam4j.io.Json.class, dev.sam4j.tensor.Shape.class, dev.sam4j.backend.Backends.class)) {
             String name = c.getName().replace('.', '/') + ".class";
             try (var in = c.getClassLoader().getResourceAsStream(name)) {
                 planted.put(name, in.readAllBytes());
@@ -159,11 +180,24 @@ class DependencyRuleTest {
                 m -> m.withCode(code -> code.return_())));
         byte[] vector = ClassFile.of().build(java.lang.constant.ClassDesc.of("dev.sam4j.backend.Planted"), b -> b.withField("f",
                 java.lang.constant.ClassDesc.of("jdk.incubator.vector.FloatVector"), ClassFile.ACC_STATIC));
+        // CUDA's types above the backend floor (train may use backend) and beside backend.cuda (backend.cpu is on the
+        // same floor): only the package rule on backend.cuda catches these.
+        byte[] trainCuda = ClassFile.of().build(java.lang.constant.ClassDesc.of("dev.sam4j.train.Planted"), b -> b.withField("f",
+                java.lang.constant.ClassDesc.of("dev.sam4j.backend.cuda.StepGraph"), ClassFile.ACC_STATIC));
+        byte[] cpuCuda = ClassFile.of().build(java.lang.constant.ClassDesc.of("dev.sam4j.backend.cpu.Planted"), b -> b.withMethod("m",
+                java.lang.constant.MethodTypeDesc.ofDescriptor("()Ldev/sam4j/backend/cuda/CudaBackend;"), ClassFile.ACC_STATIC,
+                m -> m.withCode(code -> code.aconst_null().areturn())));
         planted.put("dev/sam4j/io/Planted.class", bad);
         planted.put("dev/sam4j/backend/Planted.class", vector);
+        planted.put("dev/sam4j/train/Planted.class", trainCuda);
+        planted.put("dev/sam4j/backend/cpu/Planted.class", cpuCuda);
         assertEquals(List.of(
                 "dev.sam4j.backend.Planted uses jdk.incubator.vector.FloatVector: only dev.sam4j.backend.cpu may use jdk.incubator.vector",
-                "dev.sam4j.io.Planted uses dev.sam4j.tensor.Shape: io may not depend on tensor (it may use nothing of the project)"),
+                "dev.sam4j.backend.cpu.Planted uses dev.sam4j.backend.cuda.CudaBackend: only dev.sam4j.backend and dev.sam4j.backend.cuda"
+                        + " may use dev.sam4j.backend.cuda",
+                "dev.sam4j.io.Planted uses dev.sam4j.tensor.Shape: io may not depend on tensor (it may use nothing of the project)",
+                "dev.sam4j.train.Planted uses dev.sam4j.backend.cuda.StepGraph: only dev.sam4j.backend and dev.sam4j.backend.cuda"
+                        + " may use dev.sam4j.backend.cuda"),
                 violations(planted));
     }
 }

@@ -175,11 +175,14 @@ public interface Backend extends AutoCloseable {
     // backend's class, so that only the backend's own package knows its types.
 
     /**
-     * Whether the device-decided training step runs here: the whole step (both SAM passes, the policy's
-     * decision, the update) captured once as a device graph and replayed, without the host waiting for it.
-     * False by default: the step is host-driven.
+     * The device-decided training step where it runs here: the whole step (both SAM passes, the policy's
+     * decision, the update) recorded once as a device graph ({@link DeviceStepGraph}) and replayed, without the
+     * host waiting for it. Empty by default: the step is host-driven.
      */
-    default boolean runsDeviceDecidedSteps() { return false; }
+    default java.util.Optional<DeviceStepGraph.Builder> deviceStepGraphs() { return java.util.Optional.empty(); }
+
+    /** Whether the device-decided training step runs here ({@link #deviceStepGraphs} is present). */
+    default boolean runsDeviceDecidedSteps() { return deviceStepGraphs().isPresent(); }
 
     /** Bytes of device memory held by this backend's live buffers (its own tally); 0 where buffers are host memory. */
     default long deviceBytesAllocated() { return 0; }

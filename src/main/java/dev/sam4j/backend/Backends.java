@@ -4,6 +4,8 @@ import dev.sam4j.backend.cpu.CpuBackend;
 import dev.sam4j.backend.cpu.ReferenceBackend;
 import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.CudaRuntime;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.IntFunction;
 
@@ -132,6 +134,23 @@ public final class Backends {
      */
     public static boolean gpuKernelsInJar() {
         return Backends.class.getResource("/dev/sam4j/backend/cuda/kernels.fatbin") != null;
+    }
+
+    /**
+     * What {@code sam4j info} tells of CUDA, one line each: the probe's reason, whether this jar carries GPU kernels
+     * and for which targets, and where CUDA is available each device and the library versions. Here, so that
+     * only the backend floor knows the CUDA backend's types.
+     */
+    public static List<String> describeCuda() {
+        List<String> out = new ArrayList<>();
+        CudaRuntime.Availability cuda = CudaRuntime.probe();
+        out.add("cuda: " + cuda.reason());
+        out.add("  GPU kernels: " + (gpuKernelsInJar() ? "in this jar, " : "none, ") + CudaRuntime.kernelTargets());
+        if (cuda.available()) {
+            for (CudaRuntime.DeviceInfo d : CudaRuntime.devices()) out.add("  " + d.describe());
+            out.add("  " + CudaRuntime.versions());
+        }
+        return out;
     }
 
     private static boolean tf32() { return Boolean.getBoolean("sam4j.cuda.tf32"); }

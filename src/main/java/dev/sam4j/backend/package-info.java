@@ -3,5 +3,9 @@
  * against, the memory views they act on ({@link dev.sam4j.backend.Buffer}), operation geometries, and
  * the choice of backend ({@link dev.sam4j.backend.Backends}) with its logged reason, and the
  * {@link dev.sam4j.backend.InputPipeline} that moves training batches onto a backend without stalling its steps.
+ * A backend's capabilities beyond the operations are asked of {@code Backend}, never found by testing its class:
+ * among them the device-decided training step ({@link dev.sam4j.backend.DeviceStepGraph}, built through
+ * {@link dev.sam4j.backend.Backend#deviceStepGraphs()}). Only this package ({@code Backends}, which opens the chosen
+ * device) and {@code backend.cuda} itself name the CUDA backend's types.
  */
 package dev.sam4j.backend;

@@ -2,7 +2,6 @@ package dev.sam4j.cli;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
-import dev.sam4j.backend.cuda.CudaRuntime;
 import dev.sam4j.train.Version;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -24,13 +23,7 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("os: " + System.getProperty("os.name") + " " + System.getProperty("os.arch")
                 + ", " + Runtime.getRuntime().availableProcessors() + " processors, max heap "
                 + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB");
-        CudaRuntime.Availability cuda = CudaRuntime.probe();
-        System.out.println("cuda: " + cuda.reason());
-        System.out.println("  GPU kernels: " + (Backends.gpuKernelsInJar() ? "in this jar, " : "none, ") + CudaRuntime.kernelTargets());
-        if (cuda.available()) {
-            for (CudaRuntime.DeviceInfo d : CudaRuntime.devices()) System.out.println("  " + d.describe());
-            System.out.println("  " + CudaRuntime.versions());
-        }
+        for (String line : Backends.describeCuda()) System.out.println(line);
         Backends.Choice c = Backends.choose(device, threads);
         try (Backend b = c.backend()) {
             System.out.println("backend: " + b.name() + " (" + c.reason() + ")");

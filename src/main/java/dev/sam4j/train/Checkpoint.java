@@ -2,7 +2,7 @@ package dev.sam4j.train;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.StepGraph;
+import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.io.AtomicFiles;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.io.Json;
@@ -122,7 +122,7 @@ public final class Checkpoint {
      * Synchronises: call it between steps.
      */
     static void save(Path file, TrainConfig config, Model model, DeviceDecidedStep step, Progress progress) {
-        StepGraph.CarriedState st = step.exportState();
+        DeviceStepGraph.CarriedState st = step.exportState();
         SafeTensors.Writer w = begin(config, model, DEVICE, step.momentum(), step.lookSamDirection());
         w.metadata("optim.steps", Long.toString(st.step()));
         w.metadata("optim.sam_steps", Long.toString(st.samSteps()));
@@ -217,9 +217,9 @@ public final class Checkpoint {
         float[] m = tensor(c, MOMENTUM, new long[] {n}, "optimizer");
         float[] gv = lookSam ? tensor(c, LOOKSAM_DIRECTION, new long[] {n}, "LookSAM") : null;
         Progress.Meta meta = new Progress.Meta(c);
-        StepGraph.CarriedState st;
+        DeviceStepGraph.CarriedState st;
         try {
-            st = new StepGraph.CarriedState(meta.count("optim.steps"), meta.count("policy.observed"), meta.count("optim.sam_steps"),
+            st = new DeviceStepGraph.CarriedState(meta.count("optim.steps"), meta.count("policy.observed"), meta.count("optim.sam_steps"),
                     meta.count(DEVICE_NONFINITE), meta.real("policy.mu", false), meta.real("policy.variance", false),
                     lookSam ? meta.real(DEVICE_GV_SUMSQ, false) : 0,
                     // Written since g_v can expire on the graph step; older graph runs could not expire it, so its age is moot.

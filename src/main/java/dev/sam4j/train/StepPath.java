@@ -1,7 +1,7 @@
 package dev.sam4j.train;
 
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.StepGraph;
+import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.data.BatchLoader;
 import dev.sam4j.nn.Model;
 import dev.sam4j.optim.LrSchedule;
@@ -140,12 +140,12 @@ interface StepPath {
         @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {
             int count = (int) p.epochSteps - from;
             long first = p.step - count;
-            List<StepGraph.State> states = deviceStep.readHistory(history, from, count);
+            List<DeviceStepGraph.State> states = deviceStep.readHistory(history, from, count);
             long dt = System.nanoTime() - t0;
             p.epochTrainNanos += dt;
             long perStep = count == 0 ? 0 : dt / count;
             for (int i = 0; i < states.size(); i++) {
-                StepGraph.State st = states.get(i);
+                DeviceStepGraph.State st = states.get(i);
                 StepRecord rec = new StepRecord(first + i, epoch, st.loss(), st.s(), st.mu(), st.sigma(),
                         st.c(), st.sam(), schedule.lr(first + i, total), perStep, st.skipped());
                 // A skipped step: the device already skipped its update, and the later steps of the epoch ran on.

@@ -2,7 +2,7 @@ package dev.sam4j.train;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.StepGraph;
+import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.data.Dataset;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
@@ -67,7 +67,7 @@ final class StepPaths {
             DeviceDecidedStep deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, config.batchSize(), method,
                     LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total), total,
                     config.momentum(), config.weightDecay(), config.nesterov(), config.seed());
-            Buffer history = backend.allocate(stepsPerEpoch(config, train.size(), true) * StepGraph.RECORD_FLOATS);
+            Buffer history = backend.allocate(stepsPerEpoch(config, train.size(), true) * DeviceStepGraph.RECORD_FLOATS);
             String description = readback ? "CUDA step graph, SAM decision read back by the host each step"
                     : "CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step)";
             return new Built(new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting),

@@ -4,7 +4,7 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.InputPipeline;
-import dev.sam4j.backend.cuda.StepGraph;
+import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.data.Augment;
 import dev.sam4j.data.BatchLoader;
 import dev.sam4j.data.Dataset;
@@ -42,7 +42,7 @@ import java.util.List;
  * they queue steps without synchronising and read the step records back at the end of each epoch, and
  * also every {@code --checkpoint-every} steps and when a stop is requested (the launch loop stops queueing,
  * the queued steps finish, the records are read back, and the checkpoint holds exactly the steps counted).
- * Their checkpoint adds the device step's own counters and statistic ({@link StepGraph.CarriedState}); it
+ * Their checkpoint adds the device step's own counters and statistic ({@link DeviceStepGraph.CarriedState}); it
  * resumes on a graph path only, as a host-step checkpoint resumes on the host step only. They skip a step
  * whose loss or squared gradient norm, of either pass, is non-finite on the device itself (the decide kernel and
  * the second-pass check set a flag that the update kernel reads), and the host learns of it when it reads the

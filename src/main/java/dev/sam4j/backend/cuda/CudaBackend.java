@@ -14,10 +14,12 @@ import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
+import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.backend.PoolGeom;
 import java.util.IdentityHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -412,7 +414,9 @@ public final class CudaBackend implements Backend {
     };
 
     /** The step graph ({@link StepGraph}) captures and replays the whole step on this backend. */
-    @Override public boolean runsDeviceDecidedSteps() { return true; }
+    @Override public Optional<DeviceStepGraph.Builder> deviceStepGraphs() { return stepGraphs; }
+
+    private final Optional<DeviceStepGraph.Builder> stepGraphs = Optional.of(spec -> StepGraph.build(this, spec));
 
     @Override public long deviceBytesAllocated() { return allocatedBytes(); }
 

@@ -18,6 +18,7 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal;
 import static org.bytedeco.cuda.global.cudart.cudaStreamEndCapture;
 
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.DeviceStepGraph;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -61,35 +62,10 @@ import org.bytedeco.javacpp.BytePointer;
  * <p>The step's model work is given as two callbacks that only enqueue backend operations (forward,
  * loss, backward for pass 1 and pass 2); they run once each, while the stream is being captured, so they
  * must not synchronise or allocate. This class knows nothing of models or optimizers
- * ({@code dev.sam4j.optim.sam.DeviceDecidedStep} maps a model and a method onto a {@link Spec}).
+ * ({@code dev.sam4j.optim.sam.DeviceDecidedStep} maps a model and a method onto a {@link Spec}); it is the CUDA
+ * backend's {@link DeviceStepGraph}, which is all that code above the backend floor sees of it.
  */
-public final class StepGraph implements AutoCloseable {
-
-    /**
-     * What to record. Exactly one of {@code adaptive} (δ, λ1, λ2, warm-up steps) and {@code verdicts}
-     * (one SAM verdict per step, 0/1, from the host's own policy) is given; {@code sam == false} records
-     * no SAM branch at all (ERM). {@code asamEta} is NaN for the plain perturbation, {@code lookSamAlpha}
-     * NaN without LookSAM reuse; {@code lookSamNoiseFloor}: a {@code g_v} shorter than this fraction of
-     * {@code g_sam} is stored with norm 0 (never reused); {@code lookSamMaxAge}: {@code g_v} is reused on at most
-     * this many ERM steps after the SAM step that stored it (0: never expires, the spec).
-     * {@code momentumRho} is Momentum-SAM's radius (NaN otherwise): pass 1 then runs at
-     * {@code w − ρ·m/‖m‖} with {@code m} the momentum arena, and {@code sam} must be false (one pass per step).
-     */
-    public record Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
-                       Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
-                       float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
-                       double asamEta, double lookSamAlpha, double lookSamNoiseFloor, long lookSamMaxAge, double momentumRho,
-                       Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2) {
-        public Spec {
-            if (lookSamMaxAge < 0) throw new IllegalArgumentException("LookSAM max age " + lookSamMaxAge + " < 0");
-            if (!Double.isNaN(momentumRho) && (sam || !(momentumRho > 0) || Double.isInfinite(momentumRho))) {
-                throw new IllegalArgumentException("Momentum-SAM needs a finite radius > 0 and no SAM branch, got rho " + momentumRho
-                        + (sam ? " with a SAM branch" : ""));
-            }
-        }
-
-        boolean momentumSam() { return !Double.isNaN(momentumRho); }
-    }
+public final class StepGraph implements DeviceStepGraph {
 
     private final CudaBackend be;
     private final Spec spec;
@@ -297,12 +273,14 @@ public final class StepGraph implements AutoCloseable {
     // ---------------------------------------------------------------------------------- running
 
     /** One step, decided on the device: one graph launch, no host synchronisation. */
+    @Override
     public void launch() {
         checkOpen();
         CudaCheck.rt(cudaGraphLaunch(main, be.ctx.stream), "cudaGraphLaunch(step)");
     }
 
     /** One step with the decision read back by the host (one synchronisation per step); returns it. */
+    @Override
     public boolean launchHostDecided() {
         checkOpen();
         CudaCheck.rt(cudaGraphLaunch(pass1Exec, be.ctx.stream), "cudaGraphLaunch(pass 1)");
@@ -317,18 +295,29 @@ public final class StepGraph implements AutoCloseable {
     }
 
     /** Waits for the queued steps (one synchronisation). */
+    @Override
     public void synchronize() { be.readBytes(scratch(CudaBackend.COUNTERS), 8); }
 
-    /** Bytes of one step record: the scratch block from {@code s} through the step's outcome (see {@link #state()}). */
-    public static final int RECORD_BYTES = (int) (CudaBackend.SKIP + 8 - CudaBackend.S);
+    /**
+     * Bytes of one step record: the scratch block from {@code s} through the step's outcome (see {@link #state()}),
+     * {@link DeviceStepGraph#RECORD_FLOATS} floats, which history buffers are sized by.
+     */
+    public static final int RECORD_BYTES = recordBytes();
+
+    private static int recordBytes() {
+        long bytes = CudaBackend.SKIP + 8 - CudaBackend.S;
+        // The floor's constant sizes every history buffer: a scratch layout that outgrew it would copy past them.
+        if (bytes != 4L * RECORD_FLOATS) {
+            throw new IllegalStateException("step record is " + bytes + " bytes, DeviceStepGraph.RECORD_FLOATS says " + 4 * RECORD_FLOATS);
+        }
+        return (int) bytes;
+    }
 
     /** Bytes of the scratch block from {@code s} through LookSAM's age: what {@link CarriedState} is read from. */
     private static final int CARRIED_BYTES = (int) (CudaBackend.LOOKSAM_AGE + 8 - CudaBackend.S);
 
-    /** Floats a history buffer needs per recorded step. */
-    public static final int RECORD_FLOATS = RECORD_BYTES / 4;
-
     /** The device-side record of the last step (synchronises); see {@link State}. */
+    @Override
     public State state() {
         return parse(be.readBytes(scratch(CudaBackend.S), RECORD_BYTES), 0);
     }
@@ -338,6 +327,7 @@ public final class StepGraph implements AutoCloseable {
      * (a buffer of at least {@code (slot + 1)·RECORD_FLOATS} floats of this backend): no host synchronisation,
      * so a trainer can keep every step's statistic and read them back once per epoch.
      */
+    @Override
     public void recordStateTo(Buffer history, int slot) {
         checkOpen();
         long need = (long) (slot + 1) * RECORD_FLOATS;
@@ -348,10 +338,8 @@ public final class StepGraph implements AutoCloseable {
                 RECORD_FLOATS);
     }
 
-    /** Reads back the first {@code count} records of {@code history} (one synchronisation). */
-    public java.util.List<State> readHistory(Buffer history, int count) { return readHistory(history, 0, count); }
-
     /** Reads back the {@code count} records of {@code history} from slot {@code from} on (one synchronisation). */
+    @Override
     public java.util.List<State> readHistory(Buffer history, int from, int count) {
         if (count == 0) return java.util.List.of();
         if (from < 0 || count < 0 || !(history instanceof CudaBuffer h) || history.length() < (long) (from + count) * RECORD_FLOATS) {
@@ -373,48 +361,10 @@ public final class StepGraph implements AutoCloseable {
     }
 
     /**
-     * A step's record: the device step counter after it and the SAM steps so far; its {@code s}; the μ, σ and
-     * {@code c_t} its decision used (NaN for a policy without the statistic and for a step skipped before its
-     * decision, as the host's {@code Decision}); whether it was a SAM step; its mean loss; pass 2's mean loss and
-     * {@code ‖g_sam‖²} (NaN without a pass 2); whether it was {@code skipped} (nothing updated: the loss or
-     * {@code s} of pass 1, or the loss or {@code ‖g_sam‖²} of pass 2, was NaN/±Inf; a skipped step is never a SAM
-     * step); and the steps skipped so far.
-     */
-    public record State(long step, long samSteps, double s, double mu, double sigma, double c, boolean sam, double loss,
-                        double samLoss, double samSumSquares, boolean skipped, long nonFiniteSteps) {}
-
-    /**
-     * The state a step carries into the next one, which a checkpoint must hold besides the weights, the
-     * BatchNorm statistics, the momentum and LookSAM's direction: the device step counter {@code t} (it indexes
-     * the learning-rate and verdict tables and drives AE-SAM's {@code c_t}), how many {@code s} the statistic has
-     * observed, the SAM steps and skipped steps counted so far, AE-SAM's μ and σ², the squared norm
-     * of LookSAM's stored direction (the reuse weight of every later ERM step divides by its root) and its age
-     * (steps since it was stored: it expires with a max age). Everything else in the scratch block is rewritten by
-     * each step before it is read.
-     */
-    public record CarriedState(long step, long observed, long samSteps, long nonFiniteSteps, double mu, double variance,
-                               double lookSamSumSquares, long lookSamAge) {
-        public CarriedState {
-            if (step < 0 || observed < 0 || samSteps < 0 || nonFiniteSteps < 0 || lookSamAge < 0) {
-                throw new IllegalArgumentException("negative step counter");
-            }
-            if (lookSamAge > step) throw new IllegalArgumentException("LookSAM age " + lookSamAge + " exceeds the step counter " + step);
-            if (observed > step || samSteps > step || nonFiniteSteps > step) {
-                throw new IllegalArgumentException("counters exceed the step counter " + step);
-            }
-            if (!Double.isFinite(mu) || !Double.isFinite(variance) || variance < 0) {
-                throw new IllegalArgumentException("statistic must be finite with variance >= 0, got mu " + mu + ", variance " + variance);
-            }
-            if (!Double.isFinite(lookSamSumSquares) || lookSamSumSquares < 0) {
-                throw new IllegalArgumentException("LookSAM squared norm must be finite and >= 0, got " + lookSamSumSquares);
-            }
-        }
-    }
-
-    /**
      * Downloads the {@link CarriedState} after the queued steps (one synchronisation: call it between steps,
      * never inside a capture).
      */
+    @Override
     public CarriedState exportState() {
         checkOpen();
         // One read from s through the age (past the record): the age lives after LookSAM's scratch.
@@ -430,6 +380,7 @@ public final class StepGraph implements AutoCloseable {
      * a run that never stopped. The last step's record (s, σ, c, verdict, loss) is zeroed as at step 0; no step
      * reads it before writing it.
      */
+    @Override
     public void importState(CarriedState state) {
         checkOpen();
         if (state.step() > spec.totalSteps()) {
@@ -447,6 +398,7 @@ public final class StepGraph implements AutoCloseable {
     }
 
     /** SAM steps so far (synchronises). */
+    @Override
     public long samSteps() { return state().samSteps(); }
 
     private void checkOpen() {

@@ -18,9 +18,11 @@
  *       cuBLAS, convolution, pooling and BatchNorm via cuDNN ({@code CudaDnn}: descriptors and algorithms cached
  *       per shape, workspaces from the caller; deterministic algorithms only on request, recorded and reused
  *       across a resume);</li>
- *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: a captured training step whose SAM branch is a
- *       conditional graph node set on the device; the state it carries from step to step is exported and
- *       imported between steps for checkpoints.</li>
+ *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: the backend floor's {@link dev.sam4j.backend.DeviceStepGraph}
+ *       as a captured training step whose SAM branch is a conditional graph node set on the device; the state it
+ *       carries from step to step is exported and imported between steps for checkpoints.</li>
  * </ul>
+ * Nothing outside {@code dev.sam4j.backend} names these types (DependencyRuleTest): the rest of the project reaches
+ * them through {@link dev.sam4j.backend.Backend} and {@link dev.sam4j.backend.Backends}.
  */
 package dev.sam4j.backend.cuda;

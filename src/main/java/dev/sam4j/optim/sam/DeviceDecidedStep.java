@@ -1,15 +1,16 @@
 package dev.sam4j.optim.sam;
 
+import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.CudaBackend;
-import dev.sam4j.backend.cuda.StepGraph;
+import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.optim.LrSchedule;
 
 /**
- * A {@link Method} on a model, as one CUDA graph per step whose SAM branch the GPU itself decides
- * ({@link StepGraph}): the same step shape as {@link SamOptimizer}, with no host synchronisation.
+ * A {@link Method} on a model, as one device graph per step whose SAM branch the device itself decides
+ * ({@link DeviceStepGraph}, on a backend whose {@link Backend#deviceStepGraphs()} is present: the CUDA backend's
+ * graph with a conditional node): the same step shape as {@link SamOptimizer}, with no host synchronisation.
  * The batch is whatever is in {@code x} and {@code labels} when a step runs (the caller refills them
  * between steps). The learning-rate schedule becomes a table of {@code totalSteps} values uploaded once;
  * policies that ignore {@code s} (always, never, periodic, Bernoulli) become a table of the host
@@ -19,25 +20,25 @@ import dev.sam4j.optim.LrSchedule;
  * per-tensor LookSAM need the host path.
  */
 public final class DeviceDecidedStep implements AutoCloseable {
-    private final StepGraph graph;
+    private final DeviceStepGraph graph;
     private final Buffer momentum, savedWeights, savedGradient, lookSam, dLogits, lossPerExample;
 
     public DeviceDecidedStep(Model model, Buffer x, Buffer labels, int batch, Method method, LrSchedule schedule,
                              long totalSteps, double momentumCoefficient, double weightDecay, boolean nesterov, long seed) {
-        if (!(model.backend() instanceof CudaBackend cuda)) {
-            throw new IllegalArgumentException("the device-decided step needs the CUDA backend, not " + model.backend().name());
-        }
+        Backend backend = model.backend();
+        DeviceStepGraph.Builder graphs = backend.deviceStepGraphs().orElseThrow(() -> new IllegalArgumentException(
+                "the device-decided step needs a backend that runs it (the CUDA backend), not " + backend.name()));
         String why = unsupported(method);
         if (why != null) throw new UnsupportedOperationException(why + ": use the host path");
         if (totalSteps < 1 || totalSteps > Integer.MAX_VALUE) throw new IllegalArgumentException("totalSteps " + totalSteps);
         long n = model.paramCount();
         int classes = model.classes();
-        momentum = cuda.allocate(n);
-        savedWeights = cuda.allocate(n);
-        savedGradient = cuda.allocate(n);
-        lookSam = method.lookSam() ? cuda.allocate(n) : null;
-        dLogits = cuda.allocate((long) batch * classes);
-        lossPerExample = cuda.allocate(batch);
+        momentum = backend.allocate(n);
+        savedWeights = backend.allocate(n);
+        savedGradient = backend.allocate(n);
+        lookSam = method.lookSam() ? backend.allocate(n) : null;
+        dLogits = backend.allocate((long) batch * classes);
+        lossPerExample = backend.allocate(batch);
 
         float[] lr = new float[(int) totalSteps];
         for (int t = 0; t < lr.length; t++) lr[t] = (float) schedule.lr(t, totalSteps);
@@ -57,23 +58,23 @@ public final class DeviceDecidedStep implements AutoCloseable {
         double momentumRho = method.perturbation() instanceof Perturbation.Momentum m ? m.rho() : Double.NaN;
         // The capture below must not choose convolution algorithms (cuDNN's Find runs on the GPU and cannot be
         // captured): asking for the workspace at this batch makes every layer choose them now.
-        model.root().workspaceSize(cuda, batch);
+        model.root().workspaceSize(backend, batch);
         // One eager pass before capturing, so that every library kernel of the step (cuDNN's batch norm and
         // pooling above all) has been loaded and set up outside the capture, as CUDA graph capture advises.
         // It changes nothing that matters: BatchNorm is frozen (running statistics untouched), and the
         // gradients and loss scratch it writes are overwritten by every step's first pass.
-        pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, cuda, classes);
-        Runnable pass1 = () -> pass(model, x, labels, batch, Mode.TRAIN, cuda, classes);
-        Runnable pass2 = () -> pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, cuda, classes);
-        graph = StepGraph.build(cuda, new StepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,
+        pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, backend, classes);
+        Runnable pass1 = () -> pass(model, x, labels, batch, Mode.TRAIN, backend, classes);
+        Runnable pass2 = () -> pass(model, x, labels, batch, Mode.TRAIN_FROZEN_STATS, backend, classes);
+        graph = graphs.build(new DeviceStepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,
                 lookSam, n, (float) momentumCoefficient, (float) weightDecay, nesterov, lr, totalSteps, sam, adaptive, verdicts,
                 method.perturbation().rho(), asamEta, method.lookSam() ? method.lookSamAlpha() : Double.NaN,
                 SamOptimizer.NOISE_FLOOR, method.lookSam() ? method.lookSamMaxAge() : 0, momentumRho, lossPerExample, batch, pass1, pass2));
     }
 
-    private void pass(Model model, Buffer x, Buffer labels, int batch, Mode mode, CudaBackend cuda, int classes) {
+    private void pass(Model model, Buffer x, Buffer labels, int batch, Mode mode, Backend backend, int classes) {
         Buffer logits = model.forward(x, batch, mode);
-        cuda.softmaxCrossEntropy(batch, classes, logits, labels, dLogits, lossPerExample);
+        backend.softmaxCrossEntropy(batch, classes, logits, labels, dLogits, lossPerExample);
         model.backward(dLogits, batch);
     }
 
@@ -84,16 +85,16 @@ public final class DeviceDecidedStep implements AutoCloseable {
     public boolean stepHostDecided() { return graph.launchHostDecided(); }
 
     /** The device-side record of the last step (synchronises). */
-    public StepGraph.State state() { return graph.state(); }
+    public DeviceStepGraph.State state() { return graph.state(); }
 
     /** Enqueues a copy of the last step's record into slot {@code slot} of {@code history} (no synchronisation). */
     public void recordStateTo(Buffer history, int slot) { graph.recordStateTo(history, slot); }
 
     /** The first {@code count} records of {@code history} (one synchronisation). */
-    public java.util.List<StepGraph.State> readHistory(Buffer history, int count) { return graph.readHistory(history, count); }
+    public java.util.List<DeviceStepGraph.State> readHistory(Buffer history, int count) { return graph.readHistory(history, count); }
 
     /** The {@code count} records of {@code history} from slot {@code from} on (one synchronisation). */
-    public java.util.List<StepGraph.State> readHistory(Buffer history, int from, int count) {
+    public java.util.List<DeviceStepGraph.State> readHistory(Buffer history, int from, int count) {
         return graph.readHistory(history, from, count);
     }
 
@@ -116,11 +117,11 @@ public final class DeviceDecidedStep implements AutoCloseable {
     /** LookSAM's stored direction {@code g_v} (same layout as the parameters), or null without LookSAM. */
     public Buffer lookSamDirection() { return lookSam; }
 
-    /** The step state besides the arenas, after the queued steps (synchronises); see {@link StepGraph.CarriedState}. */
-    public StepGraph.CarriedState exportState() { return graph.exportState(); }
+    /** The step state besides the arenas, after the queued steps (synchronises); see {@link DeviceStepGraph.CarriedState}. */
+    public DeviceStepGraph.CarriedState exportState() { return graph.exportState(); }
 
     /** Continues from {@code state} (synchronises); the arenas are the caller's to restore. */
-    public void importState(StepGraph.CarriedState state) { graph.importState(state); }
+    public void importState(DeviceStepGraph.CarriedState state) { graph.importState(state); }
 
     @Override
     public void close() {

@@ -4,6 +4,8 @@
  * ({@link dev.sam4j.optim.sam.Perturbation}: SAM, ASAM, ESAM, and Momentum-SAM with its one-pass step), LookSAM's
  * direction reuse (with an optional max age of {@code g_v}), and the AE-SAM
  * statistic ({@link dev.sam4j.optim.sam.SharpnessStats}). Methods are named combinations
- * ({@link dev.sam4j.optim.sam.Method}).
+ * ({@link dev.sam4j.optim.sam.Method}). {@link dev.sam4j.optim.sam.DeviceDecidedStep} maps a model and a method onto
+ * the backend floor's {@link dev.sam4j.backend.DeviceStepGraph} (the whole step on the device, its SAM branch decided
+ * there), knowing no backend's types.
  */
 package dev.sam4j.optim.sam;

@@ -179,8 +179,13 @@ def markdown(title, meta, rows, tgts, by_config, unavailable, models):
            "torch.cuda.max_memory_allocated over the method's warm-up, inputs excluded.", "",
            "| model | batch | precision | method | sam4j mean ms | sam4j x ERM | sam4j MiB | PyTorch's fastest configuration "
            "| PyTorch ms | PyTorch peak MiB | sam4j / PyTorch |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = {}  # why sam4j has no line, once per reason: reason -> precisions
     for r in rows:
-        s_ms = fmt(r["sam4j_mean_ms"]) if r["sam4j_mean_ms"] is not None else f"n/a ({r['sam4j_missing']})".replace("|", "/")
+        if r["sam4j_mean_ms"] is None:
+            ps = notes.setdefault(str(r["sam4j_missing"]).replace("|", "/"), [])
+            if r["precision"] not in ps:
+                ps.append(r["precision"])
+        s_ms = fmt(r["sam4j_mean_ms"]) if r["sam4j_mean_ms"] is not None else "n/a †"
         if r["sam4j_sam_fraction"] is not None and r["optimizer"] in ADAPTIVE:
             s_ms += f" (%SAM {r['sam4j_sam_fraction']:.2f})"
         cfg = f"`{r['pytorch_config']}` of {r['pytorch_configs_compared']}" if r["pytorch_config"] else "none ran"
@@ -188,6 +193,9 @@ def markdown(title, meta, rows, tgts, by_config, unavailable, models):
         mem = fmt(r["sam4j_mb"], 1) + (" (heap)" if r["sam4j_memory"] == "heap" else "")
         md.append(f"| {r['model']} | {r['batch']} | {r['precision']} | {r['optimizer']} | {s_ms} | {fmt(r['sam4j_vs_erm'])} "
                   f"| {mem} | {cfg} | {t_ms} | {fmt(r['pytorch_peak_mb'], 1)} | {fmt(r['sam4j_over_pytorch'])} |")
+    if notes:
+        md.append("")
+        md += [f"† no sam4j line at {', '.join(ps)}: {why}" for why, ps in notes.items()]
     md += ["", "## bf16 targets", "", "| model | batch | target | limit | value | |", "|---|---|---|---|---|---|"]
     for t in tgts:
         verdict = "**met**" if t["met"] else ("not met" if t["met"] is False else f"not measured: {t['why_not_measured']}")

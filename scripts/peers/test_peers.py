@@ -251,7 +251,8 @@ class PrecisionReport(unittest.TestCase):
         doc, _, md = self.report(ours, theirs, missing=["bf16=this sam4j has no --precision"])
         r = next(r for r in doc["rows"] if r["precision"] == "bf16")
         self.assertEqual(r["sam4j_missing"], "this sam4j has no --precision")
-        self.assertIn("n/a (this sam4j has no --precision)", md)
+        self.assertIn("| n/a † |", md)
+        self.assertIn("† no sam4j line at bf16: this sam4j has no --precision", md)
         self.assertIn("not measured: no sam4j bf16 line (this sam4j has no --precision)", md)
 
 

@@ -170,7 +170,7 @@ def fmt(v, digits=2):
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
-def markdown(title, meta, rows, tgts, by_config, unavailable, models):
+def markdown(title, meta, rows, tgts, by_config, unavailable, models, missing):
     md = [f"# {title}", ""]
     md += [f"- {k}: {v}" for k, v in meta.items()]
     md += ["", "Per method, PyTorch's fastest configuration of the same precision (named); adaptive methods at "
@@ -193,6 +193,9 @@ def markdown(title, meta, rows, tgts, by_config, unavailable, models):
         mem = fmt(r["sam4j_mb"], 1) + (" (heap)" if r["sam4j_memory"] == "heap" else "")
         md.append(f"| {r['model']} | {r['batch']} | {r['precision']} | {r['optimizer']} | {s_ms} | {fmt(r['sam4j_vs_erm'])} "
                   f"| {mem} | {cfg} | {t_ms} | {fmt(r['pytorch_peak_mb'], 1)} | {fmt(r['sam4j_over_pytorch'])} |")
+    if not rows:
+        md += ["", "No timing line from either implementation."]
+        notes = {why: [p] for p, why in missing.items()}
     if notes:
         md.append("")
         md += [f"† no sam4j line at {', '.join(ps)}: {why}" for why, ps in notes.items()]
@@ -239,7 +242,7 @@ def main(argv=None):
     meta = dict(pair(s, "--meta") for s in a.meta)
     rows, by_config, unavailable, models = build(sam4j_lines, missing, pytorch_lines)
     tgts = targets(rows, models)
-    text = markdown(a.title, meta, rows, tgts, by_config, unavailable, models)
+    text = markdown(a.title, meta, rows, tgts, by_config, unavailable, models, missing)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(text)

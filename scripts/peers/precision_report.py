@@ -10,7 +10,7 @@ fraction f: PyTorch's cost there is (1 - f) x its ERM-path median + f x its SAM-
 configuration (where its own policy never took a path, the same configuration's erm or sam mean stands in),
 since each implementation's policy decides from its own statistic and their fractions differ.
 
-Writes a markdown report (the per-precision table with peak memory alongside, the issue's bf16 targets, and
+Writes a markdown report (the per-precision table with peak memory alongside, the bf16 targets (docs/BENCHMARKS.md, Targets), and
 every PyTorch configuration timed or unavailable, with the reason) and a JSON document; --fp32-lines writes
 sam4j's fp32 lines and, per model, batch and method, the line of PyTorch's fastest fp32 configuration: what
 `sam4j bench-report` pairs (it keeps one line per implementation, model, method and batch).
@@ -26,7 +26,7 @@ import sys
 PRECISIONS = ("fp32", "tf32", "bf16")
 ADAPTIVE = ("aesam", "aelooksam")
 METHOD_ORDER = ("erm", "sam", "asam", "esam", "sssam", "looksam", "aesam", "aelooksam", "msam")
-# The issue's targets, in bf16 (a benchmark, judged on a GPU run, never a timed test).
+# The mixed-precision targets, in bf16 (a benchmark, judged on a GPU run, never a timed test).
 ERM_TARGET, SAM_OVER_ERM_TARGET, AESAM_TARGET = 0.8, 2.02, 0.8
 
 
@@ -139,7 +139,7 @@ def build(sam4j_lines, missing, pytorch_lines):
 
 
 def targets(rows, models):
-    """The issue's bf16 targets per model and batch: measured, or not measured and why."""
+    """The bf16 targets per model and batch: measured, or not measured and why."""
     out = []
     get = {(r["model"], r["batch"], r["precision"], r["optimizer"]): r for r in rows}
     for model, batch in models:

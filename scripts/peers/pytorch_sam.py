@@ -48,7 +48,8 @@ PRECISION:LAYOUT:COMPILE and its lines carry "precision", "layout", "compile", "
   --configs auto: on CUDA every layout x compile mode for each --precision (eager first, then the compiled
   ones, cheapest first); on the CPU nchw eager for each --precision. Or a comma-separated list of
   PRECISION:LAYOUT:COMPILE, each field a value or * (all; * precision means each of --precision).
-cudnn.benchmark is on for every CUDA configuration (the usual setting for fixed shapes). Each configuration is
+The zero_grad / inputs trial above runs once per model and batch, in fp32 eager; its winner holds for every
+configuration. cudnn.benchmark is on for every CUDA configuration (the usual setting for fixed shapes). Each configuration is
 warmed up outside the timing (its methods one after another: model built, one SAM-path step for every method that
 can take one, then --warmup steps, at least 3 under torch.compile), then its methods are timed interleaved as
 above. A configuration that cannot run (no torch.compile in this PyTorch, TF32 on the CPU, a compile error, out

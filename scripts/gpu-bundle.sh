@@ -65,9 +65,10 @@ gzip -9 "$out/jre/lib/server/libjvm.so" || die "cannot gzip $out/jre/lib/server/
 
 cp "$here/gpu-check.sh" "$out/gpu-check.sh"
 cp "$here/bench-gpu-step" "$out/bench-gpu-step"
+cp "$here/bench-gpu-precision" "$out/bench-gpu-precision"
 mkdir -p "$out/peers"
-cp "$here/peers/pytorch_gpu_step.py" "$here/peers/pytorch_sam.py" "$out/peers/"
-chmod +x "$out/gpu-check.sh" "$out/bench-gpu-step"
+cp "$here/peers/pytorch_gpu_step.py" "$here/peers/pytorch_sam.py" "$here/peers/precision_report.py" "$out/peers/"
+chmod +x "$out/gpu-check.sh" "$out/bench-gpu-step" "$out/bench-gpu-precision"
 {
   echo "sam4j GPU check bundle, built $(date -u +%Y-%m-%dT%H:%MZ) from $(cd "$SAM4J_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "java runtime: $runtime_version (jlink'd; lib/server/libjvm.so gzipped, unpacked by gpu-check.sh)"

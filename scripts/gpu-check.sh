@@ -29,7 +29,15 @@
 #    the CPU saying why while an explicit cuda refuses in one line; cuda:1 on a host with two GPUs; and the
 #    results of the gpu tests that check these (KernelImageTest, CudnnProbeTest, CudaDeviceThreadsTest,
 #    DeterministicCudnnTest: a --deterministic convnet run resumed bit for bit);
-# 7. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
+# 7. the mixed-precision benchmark (bench-gpu-precision): ResNet-18 and WRN-28-10 at batch 128, ERM, SAM and
+#    AE-SAM, `sam4j bench --precision fp32|tf32|bf16` (fp32 only, saying so, where sam4j has no --precision)
+#    against PyTorch's configurations (NCHW / channels_last eager at each precision, bf16 AMP autocast,
+#    channels_last under torch.compile), each sam4j row against PyTorch's fastest configuration of its
+#    precision, named, with the peak device memory of both and the bf16 targets (RESULTDIR/precision.{md,json});
+#    short timings (2 warm-up + 8 timed steps), in what is left of the run's budget (GPU_CHECK_BUDGET, default
+#    570 s, the GPU machine's one ~10-minute command; at most GPU_CHECK_PRECISION_TIMEOUT, default 240 s),
+#    skipped, saying so, where under 60 s are left;
+# 8. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
 # Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
 # 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
 set -uo pipefail
@@ -60,6 +68,8 @@ unpack_runtime() {
 TEST_TIMEOUT=${GPU_CHECK_TEST_TIMEOUT:-200}
 BENCH_TIMEOUT=${GPU_CHECK_BENCH_TIMEOUT:-120}
 RESNET_TIMEOUT=${GPU_CHECK_RESNET_TIMEOUT:-240}
+PRECISION_TIMEOUT=${GPU_CHECK_PRECISION_TIMEOUT:-240}
+BUDGET=${GPU_CHECK_BUDGET:-570}
 
 lib_dirs=()
 add_dirs() {
@@ -297,6 +307,22 @@ main() {
   contact_checks || contact_rc=1
   rm -rf "$cache"
 
+  # 7. mixed precision against PyTorch at its best, in what the run's budget leaves (20 s kept for the summary).
+  local precision_rc=0 precision_s=0 left=$((BUDGET - SECONDS - 20))
+  [ "$left" -gt "$PRECISION_TIMEOUT" ] && left=$PRECISION_TIMEOUT
+  if [ ! -x "$bundle/bench-gpu-precision" ]; then
+    echo "gpu-check: precision benchmark skipped, $bundle/bench-gpu-precision is missing" | tee "$results/precision-bench.txt"
+  elif [ "$left" -lt 60 ]; then
+    echo "gpu-check: precision benchmark skipped, ${left}s of the ${BUDGET}s budget left (GPU_CHECK_BUDGET)" | tee "$results/precision-bench.txt"
+  else
+    echo "gpu-check: precision benchmark, sam4j fp32/tf32/bf16 vs PyTorch's configurations (${left}s)"
+    t0=$SECONDS
+    SAM4J_BUNDLE="$bundle" timeout --kill-after=10 $((left + 15)) "$bundle/bench-gpu-precision" "$results" "$left" 2>&1 \
+      | tee "$results/precision-bench.txt"
+    precision_rc=${PIPESTATUS[0]}
+    precision_s=$((SECONDS - t0))
+  fi
+
   {
     echo "==================== sam4j GPU check summary ===================="
     echo "bundle:  $(head -1 "$bundle/BUNDLE.txt" 2>/dev/null)"
@@ -316,11 +342,18 @@ main() {
     [ -f "$results/train.txt" ] && cat "$results/train.txt"
     echo "contact: exit $contact_rc (compute capability vs kernels, auto/cuda with and without cuDNN, cuda:1, their gpu tests)"
     [ -f "$results/contact.txt" ] && cat "$results/contact.txt"
-    echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,resnet18.json,pytorch.json,summary.txt}"
+    echo "precision: exit $precision_rc in ${precision_s}s (sam4j fp32/tf32/bf16 vs PyTorch's fastest configuration per precision)"
+    if [ -f "$results/precision.md" ]; then
+      awk '/^## Every PyTorch configuration/ { exit } /^\|/' "$results/precision.md"  # the table and the bf16 targets
+    else
+      tail -3 "$results/precision-bench.txt" 2>/dev/null
+    fi
+    echo "files:   $results/{gpu-check.log,tests.txt,junit/,bench.json,bench.txt,resnet18.json,pytorch.json,precision.md,precision.json,summary.txt}"
     echo "================================================================="
   } | tee "$results/summary.txt"
   if [ "$test_rc" -eq 124 ] || [ "$test_rc" -eq 137 ] || [ "$bench_rc" -eq 124 ] || [ "$bench_rc" -eq 137 ]; then return 124; fi
-  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$resnet_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$contact_rc" -eq 0 ] && return 0
+  [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$resnet_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$contact_rc" -eq 0 ] \
+    && [ "$precision_rc" -eq 0 ] && return 0
   for rc in "$test_rc" "$bench_rc"; do case $rc in 127 | 134) return "$rc" ;; esac; done
   return 1
 }

@@ -3,8 +3,10 @@
 
 A thin front end of pytorch_sam.py, which holds the models and the methods (written the usual PyTorch way;
 see its docstring): ResNet-18 (CIFAR style) at batch 128 on synthetic 3x32x32 inputs, SGD with momentum 0.9
-and weight decay 5e-4, eager mode, torch.backends.cudnn.benchmark = True, TF32 as asked (off by default, as
-in sam4j's benchmark). Methods erm, sam, aesam, looksam, aelooksam, timed interleaved (one step of each in
+and weight decay 5e-4, eager mode, NCHW, torch.backends.cudnn.benchmark = True, TF32 as asked (off by default,
+as in sam4j's benchmark), zero_grad(set_to_none=True). This is the fp32 eager baseline of sam4j's graph-path
+benchmark; PyTorch's faster configurations (bf16 autocast, channels_last, torch.compile) are timed by
+pytorch_sam.py --precision/--configs against `sam4j bench --precision` (bench-gpu-precision, scripts/bench). Methods erm, sam, aesam, looksam, aelooksam, timed interleaved (one step of each in
 turn); mean ms/step after warm-up (the mean, since a mixed method's median hides its SAM steps) and images/s.
 With --sam4j FILE (sam4j's resnet18 benchmark JSON) it also prints the sam4j/PyTorch ratio per method.
 
@@ -50,8 +52,9 @@ def main():
           f"{args.batch}, 3x32x32, mean of {args.steps} after {args.warmup}, methods interleaved")
     results = {}
     try:
+        dc = pytorch_sam.DeviceConfig("tf32" if args.tf32 else "fp32", "nchw", "none")
         lines = pytorch_sam.bench("resnet18", list(METHODS), (3, 32, 32), 10, args.batch, args.warmup, args.steps,
-                                  torch.device(args.device), 1)
+                                  torch.device(args.device), 1, {"set_to_none": True, "inputs": "randn"}, dc=dc)
     except Exception as e:
         print(f"  pytorch FAILED: {e}")
         lines = []

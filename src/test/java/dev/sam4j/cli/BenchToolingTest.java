@@ -173,6 +173,24 @@ class BenchToolingTest {
         return null;
     }
 
+    /**
+     * The peer's device configurations (bf16 autocast, channels_last, torch.compile with stand-ins for it, TF32 and
+     * CUDA graphs unavailable on the CPU, a compile failure or time-out reported, not fatal) and precision_report.py's
+     * choice of PyTorch's fastest configuration per precision: scripts/peers/test_peers.py, on the CPU.
+     */
+    @Test
+    void peerDeviceConfigurationsAndPrecisionReport() throws Exception {
+        Path tests = Path.of("scripts/peers/test_peers.py").toAbsolutePath();
+        assumeTrue(Files.isRegularFile(tests), "run from the project root");
+        String py = pythonWithTorch();
+        assumeTrue(py != null, "no python with torch ($PYTHON, python3 on PATH, /usr/bin/python3)");
+        Process p = new ProcessBuilder(py, tests.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(180, TimeUnit.SECONDS), "peer tests timed out");
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("OK"), out);
+    }
+
     /** The PyTorch peer's lines are what the report reads (skipped where python3 with torch is missing). */
     @Test
     void pytorchPeerLinesAreReadable(@TempDir Path dir) throws Exception {
@@ -193,6 +211,9 @@ class BenchToolingTest {
             assertTrue(((Number) l.get("mean_ms")).doubleValue() > 0, l.toString());
             // the configuration the trial chose is named, and it is one of those tried
             assertTrue(((Map<?, ?>) l.get("trial_ms")).containsKey(l.get("peer_config")), l.toString());
+            // and the device configuration: fp32 eager NCHW unless --precision / --configs ask for more
+            assertEquals("fp32:nchw:none", l.get("config"), l.toString());
+            assertEquals(Boolean.TRUE, l.get("available"), l.toString());
         }
         // Same architectures: the parameter counts match sam4j's models.
         // (JsonReader reads integral numbers as Long: compare as long; the double comparison here had never run

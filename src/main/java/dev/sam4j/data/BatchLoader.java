@@ -80,6 +80,8 @@ public final class BatchLoader implements AutoCloseable {
     private final int decodeThreads;                  // streamed sets: threads reading one batch's examples
     private final byte[] staging;                     // streamed sets: [B·C·H·W] bytes of the batch being filled; else null
     private ExecutorService decoders;                 // started on the first streamed batch with decodeThreads > 1
+    // The pool's threads, joined by close(): a terminated pool's threads may still be exiting.
+    private final List<Thread> decoderThreads = new java.util.concurrent.CopyOnWriteArrayList<>();
     private Thread worker;                            // started on the first epoch; null when synchronous
     private Epoch current;
     private boolean closed;
@@ -177,6 +179,8 @@ public final class BatchLoader implements AutoCloseable {
             while (true) {
                 try {
                     decoders.awaitTermination(30, TimeUnit.SECONDS);
+                    // awaitTermination returns once the last task is done, while its thread may still be exiting.
+                    for (Thread t : decoderThreads) t.join(TimeUnit.SECONDS.toMillis(30));
                     break;
                 } catch (InterruptedException e) {
                     interrupted = true;
@@ -273,7 +277,11 @@ public final class BatchLoader implements AutoCloseable {
             int id = THREAD_IDS.incrementAndGet();
             AtomicInteger k = new AtomicInteger();
             decoders = Executors.newFixedThreadPool(decodeThreads,
-                    r -> Thread.ofPlatform().daemon().name("sam4j-decoder-" + id + "-" + k.incrementAndGet()).unstarted(r));
+                    r -> {
+                        Thread t = Thread.ofPlatform().daemon().name("sam4j-decoder-" + id + "-" + k.incrementAndGet()).unstarted(r);
+                        decoderThreads.add(t);
+                        return t;
+                    });
         }
         AtomicInteger next = new AtomicInteger();
         List<Callable<Void>> tasks = new ArrayList<>(threads);

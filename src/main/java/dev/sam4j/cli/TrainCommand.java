@@ -273,12 +273,73 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /**
+     * One rank of a launched job (torchrun, Slurm, {@code sam4j launch}): the rendezvous, then the data-parallel trainer
+     * over TCP. Rank 0 reports and writes the run directory; a failure here is told to every rank (one line naming
+     * this rank), and a failure elsewhere ends this rank with the line naming that one.
+     */
+    private Integer trainAsRank(TrainConfig cfg, boolean resuming, dev.sam4j.parallel.LaunchEnv env, boolean terminal) {
+        if (cfg.ranks() > 1) {
+            throw new IllegalArgumentException("--ranks " + cfg.ranks() + ": this process is rank " + env.rank() + " of a job of "
+                    + env.worldSize() + " launched by " + env.source() + "; use one or the other");
+        }
+        if (cfg.batchSize() % env.worldSize() != 0) {
+            throw new IllegalArgumentException("--batch-size: the global batch " + cfg.batchSize() + " does not divide by the world size "
+                    + env.worldSize() + " (each rank takes batch-size / world size examples a step)");
+        }
+        long timeout = seconds("SAM4J_RENDEZVOUS_TIMEOUT_S", 120), opTimeout = seconds("SAM4J_COLLECTIVE_TIMEOUT_S", 0);
+        try (dev.sam4j.parallel.TcpCollective group = dev.sam4j.parallel.TcpCollective.join(env, timeout * 1000, opTimeout * 1000)) {
+            try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null, group);
+                 RunWriter writer = env.rank() == 0 ? new RunWriter(cfg.out()) : null;
+                 Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
+                if (writer != null) trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
+                RunSummary s = trainer.run();
+                // Every rank's own line: the ranks' weights must be the same bits, and this shows that they are.
+                System.out.println("rank " + env.rank() + " of " + env.worldSize() + ": final weights digest " + digest(trainer.model().downloadParams()));
+                if (env.rank() == 0) {
+                    System.out.println("run directory: " + cfg.out());
+                    if (s.interrupted()) System.out.println("checkpoint written; continue with the same launch and train --resume " + cfg.out());
+                }
+                return s.interrupted() ? 130 : s.steps() > 0 ? 0 : 1;
+            } catch (RuntimeException | Error e) {
+                if (!(e instanceof dev.sam4j.parallel.CollectiveException)) group.abort(e);
+                throw e;
+            }
+        }
+    }
+
+    /** SHA-256 of the weights' float bits, in hex (the first 16 digits). */
+    static String digest(float[] w) {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * w.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(w);
+            return java.util.HexFormat.of().formatHex(md.digest(b.array())).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long seconds(String variable, long otherwise) {
+        String v = System.getenv(variable);
+        if (v == null) return otherwise;
+        try {
+            long s = Long.parseLong(v.trim());
+            if (s < 0) throw new NumberFormatException();
+            return s;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(variable + "=" + v + ": must be a whole number of seconds >= 0");
+        }
+    }
+
+    /**
      * Runs {@code cfg} with Ctrl-C handling: the first interrupt finishes the current step, writes a checkpoint
      * and exits 130; a second one exits at once (the checkpoint on disk is the previous, complete one, since
      * checkpoints are replaced atomically). Exit codes: 0 done, 130 interrupted, 1 no step ran.
      */
     private Integer train(TrainConfig cfg, boolean resuming) {
         boolean terminal = System.console() != null && System.console().isTerminal();
+        dev.sam4j.parallel.LaunchEnv launched = dev.sam4j.parallel.LaunchEnv.from(System.getenv());
+        if (launched != null && launched.worldSize() > 1) return trainAsRank(cfg, resuming, launched, terminal);
         if (cfg.ranks() > 1) {
             try (LocalRanks ranks = new LocalRanks(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null);
                  RunWriter writer = new RunWriter(cfg.out()); Interrupts interrupts = Interrupts.install(ranks::requestStop)) {

@@ -41,5 +41,8 @@ public interface Collective extends AutoCloseable {
      */
     void abort(Throwable cause);
 
+    /** For the run's header: how many ranks, and how they are joined. */
+    default String describe() { return worldSize() + " data-parallel ranks"; }
+
     @Override void close();
 }

@@ -140,6 +140,8 @@ public final class InProcessGroup {
 
         @Override public void close() {}
 
+        @Override public String describe() { return world + " data-parallel ranks in this process (threads)"; }
+
         private float[] slot(int m) {
             if (slots[rank].length < m) slots[rank] = new float[m];
             return slots[rank];

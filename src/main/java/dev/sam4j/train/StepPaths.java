@@ -93,7 +93,7 @@ final class StepPaths {
             if (global) stepClosure = new dev.sam4j.optim.sam.AveragedClosure(closure, collective, backend, model.grads(), model.paramCount());
             else optimizer.perturbLocally(collective);
             return new Built(new ReplicatedStep(collective, optimizer, sgd, closure, stepClosure, accounting, model), optimizer, null,
-                    closure, "host-driven step on " + collective.worldSize() + " data-parallel ranks in this process, --sam-perturbation "
+                    closure, "host-driven step on " + collective.describe() + ", --sam-perturbation "
                     + config.samPerturbation() + (global && !config.samPerturbation().equals("global") ? " (Momentum-SAM: the same in both modes)" : ""));
         }
         return new Built(new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch()),

@@ -4,6 +4,8 @@
  * ({@link dev.sam4j.optim.sam.Perturbation}: SAM, ASAM, ESAM, and Momentum-SAM with its one-pass step), LookSAM's
  * direction reuse (with an optional max age of {@code g_v}), and the AE-SAM
  * statistic ({@link dev.sam4j.optim.sam.SharpnessStats}). Methods are named combinations
- * ({@link dev.sam4j.optim.sam.Method}).
+ * ({@link dev.sam4j.optim.sam.Method}). Data parallelism adds no other step: with local perturbation the optimizer
+ * averages the gradient to apply itself ({@link dev.sam4j.optim.sam.SamOptimizer#perturbLocally}), with global
+ * perturbation the closure does ({@link dev.sam4j.optim.sam.AveragedClosure}).
  */
 package dev.sam4j.optim.sam;

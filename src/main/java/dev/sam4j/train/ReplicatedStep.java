@@ -44,6 +44,7 @@ final class ReplicatedStep implements StepPath {
     private final double[] shared = new double[2];
     private volatile boolean stopWanted;
     private Runnable onStop = () -> {};
+    private Dataset testShard;   // this rank's slice of the test set, made at the first evaluation
 
     ReplicatedStep(Collective collective, SamOptimizer optimizer, Sgd sgd, BatchClosure closure, GradientClosure stepClosure,
                    StepAccounting accounting, Model model) {
@@ -115,10 +116,12 @@ final class ReplicatedStep implements StepPath {
         int from = (int) ((long) size * r / w), to = (int) ((long) size * (r + 1) / w);
         double[] sums = {0, 0};
         if (to > from) {
-            int[] idx = new int[to - from];
-            for (int i = 0; i < idx.length; i++) idx[i] = from + i;
-            Dataset shard = test.select(idx, test.name() + " [" + from + ", " + to + ")");
-            sums = Evaluator.testSums(backend, model, loss, shard, batchSize, normalization, xBuf, labelBuf, logitsHost);
+            if (testShard == null) {
+                int[] idx = new int[to - from];
+                for (int i = 0; i < idx.length; i++) idx[i] = from + i;
+                testShard = test.select(idx, test.name() + " [" + from + ", " + to + ")");
+            }
+            sums = Evaluator.testSums(backend, model, loss, testShard, batchSize, normalization, xBuf, labelBuf, logitsHost);
         }
         collective.allReduce(sums, Collective.Op.SUM);
         return new double[] {sums[0] / size, sums[1] / size};

@@ -121,6 +121,31 @@ class TcpCollectiveTest {
         }
     }
 
+    /** Rank 0 gone without a word (its sockets closed, as when its process dies): the others name it. */
+    @Test
+    void aVanishedRankZeroIsNamed() throws Exception {
+        ExecutorService ex = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<String>> got = onRanks(3, freePort(), 20_000, (rank, c) -> {
+                c.barrier();
+                if (rank == 0) {
+                    c.close();
+                    return "closed";
+                }
+                try {
+                    c.allReduce(new double[] {1}, Collective.Op.SUM);
+                    return "no failure seen";
+                } catch (CollectiveException e) {
+                    return e.failedRank() + ": " + e.getMessage();
+                }
+            }, ex);
+            assertEquals("0: rank 0 died (its connection closed)", got.get(1).get());
+            assertEquals("0: rank 0 died (its connection closed)", got.get(2).get());
+        } finally {
+            ex.shutdownNow();
+        }
+    }
+
     @Test
     void launchersVariables() {
         assertNull(LaunchEnv.from(Map.of("HOME", "/")));

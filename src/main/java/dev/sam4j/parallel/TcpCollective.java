@@ -72,10 +72,23 @@ public final class TcpCollective implements Collective {
      * longer than that for a rank ends the job naming it (0: wait as long as a step takes).
      */
     public static TcpCollective join(LaunchEnv env, long timeoutMillis, long opTimeoutMillis) {
+        return join(env, timeoutMillis, opTimeoutMillis, () -> {
+            byte[] id = new byte[SHARED_ID_BYTES];
+            new SecureRandom().nextBytes(id);
+            return id;
+        });
+    }
+
+    /**
+     * {@link #join(LaunchEnv, long, long)} with the shared id made by {@code makeId} on rank 0 only (e.g. NCCL's
+     * {@code ncclGetUniqueId}), after every rank has arrived; it must be {@link #SHARED_ID_BYTES} bytes.
+     */
+    public static TcpCollective join(LaunchEnv env, long timeoutMillis, long opTimeoutMillis, java.util.function.Supplier<byte[]> makeId) {
+        if (makeId == null) throw new IllegalArgumentException("join: makeId is null");
         String where = env.masterAddr() + ":" + env.masterPort();
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         try {
-            return env.rank() == 0 ? host(env, where, deadline, timeoutMillis, opTimeoutMillis)
+            return env.rank() == 0 ? host(env, where, deadline, timeoutMillis, opTimeoutMillis, makeId)
                     : guest(env, where, deadline, timeoutMillis, opTimeoutMillis);
         } catch (IOException e) {
             throw new CollectiveException(-1, "rendezvous at " + where + ": " + e.getMessage(), e);
@@ -87,11 +100,10 @@ public final class TcpCollective implements Collective {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, ms));
     }
 
-    private static TcpCollective host(LaunchEnv env, String where, long deadline, long timeoutMillis, long opTimeout) throws IOException {
+    private static TcpCollective host(LaunchEnv env, String where, long deadline, long timeoutMillis, long opTimeout,
+                                      java.util.function.Supplier<byte[]> makeId) throws IOException {
         int world = env.worldSize();
         Socket[] peers = new Socket[world];
-        byte[] id = new byte[SHARED_ID_BYTES];
-        new SecureRandom().nextBytes(id);
         try (ServerSocket server = new ServerSocket()) {
             server.setReuseAddress(true);
             server.bind(new InetSocketAddress(env.masterAddr(), env.masterPort()), world);
@@ -138,7 +150,19 @@ public final class TcpCollective implements Collective {
                 arrived++;
             }
         }
-        TcpCollective c = new TcpCollective(0, world, where, peers, id);
+        byte[] id;
+        try {
+            id = makeId.get();
+            if (id == null || id.length != SHARED_ID_BYTES) {
+                throw new IllegalArgumentException("the shared id must be " + SHARED_ID_BYTES + " bytes, got " + (id == null ? "null" : id.length));
+            }
+        } catch (RuntimeException e) {
+            String msg = "rendezvous at " + where + ": rank 0 failed: " + e.getMessage();
+            for (Socket p : peers) if (p != null) sendAbortQuietly(p, 0, msg);
+            closeAll(peers);
+            throw new CollectiveException(0, msg, e);
+        }
+        TcpCollective c = new TcpCollective(0, world, where, peers, id.clone());
         for (int r = 1; r < world; r++) {
             c.out[r].writeByte(WELCOME);
             c.out[r].write(id);

@@ -83,6 +83,47 @@ class TcpCollectiveTest {
         }
     }
 
+    /** Rank 0's own id (as NCCL's ncclGetUniqueId would make it) reaches every rank; a wrong-sized one ends every rank naming rank 0. */
+    @Test
+    void rankZeroHandsOutTheIdItIsGiven() throws Exception {
+        byte[] id = new byte[TcpCollective.SHARED_ID_BYTES];
+        for (int i = 0; i < id.length; i++) id[i] = (byte) (i * 7 + 1);
+        int port = freePort();
+        ExecutorService ex = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<byte[]>> got = new ArrayList<>();
+            for (int r = 0; r < 2; r++) {
+                int rank = r;
+                got.add(ex.submit(() -> {
+                    try (TcpCollective c = TcpCollective.join(new LaunchEnv(rank, 2, rank, "127.0.0.1", port, "test"), 20_000, 0,
+                            () -> { if (rank != 0) throw new AssertionError("only rank 0 makes the id"); return id; })) {
+                        return c.sharedId();
+                    }
+                }));
+            }
+            assertArrayEquals(id, got.get(0).get());
+            assertArrayEquals(id, got.get(1).get());
+            int port2 = freePort();
+            List<Future<String>> bad = new ArrayList<>();
+            for (int r = 0; r < 2; r++) {
+                int rank = r;
+                bad.add(ex.submit(() -> {
+                    try {
+                        TcpCollective.join(new LaunchEnv(rank, 2, rank, "127.0.0.1", port2, "test"), 20_000, 0, () -> new byte[5]).close();
+                        return "joined";
+                    } catch (CollectiveException e) {
+                        return e.failedRank() + ": " + e.getMessage();
+                    }
+                }));
+            }
+            String expected = "0: rendezvous at 127.0.0.1:" + port2 + ": rank 0 failed: the shared id must be 128 bytes, got 5";
+            assertEquals(expected, bad.get(0).get());
+            assertEquals(expected, bad.get(1).get());
+        } finally {
+            ex.shutdownNow();
+        }
+    }
+
     @Test
     void aRankThatNeverArrivesIsNamed() throws Exception {
         int port = freePort();

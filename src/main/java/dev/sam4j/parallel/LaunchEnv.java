@@ -55,7 +55,14 @@ public record LaunchEnv(int rank, int worldSize, int localRank, String masterAdd
         return a.trim();
     }
 
+    /**
+     * The rendezvous port: {@code SAM4J_MASTER_PORT} when set; else {@code MASTER_PORT}, or {@code MASTER_PORT + 1} when
+     * torchrun says its agent already serves its own store on {@code MASTER_PORT}
+     * ({@code TORCHELASTIC_USE_AGENT_STORE=True}), which rank 0 could then not listen on.
+     */
     private static int port(Map<String, String> env, String src) {
+        if (env.get("SAM4J_MASTER_PORT") != null) return number(env, "SAM4J_MASTER_PORT");
+        if ("true".equalsIgnoreCase(env.getOrDefault("TORCHELASTIC_USE_AGENT_STORE", "").trim())) return number(env, "MASTER_PORT") + 1;
         if (env.get("MASTER_PORT") == null) throw new IllegalArgumentException(src + ": MASTER_PORT is not set (a free TCP port on rank 0's host)");
         return number(env, "MASTER_PORT");
     }

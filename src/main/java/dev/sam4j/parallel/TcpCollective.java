@@ -106,7 +106,12 @@ public final class TcpCollective implements Collective {
         Socket[] peers = new Socket[world];
         try (ServerSocket server = new ServerSocket()) {
             server.setReuseAddress(true);
-            server.bind(new InetSocketAddress(env.masterAddr(), env.masterPort()), world);
+            try {
+                server.bind(new InetSocketAddress(env.masterAddr(), env.masterPort()), world);
+            } catch (IOException e) {
+                throw new CollectiveException(0, "rendezvous at " + where + ": rank 0 cannot listen there (" + e.getMessage()
+                        + "); give a free port in SAM4J_MASTER_PORT (the same on every rank)", e);
+            }
             int arrived = 1;
             while (arrived < world) {
                 Socket s;

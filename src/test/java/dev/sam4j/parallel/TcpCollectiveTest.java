@@ -125,6 +125,17 @@ class TcpCollectiveTest {
     }
 
     @Test
+    void aPortInUseIsOneClearLine() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0)) {
+            int port = taken.getLocalPort();
+            CollectiveException e = assertThrows(CollectiveException.class,
+                    () -> TcpCollective.join(new LaunchEnv(0, 2, 0, "127.0.0.1", port, "test"), 300, 0));
+            assertTrue(e.getMessage().startsWith("rendezvous at 127.0.0.1:" + port + ": rank 0 cannot listen there ("), e.getMessage());
+            assertTrue(e.getMessage().endsWith("); give a free port in SAM4J_MASTER_PORT (the same on every rank)"), e.getMessage());
+        }
+    }
+
+    @Test
     void aRankThatNeverArrivesIsNamed() throws Exception {
         int port = freePort();
         CollectiveException e = assertThrows(CollectiveException.class,
@@ -195,6 +206,12 @@ class TcpCollectiveTest {
         LaunchEnv s = LaunchEnv.from(Map.of("SLURM_PROCID", "5", "SLURM_NTASKS", "8", "SLURM_LOCALID", "1", "MASTER_ADDR", "n1", "MASTER_PORT", "1234"));
         assertEquals(new LaunchEnv(5, 8, 1, "n1", 1234, "Slurm (SLURM_PROCID, SLURM_NTASKS)"), s);
         assertNull(LaunchEnv.from(Map.of("SLURM_PROCID", "0", "SLURM_NTASKS", "1")), "a one-task allocation is a process of its own");
+        Map<String, String> agent = Map.of("RANK", "0", "WORLD_SIZE", "2", "MASTER_ADDR", "a", "MASTER_PORT", "29500",
+                "TORCHELASTIC_USE_AGENT_STORE", "True");
+        assertEquals(29501, LaunchEnv.from(agent).masterPort(), "torchrun's agent serves its store on MASTER_PORT");
+        java.util.HashMap<String, String> own = new java.util.HashMap<>(agent);
+        own.put("SAM4J_MASTER_PORT", "40000");
+        assertEquals(40000, LaunchEnv.from(own).masterPort());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> LaunchEnv.from(Map.of("SLURM_PROCID", "0", "SLURM_NTASKS", "2", "MASTER_ADDR", "n1")));
         assertEquals("Slurm (SLURM_PROCID, SLURM_NTASKS): MASTER_PORT is not set (a free TCP port on rank 0's host)", e.getMessage());

@@ -160,6 +160,19 @@ class DataParallelTrainingTest {
         assertTrue(diff <= 1e-5 * maxAbs(onOne), "2 ranks resumed on 1 rank: max |dw| " + diff);
     }
 
+    /** A rank that fails mid-run (here its listener throws) ends the others at their next collective; its failure is the run's. */
+    @Test
+    void aFailingRankEndsTheOthersAndItsFailureIsRethrown() {
+        TrainConfig cfg = small().optimizer("sam").batchSize(96).maxSteps(40).epochs(4).ranks(3).build();
+        try (LocalRanks ranks = new LocalRanks(cfg, null)) {
+            ranks.rank(2).addListener(new TrainListener() {
+                @Override public void onStep(StepRecord s) { if (s.step() == 3) throw new IllegalStateException("rank 2 broke at step 3"); }
+            });
+            IllegalStateException e = assertThrows(IllegalStateException.class, ranks::run);
+            assertEquals("rank 2 broke at step 3", e.getMessage());
+        }
+    }
+
     @Test
     void aBatchThatDoesNotDivideIsOneClearError() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> small().batchSize(100).ranks(3).build());

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "Sharpness-aware training on the JVM.",
-        subcommands = {TrainCommand.class, EvalCommand.class, ExportCommand.class, InfoCommand.class, BenchCommand.class, BenchReportCommand.class,
+        subcommands = {TrainCommand.class, LaunchCommand.class, EvalCommand.class, ExportCommand.class, InfoCommand.class, BenchCommand.class, BenchReportCommand.class,
                 CompareCommand.class, PlotCommand.class, ReportCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -27,6 +27,7 @@ public final class Main implements Runnable {
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.getSubcommands().get("launch").setStopAtPositional(true);   // everything from "train" on is the ranks' command
         cl.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
             err.println("sam4j: " + ex.getMessage());

@@ -3,6 +3,7 @@ package dev.sam4j.cli;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.train.Checkpoint;
 import dev.sam4j.train.ConfigFile;
+import dev.sam4j.train.LocalRanks;
 import dev.sam4j.train.RunSummary;
 import dev.sam4j.train.RunWriter;
 import dev.sam4j.train.TrainConfig;
@@ -142,6 +143,14 @@ final class TrainCommand implements Callable<Integer> {
             + "the chosen ones are recorded in the checkpoint and reused on resume (the CPU is deterministic either way)")
     boolean deterministic = D.deterministic();
 
+    @Option(names = "--ranks", paramLabel = "N", description = "data-parallel ranks in this process (threads, each with its own "
+            + "backend of --threads threads and its shard; --device cpu); --batch-size is the global batch and must divide by N")
+    int ranks = D.ranks();
+
+    @Option(names = "--sam-perturbation", description = "with --ranks > 1: local (each rank perturbs with its own gradient; one "
+            + "gradient all-reduce a step) or global (the averaged gradient: the one-rank method at the global batch)")
+    String samPerturbation = D.samPerturbation();
+
     private static final Method.Hyper H = Method.Hyper.defaults();
 
     @Option(names = "--keep-last-batch", description = "host step: also train on each epoch's partial last batch "
@@ -214,7 +223,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Options a resumed run may change: they do not change what the run computes on the CPU. */
     private static final Set<String> RESUMABLE = Set.of("--resume", "--threads", "--device", "--cuda-step", "--checkpoint-every",
-            "--on-nonfinite", "--divergence-loss", "--divergence-steps");
+            "--on-nonfinite", "--divergence-loss", "--divergence-steps", "--ranks");
 
     @Override public Integer call() {
         if (resume != null) return resumeRun();
@@ -236,7 +245,7 @@ final class TrainCommand implements Callable<Integer> {
                 .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep).input(input)
                 .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
                 .divergenceSteps(divergenceSteps).initFrom(initFrom).deterministic(deterministic).keepLastBatch(keepLastBatch)
-                .build();
+                .ranks(ranks).samPerturbation(samPerturbation).build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());
         return train(cfg.toBuilder().out(dir).build(), false);
@@ -247,7 +256,7 @@ final class TrainCommand implements Callable<Integer> {
         for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
             if (!RESUMABLE.contains(o.longestName())) {
                 throw new IllegalArgumentException("--resume: " + o.longestName() + " cannot be changed when resuming (the run's "
-                        + "config.json fixes it); allowed: --threads, --device, --cuda-step, --checkpoint-every, --on-nonfinite, --divergence-*");
+                        + "config.json fixes it); allowed: --threads, --device, --cuda-step, --checkpoint-every, --on-nonfinite, --divergence-*, --ranks");
             }
         }
         TrainConfig.Builder b = ConfigFile.read(resume.resolve("config.json")).toBuilder().out(resume);
@@ -259,7 +268,67 @@ final class TrainCommand implements Callable<Integer> {
         if (pr.hasMatchedOption("--on-nonfinite")) b.onNonFinite(onNonFinite);
         if (pr.hasMatchedOption("--divergence-loss")) b.divergenceLoss(divergenceLoss);
         if (pr.hasMatchedOption("--divergence-steps")) b.divergenceSteps(divergenceSteps);
+        if (pr.hasMatchedOption("--ranks")) b.ranks(ranks);   // the batch is global: another world size runs the same experiment
         return train(b.build(), true);
+    }
+
+    /**
+     * One rank of a launched job (torchrun, Slurm, {@code sam4j launch}): the rendezvous, then the data-parallel trainer
+     * over TCP. Rank 0 reports and writes the run directory; a failure here is told to every rank (one line naming
+     * this rank), and a failure elsewhere ends this rank with the line naming that one.
+     */
+    private Integer trainAsRank(TrainConfig cfg, boolean resuming, dev.sam4j.parallel.LaunchEnv env, boolean terminal) {
+        if (cfg.ranks() > 1) {
+            throw new IllegalArgumentException("--ranks " + cfg.ranks() + ": this process is rank " + env.rank() + " of a job of "
+                    + env.worldSize() + " launched by " + env.source() + "; use one or the other");
+        }
+        if (cfg.batchSize() % env.worldSize() != 0) {
+            throw new IllegalArgumentException("--batch-size: the global batch " + cfg.batchSize() + " does not divide by the world size "
+                    + env.worldSize() + " (each rank takes batch-size / world size examples a step)");
+        }
+        long timeout = seconds("SAM4J_RENDEZVOUS_TIMEOUT_S", 120), opTimeout = seconds("SAM4J_COLLECTIVE_TIMEOUT_S", 0);
+        try (dev.sam4j.parallel.TcpCollective group = dev.sam4j.parallel.TcpCollective.join(env, timeout * 1000, opTimeout * 1000)) {
+            try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null, group);
+                 RunWriter writer = env.rank() == 0 ? new RunWriter(cfg.out()) : null;
+                 Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
+                if (writer != null) trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
+                RunSummary s = trainer.run();
+                // Every rank's own line: the ranks' weights must be the same bits, and this shows that they are.
+                System.out.println("rank " + env.rank() + " of " + env.worldSize() + ": final weights digest " + digest(trainer.model().downloadParams()));
+                if (env.rank() == 0) {
+                    System.out.println("run directory: " + cfg.out());
+                    if (s.interrupted()) System.out.println("checkpoint written; continue with the same launch and train --resume " + cfg.out());
+                }
+                return s.interrupted() ? 130 : s.steps() > 0 ? 0 : 1;
+            } catch (RuntimeException | Error e) {
+                if (!(e instanceof dev.sam4j.parallel.CollectiveException)) group.abort(e);
+                throw e;
+            }
+        }
+    }
+
+    /** SHA-256 of the weights' float bits, in hex (the first 16 digits). */
+    static String digest(float[] w) {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * w.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(w);
+            return java.util.HexFormat.of().formatHex(md.digest(b.array())).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long seconds(String variable, long otherwise) {
+        String v = System.getenv(variable);
+        if (v == null) return otherwise;
+        try {
+            long s = Long.parseLong(v.trim());
+            if (s < 0) throw new NumberFormatException();
+            return s;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(variable + "=" + v + ": must be a whole number of seconds >= 0");
+        }
     }
 
     /**
@@ -269,6 +338,18 @@ final class TrainCommand implements Callable<Integer> {
      */
     private Integer train(TrainConfig cfg, boolean resuming) {
         boolean terminal = System.console() != null && System.console().isTerminal();
+        dev.sam4j.parallel.LaunchEnv launched = dev.sam4j.parallel.LaunchEnv.from(System.getenv());
+        if (launched != null && launched.worldSize() > 1) return trainAsRank(cfg, resuming, launched, terminal);
+        if (cfg.ranks() > 1) {
+            try (LocalRanks ranks = new LocalRanks(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null);
+                 RunWriter writer = new RunWriter(cfg.out()); Interrupts interrupts = Interrupts.install(ranks::requestStop)) {
+                ranks.rank(0).addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
+                RunSummary s = ranks.run().get(0);
+                System.out.println("run directory: " + cfg.out());
+                if (s.interrupted()) System.out.println("checkpoint written; continue with: sam4j train --resume " + cfg.out());
+                return s.interrupted() ? 130 : s.steps() > 0 ? 0 : 1;
+            }
+        }
         try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null);
              RunWriter writer = new RunWriter(cfg.out()); Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
             trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);

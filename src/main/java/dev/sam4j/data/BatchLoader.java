@@ -70,6 +70,7 @@ public final class BatchLoader implements AutoCloseable {
     private final int prefetch;
     private final int steps;
     private final int exampleSize;
+    private final int rank, worldSize;                // this loader's shard of the data-parallel batch (0 of 1: all of it)
 
     private final Batch[] pool;                       // prefetch + 1 buffers (1 when synchronous)
     private final BlockingQueue<Batch> free;          // buffers the worker may fill
@@ -88,7 +89,9 @@ public final class BatchLoader implements AutoCloseable {
 
     private BatchLoader(Builder b) {
         this.data = b.data;
-        this.batchSize = b.batchSize;
+        this.rank = b.rank;
+        this.worldSize = b.worldSize;
+        this.batchSize = b.batchSize / worldSize;   // the local batch; the global one with one rank
         this.shuffle = b.shuffle;
         this.dropLast = b.dropLast;
         this.seed = b.seed;
@@ -96,7 +99,7 @@ public final class BatchLoader implements AutoCloseable {
         this.norm = b.normalization;
         this.prefetch = b.prefetch;
         int n = data.size();
-        this.steps = dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
+        this.steps = dropLast ? n / b.batchSize : (n + batchSize - 1) / batchSize;
         this.exampleSize = data.exampleSize();
         this.pool = new Batch[prefetch + 1];
         for (int i = 0; i < pool.length; i++) pool[i] = new Batch(this, batchSize, exampleSize);
@@ -226,6 +229,13 @@ public final class BatchLoader implements AutoCloseable {
     private void prepareOrder(int epoch) {
         for (int i = 0; i < order.length; i++) order[i] = i;
         if (shuffle) Rng.of(seed, SHUFFLE_STREAM, epoch).shuffle(order);
+        if (worldSize > 1) {
+            // DistributedSampler's split of the one seeded permutation: this rank's k-th example is the permutation's
+            // (rank + worldSize·k)-th, so local step s holds positions s·B + rank + worldSize·j (j < B/worldSize) and
+            // the ranks' step-s batches together are exactly the single-rank step-s batch. Full batches only.
+            int local = steps * batchSize;
+            for (int k = 0; k < local; k++) order[k] = order[rank + worldSize * k];   // rank + W·k >= k: read before written
+        }
     }
 
     private void fill(Batch b, int epoch, int step) throws InterruptedException {
@@ -503,6 +513,7 @@ public final class BatchLoader implements AutoCloseable {
         private Normalization normalization;
         private int prefetch = 2;
         private int decodeThreads;
+        private int rank, worldSize = 1;
 
         private Builder(Dataset data) { this.data = data; }
 
@@ -528,6 +539,20 @@ public final class BatchLoader implements AutoCloseable {
         /** Streamed data sets: threads that read (decode) a batch's examples; 0 (the default): one per core. */
         public Builder decodeThreads(int t) { this.decodeThreads = t; return this; }
 
+        /**
+         * Data parallelism: {@link #batchSize} is the global batch, and this loader gives rank {@code rank}'s share of
+         * it ({@code batchSize / worldSize} examples a step, {@link BatchLoader#batchSize()}), split like PyTorch's
+         * {@code DistributedSampler} from the one seeded permutation; needs {@link #dropLast} and a batch that divides.
+         */
+        public Builder shard(int rank, int worldSize) {
+            if (worldSize < 1 || rank < 0 || rank >= worldSize) {
+                throw new IllegalArgumentException("shard: rank " + rank + " of a world of " + worldSize);
+            }
+            this.rank = rank;
+            this.worldSize = worldSize;
+            return this;
+        }
+
         public BatchLoader build() {
             if (decodeThreads < 0) throw new IllegalArgumentException("decode threads must be >= 0, got " + decodeThreads);
             if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
@@ -538,6 +563,10 @@ public final class BatchLoader implements AutoCloseable {
             }
             if (augment == null) throw new IllegalArgumentException("augment must not be null (use Augment.none())");
             if (data.size() == 0) throw new IllegalArgumentException(data.name() + " is empty");
+            if (worldSize > 1 && (!dropLast || batchSize % worldSize != 0)) {
+                throw new IllegalArgumentException("shard: the global batch " + batchSize + " must divide by the world size "
+                        + worldSize + " and the partial last batch be dropped");
+            }
             if (dropLast && data.size() < batchSize) {
                 throw new IllegalArgumentException("dropLast with batch size " + batchSize + " > " + data.size() + " examples of "
                         + data.name() + " leaves no batch per epoch");

@@ -28,7 +28,7 @@ public final class ConfigFile {
 
     // Keys added after the first release of the format: older run directories lack them and still resume.
     private static final Set<String> OPTIONAL = Set.of("input", "train_subset", "checkpoint_every", "on_nonfinite", "divergence_loss",
-            "divergence_steps", "init_from", "deterministic", "keep_last_batch", "looksam_max_age", "msam_rho");
+            "divergence_steps", "init_from", "deterministic", "keep_last_batch", "looksam_max_age", "msam_rho", "ranks", "sam_perturbation");
 
     private ConfigFile() {}
 
@@ -111,6 +111,8 @@ public final class ConfigFile {
                 case "init_from" -> b.initFrom(x.path());
                 case "deterministic" -> b.deterministic(x.bool());
                 case "keep_last_batch" -> b.keepLastBatch(x.bool());
+                case "ranks" -> b.ranks(x.integer());
+                case "sam_perturbation" -> b.samPerturbation(x.string());
                 default -> throw new FileFormatException(src, "unknown key \"" + k + "\"");
             }
             seen.add(k);

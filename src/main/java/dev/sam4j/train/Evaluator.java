@@ -122,6 +122,13 @@ public final class Evaluator {
      */
     static double[] testLossAndAccuracy(Backend backend, Model model, SoftmaxCrossEntropy loss, Dataset test, int batchSize,
                                         Normalization normalization, Buffer xBuf, Buffer labelBuf, float[] logitsHost) {
+        double[] sums = testSums(backend, model, loss, test, batchSize, normalization, xBuf, labelBuf, logitsHost);
+        return new double[] {sums[0] / test.size(), sums[1] / test.size()};
+    }
+
+    /** {@code {Σ loss, correct}} over {@code test} (a rank's shard: the ranks' sums add up to the whole set's). */
+    static double[] testSums(Backend backend, Model model, SoftmaxCrossEntropy loss, Dataset test, int batchSize,
+                             Normalization normalization, Buffer xBuf, Buffer labelBuf, float[] logitsHost) {
         int classes = test.classes();
         double lossSum = 0;
         long correct = 0;
@@ -138,6 +145,6 @@ public final class Evaluator {
                 correct += BatchClosure.countCorrect(logitsHost, batch.labels(), n, classes);
             }
         }
-        return new double[] {lossSum / test.size(), correct / (double) test.size()};
+        return new double[] {lossSum, correct};
     }
 }

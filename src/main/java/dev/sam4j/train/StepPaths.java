@@ -45,6 +45,14 @@ final class StepPaths {
      */
     static Built create(TrainConfig config, Dataset train, Backend backend, Model model, SoftmaxCrossEntropy loss, Sgd sgd,
                         Method method, Buffer xBuf, Buffer labelBuf, float[] logitsHost, StepAccounting accounting) {
+        return create(config, train, backend, model, loss, sgd, method, xBuf, labelBuf, logitsHost, accounting, null);
+    }
+
+    /** {@code collective}: this rank's group with more than one rank (a {@link ReplicatedStep}), else null. */
+    static Built create(TrainConfig config, Dataset train, Backend backend, Model model, SoftmaxCrossEntropy loss, Sgd sgd,
+                        Method method, Buffer xBuf, Buffer labelBuf, float[] logitsHost, StepAccounting accounting,
+                        dev.sam4j.parallel.Collective collective) {
+        if (collective != null) checkReplicated(config, backend, method, collective.worldSize());
         boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host");
         if (graph && !DeviceDecidedStep.supports(method)) {
             throw new IllegalArgumentException("--optimizer " + method.name() + ": " + DeviceDecidedStep.unsupported(method)
@@ -79,8 +87,32 @@ final class StepPaths {
         Buffer subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;
         BatchClosure closure = new BatchClosure(backend, model, loss, xBuf, labelBuf, subsetXBuf,
                 subsetLabelBuf, logitsHost, train.exampleSize(), train.classes(), config.batchSize());
+        if (collective != null) {
+            boolean global = config.samPerturbation().equals("global") || method.perturbation() instanceof Perturbation.Momentum;
+            dev.sam4j.optim.sam.GradientClosure stepClosure = closure;
+            if (global) stepClosure = new dev.sam4j.optim.sam.AveragedClosure(closure, collective, backend, model.grads(), model.paramCount());
+            else optimizer.perturbLocally(collective);
+            return new Built(new ReplicatedStep(collective, optimizer, sgd, closure, stepClosure, accounting, model), optimizer, null,
+                    closure, "host-driven step on " + collective.describe() + ", --sam-perturbation "
+                    + config.samPerturbation() + (global && !config.samPerturbation().equals("global") ? " (Momentum-SAM: the same in both modes)" : ""));
+        }
         return new Built(new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch()),
                 optimizer, null, closure, "host-driven step");
+    }
+
+    /** What more than one rank cannot run yet, refused in one line each. */
+    private static void checkReplicated(TrainConfig config, Backend backend, Method method, int ranks) {
+        if (backend.runsDeviceDecidedSteps()) {
+            throw new IllegalArgumentException("--ranks " + ranks + ": data-parallel ranks run on the CPU only (--device cpu); "
+                    + backend.name() + " ranks are not built yet");
+        }
+        if (config.keepLastBatch()) {
+            throw new IllegalArgumentException("--keep-last-batch: with --ranks " + ranks + " every step takes a full global batch");
+        }
+        if (method.perturbation() instanceof Perturbation.Esam e && e.sds()) {
+            throw new IllegalArgumentException("--optimizer " + method.name() + ": ESAM's data selection (--esam-sds) is not supported "
+                    + "with --ranks " + ranks + " (a per-rank top fraction is not the global batch's); use --esam-sds false");
+        }
     }
 
     /**

@@ -16,7 +16,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
-                          boolean deterministic, boolean keepLastBatch) {
+                          boolean deterministic, boolean keepLastBatch, int ranks, String samPerturbation) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -31,6 +31,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
         b.divergenceSteps = divergenceSteps; b.initFrom = initFrom; b.deterministic = deterministic;
         b.keepLastBatch = keepLastBatch;
+        b.ranks = ranks; b.samPerturbation = samPerturbation;
         return b;
     }
 
@@ -84,6 +85,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("init_from", initFrom == null ? null : initFrom.toString());
         m.put("deterministic", deterministic);
         m.put("keep_last_batch", keepLastBatch);
+        m.put("ranks", ranks);
+        m.put("sam_perturbation", samPerturbation);
         return m;
     }
 
@@ -120,6 +123,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         Path initFrom = null;
         boolean deterministic = false;
         boolean keepLastBatch = false;
+        int ranks = 1;
+        String samPerturbation = "local";
 
         public Builder data(String v) { data = v; return this; }
         public Builder model(String v) { model = v; return this; }
@@ -181,6 +186,16 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          * AE-SAM and jolts the statistic, and the CUDA graph step cannot train it at all.
          */
         public Builder keepLastBatch(boolean v) { keepLastBatch = v; return this; }
+        /**
+         * Data-parallel ranks in this process (threads, each with its own backend and shard; CPU only); 1: today's
+         * single-rank step. {@link #batchSize} stays the global batch and must divide by it.
+         */
+        public Builder ranks(int v) { ranks = v; return this; }
+        /**
+         * With more than one rank: {@code local} (each rank perturbs with its own gradient, one gradient all-reduce a
+         * step) or {@code global} (the averaged gradient: the single-rank method at the global batch).
+         */
+        public Builder samPerturbation(String v) { samPerturbation = v; return this; }
 
         private static void require(boolean ok, String option, String message) {
             if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
@@ -224,12 +239,17 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             require(nf.equals("stop") || nf.equals("skip"), "on-nonfinite", "must be stop or skip, got '" + onNonFinite + "'");
             require(Double.isNaN(divergenceLoss) || Double.isFinite(divergenceLoss), "divergence-loss", "must be a finite number, got " + divergenceLoss);
             require(divergenceSteps >= 1, "divergence-steps", "must be >= 1, got " + divergenceSteps);
+            require(ranks >= 1 && ranks <= 1024, "ranks", "must be in [1, 1024], got " + ranks);
+            require(batchSize % ranks == 0, "batch-size", "the global batch " + batchSize + " does not divide by --ranks "
+                    + ranks + " (each rank takes batch-size / ranks examples a step)");
+            String sp = samPerturbation == null ? "" : samPerturbation.trim().toLowerCase(Locale.ROOT);
+            require(sp.equals("local") || sp.equals("global"), "sam-perturbation", "must be local or global, got '" + samPerturbation + "'");
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch);
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, ranks, sp);
         }
     }
 }

@@ -78,6 +78,7 @@ public final class Trainer implements AutoCloseable {
     private final StepAccounting accounting;
     private final BatchClosure closure;         // the host step's batch, or null on the graph paths
     private final StepPath path;                // what the step paths do differently
+    private final ReplicatedStep replicated;    // this rank's data-parallel step (more than one rank), else null
 
     public Trainer(TrainConfig config) { this(config, null); }
 
@@ -87,7 +88,15 @@ public final class Trainer implements AutoCloseable {
      * the checkpoint recorded, which must be known before the model is bound (its workspace and any captured
      * step graph are made for them).
      */
-    public Trainer(TrainConfig config, Path resumeFrom) {
+    public Trainer(TrainConfig config, Path resumeFrom) { this(config, resumeFrom, null); }
+
+    /**
+     * Rank {@code collective.rank()} of a data-parallel run ({@link LocalRanks}): its shard of every global batch, the
+     * gradient averaged over the ranks ({@link ReplicatedStep}). Null, or a collective of one rank, is the single-rank
+     * trainer, exactly. Every rank is built with the same configuration; only rank 0 should get listeners.
+     */
+    public Trainer(TrainConfig config, Path resumeFrom, dev.sam4j.parallel.Collective collective) {
+        if (collective != null && collective.worldSize() == 1) collective = null;
         this.config = config;
         TrainingData data = TrainingData.load(config);
         this.train = data.train();
@@ -127,8 +136,10 @@ public final class Trainer implements AutoCloseable {
             this.checkpointFile = config.out() != null ? config.out().resolve(Checkpoint.FILE) : null;
             this.accounting = new StepAccounting(config, listeners, checkpointFile);
             StepPaths.Built built = StepPaths.create(config, train, backend, model, loss, sgd, method, xBuf, labelBuf,
-                    logitsHost, accounting);
+                    logitsHost, accounting, collective);
             this.path = built.path();
+            this.replicated = path instanceof ReplicatedStep r ? r : null;
+            if (replicated != null) replicated.onStop(() -> stopRequested = true);
             this.optimizer = built.optimizer();
             this.deviceStep = built.deviceStep();
             this.closure = built.closure();
@@ -182,7 +193,9 @@ public final class Trainer implements AutoCloseable {
      * Asks the run to stop after the current step, write a checkpoint and return a summary marked
      * interrupted (Ctrl-C). Safe to call from any thread.
      */
-    public void requestStop() { stopRequested = true; }
+    public void requestStop() {
+        if (replicated != null) replicated.requestStop(); else stopRequested = true;   // ranks stop after the same step
+    }
 
     /**
      * Continues the run whose checkpoint is {@code file} (call before {@link #run()}): weights, running
@@ -223,7 +236,8 @@ public final class Trainer implements AutoCloseable {
         boolean synthetic = config.input().equals("synthetic");
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(config.batchSize()).shuffle(config.shuffle())
                 .augment(augment ? Augment.cropFlip(4) : Augment.none()).normalization(normalization).seed(config.seed())
-                .dropLast(path.fullBatchesOnly()).prefetch(synthetic ? 0 : 2).build();
+                .dropLast(path.fullBatchesOnly()).prefetch(synthetic ? 0 : 2)
+                .shard(replicated == null ? 0 : replicated.rank(), replicated == null ? 1 : replicated.worldSize()).build();
              InputFeeder feeder = deviceStep != null && !synthetic ? new InputFeeder(loader,
                      new InputPipeline(backend.inputTransfer(), INPUT_SLOTS, (long) config.batchSize() * es, config.batchSize()), es)
                      : null) {
@@ -331,6 +345,9 @@ public final class Trainer implements AutoCloseable {
 
     /** Test loss and accuracy with BatchNorm in {@link Mode#EVAL}, in order, without augmentation. */
     public double[] evaluate() {
+        if (replicated != null) {
+            return replicated.evaluate(backend, loss, test, config.evalBatchSize(), normalization, xBuf, labelBuf, logitsHost);
+        }
         return Evaluator.testLossAndAccuracy(backend, model, loss, test, config.evalBatchSize(), normalization, xBuf, labelBuf, logitsHost);
     }
 

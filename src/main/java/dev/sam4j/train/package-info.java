@@ -6,7 +6,8 @@
  * graph step is taken where the backend offers {@link dev.sam4j.backend.Backend#deviceStepGraphs()}, through the
  * backend floor's types only),
  * from which {@link dev.sam4j.train.Trainer#resume} continues bit-identically, with the configuration read
- * back by {@link dev.sam4j.train.ConfigFile}; runs that trip a numerical-fault or divergence check end in a
+ * back by {@link dev.sam4j.train.ConfigFile}; data-parallel runs are N trainers, one a rank, each on its shard of the
+ * global batch ({@link dev.sam4j.train.LocalRanks} for ranks as threads); runs that trip a numerical-fault or divergence check end in a
  * {@link dev.sam4j.train.TrainingStoppedException}. Nothing here prints; the CLI listens and prints.
  */
 package dev.sam4j.train;

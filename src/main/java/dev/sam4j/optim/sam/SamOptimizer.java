@@ -5,6 +5,7 @@ import dev.sam4j.backend.Buffer;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.optim.Sgd;
+import dev.sam4j.parallel.Collective;
 import dev.sam4j.tensor.ParamLayout;
 import dev.sam4j.tensor.ParamSpec;
 import java.util.Arrays;
@@ -72,6 +73,8 @@ public final class SamOptimizer implements AutoCloseable {
     private long samSteps;
     private long steps;
     private long skippedSteps;
+    private Collective replicas;         // data-parallel with local perturbation (perturbLocally), else null
+    private final double[] pair = new double[2];
 
     /**
      * An optimizer over explicitly given arenas. Library code should prefer {@link #builder(Model)}, which takes
@@ -257,7 +260,12 @@ public final class SamOptimizer implements AutoCloseable {
     public StepResult step(GradientClosure closure, long t, long totalSteps, double lr) {
         if (method.perturbation() instanceof Perturbation.Momentum m) return momentumStep(closure, t, totalSteps, lr, m.rho());
         double loss = closure.lossAndGradient(Mode.TRAIN);
-        double s = backend.sumOfSquares(grads, n);
+        double s = backend.sumOfSquares(grads, n), localS = s;
+        if (replicas != null) {
+            // The decision and the fault check see only reduced values: the mean loss and the mean of the local ‖g_r‖².
+            loss = mean(loss, s);
+            s = pair[1];
+        }
         if (!Double.isFinite(loss) || !Double.isFinite(s)) {
             decider.skip(t, totalSteps);
             skippedSteps++;
@@ -270,9 +278,13 @@ public final class SamOptimizer implements AutoCloseable {
         double samLoss = Double.NaN, samSumSquares = Double.NaN;
         float flr = (float) lr;
         if (d.sam()) {
-            perturb(s);
+            perturb(localS);   // each replica along its own gradient ("m-sharpness"); = s on one replica
             samLoss = secondPass(closure);
             samSumSquares = backend.sumOfSquares(grads, n);
+            if (replicas != null) {
+                samLoss = mean(samLoss, samSumSquares);
+                samSumSquares = pair[1];
+            }
             if (!Double.isFinite(samLoss) || !Double.isFinite(samSumSquares)) {
                 backend.copy(savedWeights, params, n);
                 if (stats != null) stats.restore(priorMean, priorVariance, priorObserved);
@@ -283,6 +295,7 @@ public final class SamOptimizer implements AutoCloseable {
                 storeLookSamDirection(s, samSumSquares);
                 lookSamAge = 0;
             }
+            if (replicas != null) replicas.allReduce(backend, grads, n, Collective.Op.MEAN);  // the step's one gradient all-reduce
             backend.restoreSgdUpdate(params, savedWeights, grads, sgd.momentumArena(), n, flr, (float) sgd.momentum(),
                     (float) sgd.weightDecay(), sgd.nesterov());
             samSteps++;
@@ -295,10 +308,51 @@ public final class SamOptimizer implements AutoCloseable {
                 reusePerTensor(flr);
             }
         } else {
+            if (replicas != null) replicas.allReduce(backend, grads, n, Collective.Op.MEAN);  // the step's one gradient all-reduce
             sgd.step(params, grads, lr);
         }
         steps++;
         return new StepResult(loss, s, d.sam(), d, samLoss, samSumSquares, false);
+    }
+
+    /**
+     * Makes this optimizer one replica of a data-parallel step with local perturbation ({@code --sam-perturbation local},
+     * as in SAM's own implementation): pass 1's loss and {@code ‖g_r‖²} are averaged over the ranks (one all-reduce of two
+     * doubles) and the policy decides from those means only, so the decision is the same on every rank by construction;
+     * a SAM step perturbs with this rank's own {@code g_r} (normalised by its own norm) and averages pass 2's loss and
+     * {@code ‖g_sam,r‖²} the same way (the fault check); then either branch has the gradient to apply in the gradient
+     * arena and averages it in the step's one gradient all-reduce before the update. Every rank's weights and momentum
+     * stay identical because every update applies the same averaged gradient.
+     *
+     * <p>Refused: the LookSAM reuse (its {@code g_v} would be each rank's own, and the fused reuse update has no place
+     * for the all-reduce), ESAM's data selection (a per-rank top fraction is not the batch's), and Momentum-SAM, whose
+     * one pass is the same in both modes (average its gradient in the closure instead).
+     *
+     * @return this optimizer
+     */
+    public SamOptimizer perturbLocally(Collective collective) {
+        if (collective == null) throw new IllegalArgumentException("SamOptimizer.perturbLocally: collective is null");
+        if (method.lookSam()) {
+            throw new IllegalArgumentException("--optimizer " + method.name() + ": the LookSAM reuse is not supported with "
+                    + "--sam-perturbation local on more than one rank; use --sam-perturbation global");
+        }
+        if (method.perturbation() instanceof Perturbation.Esam e && e.sds()) {
+            throw new IllegalArgumentException("--optimizer " + method.name() + ": ESAM's data selection (--esam-sds) is not "
+                    + "supported on more than one rank");
+        }
+        if (method.perturbation() instanceof Perturbation.Momentum) {
+            throw new IllegalArgumentException("Momentum-SAM has one pass: average its gradient in the closure, not here");
+        }
+        this.replicas = collective;
+        return this;
+    }
+
+    /** The mean over the ranks of {@code (a, b)}: returns the first, leaves the second in {@code pair[1]}. */
+    private double mean(double a, double b) {
+        pair[0] = a;
+        pair[1] = b;
+        replicas.allReduce(pair, Collective.Op.MEAN);
+        return pair[0];
     }
 
     /**

@@ -22,33 +22,30 @@ def conv(cin, cout, k, hw_out):
     return cin * cout * k * k * hw_out * hw_out
 
 
-def resnet18_cifar_macs():
-    macs = conv(3, 64, 3, 32)
-    cin, hw = 64, 32
-    for width, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        for block in range(2):
+def basic_stages(cin, hw, stages):
+    """Multiply-accumulates of stages of basic blocks (two 3x3 convolutions, a 1x1 shortcut where the shape
+    changes): ResNet-18's and the wide ResNets' (pre-activation moves BatchNorm, not the convolutions)."""
+    macs = 0
+    for width, blocks, stride in stages:
+        for block in range(blocks):
             s = stride if block == 0 else 1
             hw_out = hw // s
             macs += conv(cin, width, 3, hw_out) + conv(width, width, 3, hw_out)
             if s != 1 or cin != width:
                 macs += conv(cin, width, 1, hw_out)
             cin, hw = width, hw_out
-    return macs + 512 * 10
+    return macs
+
+
+def resnet18_cifar_macs():
+    stages = ((64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2))
+    return conv(3, 64, 3, 32) + basic_stages(64, 32, stages) + 512 * 10
 
 
 def wrn_macs(depth=28, k=10):
     n = (depth - 4) // 6
-    macs = conv(3, 16, 3, 32)
-    cin, hw = 16, 32
-    for width, stride in ((16 * k, 1), (32 * k, 2), (64 * k, 2)):
-        for block in range(n):
-            s = stride if block == 0 else 1
-            hw_out = hw // s
-            macs += conv(cin, width, 3, hw_out) + conv(width, width, 3, hw_out)
-            if s != 1 or cin != width:
-                macs += conv(cin, width, 1, hw_out)
-            cin, hw = width, hw_out
-    return macs + 64 * k * 10
+    stages = ((16 * k, n, 1), (32 * k, n, 2), (64 * k, n, 2))
+    return conv(3, 16, 3, 32) + basic_stages(16, 32, stages) + 64 * k * 10
 
 
 def resnet50_imagenet_macs():

@@ -1,5 +1,7 @@
 package dev.sam4j.train;
 
+import dev.sam4j.io.InvalidSettingException;
+import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.sam.Method;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -8,7 +10,8 @@ import java.util.Map;
 
 /**
  * The full, validated configuration of a training run. Build with {@link #builder()}; {@code build()}
- * rejects nonsense with a message naming the option. {@link #toMap()} is the resolved configuration
+ * rejects nonsense, an unknown model or optimizer included, with an {@link InvalidSettingException} naming the
+ * builder method (the command line prints the same problem naming its option). {@link #toMap()} is the resolved configuration
  * written to the run directory.
  */
 public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
@@ -182,50 +185,80 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          */
         public Builder keepLastBatch(boolean v) { keepLastBatch = v; return this; }
 
+        private static final String OWNER = "TrainConfig.Builder";
+
+        /**
+         * {@code value}, given to builder method {@code method} (the CLI's {@code --option}), breaks {@code problem}:
+         * the message names the method for library code and the option for the command line
+         * ({@link InvalidSettingException}).
+         */
+        private static void check(boolean ok, String method, String option, Object value, String problem) {
+            if (!ok) throw InvalidSettingException.of(OWNER, method, option, value, problem);
+        }
+
+        /** As above, with the problem worded for each side because it names another setting. */
+        private static void check(boolean ok, String method, String option, Object value, String problem, String commandLineProblem) {
+            if (!ok) throw InvalidSettingException.of(OWNER, method, option, value, problem, commandLineProblem);
+        }
+
+        /** An option whose builder method is its name in camel case ({@code checkpoint-every}: {@code checkpointEvery}). */
         private static void require(boolean ok, String option, String message) {
-            if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
+            if (ok) return;
+            StringBuilder method = new StringBuilder();
+            for (String part : option.split("-")) method.append(method.isEmpty() ? part : Character.toUpperCase(part.charAt(0)) + part.substring(1));
+            throw new InvalidSettingException(OWNER + "." + method + ": " + message, option, "--" + option + ": " + message);
         }
 
         public TrainConfig build() {
-            require(data != null && !data.isBlank(), "data", "must not be empty");
-            require(model != null && !model.isBlank(), "model", "must not be empty");
-            require(optimizer != null, "optimizer", "must not be empty");
+            check(data != null && !data.isBlank(), "data", "data", data, "must not be empty");
+            check(model != null && !model.isBlank(), "model", "model", model, "must not be empty");
+            // The model's name now, so that a typo fails before the data is loaded.
+            String modelProblem = Models.problem(model);
+            if (modelProblem != null) throw InvalidSettingException.of(OWNER, "model", "model", model, modelProblem);
+            check(optimizer != null && !optimizer.isBlank(), "optimizer", "optimizer", optimizer, "must not be empty");
             String opt = optimizer.trim().toLowerCase(Locale.ROOT);
-            require(hyper != null, "optimizer", "hyperparameters must not be null");
-            // Validates the method and every hyperparameter it uses, with messages naming the option.
+            check(Method.NAMES.contains(opt), "optimizer", "optimizer", optimizer, "unknown optimizer; valid: " + String.join(", ", Method.NAMES));
+            check(hyper != null, "hyper", "optimizer", hyper, "must not be null");
+            // The hyperparameters were validated when the Hyper was built (naming its builder's methods).
             Method.of(opt, hyper);
             // An unset max age becomes the method's default here, so the record (and config.json) holds the value run.
             Method.Hyper h = hyper.lookSamMaxAge() == Method.Hyper.UNSET_MAX_AGE
                     ? hyper.toBuilder().lookSamMaxAge(hyper.lookSamMaxAge(opt)).build() : hyper;
-            require(epochs >= 1, "epochs", "must be >= 1, got " + epochs);
-            require(batchSize >= 1 && batchSize <= 65536, "batch-size", "must be in [1, 65536], got " + batchSize);
-            require(evalBatchSize >= 1 && evalBatchSize <= 65536, "eval-batch-size", "must be in [1, 65536], got " + evalBatchSize);
-            require(lr > 0 && Double.isFinite(lr), "lr", "must be a positive number, got " + lr);
-            require(schedule != null, "schedule", "must not be empty");
-            require(warmupSteps >= 0, "warmup-steps", "must be >= 0, got " + warmupSteps);
-            require(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got " + momentum);
-            require(weightDecay >= 0 && Double.isFinite(weightDecay), "weight-decay", "must be >= 0, got " + weightDecay);
-            require(!nesterov || momentum > 0, "nesterov", "needs --momentum > 0");
-            require(labelNoise >= 0 && labelNoise <= 1, "label-noise", "must be a fraction in [0, 1], got " + labelNoise);
+            check(epochs >= 1, "epochs", "epochs", epochs, "must be >= 1");
+            check(batchSize >= 1 && batchSize <= 65536, "batchSize", "batch-size", batchSize, "must be in [1, 65536]");
+            check(evalBatchSize >= 1 && evalBatchSize <= 65536, "evalBatchSize", "eval-batch-size", evalBatchSize, "must be in [1, 65536]");
+            check(lr > 0 && Double.isFinite(lr), "lr", "lr", lr, "must be a positive number");
+            check(schedule != null, "schedule", "schedule", schedule, "must not be empty");
+            check(warmupSteps >= 0, "warmupSteps", "warmup-steps", warmupSteps, "must be >= 0");
+            check(momentum >= 0 && momentum < 1, "momentum", "momentum", momentum, "must be in [0, 1)");
+            check(weightDecay >= 0 && Double.isFinite(weightDecay), "weightDecay", "weight-decay", weightDecay, "must be >= 0");
+            check(!nesterov || momentum > 0, "nesterov", "nesterov", nesterov, "needs momentum(m) with m > 0", "needs --momentum > 0");
+            check(labelNoise >= 0 && labelNoise <= 1, "labelNoise", "label-noise", labelNoise, "must be a fraction in [0, 1]");
             // The upper bound depends on the data set and is checked when it is loaded.
-            require(trainSubset >= 0, "train-subset", "must be >= 0 (0 = the whole training set), got " + trainSubset);
+            check(trainSubset >= 0, "trainSubset", "train-subset", trainSubset, "must be >= 0 (0 = the whole training set)");
             String aug = augment == null ? "" : augment.trim().toLowerCase(Locale.ROOT);
-            require(aug.equals("auto") || aug.equals("on") || aug.equals("off"), "augment", "must be auto, on or off, got '" + augment + "'");
-            require(device != null && !device.isBlank(), "device", "must not be empty");
-            require(threads >= 1 && threads <= 1024, "threads", "must be in [1, 1024], got " + threads);
-            require(maxSteps >= 0, "max-steps", "must be >= 0 (0 = no limit), got " + maxSteps);
+            check(aug.equals("auto") || aug.equals("on") || aug.equals("off"), "augment", "augment", augment, "must be auto, on or off");
+            check(device != null && !device.isBlank(), "device", "device", device, "must not be empty");
+            check(threads >= 1 && threads <= 1024, "threads", "threads", threads, "must be in [1, 1024]");
+            check(maxSteps >= 0, "maxSteps", "max-steps", maxSteps, "must be >= 0 (0 = no limit)");
             String cs = cudaStep == null ? "" : cudaStep.trim().toLowerCase(Locale.ROOT);
-            require(cs.equals("graph") || cs.equals("readback") || cs.equals("host"), "cuda-step",
-                    "must be graph, readback or host, got '" + cudaStep + "'");
+            check(cs.equals("graph") || cs.equals("readback") || cs.equals("host"), "cudaStep", "cuda-step", cudaStep,
+                    "must be graph, readback or host");
             String in = input == null ? "" : input.trim().toLowerCase(Locale.ROOT);
-            require(in.equals("loader") || in.equals("synthetic"), "input", "must be loader or synthetic, got '" + input + "'");
-            require(checkpointEvery >= 0, "checkpoint-every", "must be >= 0 (0 = at epoch ends only), got " + checkpointEvery);
+            check(in.equals("loader") || in.equals("synthetic"), "input", "input", input, "must be loader or synthetic");
+            check(checkpointEvery >= 0, "checkpointEvery", "checkpoint-every", checkpointEvery, "must be >= 0 (0 = at epoch ends only)");
             String nf = onNonFinite == null ? "" : onNonFinite.trim().toLowerCase(Locale.ROOT);
-            require(nf.equals("stop") || nf.equals("skip"), "on-nonfinite", "must be stop or skip, got '" + onNonFinite + "'");
-            require(Double.isNaN(divergenceLoss) || Double.isFinite(divergenceLoss), "divergence-loss", "must be a finite number, got " + divergenceLoss);
-            require(divergenceSteps >= 1, "divergence-steps", "must be >= 1, got " + divergenceSteps);
+            check(nf.equals("stop") || nf.equals("skip"), "onNonFinite", "on-nonfinite", onNonFinite, "must be stop or skip");
+            check(Double.isNaN(divergenceLoss) || Double.isFinite(divergenceLoss), "divergenceLoss", "divergence-loss", divergenceLoss,
+                    "must be a finite number");
+            check(divergenceSteps >= 1, "divergenceSteps", "divergence-steps", divergenceSteps, "must be >= 1");
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
-            dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
+            try {
+                dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
+            } catch (IllegalArgumentException e) {
+                throw new InvalidSettingException(OWNER + ".schedule(\"" + schedule + "\"): " + e.getMessage(), "schedule",
+                        "--schedule: " + e.getMessage());
+            }
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,

@@ -66,6 +66,9 @@ public final class Evaluator {
         TrainConfig cfg = ConfigFile.parse(configText, file + " metadata sam4j.config");
         // The normalisation the run trained with: stored in the checkpoint since sam4j keeps it there; an older
         // checkpoint gets it re-measured on the run's training set (deterministic, so the same statistics).
+        if (dataSpec == null && cfg.data().startsWith("memory:")) {
+            throw new IllegalArgumentException("--data: the run trained on data sets in memory (" + cfg.data() + "); give the data to evaluate on");
+        }
         Normalization norm = SavedModel.normalization(c);
         boolean stored = norm != null && c.metadata().containsKey(SavedModel.INPUT_SHAPE) && c.metadata().containsKey(SavedModel.CLASSES);
         DataSplit trained = null;

@@ -1,8 +1,12 @@
 package dev.sam4j.train;
 
+import dev.sam4j.data.ArrayData;
+import dev.sam4j.data.DataSplit;
+import dev.sam4j.data.Dataset;
 import dev.sam4j.io.InvalidSettingException;
 import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.sam.Method;
+import dev.sam4j.tensor.Shape;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -19,7 +23,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
-                          boolean deterministic, boolean keepLastBatch) {
+                          boolean deterministic, boolean keepLastBatch, DataSplit inMemory) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -34,6 +38,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
         b.divergenceSteps = divergenceSteps; b.initFrom = initFrom; b.deterministic = deterministic;
         b.keepLastBatch = keepLastBatch;
+        if (inMemory != null) { b.trainSet = inMemory.train(); b.testSet = inMemory.test(); }
         return b;
     }
 
@@ -123,8 +128,48 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         Path initFrom = null;
         boolean deterministic = false;
         boolean keepLastBatch = false;
+        Dataset trainSet, testSet;   // data(train, test): in memory instead of the data string's source
 
-        public Builder data(String v) { data = v; return this; }
+        /** A data source as {@code --data} takes it ({@code fashion-mnist}, {@code cifar10:DIR}, {@code npy:...}); replaces {@link #data(Dataset, Dataset)}. */
+        public Builder data(String v) { data = v; trainSet = testSet = null; return this; }
+
+        /**
+         * Train and test on data sets you made (in memory, or read on demand by your own {@link Dataset.Examples}):
+         * both of the same example shape {@code [C, H, W]} and number of classes (checked by {@link #build()}),
+         * pixels as unsigned bytes. Subset, label noise, augmentation and normalisation apply as to any source. The
+         * run's records call it {@code memory:NAME}; resuming its checkpoint needs the same sets, so from library code
+         * ({@code new Trainer(config, checkpoint)}), not from the command line.
+         */
+        public Builder data(Dataset train, Dataset test) {
+            trainSet = train;
+            testSet = test;
+            data = "memory:" + (train == null ? "null" : train.name());
+            return this;
+        }
+
+        /**
+         * {@link #data(Dataset, Dataset)} from arrays: images as floats in [0, 1], {@code [n, C, H, W]} flattened
+         * (each rounded to the 8-bit grid the loader works on, {@code round(v · 255)}, as float32 array files are
+         * read), labels in {@code [0, classes)}.
+         *
+         * @throws InvalidSettingException naming what is wrong: an array's length for {@code exampleShape}, a pixel
+         *         outside [0, 1], a label outside {@code [0, classes)}
+         */
+        public Builder data(Shape exampleShape, int classes, float[] trainImages, int[] trainLabels, float[] testImages, int[] testLabels) {
+            String call = "data(exampleShape, classes, trainImages, trainLabels, testImages, testLabels)";
+            try {
+                if (exampleShape == null || exampleShape.rank() != 3) throw new IllegalArgumentException("exampleShape must be [C, H, W], got " + exampleShape);
+                if (classes < 1 || classes > ArrayData.MAX_CLASSES) throw new IllegalArgumentException("classes must be in [1, " + ArrayData.MAX_CLASSES + "], got " + classes);
+                for (Object a : new Object[] {trainImages, trainLabels, testImages, testLabels}) {
+                    if (a == null) throw new IllegalArgumentException("an array is null");
+                }
+                return data(new Dataset("train", exampleShape, classes, ArrayData.pixels(trainImages, exampleShape, "trainImages"), trainLabels),
+                        new Dataset("test", exampleShape, classes, ArrayData.pixels(testImages, exampleShape, "testImages"), testLabels));
+            } catch (IllegalArgumentException e) {
+                throw new InvalidSettingException(OWNER + "." + call + ": " + e.getMessage(), "data", "--data: " + e.getMessage());
+            }
+        }
+
         public Builder model(String v) { model = v; return this; }
         public Builder optimizer(String v) { optimizer = v; return this; }
         public Builder epochs(int v) { epochs = v; return this; }
@@ -211,6 +256,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
 
         public TrainConfig build() {
             check(data != null && !data.isBlank(), "data", "data", data, "must not be empty");
+            DataSplit memory = inMemory();
             check(model != null && !model.isBlank(), "model", "model", model, "must not be empty");
             // The model's name now, so that a typo fails before the data is loaded.
             String modelProblem = Models.problem(model);
@@ -262,7 +308,20 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch);
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, memory);
+        }
+
+        /** The sets of {@link #data(Dataset, Dataset)}, checked against each other; null for a data string. */
+        private DataSplit inMemory() {
+            if (trainSet == null && testSet == null) return null;
+            String problem = trainSet == null ? "train is null" : testSet == null ? "test is null"
+                    : trainSet.size() == 0 ? "train has no examples" : testSet.size() == 0 ? "test has no examples"
+                    : !trainSet.exampleShape().equals(testSet.exampleShape()) ? "train holds examples of " + trainSet.exampleShape()
+                            + ", test of " + testSet.exampleShape()
+                    : trainSet.classes() != testSet.classes() ? "train has " + trainSet.classes() + " classes, test " + testSet.classes() : null;
+            if (problem != null) throw new InvalidSettingException(OWNER + ".data(train, test): " + problem, "data", "--data: " + problem);
+            return new DataSplit(trainSet, testSet, String.format(Locale.ROOT, "data: in memory, %s (%d train / %d test, %d classes of %s)",
+                    trainSet.name(), trainSet.size(), testSet.size(), trainSet.classes(), trainSet.exampleShape()));
         }
     }
 }

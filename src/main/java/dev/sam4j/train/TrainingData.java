@@ -15,7 +15,11 @@ import dev.sam4j.io.InvalidSettingException;
 record TrainingData(Dataset train, Dataset test, String description) {
 
     static TrainingData load(TrainConfig config) {
-        DataSplit data = DataSpec.parse(config.data()).load();
+        if (config.inMemory() == null && config.data().startsWith("memory:")) {
+            throw new IllegalArgumentException("--data " + config.data() + ": the run trained on data sets in memory, which only library "
+                    + "code can give again (TrainConfig.Builder.data(train, test))");
+        }
+        DataSplit data = config.inMemory() != null ? config.inMemory() : DataSpec.parse(config.data()).load();
         Dataset tr = data.train();
         String desc = data.description();
         if (config.trainSubset() > 0) {

@@ -2,6 +2,7 @@ package dev.sam4j.train;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.data.ArrayData;
 import dev.sam4j.data.Dataset;
 import dev.sam4j.data.Normalization;
 import dev.sam4j.io.FileFormatException;
@@ -177,7 +178,24 @@ public final class SavedModel implements AutoCloseable {
         return out;
     }
 
-    /** The predicted class (largest logit, the first on a tie) of each of {@code n} images. */
+    /**
+     * The logits of {@code n} images given as floats in [0, 1] ({@code [n, C, H, W]} flattened), put on the 8-bit grid
+     * first as {@code TrainConfig.Builder.data(Shape, int, float[], ...)} puts training images ({@code round(v · 255)}).
+     */
+    public float[] logits(float[] images, int n) { return logits(pixels(images, n), n); }
+
+    /** {@link #predict(byte[], int)} of images given as floats in [0, 1], as {@link #logits(float[], int)} takes them. */
+    public int[] predict(float[] images, int n) { return predict(pixels(images, n), n); }
+
+    private byte[] pixels(float[] images, int n) {
+        if (images == null || n < 0 || (long) n * model.inputShape().intSize() != images.length) {
+            throw new IllegalArgumentException("SavedModel: " + n + " images of " + model.inputShape() + " are " + (long) n * model.inputShape().intSize()
+                    + " floats, got " + (images == null ? "null" : images.length));
+        }
+        return ArrayData.pixels(images, model.inputShape(), "SavedModel images");
+    }
+
+    /** The predicted class (largest logit, the first on a tie) of each of {@code n} images (bytes, as {@link #normalize}). */
     public int[] predict(byte[] pixels, int n) {
         float[] l = logits(pixels, n);
         int k = model.classes();

@@ -246,6 +246,12 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             if (!ok) throw InvalidSettingException.of(OWNER, method, option, value, problem, commandLineProblem);
         }
 
+        /** A name that is not one: {@code model("x"): problem} for the library, {@code --model x: problem} on the command line. */
+        private static InvalidSettingException unknownName(String setting, String value, String problem) {
+            return new InvalidSettingException(OWNER + "." + setting + "(\"" + value + "\"): " + problem, setting,
+                    "--" + setting + " " + value.trim() + ": " + problem);
+        }
+
         /** An option whose builder method is its name in camel case ({@code checkpoint-every}: {@code checkpointEvery}). */
         private static void require(boolean ok, String option, String message) {
             if (ok) return;
@@ -260,10 +266,10 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             check(model != null && !model.isBlank(), "model", "model", model, "must not be empty");
             // The model's name now, so that a typo fails before the data is loaded.
             String modelProblem = Models.problem(model);
-            if (modelProblem != null) throw InvalidSettingException.of(OWNER, "model", "model", model, modelProblem);
+            if (modelProblem != null) throw unknownName("model", model, modelProblem);
             check(optimizer != null && !optimizer.isBlank(), "optimizer", "optimizer", optimizer, "must not be empty");
             String opt = optimizer.trim().toLowerCase(Locale.ROOT);
-            check(Method.NAMES.contains(opt), "optimizer", "optimizer", optimizer, "unknown optimizer; valid: " + String.join(", ", Method.NAMES));
+            if (!Method.NAMES.contains(opt)) throw unknownName("optimizer", optimizer, "unknown optimizer; valid: " + String.join(", ", Method.NAMES));
             check(hyper != null, "hyper", "optimizer", hyper, "must not be null");
             // The hyperparameters were validated when the Hyper was built (naming its builder's methods).
             Method.of(opt, hyper);

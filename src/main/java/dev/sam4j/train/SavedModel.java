@@ -114,8 +114,10 @@ public final class SavedModel implements AutoCloseable {
      * (a sam4j checkpoint or model file, or PyTorch's {@code save_file(model.state_dict())}). Every parameter must
      * be there with its shape; running statistics are loaded where present; optimizer state is ignored; any other
      * tensor is an error (a wrong model, most likely). The normalisation is not the model's: see {@link #load}.
+     *
+     * @param modelName what messages call the model (e.g. {@code "mlp"})
      */
-    public static void loadWeights(Path file, Model model) { Checkpoint.loadWeights(file, model, "the model"); }
+    public static void loadWeights(Path file, Model model, String modelName) { Checkpoint.loadWeights(file, model, modelName); }
 
     /** Writes this model (weights, running statistics, name, input shape, classes, normalisation) to {@code file}. */
     public void save(Path file) { save(file, modelName, model, normalization); }

@@ -207,6 +207,28 @@ class SavedModelTest {
         assertTrue(name.endsWith("i: tensor 'layers.1.weight' holds a non-finite value (NaN at index 5)"), name);
     }
 
+    /** Plain weights into a model you built: by name, running statistics included, checked like any load. */
+    @Test
+    void loadWeightsFillsAModelYouBuilt(@TempDir Path dir) {
+        Path file = dir.resolve("cnn.safetensors");
+        float[] params, state;
+        try (Trainer t = new Trainer(tiny("cnn").build())) {
+            t.run();
+            t.saveModel(file);
+            params = t.model().downloadParams();
+            state = t.model().downloadState();
+        }
+        try (Backend b = new CpuBackend(1); dev.sam4j.nn.Model m = dev.sam4j.nn.models.Models.build("cnn", dev.sam4j.tensor.Shape.of(3, 8, 8), 4, b, 8, 99)) {
+            SavedModel.loadWeights(file, m, "cnn");
+            assertSameBits(params, m.downloadParams(), "weights");
+            assertSameBits(state, m.downloadState(), "running statistics");
+        }
+        try (Backend b = new CpuBackend(1); dev.sam4j.nn.Model m = dev.sam4j.nn.models.Models.build("mlp", dev.sam4j.tensor.Shape.of(3, 8, 8), 4, b, 8, 99)) {
+            String e = assertThrows(FileFormatException.class, () -> SavedModel.loadWeights(file, m, "mlp")).getMessage();
+            assertTrue(e.contains("is not in model mlp"), e);
+        }
+    }
+
     /** sam4j eval takes the stored normalisation; an older checkpoint without one gets it re-measured, with a note. */
     @Test
     void evalUsesTheStoredNormalizationAndFallsBackForOlderCheckpoints(@TempDir Path dir) throws Exception {

@@ -59,7 +59,7 @@ public final class SavedModel implements AutoCloseable {
     /**
      * A view of a model already bound (e.g. {@link Trainer#model()}), not owned: {@link #close()} leaves it open.
      *
-     * @param modelName its name for {@link Models#create} ({@code "mlp"}, {@code "cnn"}, ...), written by {@link #save()}
+     * @param modelName its name for {@link Models#create} ({@code "mlp"}, {@code "cnn"}, ...), written by {@link #save(Path)}
      */
     public static SavedModel of(String modelName, Model model, Normalization normalization) {
         if (model == null || normalization == null) throw new IllegalArgumentException("SavedModel.of: model and normalization must not be null");

@@ -79,6 +79,13 @@ class SettingMessagesTest {
     }
 
     @Test
+    void anUnknownDeviceIsNamedForEachSide() {
+        InvalidSettingException e = assertThrows(InvalidSettingException.class, () -> dev.sam4j.backend.Backends.choose("tpu", 1));
+        assertEquals("device(\"tpu\"): unknown device; valid: auto, cpu, cpu-reference, cuda[:N]", e.getMessage());
+        assertEquals("--device: unknown device 'tpu'; valid: auto, cpu, cpu-reference, cuda[:N]", e.commandLineMessage());
+    }
+
+    @Test
     void evaluateReturnsANamedRecord() {
         TrainConfig cfg = RunDigest.small("sam").epochs(1).checkpointEvery(0).build();
         try (Trainer t = new Trainer(cfg)) {

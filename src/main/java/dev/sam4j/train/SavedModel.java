@@ -227,10 +227,13 @@ public final class SavedModel implements AutoCloseable {
     /** Closes the model when {@link #load} made it; a view from {@link #of} leaves it to its owner. */
     @Override public void close() {
         Buffer in = input, y = labels;
+        SoftmaxCrossEntropy l = loss;
         input = labels = null;
+        loss = null;
         try {
             release(in);
             release(y);
+            if (l != null) l.close();
         } finally {
             if (owned) model.close();
         }

@@ -14,8 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A model trained on the CPU, saved, and loaded onto the CUDA backend (on the stand-ins here, a GPU where there is
- * one): the same normalisation and, within float rounding of another GEMM order, the same logits and
- * predictions; the evaluation buffers and the model's device memory are given back on close.
+ * one): within float rounding of another GEMM order, the CPU's logits and test loss; the model's, the input's and
+ * the evaluation's device buffers are given back on close.
  */
 @Tag("gpu")
 class CudaSavedModelTest {

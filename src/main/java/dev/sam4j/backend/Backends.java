@@ -4,6 +4,7 @@ import dev.sam4j.backend.cpu.CpuBackend;
 import dev.sam4j.backend.cpu.ReferenceBackend;
 import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.CudaRuntime;
+import dev.sam4j.io.InvalidSettingException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -64,25 +65,32 @@ public final class Backends {
         if (d.equals("cuda") || d.matches("cuda:\\d+")) {
             int index = d.equals("cuda") ? 0 : Integer.parseInt(d.substring(5));
             CudaRuntime.Availability a = CudaRuntime.probe();
-            if (!a.available()) throw new IllegalArgumentException("--device " + d + ": CUDA is not available: " + a.reason());
-            if (index >= a.deviceCount()) {
-                throw new IllegalArgumentException("--device " + d + ": no such device, " + a.deviceCount() + " CUDA device(s)");
-            }
+            if (!a.available()) throw refused(d, "CUDA is not available: " + a.reason(), null);
+            if (index >= a.deviceCount()) throw refused(d, "no such device, " + a.deviceCount() + " CUDA device(s)", null);
             CudaBackend cuda;
             try {
                 cuda = new CudaBackend(index, tf32(), needs.deterministic());
             } catch (RuntimeException | LinkageError e) {
-                throw new IllegalArgumentException("--device " + d + ": " + failure(e), e);
+                throw refused(d, failure(e), e);
             }
             String dnn = needs.spatialOpsFor() == null ? null : cuda.cudnnUnusable();
             if (dnn != null) {
                 cuda.close();
-                throw new IllegalArgumentException("--device " + d + ": " + needs.spatialOpsFor()
-                        + " needs cuDNN 9 for convolution, pooling and batch norm, which is not usable here: " + dnn);
+                throw refused(d, needs.spatialOpsFor() + " needs cuDNN 9 for convolution, pooling and batch norm, which is not usable here: "
+                        + dnn, null);
             }
             return new Choice(cuda, d + " requested");
         }
-        throw new IllegalArgumentException("--device: unknown device '" + device + "'; valid: auto, cpu, cpu-reference, cuda[:N]");
+        String valid = "; valid: auto, cpu, cpu-reference, cuda[:N]";
+        throw new InvalidSettingException("device(\"" + device + "\"): unknown device" + valid, "device",
+                "--device: unknown device '" + device + "'" + valid);
+    }
+
+    /** Device {@code d} cannot be used: worded {@code device("cuda"): ...} for library code, {@code --device cuda: ...} for the CLI. */
+    private static InvalidSettingException refused(String d, String problem, Throwable cause) {
+        InvalidSettingException e = new InvalidSettingException("device(\"" + d + "\"): " + problem, "device", "--device " + d + ": " + problem);
+        if (cause != null) e.initCause(cause);
+        return e;
     }
 
     /**

@@ -49,6 +49,8 @@ public final class Main implements Runnable {
     static String describe(Throwable t) {
         Throwable c = t;
         while ((c.getMessage() == null || c.getMessage().isBlank()) && c.getCause() != null) c = c.getCause();
+        // The library names a bad setting by its builder method; here it is the option the user typed.
+        if (c instanceof dev.sam4j.io.InvalidSettingException s) return s.commandLineMessage();
         String msg = c.getMessage();
         if (c instanceof OutOfMemoryError) return "out of memory (" + msg + "); try a smaller --batch-size or a larger -Xmx (SAM4J_JAVA_OPTS)";
         return msg == null || msg.isBlank() ? c.getClass().getSimpleName() : msg;

@@ -155,6 +155,30 @@ public final class ArrayData {
         return out;
     }
 
+    /**
+     * Images given as floats in [0, 1], {@code [n, C, H, W]} flattened, on the 8-bit grid the loader works on:
+     * {@code round(v · 255)}, as float32 array files are read. {@code what} names the array in messages.
+     *
+     * @throws IllegalArgumentException when the length is not a multiple of the example size or a value is
+     *         outside [0, 1] (or not finite)
+     */
+    public static byte[] pixels(float[] images, Shape exampleShape, String what) {
+        int e = exampleShape.intSize();
+        if (images.length % e != 0) {
+            throw new IllegalArgumentException(what + " holds " + images.length + " floats, not a whole number of " + exampleShape + " images ("
+                    + e + " each)");
+        }
+        byte[] px = new byte[images.length];
+        for (int i = 0; i < images.length; i++) {
+            float f = images[i];
+            if (!(f >= 0f && f <= 1f)) {
+                throw new IllegalArgumentException(what + ": pixel " + f + " of image " + i / e + " is outside [0, 1] (scale images to [0, 1])");
+            }
+            px[i] = (byte) Math.round(f * 255f);
+        }
+        return px;
+    }
+
     /** Pairs images with labels, checking the counts; {@code classes} is decided by the caller over all sets. */
     static Dataset dataset(String name, String src, Images im, int[] labels, int classes) {
         if (im.count() != labels.length) {

@@ -12,7 +12,7 @@ import dev.sam4j.backend.Buffer;
  * of {@code n} floats per step): simple and deterministic. A device-side reduction can replace it when the
  * training step must not synchronise.
  */
-public final class SoftmaxCrossEntropy {
+public final class SoftmaxCrossEntropy implements AutoCloseable {
     private final Backend be;
     private final int classes, maxBatch;
     private final Buffer dLogits;        // [maxBatch, classes]
@@ -21,6 +21,7 @@ public final class SoftmaxCrossEntropy {
     private float[] hostLogits;          // [maxBatch, classes], made on the first countCorrect
     private float[] hostLabels;          // [maxBatch]
     private int lastN;
+    private boolean closed;
 
     public SoftmaxCrossEntropy(Backend backend, int classes, int maxBatch) {
         if (classes < 2) throw new IllegalArgumentException("need at least 2 classes, got " + classes);
@@ -31,6 +32,24 @@ public final class SoftmaxCrossEntropy {
         this.dLogits = backend.allocate((long) maxBatch * classes);
         this.lossPerExample = backend.allocate(maxBatch);
         this.hostLoss = new float[maxBatch];
+    }
+
+    /**
+     * Gives its two device buffers back where the backend's buffers are closeable (device memory), for a loss that
+     * does not live as long as its backend; host buffers are left to the garbage collector. Idempotent.
+     */
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        for (Buffer b : new Buffer[] {dLogits, lossPerExample}) {
+            if (b instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("closing a loss buffer failed", e);
+                }
+            }
+        }
     }
 
     public int classes() { return classes; }

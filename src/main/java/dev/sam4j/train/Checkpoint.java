@@ -3,6 +3,7 @@ package dev.sam4j.train;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.DeviceStepGraph;
+import dev.sam4j.data.Normalization;
 import dev.sam4j.io.AtomicFiles;
 import dev.sam4j.io.FileFormatException;
 import dev.sam4j.io.Json;
@@ -35,7 +36,8 @@ import java.util.Set;
  *       and LookSAM's {@code looksam.age} under the same keys, plus {@code optim.nonfinite_s} and
  *       {@code looksam.gv_sum_squares}; with
  *       {@code --deterministic} on CUDA, the cuDNN convolution algorithms chosen ({@code cudnn.algorithms}),
- *       which the resumed run takes again ({@link #recordedAlgorithms}).</li>
+ *       which the resumed run takes again ({@link #recordedAlgorithms}); and what applying the model to new
+ *       images needs ({@link SavedModel}): its input shape, classes and the fitted input normalisation.</li>
  * </ul>
  * Written with {@link AtomicFiles}, so a process killed while writing leaves the previous checkpoint.
  */
@@ -64,12 +66,13 @@ public final class Checkpoint {
     }
 
     /** The header and the tensors both step paths write: weights, running statistics, momentum, LookSAM's g_v. */
-    private static SafeTensors.Writer begin(TrainConfig config, Model model, String stepPath, Buffer momentum, Buffer lookSam) {
+    private static SafeTensors.Writer begin(TrainConfig config, Model model, Normalization norm, String stepPath, Buffer momentum, Buffer lookSam) {
         SafeTensors.Writer w = new SafeTensors.Writer();
         w.metadata("format", "pt").metadata(VERSION_KEY, VERSION);
         w.metadata("sam4j.model", config.model()).metadata("sam4j.optimizer", config.optimizer())
                 .metadata("sam4j.seed", Long.toString(config.seed())).metadata("sam4j.config", Json.write(config.toMap()))
                 .metadata(STEP_PATH_KEY, stepPath);
+        SavedModel.describe(w, model, norm);
         Backend.AlgorithmChoices algorithms = model.backend().algorithmChoices();
         if (config.deterministic() && algorithms != null && !algorithms.chosen().isEmpty()) {
             w.metadata(CUDNN_ALGORITHMS, algorithms.chosen());
@@ -94,8 +97,8 @@ public final class Checkpoint {
     }
 
     /** A checkpoint of the host-driven step. */
-    static void save(Path file, TrainConfig config, Model model, Sgd sgd, SamOptimizer optimizer, Progress progress) {
-        SafeTensors.Writer w = begin(config, model, HOST, sgd.momentumArena(), optimizer.lookSamDirection());
+    static void save(Path file, TrainConfig config, Model model, Normalization norm, Sgd sgd, SamOptimizer optimizer, Progress progress) {
+        SafeTensors.Writer w = begin(config, model, norm, HOST, sgd.momentumArena(), optimizer.lookSamDirection());
         SamOptimizer.State st = optimizer.state();
         w.metadata("optim.steps", Long.toString(st.steps()));
         w.metadata("optim.sam_steps", Long.toString(st.samSteps()));
@@ -121,9 +124,9 @@ public final class Checkpoint {
      * ({@code optim.steps} is the device step counter); the two values only the device has get their own keys.
      * Synchronises: call it between steps.
      */
-    static void save(Path file, TrainConfig config, Model model, DeviceDecidedStep step, Progress progress) {
+    static void save(Path file, TrainConfig config, Model model, Normalization norm, DeviceDecidedStep step, Progress progress) {
         DeviceStepGraph.CarriedState st = step.exportState();
-        SafeTensors.Writer w = begin(config, model, DEVICE, step.momentum(), step.lookSamDirection());
+        SafeTensors.Writer w = begin(config, model, norm, DEVICE, step.momentum(), step.lookSamDirection());
         w.metadata("optim.steps", Long.toString(st.step()));
         w.metadata("optim.sam_steps", Long.toString(st.samSteps()));
         w.metadata(DEVICE_NONFINITE, Long.toString(st.nonFiniteSteps()));
@@ -286,8 +289,11 @@ public final class Checkpoint {
      * {@code policy.*} and {@code *.num_batches_tracked} are ignored; any other tensor is an error (a wrong
      * model, most likely).
      */
-    static void loadWeights(Path file, Model model, String modelName) {
-        SafeTensors.Contents c = SafeTensors.read(file);
+    static void loadWeights(Path file, Model model, String modelName) { loadWeights(SafeTensors.read(file), model, modelName); }
+
+    /** {@link #loadWeights(Path, Model, String)} on a file already read. */
+    static void loadWeights(SafeTensors.Contents c, Model model, String modelName) {
+        Path file = c.path();
         for (String name : c.entries().keySet()) {
             if (name.startsWith("optim.") || name.startsWith("policy.") || name.endsWith(".num_batches_tracked")) continue;
             if (!model.paramLayout().contains(name) && !model.stateLayout().contains(name)) {
@@ -333,7 +339,9 @@ public final class Checkpoint {
 
     /**
      * Writes the model's weights (parameters and running statistics, PyTorch names, {@code format=pt}) from
-     * the checkpoint in {@code runDir} to {@code out}: a file for PyTorch, Hugging Face or {@code --init-from}.
+     * the checkpoint in {@code runDir} to {@code out}: a file for PyTorch, Hugging Face or {@code --init-from},
+     * with the model's name, input shape, classes and normalisation where the checkpoint has them, so that
+     * {@link SavedModel#load} reads it too.
      */
     public static void exportWeights(Path runDir, Path out) {
         Path file = runDir.resolve(FILE);
@@ -341,7 +349,9 @@ public final class Checkpoint {
         if (!VERSION.equals(c.metadata().get(VERSION_KEY))) throw new FileFormatException(file.toString(), "not a sam4j checkpoint");
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
         for (Map.Entry<String, String> kv : c.metadata().entrySet()) {
-            if (kv.getKey().equals("sam4j.model") || kv.getKey().equals("sam4j.config")) w.metadata(kv.getKey(), kv.getValue());
+            if (kv.getKey().equals("sam4j.model") || kv.getKey().equals("sam4j.config") || SavedModel.KEYS.contains(kv.getKey())) {
+                w.metadata(kv.getKey(), kv.getValue());
+            }
         }
         for (SafeTensors.Entry e : c.entries().values()) {
             if (e.name().startsWith("optim.") || e.name().startsWith("policy.")) continue;

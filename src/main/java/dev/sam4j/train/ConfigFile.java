@@ -123,7 +123,9 @@ public final class ConfigFile {
         try {
             return b.hyper(h.build()).build();
         } catch (IllegalArgumentException e) {
-            throw new FileFormatException(src, "invalid value: " + e.getMessage(), e);
+            // config.json holds the command line's settings, so its wording names them as options.
+            String why = e instanceof dev.sam4j.io.InvalidSettingException s ? s.commandLineMessage() : e.getMessage();
+            throw new FileFormatException(src, "invalid value: " + why, e);
         }
     }
 

@@ -23,9 +23,10 @@ import java.nio.file.Path;
 /**
  * {@code sam4j eval}: a trained model's loss, accuracy and confusion matrix on the test split of any data
  * set sam4j reads. The model is rebuilt from the checkpoint's recorded configuration and its weights
- * loaded; inputs are normalised with the statistics the run trained with, which are those
- * {@link Normalization#fit} measures on the run's training set (its {@code --data}, after
- * {@code --train-subset}; label noise does not touch pixels), so that set is read again here.
+ * loaded; inputs are normalised with the statistics the run trained with: those stored in the checkpoint
+ * ({@link SavedModel}), or, for a checkpoint written before they were stored, those {@link Normalization#fit}
+ * measures on the run's training set (its {@code --data}, after {@code --train-subset}; label noise does not
+ * touch pixels), which is then read again here.
  */
 public final class Evaluator {
     private Evaluator() {}
@@ -63,14 +64,29 @@ public final class Evaluator {
         String configText = c.metadata().get("sam4j.config");
         if (configText == null) throw new FileFormatException(file.toString(), "not a sam4j checkpoint (no sam4j.config in its metadata)");
         TrainConfig cfg = ConfigFile.parse(configText, file + " metadata sam4j.config");
-        DataSplit trained = DataSpec.parse(cfg.data()).load();
-        Dataset train = trained.train();
-        if (cfg.trainSubset() > 0 && cfg.trainSubset() <= train.size()) train = Subset.choose(train, cfg.trainSubset(), cfg.seed());
-        Normalization norm = Normalization.fit(train);
-        Shape shape = train.exampleShape();
-        int classes = train.classes();
+        // The normalisation the run trained with: stored in the checkpoint since sam4j keeps it there; an older
+        // checkpoint gets it re-measured on the run's training set (deterministic, so the same statistics).
+        if (dataSpec == null && cfg.data().startsWith("memory:")) {
+            throw new IllegalArgumentException("--data: the run trained on data sets in memory (" + cfg.data() + "); give the data to evaluate on");
+        }
+        Normalization norm = SavedModel.normalization(c);
+        boolean stored = norm != null && c.metadata().containsKey(SavedModel.INPUT_SHAPE) && c.metadata().containsKey(SavedModel.CLASSES);
+        DataSplit trained = null;
+        Shape shape;
+        int classes;
+        if (stored) {
+            shape = SavedModel.inputShape(c);
+            classes = SavedModel.classes(c);
+        } else {
+            trained = DataSpec.parse(cfg.data()).load();
+            Dataset train = trained.train();
+            if (cfg.trainSubset() > 0 && cfg.trainSubset() <= train.size()) train = Subset.choose(train, cfg.trainSubset(), cfg.seed());
+            norm = Normalization.fit(train);
+            shape = train.exampleShape();
+            classes = train.classes();
+        }
         String spec = dataSpec == null ? cfg.data() : DataSpec.parse(dataSpec).spec();
-        DataSplit evalSplit = spec.equals(DataSpec.parse(cfg.data()).spec()) ? trained : DataSpec.parse(spec).load();
+        DataSplit evalSplit = trained != null && spec.equals(DataSpec.parse(cfg.data()).spec()) ? trained : DataSpec.parse(spec).load();
         Dataset test = evalSplit.test();
         if (!test.exampleShape().equals(shape) || test.classes() > classes) {
             throw new IllegalArgumentException("--data " + spec + ": examples of " + test.exampleShape() + " in " + test.classes()
@@ -111,6 +127,8 @@ public final class Evaluator {
                 for (int ch = 0; ch < norm.channels(); ch++) {
                     ns.append(ch > 0 ? ", " : "").append(String.format(java.util.Locale.ROOT, "%.4f/%.4f", norm.mean(ch), norm.std(ch)));
                 }
+                ns.append(stored ? " (stored in the checkpoint)"
+                        : " (re-measured on the run's training set: the checkpoint predates stored normalisation)");
                 return new Result(file, cfg.model(), evalSplit.description(), ns.toString(), backend.name() + " (" + choice.reason() + ")",
                         classes, test.size(), lossSum / test.size(), correct / (double) test.size(), confusion);
             }
@@ -120,10 +138,10 @@ public final class Evaluator {
      * A training run's test loss and accuracy after an epoch: with BatchNorm in {@link Mode#EVAL}, in order, without
      * augmentation, through the trainer's own input buffers ({@code logitsHost}: {@code [maxBatch, classes]}).
      */
-    static double[] testLossAndAccuracy(Backend backend, Model model, SoftmaxCrossEntropy loss, Dataset test, int batchSize,
+    static Evaluation testLossAndAccuracy(Backend backend, Model model, SoftmaxCrossEntropy loss, Dataset test, int batchSize,
                                         Normalization normalization, Buffer xBuf, Buffer labelBuf, float[] logitsHost) {
         double[] sums = testSums(backend, model, loss, test, batchSize, normalization, xBuf, labelBuf, logitsHost);
-        return new double[] {sums[0] / test.size(), sums[1] / test.size()};
+        return new Evaluation(sums[0] / test.size(), sums[1] / test.size(), test.size());
     }
 
     /** {@code {Σ loss, correct}} over {@code test} (a rank's shard: the ranks' sums add up to the whole set's). */

@@ -92,9 +92,9 @@ final class ReplicatedStep implements StepPath {
 
     @Override public boolean countsTrainAccuracy() { return true; }
 
-    @Override public void save(Path file, TrainConfig config, Model m, Progress p) {
+    @Override public void save(Path file, TrainConfig config, Model m, Normalization norm, Progress p) {
         syncRunningStatistics();
-        if (collective.rank() == 0) Checkpoint.save(file, config, m, sgd, optimizer, p);
+        if (collective.rank() == 0) Checkpoint.save(file, config, m, norm, sgd, optimizer, p);
         collective.barrier();   // the file is complete before any rank goes on (and might read it back)
     }
 
@@ -109,7 +109,7 @@ final class ReplicatedStep implements StepPath {
     }
 
     /** The test loss and accuracy over the whole test set: this rank's contiguous slice, the sums all-reduced. */
-    double[] evaluate(Backend backend, SoftmaxCrossEntropy loss, Dataset test, int batchSize, Normalization normalization,
+    Evaluation evaluate(Backend backend, SoftmaxCrossEntropy loss, Dataset test, int batchSize, Normalization normalization,
                       Buffer xBuf, Buffer labelBuf, float[] logitsHost) {
         syncRunningStatistics();
         int w = collective.worldSize(), r = collective.rank(), size = test.size();
@@ -124,6 +124,6 @@ final class ReplicatedStep implements StepPath {
             sums = Evaluator.testSums(backend, model, loss, testShard, batchSize, normalization, xBuf, labelBuf, logitsHost);
         }
         collective.allReduce(sums, Collective.Op.SUM);
-        return new double[] {sums[0] / size, sums[1] / size};
+        return new Evaluation(sums[0] / size, sums[1] / size, size);
     }
 }

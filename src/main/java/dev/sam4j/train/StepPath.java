@@ -3,6 +3,7 @@ package dev.sam4j.train;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.data.BatchLoader;
+import dev.sam4j.data.Normalization;
 import dev.sam4j.nn.Model;
 import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
@@ -36,8 +37,11 @@ interface StepPath {
     /** Whether the path counts pass-1 hits, for the training accuracy (the graph paths would have to read logits back). */
     boolean countsTrainAccuracy();
 
-    /** Writes the checkpoint of the state after {@code p.step} steps: the model, the optimizer's and the path's own state. */
-    void save(Path file, TrainConfig config, Model model, Progress p);
+    /**
+     * Writes the checkpoint of the state after {@code p.step} steps: the model (with the input normalisation it is
+     * trained with), the optimizer's and the path's own state.
+     */
+    void save(Path file, TrainConfig config, Model model, Normalization norm, Progress p);
 
     /** Restores a checkpoint that {@link #save} of the same kind of path wrote; the file's error says which kind otherwise. */
     Progress restore(Path file, TrainConfig config, Model model);
@@ -80,8 +84,8 @@ interface StepPath {
 
         @Override public boolean countsTrainAccuracy() { return true; }
 
-        @Override public void save(Path file, TrainConfig config, Model model, Progress p) {
-            Checkpoint.save(file, config, model, sgd, optimizer, p);
+        @Override public void save(Path file, TrainConfig config, Model model, Normalization norm, Progress p) {
+            Checkpoint.save(file, config, model, norm, sgd, optimizer, p);
         }
 
         @Override public Progress restore(Path file, TrainConfig config, Model model) {
@@ -114,8 +118,8 @@ interface StepPath {
 
         @Override public boolean countsTrainAccuracy() { return false; }
 
-        @Override public void save(Path file, TrainConfig config, Model model, Progress p) {
-            Checkpoint.save(file, config, model, deviceStep, p);
+        @Override public void save(Path file, TrainConfig config, Model model, Normalization norm, Progress p) {
+            Checkpoint.save(file, config, model, norm, deviceStep, p);
         }
 
         @Override public Progress restore(Path file, TrainConfig config, Model model) {

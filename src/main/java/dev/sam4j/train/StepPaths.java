@@ -4,6 +4,7 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.data.Dataset;
+import dev.sam4j.io.InvalidSettingException;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -54,20 +55,22 @@ final class StepPaths {
                         dev.sam4j.parallel.Collective collective) {
         if (collective != null) checkReplicated(config, backend, method, collective.worldSize());
         boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host");
+        // Named by builder method for library code and by option for the command line (InvalidSettingException).
         if (graph && !DeviceDecidedStep.supports(method)) {
-            throw new IllegalArgumentException("--optimizer " + method.name() + ": " + DeviceDecidedStep.unsupported(method)
-                    + "; use --cuda-step host on CUDA");
+            String why = DeviceDecidedStep.unsupported(method);
+            throw new InvalidSettingException("TrainConfig.Builder.optimizer(\"" + method.name() + "\"): " + why + "; use cudaStep(\"host\") on CUDA",
+                    "optimizer", "--optimizer " + method.name() + ": " + why + "; use --cuda-step host on CUDA");
         }
         if (graph && config.keepLastBatch()) {
-            throw new IllegalArgumentException("--keep-last-batch: the CUDA graph step trains on full batches only; use --cuda-step host on CUDA");
+            String why = "the CUDA graph step trains on full batches only; use ";
+            throw new InvalidSettingException("TrainConfig.Builder.keepLastBatch(true): " + why + "cudaStep(\"host\") on CUDA",
+                    "keep-last-batch", "--keep-last-batch: " + why + "--cuda-step host on CUDA");
         }
-        if (!graph && !config.keepLastBatch() && train.size() < config.batchSize()) {
-            throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
-                    + train.size() + "), and the partial last batch is dropped: lower it or add --keep-last-batch");
-        }
-        if (graph && train.size() < config.batchSize()) {
-            throw new IllegalArgumentException("--batch-size " + config.batchSize() + " is larger than the training set ("
-                    + train.size() + "); the CUDA graph step needs full batches");
+        if (train.size() < config.batchSize() && (graph || !config.keepLastBatch())) {
+            String why = " is larger than the training set (" + train.size() + ")" + (graph ? "; the CUDA graph step needs full batches"
+                    : ", and the partial last batch is dropped: lower it or add ");
+            throw new InvalidSettingException("TrainConfig.Builder.batchSize(" + config.batchSize() + ")" + why + (graph ? "" : "keepLastBatch(true)"),
+                    "batch-size", "--batch-size " + config.batchSize() + why + (graph ? "" : "--keep-last-batch"));
         }
         if (graph) {
             boolean readback = config.cudaStep().equals("readback");

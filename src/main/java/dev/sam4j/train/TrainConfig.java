@@ -1,6 +1,12 @@
 package dev.sam4j.train;
 
+import dev.sam4j.data.ArrayData;
+import dev.sam4j.data.DataSplit;
+import dev.sam4j.data.Dataset;
+import dev.sam4j.io.InvalidSettingException;
+import dev.sam4j.nn.models.Models;
 import dev.sam4j.optim.sam.Method;
+import dev.sam4j.tensor.Shape;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -8,7 +14,8 @@ import java.util.Map;
 
 /**
  * The full, validated configuration of a training run. Build with {@link #builder()}; {@code build()}
- * rejects nonsense with a message naming the option. {@link #toMap()} is the resolved configuration
+ * rejects nonsense, an unknown model or optimizer included, with an {@link InvalidSettingException} naming the
+ * builder method (the command line prints the same problem naming its option). {@link #toMap()} is the resolved configuration
  * written to the run directory.
  */
 public record TrainConfig(String data, String model, String optimizer, int epochs, int batchSize, int evalBatchSize,
@@ -16,7 +23,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
-                          boolean deterministic, boolean keepLastBatch, int ranks, String samPerturbation) {
+                          boolean deterministic, boolean keepLastBatch, int ranks, String samPerturbation, DataSplit inMemory) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -32,6 +39,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.divergenceSteps = divergenceSteps; b.initFrom = initFrom; b.deterministic = deterministic;
         b.keepLastBatch = keepLastBatch;
         b.ranks = ranks; b.samPerturbation = samPerturbation;
+        if (inMemory != null) { b.trainSet = inMemory.train(); b.testSet = inMemory.test(); }
         return b;
     }
 
@@ -125,8 +133,48 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         boolean keepLastBatch = false;
         int ranks = 1;
         String samPerturbation = "local";
+        Dataset trainSet, testSet;   // data(train, test): in memory instead of the data string's source
 
-        public Builder data(String v) { data = v; return this; }
+        /** A data source as {@code --data} takes it ({@code fashion-mnist}, {@code cifar10:DIR}, {@code npy:...}); replaces {@link #data(Dataset, Dataset)}. */
+        public Builder data(String v) { data = v; trainSet = testSet = null; return this; }
+
+        /**
+         * Train and test on data sets you made (in memory, or read on demand by your own {@link Dataset.Examples}):
+         * both of the same example shape {@code [C, H, W]} and number of classes (checked by {@link #build()}),
+         * pixels as unsigned bytes. Subset, label noise, augmentation and normalisation apply as to any source. The
+         * run's records call it {@code memory:NAME}; resuming its checkpoint needs the same sets, so from library code
+         * ({@code new Trainer(config, checkpoint)}), not from the command line.
+         */
+        public Builder data(Dataset train, Dataset test) {
+            trainSet = train;
+            testSet = test;
+            data = "memory:" + (train == null ? "null" : train.name());
+            return this;
+        }
+
+        /**
+         * {@link #data(Dataset, Dataset)} from arrays: images as floats in [0, 1], {@code [n, C, H, W]} flattened
+         * (each rounded to the 8-bit grid the loader works on, {@code round(v · 255)}, as float32 array files are
+         * read), labels in {@code [0, classes)}.
+         *
+         * @throws InvalidSettingException naming what is wrong: an array's length for {@code exampleShape}, a pixel
+         *         outside [0, 1], a label outside {@code [0, classes)}
+         */
+        public Builder data(Shape exampleShape, int classes, float[] trainImages, int[] trainLabels, float[] testImages, int[] testLabels) {
+            String call = "data(exampleShape, classes, trainImages, trainLabels, testImages, testLabels)";
+            try {
+                if (exampleShape == null || exampleShape.rank() != 3) throw new IllegalArgumentException("exampleShape must be [C, H, W], got " + exampleShape);
+                if (classes < 1 || classes > ArrayData.MAX_CLASSES) throw new IllegalArgumentException("classes must be in [1, " + ArrayData.MAX_CLASSES + "], got " + classes);
+                for (Object a : new Object[] {trainImages, trainLabels, testImages, testLabels}) {
+                    if (a == null) throw new IllegalArgumentException("an array is null");
+                }
+                return data(new Dataset("train", exampleShape, classes, ArrayData.pixels(trainImages, exampleShape, "trainImages"), trainLabels),
+                        new Dataset("test", exampleShape, classes, ArrayData.pixels(testImages, exampleShape, "testImages"), testLabels));
+            } catch (IllegalArgumentException e) {
+                throw new InvalidSettingException(OWNER + "." + call + ": " + e.getMessage(), "data", "--data: " + e.getMessage());
+            }
+        }
+
         public Builder model(String v) { model = v; return this; }
         public Builder optimizer(String v) { optimizer = v; return this; }
         public Builder epochs(int v) { epochs = v; return this; }
@@ -197,59 +245,105 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          */
         public Builder samPerturbation(String v) { samPerturbation = v; return this; }
 
-        private static void require(boolean ok, String option, String message) {
-            if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
+        private static final String OWNER = "TrainConfig.Builder";
+
+        /**
+         * {@code value}, given to builder method {@code method} (the CLI's {@code --option}), breaks {@code problem}:
+         * the message names the method for library code and the option for the command line
+         * ({@link InvalidSettingException}).
+         */
+        private static void check(boolean ok, String method, String option, Object value, String problem) {
+            if (!ok) throw InvalidSettingException.of(OWNER, method, option, value, problem);
+        }
+
+        /** As above, with the problem worded for each side because it names another setting. */
+        private static void check(boolean ok, String method, String option, Object value, String problem, String commandLineProblem) {
+            if (!ok) throw InvalidSettingException.of(OWNER, method, option, value, problem, commandLineProblem);
+        }
+
+        /** A name that is not one: {@code model("x"): problem} for the library, {@code --model x: problem} on the command line. */
+        private static InvalidSettingException unknownName(String setting, String value, String problem) {
+            return new InvalidSettingException(OWNER + "." + setting + "(\"" + value + "\"): " + problem, setting,
+                    "--" + setting + " " + value.trim() + ": " + problem);
         }
 
         public TrainConfig build() {
-            require(data != null && !data.isBlank(), "data", "must not be empty");
-            require(model != null && !model.isBlank(), "model", "must not be empty");
-            require(optimizer != null, "optimizer", "must not be empty");
+            check(data != null && !data.isBlank(), "data", "data", data, "must not be empty");
+            DataSplit memory = inMemory();
+            check(model != null && !model.isBlank(), "model", "model", model, "must not be empty");
+            // The model's name now, so that a typo fails before the data is loaded.
+            String modelProblem = Models.problem(model);
+            if (modelProblem != null) throw unknownName("model", model, modelProblem);
+            check(optimizer != null && !optimizer.isBlank(), "optimizer", "optimizer", optimizer, "must not be empty");
             String opt = optimizer.trim().toLowerCase(Locale.ROOT);
-            require(hyper != null, "optimizer", "hyperparameters must not be null");
-            // Validates the method and every hyperparameter it uses, with messages naming the option.
+            if (!Method.NAMES.contains(opt)) throw unknownName("optimizer", optimizer, "unknown optimizer; valid: " + String.join(", ", Method.NAMES));
+            check(hyper != null, "hyper", "optimizer", hyper, "must not be null");
+            // The hyperparameters were validated when the Hyper was built (naming its builder's methods).
             Method.of(opt, hyper);
             // An unset max age becomes the method's default here, so the record (and config.json) holds the value run.
             Method.Hyper h = hyper.lookSamMaxAge() == Method.Hyper.UNSET_MAX_AGE
                     ? hyper.toBuilder().lookSamMaxAge(hyper.lookSamMaxAge(opt)).build() : hyper;
-            require(epochs >= 1, "epochs", "must be >= 1, got " + epochs);
-            require(batchSize >= 1 && batchSize <= 65536, "batch-size", "must be in [1, 65536], got " + batchSize);
-            require(evalBatchSize >= 1 && evalBatchSize <= 65536, "eval-batch-size", "must be in [1, 65536], got " + evalBatchSize);
-            require(lr > 0 && Double.isFinite(lr), "lr", "must be a positive number, got " + lr);
-            require(schedule != null, "schedule", "must not be empty");
-            require(warmupSteps >= 0, "warmup-steps", "must be >= 0, got " + warmupSteps);
-            require(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got " + momentum);
-            require(weightDecay >= 0 && Double.isFinite(weightDecay), "weight-decay", "must be >= 0, got " + weightDecay);
-            require(!nesterov || momentum > 0, "nesterov", "needs --momentum > 0");
-            require(labelNoise >= 0 && labelNoise <= 1, "label-noise", "must be a fraction in [0, 1], got " + labelNoise);
+            check(epochs >= 1, "epochs", "epochs", epochs, "must be >= 1");
+            check(batchSize >= 1 && batchSize <= 65536, "batchSize", "batch-size", batchSize, "must be in [1, 65536]");
+            check(evalBatchSize >= 1 && evalBatchSize <= 65536, "evalBatchSize", "eval-batch-size", evalBatchSize, "must be in [1, 65536]");
+            check(lr > 0 && Double.isFinite(lr), "lr", "lr", lr, "must be a positive number");
+            check(schedule != null, "schedule", "schedule", schedule, "must not be empty");
+            check(warmupSteps >= 0, "warmupSteps", "warmup-steps", warmupSteps, "must be >= 0");
+            check(momentum >= 0 && momentum < 1, "momentum", "momentum", momentum, "must be in [0, 1)");
+            check(weightDecay >= 0 && Double.isFinite(weightDecay), "weightDecay", "weight-decay", weightDecay, "must be >= 0");
+            check(!nesterov || momentum > 0, "nesterov", "nesterov", nesterov, "needs momentum(m) with m > 0", "needs --momentum > 0");
+            check(labelNoise >= 0 && labelNoise <= 1, "labelNoise", "label-noise", labelNoise, "must be a fraction in [0, 1]");
             // The upper bound depends on the data set and is checked when it is loaded.
-            require(trainSubset >= 0, "train-subset", "must be >= 0 (0 = the whole training set), got " + trainSubset);
+            check(trainSubset >= 0, "trainSubset", "train-subset", trainSubset, "must be >= 0 (0 = the whole training set)");
             String aug = augment == null ? "" : augment.trim().toLowerCase(Locale.ROOT);
-            require(aug.equals("auto") || aug.equals("on") || aug.equals("off"), "augment", "must be auto, on or off, got '" + augment + "'");
-            require(device != null && !device.isBlank(), "device", "must not be empty");
-            require(threads >= 1 && threads <= 1024, "threads", "must be in [1, 1024], got " + threads);
-            require(maxSteps >= 0, "max-steps", "must be >= 0 (0 = no limit), got " + maxSteps);
+            check(aug.equals("auto") || aug.equals("on") || aug.equals("off"), "augment", "augment", augment, "must be auto, on or off");
+            check(device != null && !device.isBlank(), "device", "device", device, "must not be empty");
+            check(threads >= 1 && threads <= 1024, "threads", "threads", threads, "must be in [1, 1024]");
+            check(maxSteps >= 0, "maxSteps", "max-steps", maxSteps, "must be >= 0 (0 = no limit)");
             String cs = cudaStep == null ? "" : cudaStep.trim().toLowerCase(Locale.ROOT);
-            require(cs.equals("graph") || cs.equals("readback") || cs.equals("host"), "cuda-step",
-                    "must be graph, readback or host, got '" + cudaStep + "'");
+            check(cs.equals("graph") || cs.equals("readback") || cs.equals("host"), "cudaStep", "cuda-step", cudaStep,
+                    "must be graph, readback or host");
             String in = input == null ? "" : input.trim().toLowerCase(Locale.ROOT);
-            require(in.equals("loader") || in.equals("synthetic"), "input", "must be loader or synthetic, got '" + input + "'");
-            require(checkpointEvery >= 0, "checkpoint-every", "must be >= 0 (0 = at epoch ends only), got " + checkpointEvery);
+            check(in.equals("loader") || in.equals("synthetic"), "input", "input", input, "must be loader or synthetic");
+            check(checkpointEvery >= 0, "checkpointEvery", "checkpoint-every", checkpointEvery, "must be >= 0 (0 = at epoch ends only)");
             String nf = onNonFinite == null ? "" : onNonFinite.trim().toLowerCase(Locale.ROOT);
-            require(nf.equals("stop") || nf.equals("skip"), "on-nonfinite", "must be stop or skip, got '" + onNonFinite + "'");
-            require(Double.isNaN(divergenceLoss) || Double.isFinite(divergenceLoss), "divergence-loss", "must be a finite number, got " + divergenceLoss);
-            require(divergenceSteps >= 1, "divergence-steps", "must be >= 1, got " + divergenceSteps);
-            require(ranks >= 1 && ranks <= 1024, "ranks", "must be in [1, 1024], got " + ranks);
-            require(batchSize % ranks == 0, "batch-size", "the global batch " + batchSize + " does not divide by --ranks "
-                    + ranks + " (each rank takes batch-size / ranks examples a step)");
+            check(nf.equals("stop") || nf.equals("skip"), "onNonFinite", "on-nonfinite", onNonFinite, "must be stop or skip");
+            check(Double.isNaN(divergenceLoss) || Double.isFinite(divergenceLoss), "divergenceLoss", "divergence-loss", divergenceLoss,
+                    "must be a finite number");
+            check(divergenceSteps >= 1, "divergenceSteps", "divergence-steps", divergenceSteps, "must be >= 1");
+            check(ranks >= 1 && ranks <= 1024, "ranks", "ranks", ranks, "must be in [1, 1024]");
+            if (batchSize % ranks != 0) {
+                throw new InvalidSettingException(OWNER + ".batchSize(" + batchSize + "): the global batch does not divide by ranks("
+                        + ranks + ") (each rank takes batchSize / ranks examples a step)", "batch-size",
+                        "--batch-size: the global batch " + batchSize + " does not divide by --ranks " + ranks
+                                + " (each rank takes batch-size / ranks examples a step)");
+            }
             String sp = samPerturbation == null ? "" : samPerturbation.trim().toLowerCase(Locale.ROOT);
-            require(sp.equals("local") || sp.equals("global"), "sam-perturbation", "must be local or global, got '" + samPerturbation + "'");
+            check(sp.equals("local") || sp.equals("global"), "samPerturbation", "sam-perturbation", samPerturbation, "must be local or global");
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
-            dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
+            try {
+                dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
+            } catch (IllegalArgumentException e) {
+                throw new InvalidSettingException(OWNER + ".schedule(\"" + schedule + "\"): " + e.getMessage(), "schedule",
+                        "--schedule: " + e.getMessage());
+            }
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, ranks, sp);
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, ranks, sp, memory);
+        }
+
+        /** The sets of {@link #data(Dataset, Dataset)}, checked against each other; null for a data string. */
+        private DataSplit inMemory() {
+            if (trainSet == null && testSet == null) return null;
+            String problem = trainSet == null ? "train is null" : testSet == null ? "test is null"
+                    : trainSet.size() == 0 ? "train has no examples" : testSet.size() == 0 ? "test has no examples"
+                    : !trainSet.exampleShape().equals(testSet.exampleShape()) ? "train holds examples of " + trainSet.exampleShape()
+                            + ", test of " + testSet.exampleShape()
+                    : trainSet.classes() != testSet.classes() ? "train has " + trainSet.classes() + " classes, test " + testSet.classes() : null;
+            if (problem != null) throw new InvalidSettingException(OWNER + ".data(train, test): " + problem, "data", "--data: " + problem);
+            return new DataSplit(trainSet, testSet, String.format(Locale.ROOT, "data: in memory, %s (%d train / %d test, %d classes of %s)",
+                    trainSet.name(), trainSet.size(), testSet.size(), trainSet.classes(), trainSet.exampleShape()));
         }
     }
 }

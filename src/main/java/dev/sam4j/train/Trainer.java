@@ -215,6 +215,33 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
+    private Progress progress;           // the state run() last reached (or the resumed one); null before either
+    private volatile boolean running;    // inside run(), or run() ended in an exception
+
+    /**
+     * The input normalisation this run trains with: per-channel mean and standard deviation fitted on the
+     * training set ({@link Normalization#fit}). Checkpoints and {@link #saveModel} files store it, so that
+     * {@link SavedModel} applies the model to new images as it was trained.
+     */
+    public Normalization normalization() { return normalization; }
+
+    /**
+     * Writes the model's weights, running statistics, name, input shape and {@link #normalization()} to the
+     * safetensors file {@code file} (PyTorch names, {@code format=pt}), for {@link SavedModel#load} or PyTorch.
+     */
+    public void saveModel(Path file) { SavedModel.save(file, config.model(), model, normalization); }
+
+    /**
+     * Writes the full training state (what {@code RUN_DIR/checkpoint.safetensors} holds: weights, momentum, the
+     * optimizer's state, the run's position) to {@code file}, from which {@code new Trainer(config, file)} or
+     * {@link #resume} continues bit-identically. Call it before {@link #run()} or after it returned: during a run
+     * the state is between steps only where the trainer itself checkpoints.
+     */
+    public void saveCheckpoint(Path file) {
+        if (running) throw new IllegalStateException("Trainer.saveCheckpoint: a run is in progress (or ended in an exception)");
+        path.save(file, config, model, normalization, progress != null ? progress : resumed != null ? resumed : new Progress());
+    }
+
     /** Where checkpoints go ({@code RUN_DIR/checkpoint.safetensors}), or null when this run writes none. */
     public Path checkpointFile() { return checkpointFile; }
 
@@ -222,6 +249,8 @@ public final class Trainer implements AutoCloseable {
         long total = totalSteps();
         LrSchedule schedule = LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total);
         Progress p = resumed != null ? resumed : new Progress();
+        progress = p;
+        running = true;
         RunInfo info = new RunInfo(config, dataDescription, backend.name(), backend.describe(), backendReason + "; " + stepPath
                 + algorithmsNote(),
                 config.model(), model.paramCount(), stepsPerEpoch(), total, train.size(), test.size(),
@@ -298,9 +327,9 @@ public final class Trainer implements AutoCloseable {
                 }
                 p.images += p.epochImages;
                 p.trainNanos += p.epochTrainNanos;
-                double[] eval = evaluate();
-                p.lastTestLoss = eval[0];
-                p.lastTestAcc = eval[1];
+                Evaluation eval = evaluate();
+                p.lastTestLoss = eval.loss();
+                p.lastTestAcc = eval.accuracy();
                 p.lastTrainLoss = p.lossSum / Math.max(1, p.lossImages);
                 p.best = Math.max(p.best, p.lastTestAcc);
                 double seconds = (System.nanoTime() - epochStart) / 1e9;
@@ -323,6 +352,7 @@ public final class Trainer implements AutoCloseable {
                 backend.name(), config.model(), config.optimizer(), config.seed(), model.paramCount(), dataDescription,
                 p.skippedSteps, interrupted);
         listeners.forEach(l -> l.onRunEnd(summary));
+        running = false;
         return summary;
     }
 
@@ -339,12 +369,12 @@ public final class Trainer implements AutoCloseable {
         if (checkpointFile == null) return;
         p.wallSeconds = wallBefore + (System.nanoTime() - startNanos) / 1e9;
         for (TrainListener l : listeners) l.beforeCheckpoint(p.step);
-        path.save(checkpointFile, config, model, p);
+        path.save(checkpointFile, config, model, normalization, p);
         accounting.checkpointed(p.step);
     }
 
     /** Test loss and accuracy with BatchNorm in {@link Mode#EVAL}, in order, without augmentation. */
-    public double[] evaluate() {
+    public Evaluation evaluate() {
         if (replicated != null) {
             return replicated.evaluate(backend, loss, test, config.evalBatchSize(), normalization, xBuf, labelBuf, logitsHost);
         }

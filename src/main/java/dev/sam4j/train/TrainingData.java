@@ -5,6 +5,7 @@ import dev.sam4j.data.DataSplit;
 import dev.sam4j.data.Dataset;
 import dev.sam4j.data.LabelNoise;
 import dev.sam4j.data.Subset;
+import dev.sam4j.io.InvalidSettingException;
 
 /**
  * A run's data as {@code --data}, {@code --train-subset} and {@code --label-noise} make it: the training set (the
@@ -14,14 +15,19 @@ import dev.sam4j.data.Subset;
 record TrainingData(Dataset train, Dataset test, String description) {
 
     static TrainingData load(TrainConfig config) {
-        DataSplit data = DataSpec.parse(config.data()).load();
+        if (config.inMemory() == null && config.data().startsWith("memory:")) {
+            throw new IllegalArgumentException("--data " + config.data() + ": the run trained on data sets in memory, which only library "
+                    + "code can give again (TrainConfig.Builder.data(train, test))");
+        }
+        DataSplit data = config.inMemory() != null ? config.inMemory() : DataSpec.parse(config.data()).load();
         Dataset tr = data.train();
         String desc = data.description();
         if (config.trainSubset() > 0) {
             // Before the label noise, so the noise rate is the stated one on the examples actually trained on.
             if (config.trainSubset() > tr.size()) {
-                throw new IllegalArgumentException("--train-subset " + config.trainSubset() + ": larger than the training set ("
-                        + tr.size() + " examples)");
+                String why = ": larger than the training set (" + tr.size() + " examples)";
+                throw new InvalidSettingException("TrainConfig.Builder.trainSubset(" + config.trainSubset() + ")" + why, "train-subset",
+                        "--train-subset " + config.trainSubset() + why);
             }
             tr = Subset.choose(tr, config.trainSubset(), config.seed());
             desc += "; training on a seeded random subset of " + config.trainSubset() + " examples";

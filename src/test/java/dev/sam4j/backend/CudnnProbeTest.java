@@ -37,8 +37,10 @@ class CudnnProbeTest {
         requireStandIn();
         try (StandIn.Setting s = StandIn.set(key, value)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Trainer(config("cnn", "cuda")).close());
-            assertTrue(e.getMessage().startsWith("--device cuda: model cnn needs cuDNN 9 for convolution, pooling and batch norm, "
+            assertTrue(e.getMessage().startsWith("device(\"cuda\"): model cnn needs cuDNN 9 for convolution, pooling and batch norm, "
                     + "which is not usable here: ") && e.getMessage().contains(why) && !e.getMessage().contains("\n"), e.getMessage());
+            assertTrue(((dev.sam4j.io.InvalidSettingException) e).commandLineMessage().startsWith("--device cuda: model cnn needs cuDNN 9"),
+                    "the command line's wording");
         }
     }
 

@@ -2,6 +2,7 @@ package dev.sam4j.train;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.sam4j.io.InvalidSettingException;
 import dev.sam4j.parallel.SingleRank;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -175,9 +176,11 @@ class DataParallelTrainingTest {
 
     @Test
     void aBatchThatDoesNotDivideIsOneClearError() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> small().batchSize(100).ranks(3).build());
+        InvalidSettingException e = assertThrows(InvalidSettingException.class, () -> small().batchSize(100).ranks(3).build());
+        assertEquals("TrainConfig.Builder.batchSize(100): the global batch does not divide by ranks(3) (each rank takes "
+                + "batchSize / ranks examples a step)", e.getMessage());
         assertEquals("--batch-size: the global batch 100 does not divide by --ranks 3 (each rank takes batch-size / ranks "
-                + "examples a step)", e.getMessage());
+                + "examples a step)", e.commandLineMessage());
     }
 
     /** One rank is today's path exactly: a trainer given a one-rank collective trains bit for bit as one given none. */

@@ -53,14 +53,14 @@ class TrainSubsetTest {
     void largerThanTheTrainingSetIsANamedError(int n) {
         TrainConfig cfg = small().trainSubset(n).build();
         var e = assertThrows(IllegalArgumentException.class, () -> new Trainer(cfg).close());
-        assertTrue(e.getMessage().startsWith("--train-subset " + n + ":"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("TrainConfig.Builder.trainSubset(" + n + "): larger than the training set"), e.getMessage());
         assertTrue(e.getMessage().contains("2000"), e.getMessage());
     }
 
     @Test
     void negativeIsRejectedByTheConfig() {
         var e = assertThrows(IllegalArgumentException.class, () -> small().trainSubset(-1).build());
-        assertTrue(e.getMessage().startsWith("--train-subset"), e.getMessage());
+        assertEquals("TrainConfig.Builder.trainSubset(-1): must be >= 0 (0 = the whole training set)", e.getMessage());
         assertEquals(0, small().build().trainSubset(), "0 (the default) is the whole set");
     }
 }

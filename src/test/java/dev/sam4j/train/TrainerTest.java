@@ -109,7 +109,7 @@ class TrainerTest {
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> TrainConfig.builder().input("disk").build());
-        assertTrue(e.getMessage().startsWith("--input:"), e.getMessage());
+        assertEquals("TrainConfig.Builder.input(\"disk\"): must be loader or synthetic", e.getMessage());
     }
 
     /**
@@ -134,8 +134,10 @@ class TrainerTest {
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new Trainer(b.keepLastBatch(false).batchSize(128).build()));
-        assertTrue(e.getMessage().startsWith("--batch-size 128 is larger than the training set (90)")
-                && e.getMessage().contains("--keep-last-batch"), e.getMessage());
+        assertEquals("TrainConfig.Builder.batchSize(128) is larger than the training set (90), and the partial last batch is dropped: "
+                + "lower it or add keepLastBatch(true)", e.getMessage());
+        assertEquals("--batch-size 128 is larger than the training set (90), and the partial last batch is dropped: lower it or add "
+                + "--keep-last-batch", ((dev.sam4j.io.InvalidSettingException) e).commandLineMessage());
         try (Trainer t = new Trainer(b.keepLastBatch(true).batchSize(128).build())) {
             assertEquals(1, t.stepsPerEpoch());
         }

@@ -46,6 +46,31 @@ public final class Models {
     /** Canonical names; any {@code wrn-D-K} with (D − 4) % 6 == 0 and any {@code mlp:WIDTH} are accepted as well. */
     public static List<String> names() { return List.of("mlp", "cnn", "resnet18", "wrn-16-4", "wrn-28-10"); }
 
+    /**
+     * What is wrong with the model name {@code name}, or null when {@link #create} takes it (for some input): checks
+     * the name alone, so that a configuration can reject a typo before any data is loaded.
+     */
+    public static String problem(String name) {
+        String key = name == null ? "" : name.trim().toLowerCase(java.util.Locale.ROOT);
+        if (key.equals("mlp") || key.equals("cnn") || key.equals("resnet18")) return null;
+        try {
+            Matcher m = WRN.matcher(key);
+            if (m.matches()) {
+                int depth = Integer.parseInt(m.group(1)), width = Integer.parseInt(m.group(2));
+                if (depth < 10 || (depth - 4) % 6 != 0) return "Wide ResNet depth must be 6·n + 4 with n ≥ 1 (10, 16, 22, 28, ...), got " + depth;
+                return width < 1 ? "Wide ResNet width must be positive, got " + width : null;
+            }
+            Matcher w = MLP.matcher(key);
+            if (w.matches()) return Integer.parseInt(w.group(1)) < 1 ? "mlp:WIDTH needs a positive width" : null;
+        } catch (NumberFormatException e) {
+            return "a number in the name is out of range";
+        }
+        return UNKNOWN;
+    }
+
+    private static final String UNKNOWN = "unknown model; valid names: mlp, mlp:WIDTH (hidden width, e.g. mlp:4096), cnn, resnet18,"
+            + " wrn-D-K (Wide ResNet of depth D with (D - 4) % 6 == 0 and width K, e.g. wrn-16-4, wrn-28-10)";
+
     /** The network called {@code name} for per-example inputs of {@code input} and {@code classes} outputs. */
     public static Layer create(String name, Shape input, int classes) {
         if (classes < 1) throw new IllegalArgumentException("classes must be positive, got " + classes);

@@ -1,5 +1,6 @@
 package dev.sam4j.optim.sam;
 
+import dev.sam4j.io.InvalidSettingException;
 import java.util.List;
 import java.util.Locale;
 
@@ -37,23 +38,26 @@ public record Method(String name, Policy policy, Perturbation perturbation, bool
                         double lookSamAlpha, double aeDelta, double aeLambda1, double aeLambda2, int aeWarmup,
                         double esamBeta, double esamGamma, boolean esamSwp, boolean esamSds, boolean lookSamPerTensor,
                         int lookSamMaxAge, double msamRho) {
-        /** Validates every value, used by the method or not, so a typo never passes silently. */
+        /**
+         * Validates every value, used by the method or not, so a typo never passes silently; an {@link InvalidSettingException}
+         * names the builder method ({@code Method.Hyper.Builder.rho(0.0): must be > 0}) and the CLI option.
+         */
         public Hyper {
-            check(rho > 0 && Double.isFinite(rho), "--rho", "must be > 0", rho);
-            check(asamRho > 0 && Double.isFinite(asamRho), "--asam-rho", "must be > 0", asamRho);
-            check(asamEta >= 0 && Double.isFinite(asamEta), "--asam-eta", "must be >= 0", asamEta);
-            check(sssamP >= 0 && sssamP <= 1, "--sssam-p", "must be in [0, 1]", sssamP);
-            check(Double.isNaN(sssamPEnd) || (sssamPEnd >= 0 && sssamPEnd <= 1), "--sssam-p-end", "must be in [0, 1]", sssamPEnd);
-            check(lookSamK >= 1, "--looksam-k", "must be >= 1", lookSamK);
-            check(lookSamAlpha >= 0 && Double.isFinite(lookSamAlpha), "--looksam-alpha", "must be >= 0", lookSamAlpha);
-            check(aeDelta > 0 && aeDelta < 1, "--ae-delta", "must be in (0, 1)", aeDelta);
-            check(Double.isFinite(aeLambda1), "--ae-lambda1", "must be finite", aeLambda1);
-            check(Double.isFinite(aeLambda2), "--ae-lambda2", "must be finite", aeLambda2);
-            check(aeWarmup >= 0, "--ae-warmup", "must be >= 0", aeWarmup);
-            check(esamBeta > 0 && esamBeta <= 1, "--esam-beta", "must be in (0, 1]", esamBeta);
-            check(esamGamma > 0 && esamGamma <= 1, "--esam-gamma", "must be in (0, 1]", esamGamma);
-            check(lookSamMaxAge >= UNSET_MAX_AGE, "--looksam-max-age", "must be >= 0", lookSamMaxAge);
-            check(msamRho > 0 && Double.isFinite(msamRho), "--rho (msam)", "must be > 0", msamRho);
+            check(rho > 0 && Double.isFinite(rho), "rho", "rho", "must be > 0", rho);
+            check(asamRho > 0 && Double.isFinite(asamRho), "asamRho", "asam-rho", "must be > 0", asamRho);
+            check(asamEta >= 0 && Double.isFinite(asamEta), "asamEta", "asam-eta", "must be >= 0", asamEta);
+            check(sssamP >= 0 && sssamP <= 1, "sssamP", "sssam-p", "must be in [0, 1]", sssamP);
+            check(Double.isNaN(sssamPEnd) || (sssamPEnd >= 0 && sssamPEnd <= 1), "sssamPEnd", "sssam-p-end", "must be in [0, 1]", sssamPEnd);
+            check(lookSamK >= 1, "lookSamK", "looksam-k", "must be >= 1", lookSamK);
+            check(lookSamAlpha >= 0 && Double.isFinite(lookSamAlpha), "lookSamAlpha", "looksam-alpha", "must be >= 0", lookSamAlpha);
+            check(aeDelta > 0 && aeDelta < 1, "aeDelta", "ae-delta", "must be in (0, 1)", aeDelta);
+            check(Double.isFinite(aeLambda1), "aeLambda1", "ae-lambda1", "must be finite", aeLambda1);
+            check(Double.isFinite(aeLambda2), "aeLambda2", "ae-lambda2", "must be finite", aeLambda2);
+            check(aeWarmup >= 0, "aeWarmup", "ae-warmup", "must be >= 0", aeWarmup);
+            check(esamBeta > 0 && esamBeta <= 1, "esamBeta", "esam-beta", "must be in (0, 1]", esamBeta);
+            check(esamGamma > 0 && esamGamma <= 1, "esamGamma", "esam-gamma", "must be in (0, 1]", esamGamma);
+            check(lookSamMaxAge >= UNSET_MAX_AGE, "lookSamMaxAge", "looksam-max-age", "must be >= 0", lookSamMaxAge);
+            check(msamRho > 0 && Double.isFinite(msamRho), "msamRho", "rho", "must be > 0", msamRho);
         }
 
         /**
@@ -76,8 +80,9 @@ public record Method(String name, Policy policy, Perturbation perturbation, bool
             return name.trim().toLowerCase(Locale.ROOT).equals("aelooksam") ? AE_LOOKSAM_MAX_AGE : 0;
         }
 
-        private static void check(boolean ok, String option, String rule, double value) {
-            if (!ok) throw new IllegalArgumentException(option + ": " + rule + ", got " + value);
+        /** The message names the builder method for library code and the option for the command line. */
+        private static void check(boolean ok, String method, String option, String rule, Object value) {
+            if (!ok) throw InvalidSettingException.of("Method.Hyper.Builder", method, option, value, rule);
         }
 
         public static Hyper defaults() {

@@ -193,7 +193,10 @@ class CudaTrainerTest {
         assertEquals(graph.summary().steps(), host.summary().steps());
         IllegalArgumentException keep = assertThrows(IllegalArgumentException.class,
                 () -> new Trainer(b.cudaStep("graph").keepLastBatch(true).build()).close());
-        assertTrue(keep.getMessage().startsWith("--keep-last-batch") && keep.getMessage().contains("--cuda-step host"), keep.getMessage());
+        assertEquals("TrainConfig.Builder.keepLastBatch(true): the CUDA graph step trains on full batches only; use cudaStep(\"host\") on CUDA",
+                keep.getMessage());
+        assertEquals("--keep-last-batch: the CUDA graph step trains on full batches only; use --cuda-step host on CUDA",
+                ((dev.sam4j.io.InvalidSettingException) keep).commandLineMessage());
         for (String o : new String[] {"msam", "aelooksam"}) {
             Run g = train(b.keepLastBatch(false).optimizer(o).cudaStep("graph").build());
             assertEquals(5, g.steps().size(), o + " on the graph step");

@@ -35,7 +35,7 @@ class KernelImageTest {
             assertTrue(m.startsWith("cuda:1 (") && m.contains("has compute capability 7.0") && m.contains("sm_75")
                     && m.contains("compute_80 PTX") && !m.contains("\n"), m);
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Backends.choose("cuda:1", 1));
-            assertTrue(refused.getMessage().startsWith("--device cuda:1: cuda:1 (") && refused.getMessage().contains("7.0"),
+            assertTrue(refused.getMessage().startsWith("device(\"cuda:1\"): cuda:1 (") && refused.getMessage().contains("7.0"),
                     refused.getMessage());
         }
         new CudaBackend(1, false).close();  // and at 9.0 again it opens

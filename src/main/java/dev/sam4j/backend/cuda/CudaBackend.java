@@ -15,6 +15,7 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
 import dev.sam4j.backend.PoolGeom;
+import dev.sam4j.backend.Precision;
 import java.util.IdentityHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -118,6 +119,17 @@ public final class CudaBackend implements Backend {
                 CudaRuntime.libVersion(ctx.cublasVersion), tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
                 deterministic ? ", deterministic cuDNN algorithms only" : "", CudaRuntime.kernelTargets(),
                 CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
+    }
+
+    /**
+     * fp32, or TF32 when opened with {@code tf32} (cuBLAS {@code CUBLAS_TF32_TENSOR_OP_MATH}, cuDNN
+     * {@code CUDNN_DEFAULT_MATH}); bf16 is not built on CUDA yet (the CPU backends emulate it).
+     */
+    @Override public boolean supports(Precision p) { return p == (tf32 ? Precision.TF32 : Precision.FP32); }
+
+    @Override public String unsupportedReason(Precision p) {
+        if (p == Precision.BF16) return "bf16 on CUDA is not built yet (--device cpu runs it emulated)";
+        return "this cuda backend was opened for " + (tf32 ? "tf32" : "fp32") + " GEMMs and convolutions";
     }
 
     /** Times this backend has waited for the GPU (transfers, reductions returned to the host). */

@@ -1,5 +1,6 @@
 package dev.sam4j.train;
 
+import dev.sam4j.backend.Precision;
 import dev.sam4j.optim.sam.Method;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -16,7 +17,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
-                          boolean deterministic, boolean keepLastBatch) {
+                          boolean deterministic, boolean keepLastBatch, Precision precision) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -31,6 +32,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.checkpointEvery = checkpointEvery; b.onNonFinite = onNonFinite; b.divergenceLoss = divergenceLoss;
         b.divergenceSteps = divergenceSteps; b.initFrom = initFrom; b.deterministic = deterministic;
         b.keepLastBatch = keepLastBatch;
+        b.precision = precision;
         return b;
     }
 
@@ -84,6 +86,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("init_from", initFrom == null ? null : initFrom.toString());
         m.put("deterministic", deterministic);
         m.put("keep_last_batch", keepLastBatch);
+        m.put("precision", precision.label());
         return m;
     }
 
@@ -120,6 +123,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         Path initFrom = null;
         boolean deterministic = false;
         boolean keepLastBatch = false;
+        Precision precision = Precision.FP32;
 
         public Builder data(String v) { data = v; return this; }
         public Builder model(String v) { model = v; return this; }
@@ -181,6 +185,12 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          * AE-SAM and jolts the statistic, and the CUDA graph step cannot train it at all.
          */
         public Builder keepLastBatch(boolean v) { keepLastBatch = v; return this; }
+        /**
+         * What the layers compute in ({@link Precision}): {@code fp32} (default), {@code tf32} or {@code bf16}; the
+         * weights, gradients, optimizer state and SAM passes stay fp32 in every precision.
+         */
+        public Builder precision(String v) { precision = Precision.parse(v); return this; }
+        public Builder precision(Precision v) { precision = v; return this; }
 
         private static void require(boolean ok, String option, String message) {
             if (!ok) throw new IllegalArgumentException("--" + option + ": " + message);
@@ -223,13 +233,14 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             String nf = onNonFinite == null ? "" : onNonFinite.trim().toLowerCase(Locale.ROOT);
             require(nf.equals("stop") || nf.equals("skip"), "on-nonfinite", "must be stop or skip, got '" + onNonFinite + "'");
             require(Double.isNaN(divergenceLoss) || Double.isFinite(divergenceLoss), "divergence-loss", "must be a finite number, got " + divergenceLoss);
+            require(precision != null, "precision", "must not be empty");
             require(divergenceSteps >= 1, "divergence-steps", "must be >= 1, got " + divergenceSteps);
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
             dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch);
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, precision);
         }
     }
 }

@@ -3,7 +3,8 @@
  * cublasSgemm_v2 with the real column-major semantics (both transposes, leading dimensions checked as
  * cuBLAS checks them, alpha and beta read from host memory at the call, beta = 0 ignoring C's old
  * contents), queued on the handle's stream, or recorded as a graph node when that stream is being
- * captured. TF32 mode computes in fp32 all the same (tolerances cover it).
+ * captured. In TF32 mode (CUBLAS_TF32_TENSOR_OP_MATH, set when the GEMM is called) A and B are read rounded to
+ * TF32 (mock_tf32), as tensor cores take them; otherwise in fp32.
  */
 #include "mock.h"
 #include "devices.h"
@@ -36,7 +37,9 @@ int cublasGetVersion_v2(Handle* h, int* v) { *v = 130000; return 0; }
 int cublasSetMathMode(Handle* h, int mode) { h->math = mode; return 0; }
 const char* cublasGetStatusName(int s) { return s == 0 ? "CUBLAS_STATUS_SUCCESS" : s == 7 ? "CUBLAS_STATUS_INVALID_VALUE" : "CUBLAS_STATUS (stand-in)"; }
 
-typedef struct { int ta, tb, m, n, k, lda, ldb, ldc; float alpha, beta; const float *A, *B; float* C; } Gemm;
+typedef struct { int ta, tb, m, n, k, lda, ldb, ldc; float alpha, beta; const float *A, *B; float* C; int tf32; } Gemm;
+
+#define CUBLAS_TF32_TENSOR_OP_MATH 3
 
 static int run_gemm(void* data) {
     Gemm* g = data;
@@ -47,6 +50,7 @@ static int run_gemm(void* data) {
             for (int p = 0; p < g->k; p++) {
                 float a = g->ta ? g->A[p + (size_t)i * g->lda] : g->A[i + (size_t)p * g->lda];
                 float b = g->tb ? g->B[j + (size_t)p * g->ldb] : g->B[p + (size_t)j * g->ldb];
+                if (g->tf32) { a = mock_tf32(a); b = mock_tf32(b); }
                 acc += (double)a * b;
             }
             float* c = &g->C[i + (size_t)j * g->ldc];
@@ -72,6 +76,6 @@ int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const float* 
                   || mock_check_device(B, 4 * ((size_t)(colsB - 1) * ldb + rowsB), "cublasSgemm_v2 B"))) return 14;
     if (mock_check_device(C, 4 * ((size_t)(n - 1) * ldc + m), "cublasSgemm_v2 C")) return 14;
     Gemm* g = malloc(sizeof *g);
-    *g = (Gemm){ta, tb, m, n, k, lda, ldb, ldc, *alpha, *beta, A, B, C};
+    *g = (Gemm){ta, tb, m, n, k, lda, ldb, ldc, *alpha, *beta, A, B, C, h->math == CUBLAS_TF32_TENSOR_OP_MATH};
     return mock_enqueue_callback(h->stream, run_gemm, g) ? 14 : 0;
 }

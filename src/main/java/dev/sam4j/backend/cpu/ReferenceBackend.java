@@ -30,7 +30,7 @@ public final class ReferenceBackend implements Backend {
      */
     private DoubleBuffer in(DoubleBuffer b, long len) {
         if (!tf32) return b;
-        int n = (int) Math.min(len, b.data.length - (long) b.offset);
+        int n = (int) Math.min(len, b.len);
         double[] r = new double[n];
         for (int i = 0; i < n; i++) r[i] = Precision.TF32.round(b.data[b.offset + i]);
         return new DoubleBuffer(r, 0, n);

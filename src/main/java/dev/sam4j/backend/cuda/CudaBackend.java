@@ -33,7 +33,8 @@ import org.bytedeco.javacpp.Pointer;
  * dimension {@code ld} is the column-major {@code n×m} matrix with the same {@code ld}, so
  * {@code C = op(A)·op(B)} is computed as the column-major {@code Cᵀ = op(B)ᵀ·op(A)ᵀ}: cuBLAS gets
  * {@code (opB, opA, n, m, k, B, ldb, A, lda, C, ldc)}. TF32 tensor-core math is off unless asked for
- * ({@code tf32}): it rounds inputs to 10-bit mantissas, too coarse for parity tests.
+ * ({@code tf32}: {@code --precision tf32} or {@code bf16}, see {@link #supports}): it rounds inputs to 10-bit
+ * mantissas, too coarse for fp32 parity tests.
  *
  * <p>Convolution, pooling and BatchNorm run on cuDNN ({@link CudaDnn}): descriptors and algorithms are
  * chosen once per shape, and convolutions take their scratch from the caller's workspace buffer, so a
@@ -123,13 +124,28 @@ public final class CudaBackend implements Backend {
 
     /**
      * fp32, or TF32 when opened with {@code tf32} (cuBLAS {@code CUBLAS_TF32_TENSOR_OP_MATH}, cuDNN
-     * {@code CUDNN_DEFAULT_MATH}); bf16 is not built on CUDA yet (the CPU backends emulate it).
+     * {@code CUDNN_DEFAULT_MATH}); and then also bf16 as the CPU emulates it, on fp32 storage: the layers round
+     * what they store to bf16 ({@link #roundTo}), so every GEMM and convolution input is a bf16 value, which
+     * TF32 holds exactly (10 mantissa bits ≥ bf16's 7, the same exponent range): the tensor cores multiply
+     * exactly the bf16 inputs, with fp32 accumulation, whatever rounding the hardware's TF32 conversion uses.
+     * Native bf16 storage (half the memory traffic: {@code cublasGemmEx} on bf16, cuDNN in
+     * {@code CUDNN_DATA_BFLOAT16} NHWC, the shadow written by the update kernels) is not built.
      */
-    @Override public boolean supports(Precision p) { return p == (tf32 ? Precision.TF32 : Precision.FP32); }
+    @Override public boolean supports(Precision p) { return tf32 ? p != Precision.FP32 : p == Precision.FP32; }
 
     @Override public String unsupportedReason(Precision p) {
-        if (p == Precision.BF16) return "bf16 on CUDA is not built yet (--device cpu runs it emulated)";
-        return "this cuda backend was opened for " + (tf32 ? "tf32" : "fp32") + " GEMMs and convolutions";
+        return "this cuda backend was opened for " + (tf32 ? "tensor-core (tf32, bf16)" : "fp32") + " GEMMs and convolutions";
+    }
+
+    @Override
+    public void roundTo(Precision p, Buffer x, Buffer y, long n) {
+        CudaBuffer s = c(x), d = c(y);
+        need(s, n, "roundTo x");
+        need(d, n, "roundTo y");
+        if (n == 0) return;
+        int drop = 23 - p.mantissaBits();
+        if (drop > 0) k.roundMantissa(s.address, d.address, n, drop);
+        else if (s.address != d.address) k.copy(s.address, d.address, n);
     }
 
     /** Times this backend has waited for the GPU (transfers, reductions returned to the host). */

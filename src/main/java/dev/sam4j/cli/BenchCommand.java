@@ -57,7 +57,7 @@ final class BenchCommand implements Callable<Integer> {
     long seed = 42;
 
     @Option(names = "--precision", description = "fp32, tf32 (GEMM/conv inputs rounded to TF32) or bf16 (layers in bf16, "
-            + "fp32 weights and SAM passes); emulated on the CPU")
+            + "fp32 weights and SAM passes; stored rounded in fp32 buffers)")
     String precision = "fp32";
 
     @Override public Integer call() {

@@ -140,7 +140,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--precision", description = "fp32 (default); tf32: GEMM/convolution inputs rounded to TF32 (tensor cores); "
             + "bf16: layers on bf16 weights, activations and gradients, fp32 master weights, BatchNorm, loss and SAM passes "
-            + "(CPU: emulated, slow; CUDA: not built yet)")
+            + "(stored rounded in fp32 buffers: slow on the CPU; on CUDA on TF32 tensor cores, native bf16 storage not built yet)")
     String precision = D.precision().label();
 
     @Option(names = "--deterministic", description = "on CUDA: only cuDNN convolution algorithms that cuDNN reports deterministic; "

@@ -58,6 +58,28 @@ class PrecisionTrainingTest {
         assertEquals(Precision.parse(precision), ConfigFile.read(d.resolve("config.json")).precision(), "read back for --resume");
     }
 
+    /**
+     * bf16 keeps the resume guarantee: the checkpoint holds the fp32 master weights and the shadow is written from
+     * them before every forward, so a run stopped and resumed (its precision read back from config.json) ends bit for
+     * bit where the uninterrupted bf16 run ends.
+     */
+    @ParameterizedTest(name = "{0} stopped after {1} steps")
+    @CsvSource({"sam, 4", "aesam, 6"})
+    void aBf16RunResumesBitForBit(String optimizer, long k, @TempDir Path tmp) throws Exception {
+        Path whole = tmp.resolve("whole"), parts = tmp.resolve("parts");
+        float[] expected = ResumeTest.train(ResumeTest.config(optimizer, whole).toBuilder().precision("bf16").build(), 0, false);
+        ResumeTest.train(ResumeTest.config(optimizer, parts).toBuilder().precision("bf16").build(), k, false);
+        TrainConfig back = ConfigFile.read(parts.resolve("config.json")).toBuilder().out(parts).build();
+        assertEquals(Precision.BF16, back.precision());
+        float[] actual = ResumeTest.train(back, 0, true);
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(actual[i]), optimizer + ": weight " + i);
+        }
+        assertEquals(ResumeTest.steps(whole), ResumeTest.steps(parts));
+        float[] fp32 = ResumeTest.train(ResumeTest.config(optimizer, tmp.resolve("fp32")), 0, false);
+        assertTrue(!java.util.Arrays.equals(fp32, expected), "the bf16 run is not the fp32 run");
+    }
+
     @Test
     void fp32IsTheDefaultAndOldConfigsReadAsFp32() {
         assertEquals(Precision.FP32, TrainConfig.builder().build().precision());

@@ -134,3 +134,13 @@ static inline float mock_tf32(float x) {
     memcpy(&x, &b, 4);
     return x;
 }
+
+/* x rounded to bf16 (fp32's exponent, 7 mantissa bits), to nearest with ties to even, NaN kept (Precision.BF16). */
+static inline float mock_bf16(float x) {
+    if (x != x) return x;
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    b = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
+    memcpy(&x, &b, 4);
+    return x;
+}

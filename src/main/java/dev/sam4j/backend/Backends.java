@@ -44,11 +44,6 @@ public final class Backends {
         /** Whether the CPU backends are to round GEMM and convolution inputs to TF32. */
         boolean tf32() { return precision == Precision.TF32; }
 
-        /**
-         * Whether CUDA's GEMMs and convolutions are to run on TF32 tensor cores: for TF32, and for bf16, whose
-         * GEMM inputs are bf16 values, which TF32 holds exactly.
-         */
-        boolean tensorCores() { return precision != Precision.FP32; }
     }
 
     public static Choice choose(String device, int threads) { return choose(device, threads, Needs.DENSE); }
@@ -75,7 +70,7 @@ public final class Backends {
             return new Choice(new ReferenceBackend(needs.tf32()), "cpu-reference requested (double-precision oracle; slow)");
         }
         if (d.equals("auto")) {
-            return auto(threads, needs, cudaUnusable(acceptStandIn), index -> new CudaBackend(index, needs.tensorCores(), needs.deterministic()));
+            return auto(threads, needs, cudaUnusable(acceptStandIn), index -> new CudaBackend(index, needs.precision(), needs.deterministic()));
         }
         if (d.equals("cuda") || d.matches("cuda:\\d+")) {
             int index = d.equals("cuda") ? 0 : Integer.parseInt(d.substring(5));
@@ -86,7 +81,7 @@ public final class Backends {
             }
             CudaBackend cuda;
             try {
-                cuda = new CudaBackend(index, needs.tensorCores(), needs.deterministic());
+                cuda = new CudaBackend(index, needs.precision(), needs.deterministic());
             } catch (RuntimeException | LinkageError e) {
                 throw new IllegalArgumentException("--device " + d + ": " + failure(e), e);
             }

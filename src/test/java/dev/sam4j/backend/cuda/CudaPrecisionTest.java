@@ -44,9 +44,9 @@ class CudaPrecisionTest {
              Backend bf16 = Backends.choose("cuda", 2, new Backends.Needs(null, false, Precision.BF16)).backend()) {
             assertTrue(fp32.supports(Precision.FP32) && !fp32.supports(Precision.TF32) && !fp32.supports(Precision.BF16));
             assertTrue(tf32.supports(Precision.TF32) && !tf32.supports(Precision.FP32));
-            assertTrue(bf16.supports(Precision.BF16) && !bf16.supports(Precision.FP32));
+            assertTrue(bf16.supports(Precision.BF16) && !bf16.supports(Precision.FP32) && !bf16.supports(Precision.TF32));
             assertTrue(tf32.describe().contains("TF32 tensor cores"), tf32.describe());
-            assertTrue(bf16.describe().contains("TF32 tensor cores"), bf16.describe());
+            assertTrue(bf16.describe().contains("bf16 tensor cores"), bf16.describe());
             assertTrue(fp32.describe().contains("TF32 off"), fp32.describe());
             assertTrue(fp32.unsupportedReason(Precision.BF16).contains("fp32"), fp32.unsupportedReason(Precision.BF16));
         }
@@ -218,17 +218,56 @@ class CudaPrecisionTest {
         return Math.sqrt(diff / norm);
     }
 
-    /** {@code out[0]} (CUDA) within {@code tol·scale} of {@code out[1]} (CPU TF32), and not the fp32 result {@code out[2]}. */
+    /**
+     * Opened for bf16, GEMMs run on bf16 tensor cores (cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_16BF): on bf16 values,
+     * which is all a bf16 run multiplies, the products are exact (the result is the fp32 GEMM's up to summation
+     * order); on other values the inputs are rounded to bf16 first (shown here, and on a GPU it shows the bf16 tensor
+     * cores are in use).
+     */
+    @Test
+    void bf16GemmRunsOnBf16TensorCores() {
+        CudaTestSupport.requireCuda();
+        double tol = CudaTestSupport.realGpu() ? 1e-4 : 1e-5;
+        try (Backend cuda = Backends.choose("cuda", 2, new Backends.Needs(null, false, Precision.BF16)).backend();
+             CpuBackend fp32 = new CpuBackend(2)) {
+            SplittableRandom r = new SplittableRandom(22);
+            int m = 23, n = 37, k = 301;
+            float[] a = random(m * k, r), b = random(k * n, r);
+            float[] ab = a.clone(), bb = b.clone();
+            for (int i = 0; i < ab.length; i++) ab[i] = Precision.BF16.round(ab[i]);
+            for (int i = 0; i < bb.length; i++) bb[i] = Precision.BF16.round(bb[i]);
+            Buffer c = fp32.allocate((long) m * n);
+            fp32.gemm(true, false, m, n, k, 1f, put(fp32, abs(a)), m, put(fp32, abs(b)), n, 0f, c, n);
+            float[] scale = get(fp32, c, m * n);
+            float[][] out = new float[3][];
+            out[0] = gemm(cuda, a, b, m, n, k);     // unrounded inputs: rounded to bf16 by the compute type
+            out[1] = gemm(fp32, ab, bb, m, n, k);   // fp32 GEMM of the bf16-rounded inputs
+            out[2] = gemm(fp32, a, b, m, n, k);     // fp32 GEMM of the inputs as given
+            compare("bf16 gemm", out, scale, tol);
+            float[] onBf16Values = gemm(cuda, ab, bb, m, n, k);
+            for (int i = 0; i < m * n; i++) {
+                assertTrue(Math.abs(onBf16Values[i] - out[1][i]) <= tol * scale[i] + 1e-30, "bf16 values: element " + i);
+            }
+        }
+    }
+
+    private static float[] gemm(Backend be, float[] a, float[] b, int m, int n, int k) {
+        Buffer c = be.allocate((long) m * n);
+        be.gemm(true, false, m, n, k, 1f, put(be, a), m, put(be, b), n, 0f, c, n);
+        return get(be, c, m * n);
+    }
+
+    /** {@code out[0]} (CUDA) within {@code tol·scale} of {@code out[1]} (the CPU's emulation), and not the fp32 result {@code out[2]}. */
     private static void compare(String what, float[][] out, float[] scale, double tol) {
         double farthestFromFp32 = 0;
         for (int i = 0; i < scale.length; i++) {
             double d = Math.abs(out[0][i] - out[1][i]);
-            assertTrue(d <= tol * scale[i] + 1e-30, what + " element " + i + ": cuda " + out[0][i] + ", cpu tf32 " + out[1][i]);
+            assertTrue(d <= tol * scale[i] + 1e-30, what + " element " + i + ": cuda " + out[0][i] + ", cpu emulation " + out[1][i]);
             farthestFromFp32 = Math.max(farthestFromFp32, Math.abs(out[0][i] - out[2][i]) / scale[i]);
         }
         // TF32's input rounding moves results by ~2^-11 of Σ|a·b|; fp32 summation order by ~1e-7.
         assertTrue(farthestFromFp32 > 1e-5, what + ": the TF32 result is the fp32 one (largest difference " + farthestFromFp32
-                + " of Σ|a·b|): TF32 math is not in use");
+                + " of Σ|a·b|): the reduced-precision math is not in use");
     }
 
     private static float[] random(int n, SplittableRandom r) {

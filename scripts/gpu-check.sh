@@ -13,7 +13,7 @@
 #    per class, those that check on the GPU what the stand-ins only emulate (the device step's kernels and skips
 #    against the host: CudaKernelsTest, HostDeviceStepAgreementTest, DeviceSkipTest, StepGraphTest; device
 #    memory by cudaMemGetInfo and the input pipeline's ordering: CudaMemoryFlatTest, CudaInputPipelineTest,
-#    CudaCheckpointTest);
+#    CudaCheckpointTest; --precision tf32 and bf16 against the CPU emulation: CudaPrecisionTest);
 # 4. runs the benchmark: kernel bandwidth over an 11M-float arena and over arrays of 4x the device's L2 size,
 #    each as a fraction of a device-to-device copy and of the theoretical bandwidth (memory clock x bus width
 #    x 2), and ms/step of the mlp for ERM, SAM and AE-SAM on the host path and the graph path
@@ -334,6 +334,9 @@ main() {
     # skip semantics against the host's arithmetic, and device memory and input ordering as the driver sees them
     test_results step CudaKernelsTest HostDeviceStepAgreementTest DeviceSkipTest StepGraphTest
     test_results memory CudaMemoryFlatTest CudaInputPipelineTest CudaCheckpointTest
+    # --precision on the GPU: TF32 GEMM/convolution against the CPU's TF32 emulation and unlike fp32 (tensor cores in
+    # use), the bf16 rounding kernel bit for bit, the bf16 graph step against the CPU's bf16 emulation, no host sync
+    test_results precision CudaPrecisionTest
     echo "bench:   exit $bench_rc in ${bench_s}s"
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
     echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"

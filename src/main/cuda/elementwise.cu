@@ -3,6 +3,8 @@
 //   relu_forward: y = max(x, 0)                 relu_backward: dx = y > 0 ? dy : 0
 //   add: out = a + b                            fill: x = v
 //   copy: dst = src (graph-capturable like a memcpy)
+//   round_mantissa: y = x rounded to nearest, ties to even, to 23 − drop mantissa bits (16: bf16, 13: TF32),
+//     in fp32 storage; NaN kept (sam4j's Precision.round; the CPU backend's VectorOps.roundMantissa, same bits)
 //   axpby: out = α·x + β·y (α from *alpha_ptr if set); nothing is written when skip is not null and
 //     *skip != 0 (LookSAM's g_v must survive a faulty second pass, decide.cu)
 // Launch: any grid, blockDim 256 (sum_rows: one thread per column, grid ceil(cols / 256), so each
@@ -29,6 +31,15 @@ extern "C" __global__ void relu_forward(const float* x, float* y, long long n) {
 
 extern "C" __global__ void relu_backward(const float* __restrict__ y, const float* dy, float* dx, long long n) {
     GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+extern "C" __global__ void round_mantissa(const float* x, float* y, long long n, int drop) {
+    const unsigned int half = (1u << (drop - 1)) - 1u, keep = ~((1u << drop) - 1u);
+    GRID_STRIDE(i, n) {
+        const float v = x[i];
+        const unsigned int b = __float_as_uint(v);
+        y[i] = isnan(v) ? v : __uint_as_float((b + half + ((b >> drop) & 1u)) & keep);
+    }
 }
 
 extern "C" __global__ void add(const float* a, const float* b, float* out, long long n) {

@@ -3,7 +3,9 @@
  * cublasSgemm_v2 with the real column-major semantics (both transposes, leading dimensions checked as
  * cuBLAS checks them, alpha and beta read from host memory at the call, beta = 0 ignoring C's old
  * contents), queued on the handle's stream, or recorded as a graph node when that stream is being
- * captured. TF32 mode computes in fp32 all the same (tolerances cover it).
+ * captured. In TF32 mode (CUBLAS_TF32_TENSOR_OP_MATH, set when the GEMM is called) A and B are read rounded to
+ * TF32 (mock_tf32), as tensor cores take them; otherwise in fp32. cublasGemmEx on fp32 matrices with the
+ * compute types sam4j uses (bf16 runs: CUBLAS_COMPUTE_32F_FAST_16BF, inputs read rounded to bf16).
  */
 #include "mock.h"
 #include "devices.h"
@@ -36,7 +38,16 @@ int cublasGetVersion_v2(Handle* h, int* v) { *v = 130000; return 0; }
 int cublasSetMathMode(Handle* h, int mode) { h->math = mode; return 0; }
 const char* cublasGetStatusName(int s) { return s == 0 ? "CUBLAS_STATUS_SUCCESS" : s == 7 ? "CUBLAS_STATUS_INVALID_VALUE" : "CUBLAS_STATUS (stand-in)"; }
 
-typedef struct { int ta, tb, m, n, k, lda, ldb, ldc; float alpha, beta; const float *A, *B; float* C; } Gemm;
+typedef struct { int ta, tb, m, n, k, lda, ldb, ldc; float alpha, beta; const float *A, *B; float* C; int rounding; } Gemm;
+
+#define CUBLAS_TF32_TENSOR_OP_MATH 3
+#define CUDA_R_32F 0
+#define CUBLAS_COMPUTE_32F 68
+#define CUBLAS_COMPUTE_32F_FAST_16BF 75
+#define CUBLAS_COMPUTE_32F_FAST_TF32 77
+#define CUBLAS_GEMM_DEFAULT (-1)
+#define CUBLAS_GEMM_DEFAULT_TENSOR_OP 99
+enum { EXACT, TO_TF32, TO_BF16 }; /* how the inputs are read: as given, rounded to TF32, rounded to bf16 */
 
 static int run_gemm(void* data) {
     Gemm* g = data;
@@ -47,6 +58,8 @@ static int run_gemm(void* data) {
             for (int p = 0; p < g->k; p++) {
                 float a = g->ta ? g->A[p + (size_t)i * g->lda] : g->A[i + (size_t)p * g->lda];
                 float b = g->tb ? g->B[j + (size_t)p * g->ldb] : g->B[p + (size_t)j * g->ldb];
+                if (g->rounding == TO_TF32) { a = mock_tf32(a); b = mock_tf32(b); }
+                else if (g->rounding == TO_BF16) { a = mock_bf16(a); b = mock_bf16(b); }
                 acc += (double)a * b;
             }
             float* c = &g->C[i + (size_t)j * g->ldc];
@@ -55,23 +68,49 @@ static int run_gemm(void* data) {
     return 0;
 }
 
-int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
-                   const float* B, int ldb, const float* beta, float* C, int ldc) {
-    if (!h || h->magic != 1 || !h->stream) return MOCK_FAIL("cublasSgemm_v2: bad handle or no stream") ? 1 : 1;
-    if (mock_wrong_device(h, "cublasSgemm_v2")) return 14; /* CUBLAS_STATUS_EXECUTION_FAILED */
-    if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) return MOCK_FAIL("cublasSgemm_v2: unsupported op") ? 7 : 7;
+/* The checks and the queueing both GEMM entry points share; fn names the caller in messages. */
+static int gemm(const char* fn, Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
+                const float* B, int ldb, const float* beta, float* C, int ldc, int rounding) {
+    if (!h || h->magic != 1 || !h->stream) return MOCK_FAIL("%s: bad handle or no stream", fn) ? 1 : 1;
+    if (mock_wrong_device(h, fn)) return 14; /* CUBLAS_STATUS_EXECUTION_FAILED */
+    if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) return MOCK_FAIL("%s: unsupported op", fn) ? 7 : 7;
     int rowsA = ta ? k : m, rowsB = tb ? n : k;
     if (m < 0 || n < 0 || k < 0 || lda < (rowsA > 1 ? rowsA : 1) || ldb < (rowsB > 1 ? rowsB : 1) || ldc < (m > 1 ? m : 1))
-        return MOCK_FAIL("cublasSgemm_v2: invalid sizes m=%d n=%d k=%d lda=%d ldb=%d ldc=%d (ops %d %d)", m, n, k, lda, ldb, ldc, ta, tb) ? 7 : 7;
+        return MOCK_FAIL("%s: invalid sizes m=%d n=%d k=%d lda=%d ldb=%d ldc=%d (ops %d %d)", fn, m, n, k, lda, ldb, ldc, ta, tb) ? 7 : 7;
     if (m == 0 || n == 0) return 0;
     /* alpha and beta live in host memory (the default pointer mode); A, B, C on the device */
     if (mock_is_device(alpha) || mock_is_device(beta))
-        return MOCK_FAIL("cublasSgemm_v2: alpha/beta point to device memory but the pointer mode is host") ? 7 : 7;
+        return MOCK_FAIL("%s: alpha/beta point to device memory but the pointer mode is host", fn) ? 7 : 7;
     int colsA = ta ? m : k, colsB = tb ? k : n;
-    if (k > 0 && (mock_check_device(A, 4 * ((size_t)(colsA - 1) * lda + rowsA), "cublasSgemm_v2 A")
-                  || mock_check_device(B, 4 * ((size_t)(colsB - 1) * ldb + rowsB), "cublasSgemm_v2 B"))) return 14;
-    if (mock_check_device(C, 4 * ((size_t)(n - 1) * ldc + m), "cublasSgemm_v2 C")) return 14;
+    if (k > 0 && (mock_check_device(A, 4 * ((size_t)(colsA - 1) * lda + rowsA), "GEMM A")
+                  || mock_check_device(B, 4 * ((size_t)(colsB - 1) * ldb + rowsB), "GEMM B"))) return 14;
+    if (mock_check_device(C, 4 * ((size_t)(n - 1) * ldc + m), "GEMM C")) return 14;
     Gemm* g = malloc(sizeof *g);
-    *g = (Gemm){ta, tb, m, n, k, lda, ldb, ldc, *alpha, *beta, A, B, C};
+    *g = (Gemm){ta, tb, m, n, k, lda, ldb, ldc, *alpha, *beta, A, B, C, rounding};
     return mock_enqueue_callback(h->stream, run_gemm, g) ? 14 : 0;
+}
+
+int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
+                   const float* B, int ldb, const float* beta, float* C, int ldc) {
+    int rounding = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? TO_TF32 : EXACT;
+    return gemm("cublasSgemm_v2", h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, rounding);
+}
+
+/*
+ * cublasGemmEx on fp32 matrices (the only types the stand-in takes; others are refused, so host code that passes
+ * another type fails here): CUBLAS_COMPUTE_32F_FAST_16BF reads A and B rounded to bf16 (mock_bf16), _FAST_TF32 to
+ * TF32, CUBLAS_COMPUTE_32F as cublasSgemm_v2 does under the handle's math mode.
+ */
+int cublasGemmEx(Handle* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int atype, int lda,
+                 const void* B, int btype, int ldb, const void* beta, void* C, int ctype, int ldc, int compute, int algo) {
+    if (atype != CUDA_R_32F || btype != CUDA_R_32F || ctype != CUDA_R_32F)
+        return MOCK_FAIL("cublasGemmEx: the stand-in takes CUDA_R_32F matrices only, got types %d %d %d", atype, btype, ctype) ? 15 : 15;
+    if (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP)
+        return MOCK_FAIL("cublasGemmEx: algorithm %d (the stand-in has the default ones only)", algo) ? 7 : 7;
+    int rounding;
+    if (compute == CUBLAS_COMPUTE_32F_FAST_16BF) rounding = TO_BF16;
+    else if (compute == CUBLAS_COMPUTE_32F_FAST_TF32) rounding = TO_TF32;
+    else if (compute == CUBLAS_COMPUTE_32F) rounding = h && h->math == CUBLAS_TF32_TENSOR_OP_MATH ? TO_TF32 : EXACT;
+    else return MOCK_FAIL("cublasGemmEx: compute type %d is not one for fp32 matrices", compute) ? 7 : 7;
+    return gemm("cublasGemmEx", h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, rounding);
 }

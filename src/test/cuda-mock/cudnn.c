@@ -431,6 +431,8 @@ static int run_conv(void* d) {
     /* Algorithm 2 adds in float with the n, k and c loops reversed; algorithm 1 with noise adds in float, reversed or not by a hash of the call count. */
     int noisy = a->algo == 1 && mock_setting("cudnn.noise", 0);
     int fp32 = a->algo == 2 || noisy, rev = a->algo == 2;
+    /* Every math type but CUDNN_FMA_MATH (3) lets cuDNN use TF32 tensor cores on float data: inputs read rounded. */
+    int tf32 = a->c.math != 3;
     if (noisy) rev = (__atomic_add_fetch(&noisy_runs, 1, __ATOMIC_RELAXED) * 2654435761u) >> 31; /* no short period: runs never repeat */
     const Tensor *x = &a->x, *y = &a->y;
     const Filter* f = &a->f;
@@ -454,6 +456,7 @@ static int run_conv(void* d) {
                                 /* kind 0: A = x, B = w; kind 1: A = dy, B = w; kind 2: A = x, B = dy */
                                 size_t o = a->kind == 0 ? yi : a->kind == 1 ? xi : wi;
                                 float u = a->kind == 1 ? a->A[yi] : a->A[xi], v = a->kind == 2 ? a->B[yi] : a->B[wi];
+                                if (tf32) { u = mock_tf32(u); v = mock_tf32(v); }
                                 if (fp32) acc32[o] += u * v;
                                 else acc[o] += (double)u * v;
                             }

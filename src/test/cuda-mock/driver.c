@@ -335,6 +335,22 @@ static int k_relu_backward(unsigned grid, unsigned block, void** args) {
     for (long long i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
     return 0;
 }
+static int k_round_mantissa(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float* x = PTR(0, float); float* y = PTR(1, float); long long n = LL(2); int drop = INT(3);
+    NEED(drop >= 1 && drop <= 23, "round_mantissa: drop %d outside [1, 23]", drop);
+    CHECK(x, 4 * n, "round_mantissa x"); CHECK(y, 4 * n, "round_mantissa y");
+    unsigned half = (1u << (drop - 1)) - 1u, keep = ~((1u << drop) - 1u);
+    for (long long i = 0; i < n; i++) {
+        float v = x[i];
+        if (v != v) { y[i] = v; continue; }
+        unsigned b;
+        memcpy(&b, &v, 4);
+        b = (b + half + ((b >> drop) & 1u)) & keep;
+        memcpy(&y[i], &b, 4);
+    }
+    return 0;
+}
 static int k_add(unsigned grid, unsigned block, void** args) {
     if (streaming(grid, block)) return 1;
     const float *a = PTR(0, float), *b = PTR(1, float); float* o = PTR(2, float); long long n = LL(3);
@@ -393,6 +409,7 @@ static const MockKernel KERNELS[] = {
     {"relu_forward", "PPP", k_relu_forward},
     {"relu_backward", "PPPP", k_relu_backward},
     {"add", "PPPP", k_add},
+    {"round_mantissa", "PPPI", k_round_mantissa},
     {"axpby", "FPPFPPPP", k_axpby},
     {"fill", "PFP", k_fill},
     {"copy", "PPP", k_copy},

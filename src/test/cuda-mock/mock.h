@@ -120,3 +120,27 @@ int mock_run_graph(struct CUgraph_st* g);
 
 /* kernels (driver.c): the one entry point by which a worker runs a kernel node */
 int mock_run_kernel(const MockNode* node);
+
+/*
+ * x rounded to TF32 (fp32's exponent, 10 mantissa bits), to nearest with ties to even, NaN kept: how the
+ * stand-ins emulate tensor-core TF32 math (the inputs of a GEMM or convolution rounded, products accumulated
+ * as before). The same rounding as sam4j's CPU emulation (Precision.TF32); a GPU may round ties away or truncate.
+ */
+static inline float mock_tf32(float x) {
+    if (x != x) return x;
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    b = (b + 0xFFFu + ((b >> 13) & 1u)) & ~0x1FFFu;
+    memcpy(&x, &b, 4);
+    return x;
+}
+
+/* x rounded to bf16 (fp32's exponent, 7 mantissa bits), to nearest with ties to even, NaN kept (Precision.BF16). */
+static inline float mock_bf16(float x) {
+    if (x != x) return x;
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    b = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
+    memcpy(&x, &b, 4);
+    return x;
+}

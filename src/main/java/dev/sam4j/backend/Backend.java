@@ -63,6 +63,16 @@ public interface Backend extends AutoCloseable {
     /** {@code out = a + b}; {@code out} may alias either input. */
     void add(Buffer a, Buffer b, Buffer out, long n);
 
+    /**
+     * {@code y = x} rounded to {@code p}'s format element by element, exactly as {@link Precision#round(double)}
+     * (to nearest, ties to even; overflow to infinity, NaN kept, subnormals kept); {@code y} may alias {@code x}.
+     * The values stay in this backend's buffer format: it is how a CPU backend emulates a narrower storage
+     * format. Only backends that {@link #supports} a reduced precision implement it.
+     */
+    default void roundTo(Precision p, Buffer x, Buffer y, long n) {
+        throw new UnsupportedOperationException(name() + " has no rounding to " + p);
+    }
+
     // ---- convolution (NCHW), see ConvGeom ----
 
     /** Scratch floats the three convolution ops need for a batch of {@code n}. */
@@ -183,6 +193,20 @@ public interface Backend extends AutoCloseable {
 
     /** Whether the device-decided training step runs here ({@link #deviceStepGraphs} is present). */
     default boolean runsDeviceDecidedSteps() { return deviceStepGraphs().isPresent(); }
+
+    /**
+     * Whether this backend, as opened, computes in precision {@code p} ({@link Precision}): every backend
+     * computes in fp32 unless it was opened for TF32 GEMMs and convolutions (then in TF32 instead); bf16 needs
+     * {@link #roundTo} (the CPU backends emulate it). A run asks before it builds its model.
+     */
+    default boolean supports(Precision p) { return p == Precision.FP32; }
+
+    /** One line saying why {@link #supports} is false for {@code p}, for the error a run stops with. */
+    default String unsupportedReason(Precision p) {
+        return "the " + name() + " backend as opened computes in "
+                + java.util.Arrays.stream(Precision.values()).filter(this::supports).map(Precision::label)
+                        .collect(java.util.stream.Collectors.joining(", ")) + " only";
+    }
 
     /** Bytes of device memory held by this backend's live buffers (its own tally); 0 where buffers are host memory. */
     default long deviceBytesAllocated() { return 0; }

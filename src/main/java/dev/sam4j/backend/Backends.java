@@ -16,8 +16,10 @@ import java.util.function.IntFunction;
  * {@code SAM4J_DEVICE}; an explicit option wins over both. {@code auto} takes the GPU when the CUDA probe
  * ({@link CudaRuntime#probe}) finds a driver and a device, this jar carries kernels for it, and, where the
  * run needs them ({@link Needs}), cuDNN 9 loads and opens a handle on it; else the CPU, saying why in one
- * line. An explicit {@code cuda[:N]} that cannot serve the run is refused in one line instead. CUDA GEMMs
- * use TF32 tensor cores only with {@code -Dsam4j.cuda.tf32=true}.
+ * line. An explicit {@code cuda[:N]} that cannot serve the run is refused in one line instead. The backend is
+ * opened for the run's {@link Precision} ({@link Needs#precision}): for TF32, CUDA's GEMMs and convolutions
+ * use tensor-core TF32 math and the CPU backends round GEMM and convolution inputs to TF32; whether the
+ * backend then computes in that precision is for the run to ask ({@link Backend#supports}).
  */
 public final class Backends {
     private Backends() {}
@@ -29,11 +31,22 @@ public final class Backends {
      * What a run needs of a backend beyond the dense operations: {@code spatialOpsFor} names what uses
      * convolution, pooling or batch norm (e.g. {@code "model cnn"}; on CUDA they need cuDNN 9), or is null
      * when nothing does; {@code deterministic} asks for deterministic algorithms where a library offers a
-     * choice (cuDNN's convolutions).
+     * choice (cuDNN's convolutions); {@code precision} is what the layers compute in.
      */
-    public record Needs(String spatialOpsFor, boolean deterministic) {
-        /** Dense operations only, fastest algorithms. */
+    public record Needs(String spatialOpsFor, boolean deterministic, Precision precision) {
+        /** Dense operations only, fastest algorithms, fp32. */
         public static final Needs DENSE = new Needs(null, false);
+
+        public Needs {
+            if (precision == null) throw new IllegalArgumentException("precision must not be null");
+        }
+
+        /** In fp32. */
+        public Needs(String spatialOpsFor, boolean deterministic) { this(spatialOpsFor, deterministic, Precision.FP32); }
+
+        /** Whether the CPU backends are to round GEMM and convolution inputs to TF32. */
+        boolean tf32() { return precision == Precision.TF32; }
+
     }
 
     public static Choice choose(String device, int threads) { return choose(device, threads, Needs.DENSE); }
@@ -54,13 +67,13 @@ public final class Backends {
     static Choice choose(String device, int threads, Needs needs, boolean acceptStandIn) {
         String d = resolveDevice(device).trim().toLowerCase(Locale.ROOT);
         if (d.equals("cpu")) {
-            return new Choice(new CpuBackend(threads), "cpu requested");
+            return new Choice(new CpuBackend(threads, needs.tf32()), "cpu requested");
         }
         if (d.equals("cpu-reference")) {
-            return new Choice(new ReferenceBackend(), "cpu-reference requested (double-precision oracle; slow)");
+            return new Choice(new ReferenceBackend(needs.tf32()), "cpu-reference requested (double-precision oracle; slow)");
         }
         if (d.equals("auto")) {
-            return auto(threads, needs, cudaUnusable(acceptStandIn), index -> new CudaBackend(index, tf32(), needs.deterministic()));
+            return auto(threads, needs, cudaUnusable(acceptStandIn), index -> new CudaBackend(index, needs.precision(), needs.deterministic()));
         }
         if (d.equals("cuda") || d.matches("cuda:\\d+")) {
             int index = d.equals("cuda") ? 0 : Integer.parseInt(d.substring(5));
@@ -69,7 +82,7 @@ public final class Backends {
             if (index >= a.deviceCount()) throw refused(d, "no such device, " + a.deviceCount() + " CUDA device(s)", null);
             CudaBackend cuda;
             try {
-                cuda = new CudaBackend(index, tf32(), needs.deterministic());
+                cuda = new CudaBackend(index, needs.precision(), needs.deterministic());
             } catch (RuntimeException | LinkageError e) {
                 throw refused(d, failure(e), e);
             }
@@ -113,7 +126,7 @@ public final class Backends {
             }
             if (cuda != null) cuda.close();
         }
-        return new Choice(new CpuBackend(threads), "auto: no usable GPU (" + why + "), using the CPU");
+        return new Choice(new CpuBackend(threads, needs.tf32()), "auto: no usable GPU (" + why + "), using the CPU");
     }
 
     /** One line for what went wrong opening a CUDA device; a linkage error names the optional dependencies. */
@@ -160,6 +173,4 @@ public final class Backends {
         }
         return out;
     }
-
-    private static boolean tf32() { return Boolean.getBoolean("sam4j.cuda.tf32"); }
 }

@@ -2,6 +2,7 @@ package dev.sam4j.benchmark;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.Precision;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
@@ -64,6 +65,13 @@ public final class StepBenchmark {
      */
     public static java.util.List<Result> runInterleaved(Backend backend, String modelName, java.util.List<String> methods,
                                                         Shape input, int classes, int batch, int warmup, int steps, long seed) {
+        return runInterleaved(backend, modelName, methods, input, classes, batch, warmup, steps, seed, Precision.FP32);
+    }
+
+    /** As above, with the layers computing in {@code precision}, which {@code backend} must support. */
+    public static java.util.List<Result> runInterleaved(Backend backend, String modelName, java.util.List<String> methods,
+                                                        Shape input, int classes, int batch, int warmup, int steps, long seed,
+                                                        Precision precision) {
         if (steps < 1 || warmup < 0) throw new IllegalArgumentException("steps must be >= 1 and warm-up >= 0");
         if (methods.isEmpty()) throw new IllegalArgumentException("no method to time");
         int k = methods.size();
@@ -85,7 +93,7 @@ public final class StepBenchmark {
             long[] heap = new long[k], device = new long[k];
             long heap0 = liveHeapBytes(), device0 = deviceBytes(backend);
             for (int j = 0; j < k; j++) {
-                Model model = models[j] = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed);
+                Model model = models[j] = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed, precision);
                 SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
                 Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
                 opts[j] = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, ms[j], seed);

@@ -2,6 +2,7 @@ package dev.sam4j.cli;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
+import dev.sam4j.backend.Precision;
 import dev.sam4j.nn.models.Models;
 import dev.sam4j.tensor.Shape;
 import dev.sam4j.io.Json;
@@ -55,6 +56,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "seed for weights and inputs")
     long seed = 42;
 
+    @Option(names = "--precision", description = "fp32, tf32 (GEMM/conv inputs rounded to TF32) or bf16 (layers in bf16, "
+            + "fp32 weights and SAM passes; stored rounded in fp32 buffers)")
+    String precision = "fp32";
+
     @Override public Integer call() {
         String[] p = input.split(",");
         if (p.length != 3) throw new IllegalArgumentException("--input: expected C,H,W, got '" + input + "'");
@@ -70,15 +75,17 @@ final class BenchCommand implements Callable<Integer> {
         java.util.List<String> methods = java.util.Arrays.stream(optimizers).map(String::trim).toList();
         String spatial = null;  // the first model that needs cuDNN on CUDA
         for (String m : models) if (spatial == null && Models.create(m.trim(), shape, classes).usesSpatialOps()) spatial = "model " + m.trim();
-        Backends.Choice c = Backends.choose(device, threads, new Backends.Needs(spatial, false));
+        Precision pr = Precision.parse(precision);
+        Backends.Choice c = Backends.choose(device, threads, new Backends.Needs(spatial, false, pr));
         try (Backend b = c.backend()) {
+            if (!b.supports(pr)) throw new IllegalArgumentException("--precision " + pr + ": " + b.unsupportedReason(pr));
             for (String m : models) for (int bs : sizes) {
                 java.util.List<StepBenchmark.Result> rs = StepBenchmark.runInterleaved(b, m.trim(), methods, shape, classes, bs,
-                        warmup, steps, seed);
+                        warmup, steps, seed, pr);
                 StepBenchmark.Result erm = rs.stream().filter(r -> r.method().equals("erm")).findFirst().orElse(null);
                 long rss = residentBytes();
                 for (StepBenchmark.Result r : rs) {
-                    System.out.println(Json.write(line(r, erm, steps, b, rss)));
+                    System.out.println(Json.write(line(r, erm, steps, b, rss, pr)));
                     System.out.flush();
                 }
             }
@@ -86,7 +93,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Map<String, Object> line(StepBenchmark.Result r, StepBenchmark.Result erm, int steps, Backend b, long rss) {
+    private Map<String, Object> line(StepBenchmark.Result r, StepBenchmark.Result erm, int steps, Backend b, long rss, Precision pr) {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("impl", "sam4j");
         o.put("model", r.model());
@@ -112,6 +119,7 @@ final class BenchCommand implements Callable<Integer> {
         o.put("backend", b.name());
         o.put("backend_detail", b.describe());
         o.put("threads", threads);
+        o.put("precision", pr.label());
         return o;
     }
 

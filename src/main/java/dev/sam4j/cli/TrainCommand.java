@@ -139,6 +139,11 @@ final class TrainCommand implements Callable<Integer> {
             + "synthetic (the first batch reused by every step: no loading or copying, for pure step timing)")
     String input = D.input();
 
+    @Option(names = "--precision", description = "fp32 (default); tf32: GEMM/convolution inputs rounded to TF32 (tensor cores); "
+            + "bf16: layers on bf16 weights, activations and gradients, fp32 master weights, BatchNorm, loss and SAM passes "
+            + "(stored rounded in fp32 buffers: slow on the CPU; on CUDA on TF32 tensor cores, native bf16 storage not built yet)")
+    String precision = D.precision().label();
+
     @Option(names = "--deterministic", description = "on CUDA: only cuDNN convolution algorithms that cuDNN reports deterministic; "
             + "the chosen ones are recorded in the checkpoint and reused on resume (the CPU is deterministic either way)")
     boolean deterministic = D.deterministic();
@@ -245,7 +250,7 @@ final class TrainCommand implements Callable<Integer> {
                 .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep).input(input)
                 .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
                 .divergenceSteps(divergenceSteps).initFrom(initFrom).deterministic(deterministic).keepLastBatch(keepLastBatch)
-                .ranks(ranks).samPerturbation(samPerturbation).build();
+                .ranks(ranks).samPerturbation(samPerturbation).precision(precision).build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());
         return train(cfg.toBuilder().out(dir).build(), false);

@@ -26,6 +26,7 @@ public final class BatchNorm2d implements Layer {
 
     private int hw;
     private ParamSpec gammaSpec, betaSpec, meanSpec, varSpec;
+    private Context ctx;
     private Backend be;
     private Buffer gamma, beta, dGamma, dBeta;  // [C]
     private Buffer runMean, runVar;            // [C], state arena
@@ -68,7 +69,9 @@ public final class BatchNorm2d implements Layer {
 
     @Override
     public void bind(Context ctx, int maxBatch) {
+        this.ctx = ctx;
         be = ctx.backend();
+        // Scale and shift from the fp32 weights, never the bf16 shadow: BatchNorm's parameters stay fp32.
         gamma = ctx.param(gammaSpec);
         beta = ctx.param(betaSpec);
         dGamma = ctx.grad(gammaSpec);
@@ -97,7 +100,7 @@ public final class BatchNorm2d implements Layer {
         } else {
             be.batchNormForwardInference(n, channels, hw, x, gamma, beta, yn, runMean, runVar, eps);
         }
-        return yn;
+        return ctx.stored(yn, (long) n * channels * hw);
     }
 
     @Override
@@ -106,7 +109,7 @@ public final class BatchNorm2d implements Layer {
         if (lastMode == null) throw new IllegalStateException("BatchNorm2d.backward before forward");
         if (lastMode.training()) {
             be.batchNormBackward(n, channels, hw, x, dy, gamma, saveMean, saveInvStd, dxn, dGamma, dBeta);
-            return dxn;
+            return ctx.stored(dxn, dxn.length());
         }
         // EVAL: y = γ·inv·(x − μ_run) + β with fixed inv = 1/sqrt(var_run + eps). The backend has no op for
         // this backward, so it is composed from existing ones (off the hot path):
@@ -117,7 +120,7 @@ public final class BatchNorm2d implements Layer {
         be.batchNormBackward(n, channels, hw, x, dy, gamma, runMean, evalInvStd, dxn, dGamma, dBeta);
         // dx = γ·inv·dy is inference-BN applied to dy with zero mean and shift.
         be.batchNormForwardInference(n, channels, hw, dy, gamma, zeros, dxn, zeros, runVar, eps);
-        return dxn;
+        return ctx.stored(dxn, dxn.length());
     }
 
     @Override public String toString() { return "BatchNorm2d(" + channels + ")"; }

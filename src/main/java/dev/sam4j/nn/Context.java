@@ -2,6 +2,7 @@ package dev.sam4j.nn;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.Precision;
 import dev.sam4j.tensor.ParamLayout;
 import dev.sam4j.tensor.ParamSpec;
 import java.util.ArrayList;
@@ -18,17 +19,53 @@ import java.util.List;
  * by the largest {@link Layer#workspaceSize} request, because per-layer im2col workspaces would cost
  * hundreds of megabytes each on a deep network.
  *
- * @param workspace   shared scratch for single backend calls, or null (each request then allocates)
- * @param allocations every buffer made through {@link #allocate}, in order, so that the owner can release
- *                    them; null when nobody tracks them
+ * <p>Precision ({@link Precision}): in bf16 a layer multiplies with the weights of {@link #computeParam}, a bf16
+ * shadow of the parameter arena that the owner keeps up to date, and passes each output and input gradient it
+ * writes through {@link #stored}, which rounds it to bf16 as a device implementation would store it. In fp32
+ * and TF32 both are the identity (TF32 is the backend's GEMM and convolution arithmetic), so those layers run
+ * exactly their fp32 code.
+ *
+ * @param workspace     shared scratch for single backend calls, or null (each request then allocates)
+ * @param allocations   every buffer made through {@link #allocate}, in order, so that the owner can release
+ *                      them; null when nobody tracks them
+ * @param precision     what the layers compute in
+ * @param computeParams the weights GEMMs and convolutions read: the bf16 shadow of {@code params} (same
+ *                      layout) in bf16, else {@code params} itself
  */
 public record Context(Backend backend, ParamLayout paramLayout, Buffer params, Buffer grads,
-                      ParamLayout stateLayout, Buffer state, Buffer workspace, List<Buffer> allocations) {
+                      ParamLayout stateLayout, Buffer state, Buffer workspace, List<Buffer> allocations,
+                      Precision precision, Buffer computeParams) {
 
-    /** A context without a shared workspace, for binding single layers (tests, tools). */
+    public Context {
+        if (precision == null) throw new IllegalArgumentException("precision must not be null");
+        if (computeParams == null) throw new IllegalArgumentException("computeParams must not be null (params in fp32)");
+        if (!precision.storesBf16() && computeParams != params) {
+            throw new IllegalArgumentException("a separate compute copy of the weights is only for bf16");
+        }
+    }
+
+    /** In fp32. */
+    public Context(Backend backend, ParamLayout paramLayout, Buffer params, Buffer grads,
+                   ParamLayout stateLayout, Buffer state, Buffer workspace, List<Buffer> allocations) {
+        this(backend, paramLayout, params, grads, stateLayout, state, workspace, allocations, Precision.FP32, params);
+    }
+
+    /** A context without a shared workspace, for binding single layers (tests, tools), in fp32. */
     public Context(Backend backend, ParamLayout paramLayout, Buffer params, Buffer grads,
                    ParamLayout stateLayout, Buffer state) {
         this(backend, paramLayout, params, grads, stateLayout, state, null, new ArrayList<>());
+    }
+
+    /** The view of {@code spec} that GEMMs and convolutions read: the bf16 shadow in bf16, else {@link #param}. */
+    public Buffer computeParam(ParamSpec spec) { return computeParams.slice(spec.offset(), spec.size()); }
+
+    /**
+     * {@code b}, its first {@code n} elements rounded to bf16 in place when the layers store in bf16 (to nearest,
+     * ties to even, as a device's bf16 store rounds); unchanged otherwise. For each layer's output and input gradient.
+     */
+    public Buffer stored(Buffer b, long n) {
+        if (precision.storesBf16() && n > 0) backend.roundTo(Precision.BF16, b, b, n);
+        return b;
     }
 
     /** The parameter view of {@code spec}. */

@@ -22,7 +22,8 @@ public final class Conv2d implements Layer {
     private ParamSpec weightSpec, biasSpec;
     private boolean skipDx;
     private Backend be;
-    private Buffer w, b, dw, db;   // [outC, inC, k, k], [outC]
+    private Context ctx;
+    private Buffer w, b, dw, db;   // [outC, inC, k, k], [outC]; w, b: the weights convolutions read (Context#computeParam)
     private Buffer y;              // [maxBatch, outC, outH, outW]
     private Buffer dx;             // [maxBatch, inC, H, W]
     private Buffer ws;             // backend scratch, shared with other layers
@@ -63,10 +64,11 @@ public final class Conv2d implements Layer {
 
     @Override
     public void bind(Context ctx, int maxBatch) {
+        this.ctx = ctx;
         be = ctx.backend();
-        w = ctx.param(weightSpec);
+        w = ctx.computeParam(weightSpec);
         dw = ctx.grad(weightSpec);
-        if (hasBias) { b = ctx.param(biasSpec); db = ctx.grad(biasSpec); }
+        if (hasBias) { b = ctx.computeParam(biasSpec); db = ctx.grad(biasSpec); }
         y = ctx.allocate((long) maxBatch * geom.outSize());
         dx = skipDx ? null : ctx.allocate((long) maxBatch * geom.inSize());
         ws = ctx.workspace(be.convWorkspaceSize(geom, maxBatch));
@@ -77,7 +79,7 @@ public final class Conv2d implements Layer {
         this.x = x;
         Buffer yn = y.slice(0, (long) n * geom.outSize());
         be.convForward(geom, n, x, w, hasBias ? b : null, yn, ws);
-        return yn;
+        return ctx.stored(yn, (long) n * geom.outSize());
     }
 
     @Override
@@ -86,7 +88,7 @@ public final class Conv2d implements Layer {
         if (skipDx) return null;
         Buffer dxn = dx.slice(0, (long) n * geom.inSize());
         be.convBackwardData(geom, n, dy, w, dxn, ws);
-        return dxn;
+        return ctx.stored(dxn, (long) n * geom.inSize());
     }
 
     @Override

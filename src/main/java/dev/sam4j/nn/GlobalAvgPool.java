@@ -8,6 +8,7 @@ import dev.sam4j.tensor.Shape;
 /** Mean over the spatial positions: {@code [C, H, W] → [C]}. */
 public final class GlobalAvgPool implements Layer {
     private int channels, hw;
+    private Context ctx;
     private Backend be;
     private Buffer y, dx;  // [maxBatch, C], [maxBatch, C, H, W]
 
@@ -23,6 +24,7 @@ public final class GlobalAvgPool implements Layer {
 
     @Override
     public void bind(Context ctx, int maxBatch) {
+        this.ctx = ctx;
         be = ctx.backend();
         y = ctx.allocate((long) maxBatch * channels);
         dx = ctx.allocate((long) maxBatch * channels * hw);
@@ -32,14 +34,14 @@ public final class GlobalAvgPool implements Layer {
     public Buffer forward(Buffer x, int n, Mode mode) {
         Buffer yn = y.slice(0, (long) n * channels);
         be.globalAvgPoolForward(n, channels, hw, x, yn);
-        return yn;
+        return ctx.stored(yn, yn.length());
     }
 
     @Override
     public Buffer backward(Buffer dy, int n) {
         Buffer dxn = dx.slice(0, (long) n * channels * hw);
         be.globalAvgPoolBackward(n, channels, hw, dy, dxn);
-        return dxn;
+        return ctx.stored(dxn, dxn.length());
     }
 
     @Override public String toString() { return "GlobalAvgPool"; }

@@ -20,7 +20,8 @@ public final class Linear implements Layer {
     private ParamSpec weightSpec, biasSpec;
     private boolean skipDx;
     private Backend be;
-    private Buffer w, b, dw, db;   // [out, in], [out]
+    private Context ctx;
+    private Buffer w, b, dw, db;   // [out, in], [out]; w, b: the weights GEMMs read (Context#computeParam)
     private Buffer y;              // [maxBatch, out]
     private Buffer dx;             // [maxBatch, in]
     private Buffer x;              // input of the last forward, [n, in]
@@ -53,10 +54,11 @@ public final class Linear implements Layer {
 
     @Override
     public void bind(Context ctx, int maxBatch) {
+        this.ctx = ctx;
         be = ctx.backend();
-        w = ctx.param(weightSpec);
+        w = ctx.computeParam(weightSpec);
         dw = ctx.grad(weightSpec);
-        if (hasBias) { b = ctx.param(biasSpec); db = ctx.grad(biasSpec); }
+        if (hasBias) { b = ctx.computeParam(biasSpec); db = ctx.grad(biasSpec); }
         y = ctx.allocate((long) maxBatch * out);
         dx = skipDx ? null : ctx.allocate((long) maxBatch * in);
     }
@@ -67,7 +69,7 @@ public final class Linear implements Layer {
         Buffer yn = y.slice(0, (long) n * out);
         be.gemm(false, true, n, out, in, 1f, x, in, w, in, 0f, yn, out);
         if (hasBias) be.addRowBias(yn, b, n, out);
-        return yn;
+        return ctx.stored(yn, (long) n * out);
     }
 
     @Override
@@ -79,7 +81,7 @@ public final class Linear implements Layer {
         Buffer dxn = dx.slice(0, (long) n * in);
         // dx[n, in] = dy[n, out] · W[out, in]
         be.gemm(false, false, n, in, out, 1f, dy, out, w, in, 0f, dxn, in);
-        return dxn;
+        return ctx.stored(dxn, (long) n * in);
     }
 
     @Override public String toString() { return "Linear(" + in + ", " + out + (hasBias ? "" : ", bias=false") + ")"; }

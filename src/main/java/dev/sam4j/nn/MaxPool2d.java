@@ -14,6 +14,7 @@ public final class MaxPool2d implements Layer {
     private final int k, stride, pad;
 
     private PoolGeom geom;
+    private Context ctx;
     private Backend be;
     private Buffer y, dx;  // [maxBatch, C, outH, outW], [maxBatch, C, H, W]
     private Buffer x;      // input of the last forward
@@ -41,6 +42,7 @@ public final class MaxPool2d implements Layer {
 
     @Override
     public void bind(Context ctx, int maxBatch) {
+        this.ctx = ctx;
         be = ctx.backend();
         y = ctx.allocate((long) maxBatch * geom.outSize());
         dx = ctx.allocate((long) maxBatch * geom.inSize());
@@ -58,7 +60,8 @@ public final class MaxPool2d implements Layer {
     public Buffer backward(Buffer dy, int n) {
         Buffer dxn = dx.slice(0, (long) n * geom.inSize());
         be.maxPoolBackward(geom, n, x, y, dy, dxn);
-        return dxn;
+        // The forward's maximum of bf16 values is one of them; overlapping windows may add two gradients here.
+        return ctx.stored(dxn, dxn.length());
     }
 
     @Override public String toString() { return "MaxPool2d(k=" + k + ", stride=" + stride + ", pad=" + pad + ")"; }

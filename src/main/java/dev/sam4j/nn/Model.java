@@ -2,6 +2,7 @@ package dev.sam4j.nn;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.Precision;
 import dev.sam4j.tensor.ParamLayout;
 import dev.sam4j.tensor.ParamSpec;
 import dev.sam4j.tensor.Role;
@@ -23,6 +24,14 @@ import java.util.SplittableRandom;
  * so every backend starts from the same floats.
  *
  * <p>A layer instance belongs to one model: binding stores views into that model's arenas in the layers.
+ *
+ * <p>In {@link Precision#BF16} the model also holds a bf16 shadow of the parameter arena, which the layers'
+ * GEMMs and convolutions read ({@link Context#computeParams}), and a bf16 copy of its input. Every
+ * {@link #forward} first writes the shadow from the fp32 weights, one rounding pass: whatever changed the
+ * weights since the last forward (an update, a perturbation, a restore, a checkpoint load) is seen, without
+ * the optimizer knowing about precisions. A device implementation instead writes the shadow in the same pass
+ * as the update and the perturbation. {@link #backward} rounds {@code dLogits} to bf16 first, since it is
+ * the first GEMM input of the backward pass. In fp32 and TF32 neither exists and nothing is rounded here.
  */
 public final class Model implements AutoCloseable {
 
@@ -38,6 +47,8 @@ public final class Model implements AutoCloseable {
     private final Backend backend;
     private final ParamLayout paramLayout, stateLayout;
     private final Buffer params, grads, state, workspace;
+    private final Precision precision;
+    private final Buffer shadow, input;   // bf16 only: the rounded weights and input; null otherwise
     private final List<Buffer> allocations;
     private final long activationFloats;
     private boolean closed;
@@ -47,6 +58,19 @@ public final class Model implements AutoCloseable {
      * (e.g. {@code [3, 32, 32]}); the network must map them to {@code [classes]} logits.
      */
     public Model(Layer root, Shape inputShape, int classes, Backend backend, int maxBatch, long seed) {
+        this(root, inputShape, classes, backend, maxBatch, seed, Precision.FP32);
+    }
+
+    /**
+     * As {@link #Model(Layer, Shape, int, Backend, int, long)}, with the layers computing in {@code precision}
+     * ({@link Precision}), which {@code backend} must support.
+     */
+    public Model(Layer root, Shape inputShape, int classes, Backend backend, int maxBatch, long seed, Precision precision) {
+        if (precision == null) throw new IllegalArgumentException("precision must not be null");
+        if (!backend.supports(precision)) {
+            throw new IllegalArgumentException("precision " + precision + ": " + backend.unsupportedReason(precision));
+        }
+        this.precision = precision;
         if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be positive, got " + maxBatch);
         this.root = root;
         this.inputShape = inputShape;
@@ -68,8 +92,12 @@ public final class Model implements AutoCloseable {
         state = arena(stateLayout.total());
         long ws = root.workspaceSize(backend, maxBatch);
         workspace = ws > 0 ? arena(ws) : null;
+        boolean bf16 = precision.storesBf16();
+        shadow = bf16 ? arena(paramLayout.total()) : null;
+        input = bf16 ? arena(maxBatch * inputShape.size()) : null;
         int before = allocations.size();
-        Context ctx = new Context(backend, paramLayout, params, grads, stateLayout, state, workspace, allocations);
+        Context ctx = new Context(backend, paramLayout, params, grads, stateLayout, state, workspace, allocations,
+                precision, bf16 ? shadow : params);
         root.bind(ctx, maxBatch);
         long act = 0;
         for (Buffer b : allocations.subList(before, allocations.size())) act += b.length();
@@ -139,7 +167,11 @@ public final class Model implements AutoCloseable {
         if (x.length() < need) {
             throw new IllegalArgumentException("input has " + x.length() + " elements, a batch of " + n + " × " + inputShape + " needs " + need);
         }
-        return root.forward(x.slice(0, need), n, mode);
+        if (shadow == null) return root.forward(x.slice(0, need), n, mode);
+        backend.roundTo(Precision.BF16, params, shadow, paramLayout.total());
+        Buffer xn = input.slice(0, need);
+        backend.roundTo(Precision.BF16, x, xn, need);
+        return root.forward(xn, n, mode);
     }
 
     /**
@@ -149,7 +181,9 @@ public final class Model implements AutoCloseable {
     public void backward(Buffer dLogits, int n) {
         checkOpen();
         checkBatch(n);
-        root.backward(dLogits.slice(0, (long) n * classes), n);
+        Buffer d = dLogits.slice(0, (long) n * classes);
+        if (precision.storesBf16()) backend.roundTo(Precision.BF16, d, d, d.length());
+        root.backward(d, n);
     }
 
     private void checkBatch(int n) {
@@ -172,12 +206,16 @@ public final class Model implements AutoCloseable {
     public Buffer state() { return state; }
     public long paramCount() { return paramLayout.total(); }
     public Backend backend() { return backend; }
+    /** What the layers compute in. */
+    public Precision precision() { return precision; }
     public Shape inputShape() { return inputShape; }
     public int classes() { return classes; }
     public int maxBatch() { return maxBatch; }
     public Layer root() { return root; }
-    /** Floats of activation, gradient and workspace buffers (everything but the three arenas). */
-    public long activationFloats() { return activationFloats + (workspace == null ? 0 : workspace.length()); }
+    /** Floats of activation, gradient and workspace buffers (everything but the three arenas and the bf16 shadow). */
+    public long activationFloats() {
+        return activationFloats + (workspace == null ? 0 : workspace.length()) + (input == null ? 0 : input.length());
+    }
 
     public float[] downloadParams() { return download(params, paramLayout.total()); }
     public float[] downloadState() { return download(state, stateLayout.total()); }
@@ -201,8 +239,9 @@ public final class Model implements AutoCloseable {
 
     /** One line: parameters, state and activation memory. */
     public String describe() {
-        return String.format(java.util.Locale.ROOT, "%,d parameters in %d tensors, %,d state floats, %,d activation floats for batches of %d on %s",
-                paramCount(), paramLayout.size(), stateLayout.total(), activationFloats(), maxBatch, backend.name());
+        return String.format(java.util.Locale.ROOT, "%,d parameters in %d tensors, %,d state floats, %,d activation floats for batches of %d on %s%s",
+                paramCount(), paramLayout.size(), stateLayout.total(), activationFloats(), maxBatch, backend.name(),
+                precision == Precision.FP32 ? "" : ", " + precision);
     }
 
     /**

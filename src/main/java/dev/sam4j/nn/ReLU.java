@@ -7,7 +7,8 @@ import dev.sam4j.tensor.Shape;
 
 /**
  * {@code y = max(x, 0)} on any shape. Backward runs in place on {@code dy} (allowed by the
- * {@link Layer} contract), saving one activation-sized buffer per ReLU.
+ * {@link Layer} contract), saving one activation-sized buffer per ReLU. In bf16 both are exact (a maximum
+ * with zero, a mask), so nothing is rounded here.
  */
 public final class ReLU implements Layer {
     private long size;

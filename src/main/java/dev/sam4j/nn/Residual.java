@@ -20,6 +20,7 @@ public final class Residual implements Layer {
 
     private long inSize, outSize;
     private boolean skipDx;
+    private Context ctx;
     private Backend be;
     private Buffer out;     // [maxBatch, outSize]
     private Buffer dyCopy;  // [maxBatch, outSize]: dy for the second branch; the first may overwrite dy.
@@ -73,6 +74,7 @@ public final class Residual implements Layer {
 
     @Override
     public void bind(Context ctx, int maxBatch) {
+        this.ctx = ctx;
         be = ctx.backend();
         main.bind(ctx, maxBatch);
         if (shortcut != null) shortcut.bind(ctx, maxBatch);
@@ -87,7 +89,7 @@ public final class Residual implements Layer {
         Buffer b = shortcut == null ? x : shortcut.forward(x, n, mode);
         Buffer o = out.slice(0, n * outSize);
         be.add(a, b, o, n * outSize);
-        return o;
+        return ctx.stored(o, n * outSize);
     }
 
     @Override
@@ -99,13 +101,13 @@ public final class Residual implements Layer {
         if (shortcut == null) {
             if (skipDx) return null;
             be.add(dxMain, dy2, dy2, len);
-            return dy2;
+            return ctx.stored(dy2, len);
         }
         Buffer dxShort = shortcut.backward(dy2, n);
         if (skipDx) return null;
         Buffer dxn = dx.slice(0, n * inSize);
         be.add(dxMain, dxShort, dxn, n * inSize);
-        return dxn;
+        return ctx.stored(dxn, n * inSize);
     }
 
     @Override

@@ -93,10 +93,11 @@ public final class Evaluator {
                     + " classes, but the model in " + file + " (" + cfg.model() + ") takes " + shape + " in " + classes + " classes");
         }
         Layer net = Models.create(cfg.model(), shape, classes);
-        Backends.Choice choice = Backends.choose(device, threads, new Backends.Needs(net.usesSpatialOps() ? "model " + cfg.model() : null, false));
+        Backends.Choice choice = Backends.choose(device, threads, new Backends.Needs(net.usesSpatialOps() ? "model " + cfg.model() : null, false,
+                cfg.precision()));
         Backend backend = choice.backend();
         try (backend) {
-            try (Model model = new Model(net, shape, classes, backend, batchSize, cfg.seed())) {
+            try (Model model = new Model(net, shape, classes, backend, batchSize, cfg.seed(), cfg.precision())) {
                 Checkpoint.loadWeights(file, model, cfg.model());
                 SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batchSize);
                 Buffer x = backend.allocate((long) batchSize * test.exampleSize());

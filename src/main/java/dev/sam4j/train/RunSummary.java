@@ -5,12 +5,13 @@ import java.util.Map;
 
 /**
  * The outcome of a run ({@code summary.json}). {@code skippedSteps}: steps skipped for a non-finite loss
- * or gradient; {@code interrupted}: the run was stopped on request (Ctrl-C) after writing a checkpoint.
+ * or gradient; {@code interrupted}: the run was stopped on request (Ctrl-C) after writing a checkpoint;
+ * {@code precision}: what the layers computed in ({@code fp32}, {@code tf32}, {@code bf16}).
  */
 public record RunSummary(double testAccuracy, double bestTestAccuracy, double testLoss, double finalTrainLoss,
                          double samFraction, long steps, long samSteps, double wallSeconds, double imagesPerSecond,
                          String backend, String model, String optimizer, long seed, long parameters, String data,
-                         long skippedSteps, boolean interrupted) {
+                         long skippedSteps, boolean interrupted, String precision) {
 
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -31,6 +32,7 @@ public record RunSummary(double testAccuracy, double bestTestAccuracy, double te
         m.put("data", data);
         m.put("skipped_steps", skippedSteps);
         m.put("interrupted", interrupted);
+        m.put("precision", precision);
         return m;
     }
 }

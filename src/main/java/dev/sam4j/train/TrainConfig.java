@@ -5,6 +5,7 @@ import dev.sam4j.data.DataSplit;
 import dev.sam4j.data.Dataset;
 import dev.sam4j.io.InvalidSettingException;
 import dev.sam4j.nn.models.Models;
+import dev.sam4j.backend.Precision;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.tensor.Shape;
 import java.nio.file.Path;
@@ -23,7 +24,8 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           boolean nesterov, long seed, double labelNoise, int trainSubset, String augment, String device, int threads,
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
-                          boolean deterministic, boolean keepLastBatch, int ranks, String samPerturbation, DataSplit inMemory) {
+                          boolean deterministic, boolean keepLastBatch, int ranks, String samPerturbation, Precision precision,
+                          DataSplit inMemory) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -40,6 +42,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.keepLastBatch = keepLastBatch;
         b.ranks = ranks; b.samPerturbation = samPerturbation;
         if (inMemory != null) { b.trainSet = inMemory.train(); b.testSet = inMemory.test(); }
+        b.precision = precision;
         return b;
     }
 
@@ -95,6 +98,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("keep_last_batch", keepLastBatch);
         m.put("ranks", ranks);
         m.put("sam_perturbation", samPerturbation);
+        m.put("precision", precision.label());
         return m;
     }
 
@@ -174,6 +178,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                 throw new InvalidSettingException(OWNER + "." + call + ": " + e.getMessage(), "data", "--data: " + e.getMessage());
             }
         }
+        Precision precision = Precision.FP32;
 
         public Builder model(String v) { model = v; return this; }
         public Builder optimizer(String v) { optimizer = v; return this; }
@@ -244,6 +249,19 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
          * step) or {@code global} (the averaged gradient: the single-rank method at the global batch).
          */
         public Builder samPerturbation(String v) { samPerturbation = v; return this; }
+        /**
+         * What the layers compute in ({@link Precision}): {@code fp32} (default), {@code tf32} or {@code bf16}; the
+         * weights, gradients, optimizer state and SAM passes stay fp32 in every precision.
+         */
+        public Builder precision(String v) {
+            try {
+                precision = Precision.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw InvalidSettingException.of(OWNER, "precision", "precision", v, "must be fp32, tf32 or bf16");
+            }
+            return this;
+        }
+        public Builder precision(Precision v) { precision = v; return this; }
 
         private static final String OWNER = "TrainConfig.Builder";
 
@@ -320,6 +338,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             }
             String sp = samPerturbation == null ? "" : samPerturbation.trim().toLowerCase(Locale.ROOT);
             check(sp.equals("local") || sp.equals("global"), "samPerturbation", "sam-perturbation", samPerturbation, "must be local or global");
+            check(precision != null, "precision", "precision", precision, "must not be null");
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
             try {
                 dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
@@ -330,7 +349,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, ranks, sp, memory);
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, ranks, sp, precision, memory);
         }
 
         /** The sets of {@link #data(Dataset, Dataset)}, checked against each other; null for a data string. */

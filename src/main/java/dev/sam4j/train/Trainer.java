@@ -111,9 +111,12 @@ public final class Trainer implements AutoCloseable {
         // The network first: whether it uses convolution, pooling or batch norm decides whether the GPU needs cuDNN.
         Layer net = Models.create(config.model(), train.exampleShape(), train.classes());
         Backends.Choice choice = Backends.choose(config.device(), config.threads(),
-                new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic()));
+                new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic(), config.precision()));
         this.backend = choice.backend();
         try {
+            if (!backend.supports(config.precision())) {
+                throw new IllegalArgumentException("--precision " + config.precision() + ": " + backend.unsupportedReason(config.precision()));
+            }
             String recorded = resumeFrom != null && config.deterministic() && backend.algorithmChoices() != null
                     ? Checkpoint.recordedAlgorithms(resumeFrom) : null;
             if (recorded != null) {
@@ -125,7 +128,7 @@ public final class Trainer implements AutoCloseable {
             }
             this.backendReason = choice.reason();
             this.maxBatch = Math.max(config.batchSize(), config.evalBatchSize());
-            this.model = new Model(net, train.exampleShape(), train.classes(), backend, maxBatch, config.seed());
+            this.model = new Model(net, train.exampleShape(), train.classes(), backend, maxBatch, config.seed(), config.precision());
             if (config.initFrom() != null) Checkpoint.loadWeights(config.initFrom(), model, config.model());
             this.loss = new SoftmaxCrossEntropy(backend, train.classes(), maxBatch);
             this.sgd = new Sgd(backend, model.paramCount(), config.momentum(), config.weightDecay(), config.nesterov());
@@ -350,7 +353,7 @@ public final class Trainer implements AutoCloseable {
         RunSummary summary = new RunSummary(p.lastTestAcc, p.best, p.lastTestLoss, p.lastTrainLoss,
                 p.step == 0 ? 0 : samSteps / (double) p.step, p.step, samSteps, wall, images / Math.max(1e-9, trainNanos / 1e9),
                 backend.name(), config.model(), config.optimizer(), config.seed(), model.paramCount(), dataDescription,
-                p.skippedSteps, interrupted);
+                p.skippedSteps, interrupted, config.precision().label());
         listeners.forEach(l -> l.onRunEnd(summary));
         running = false;
         return summary;

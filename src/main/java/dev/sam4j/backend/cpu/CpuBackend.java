@@ -4,6 +4,7 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
 import dev.sam4j.backend.PoolGeom;
+import dev.sam4j.backend.Precision;
 
 /**
  * The fast CPU {@link Backend}: float32 heap arrays, Vector API kernels ({@link VectorOps}), a blocked
@@ -50,6 +51,8 @@ public final class CpuBackend implements Backend {
     static final int SUMSQ_CHUNK = 1 << 16;
 
     private final int threads;
+    /** TF32 emulation: every GEMM (and so every convolution) rounds its inputs to TF32 as it packs them. */
+    private final boolean tf32;
     private final WorkerPool pool;
     private final Sgemm sgemm;
     private final Conv conv;
@@ -69,15 +72,22 @@ public final class CpuBackend implements Backend {
      * @throws IllegalStateException when the JVM was started without {@code --add-modules jdk.incubator.vector}
      *         ({@link VectorModule#MISSING}); checked before any Vector API class is touched
      */
-    public CpuBackend(int threads) {
+    public CpuBackend(int threads) { this(threads, false); }
+
+    /**
+     * As {@link #CpuBackend(int)}; with {@code tf32} every GEMM and convolution rounds its inputs to TF32
+     * ({@link Precision#TF32}, to nearest even) and accumulates in fp32, emulating tensor cores.
+     */
+    public CpuBackend(int threads, boolean tf32) {
         // Before super() and so before the field initialisers, whose classes use the Vector API.
         VectorModule.require();
         super();
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         VectorWidths.check();
         this.threads = threads;
+        this.tf32 = tf32;
         this.pool = new WorkerPool(threads);
-        this.sgemm = new Sgemm(pool);
+        this.sgemm = new Sgemm(pool, tf32);
         this.conv = new Conv(pool, sgemm);
         this.lanes = new double[threads][2 * VectorOps.LD];
         this.pair = new double[threads][2];
@@ -96,7 +106,7 @@ public final class CpuBackend implements Backend {
     @Override public String name() { return "cpu"; }
 
     @Override public String describe() {
-        return "cpu, float32, " + threads + " thread" + (threads == 1 ? "" : "s") + ", Vector API "
+        return "cpu, float32" + (tf32 ? " (GEMM/conv inputs rounded to TF32)" : "") + ", " + threads + " thread" + (threads == 1 ? "" : "s") + ", Vector API "
                 + VectorWidths.describe() + ", SGEMM micro-kernel " + Sgemm.MR + "x" + Sgemm.NR;
     }
 
@@ -223,7 +233,7 @@ public final class CpuBackend implements Backend {
     // ---- elementwise ----
 
     private static final int FILL = 0, RELU = 1, RELU_BACKWARD = 2, ADD = 3, SGD = 4, SUMSQ = 5, DOT = 6, ASAM_NORM = 7,
-            AXPBY = 8, PERTURB = 9, SGD_FROM = 10;
+            AXPBY = 8, PERTURB = 9, SGD_FROM = 10, ROUND = 11;
 
     @Override public void reluForward(Buffer x, Buffer y, long n) {
         int len = count(n, "reluForward");
@@ -242,6 +252,19 @@ public final class CpuBackend implements Backend {
         FloatBuffer A = f(a, n, "add a"), B = f(b, n, "add b"), O = f(out, n, "add out");
         elementwise(ADD, A.data, A.offset, B.data, B.offset, O.data, O.offset, null, 0, len, 0, 0, 0, false);
     }
+
+    @Override public void roundTo(Precision p, Buffer x, Buffer y, long n) {
+        int len = count(n, "roundTo");
+        FloatBuffer X = f(x, n, "roundTo x"), Y = f(y, n, "roundTo y");
+        int drop = 23 - p.mantissaBits();
+        if (drop == 0) {
+            if (X.data != Y.data || X.offset != Y.offset) System.arraycopy(X.data, X.offset, Y.data, Y.offset, len);
+            return;
+        }
+        elementwise(ROUND, X.data, X.offset, Y.data, Y.offset, null, 0, null, 0, len, drop, 0, 0, false);
+    }
+
+    @Override public boolean supports(Precision p) { return p == Precision.BF16 || p == (tf32 ? Precision.TF32 : Precision.FP32); }
 
     @Override public double sumOfSquares(Buffer x, long n) {
         int len = count(n, "sumOfSquares");
@@ -389,6 +412,7 @@ public final class CpuBackend implements Backend {
                 case RELU -> VectorOps.relu(x, xo + from, y, yo + from, len);
                 case RELU_BACKWARD -> VectorOps.reluBackward(x, xo + from, y, yo + from, z, zo + from, len);
                 case ADD -> VectorOps.add(x, xo + from, y, yo + from, z, zo + from, len);
+                case ROUND -> VectorOps.roundMantissa(x, xo + from, y, yo + from, len, (int) s0);
                 case SGD -> VectorOps.sgd(x, xo + from, y, yo + from, z, zo + from, len, s0, s1, s2, flag);
                 case SUMSQ -> partials[from / chunk] = VectorOps.sumOfSquares(x, xo + from, len, lanes[thread]);
                 case DOT -> partials[from / chunk] = VectorOps.dot(x, xo + from, y, yo + from, len, lanes[thread]);

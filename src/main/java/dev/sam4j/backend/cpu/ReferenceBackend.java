@@ -4,13 +4,47 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
 import dev.sam4j.backend.PoolGeom;
+import dev.sam4j.backend.Precision;
 
 /**
  * {@link Backend} over {@link ScalarOps}: double-precision host arrays, single thread, plain loops. Used
  * as the oracle in tests (every other backend is compared with it) and for finite-difference gradient
  * checks of the real layer code, where float rounding would drown the signal. Too slow for training.
+ *
+ * <p>Opened for TF32 ({@link #ReferenceBackend(boolean)}), every GEMM and convolution reads its inputs rounded
+ * to TF32 ({@link Precision#round(double)}, from double directly): rounded copies made per call, the one
+ * place this backend allocates in an operation, acceptable in the oracle.
  */
 public final class ReferenceBackend implements Backend {
+    private final boolean tf32;
+
+    /** The double-precision oracle, fp32 semantics (no input rounding). */
+    public ReferenceBackend() { this(false); }
+
+    /** With {@code tf32}, GEMM and convolution inputs are rounded to TF32 first (the emulation's oracle). */
+    public ReferenceBackend(boolean tf32) { this.tf32 = tf32; }
+
+    /**
+     * {@code len} elements of {@code b} from its offset, rounded to TF32 in a new array, or {@code b}'s own
+     * array when not emulating TF32; the returned buffer indexes like {@code b}.
+     */
+    private DoubleBuffer in(DoubleBuffer b, long len) {
+        if (!tf32) return b;
+        int n = (int) Math.min(len, b.len);
+        double[] r = new double[n];
+        for (int i = 0; i < n; i++) r[i] = Precision.TF32.round(b.data[b.offset + i]);
+        return new DoubleBuffer(r, 0, n);
+    }
+
+    /** Elements a row-major {@code rows × cols} matrix with leading dimension {@code ld} spans. */
+    private static long extent(int rows, int cols, int ld) { return rows == 0 || cols == 0 ? 0 : (long) (rows - 1) * ld + cols; }
+
+    @Override public boolean supports(Precision p) { return p == Precision.BF16 || p == (tf32 ? Precision.TF32 : Precision.FP32); }
+
+    @Override public void roundTo(Precision p, Buffer x, Buffer y, long n) {
+        DoubleBuffer X = d(x), Y = d(y); need(X, n, "roundTo x"); need(Y, n, "roundTo y");
+        for (int i = 0; i < n; i++) Y.data[Y.offset + i] = p.round(X.data[X.offset + i]);
+    }
 
     /** A view into a double array. */
     public record DoubleBuffer(double[] data, int offset, int len) implements Buffer {
@@ -31,7 +65,9 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override public String name() { return "cpu-reference"; }
-    @Override public String describe() { return "scalar reference, double precision, 1 thread"; }
+    @Override public String describe() {
+        return "scalar reference, double precision" + (tf32 ? " (GEMM/conv inputs rounded to TF32)" : "") + ", 1 thread";
+    }
 
     @Override public Buffer allocate(long n) { return new DoubleBuffer(new double[Math.toIntExact(n)], 0, (int) n); }
 
@@ -67,7 +103,8 @@ public final class ReferenceBackend implements Backend {
 
     @Override public void gemm(boolean ta, boolean tb, int m, int n, int k, float alpha, Buffer a, int lda, Buffer b, int ldb,
                                float beta, Buffer c, int ldc) {
-        DoubleBuffer A = d(a), B = d(b), C = d(c);
+        DoubleBuffer A = in(d(a), ta ? extent(k, m, lda) : extent(m, k, lda)),
+                B = in(d(b), tb ? extent(n, k, ldb) : extent(k, n, ldb)), C = d(c);
         ScalarOps.gemm(ta, tb, m, n, k, alpha, A.data, A.offset, lda, B.data, B.offset, ldb, beta, C.data, C.offset, ldc);
     }
 
@@ -99,19 +136,19 @@ public final class ReferenceBackend implements Backend {
     @Override public long convWorkspaceSize(ConvGeom g, int n) { return 0; }
 
     @Override public void convForward(ConvGeom g, int n, Buffer x, Buffer w, Buffer bias, Buffer y, Buffer ws) {
-        DoubleBuffer X = d(x), W = d(w), Y = d(y);
+        DoubleBuffer X = in(d(x), (long) n * g.inSize()), W = in(d(w), (long) g.outC() * g.patchSize()), Y = d(y);
         DoubleBuffer Bi = bias == null ? null : d(bias);
         ScalarOps.convForward(g, n, X.data, X.offset, W.data, W.offset, Bi == null ? null : Bi.data,
                 Bi == null ? 0 : Bi.offset, Y.data, Y.offset);
     }
 
     @Override public void convBackwardData(ConvGeom g, int n, Buffer dy, Buffer w, Buffer dx, Buffer ws) {
-        DoubleBuffer DY = d(dy), W = d(w), DX = d(dx);
+        DoubleBuffer DY = in(d(dy), (long) n * g.outSize()), W = in(d(w), (long) g.outC() * g.patchSize()), DX = d(dx);
         ScalarOps.convBackwardData(g, n, DY.data, DY.offset, W.data, W.offset, DX.data, DX.offset);
     }
 
     @Override public void convBackwardFilter(ConvGeom g, int n, Buffer x, Buffer dy, Buffer dw, Buffer dBias, Buffer ws) {
-        DoubleBuffer X = d(x), DY = d(dy), DW = d(dw);
+        DoubleBuffer X = in(d(x), (long) n * g.inSize()), DY = in(d(dy), (long) n * g.outSize()), DW = d(dw);
         DoubleBuffer DB = dBias == null ? null : d(dBias);
         ScalarOps.convBackwardFilter(g, n, X.data, X.offset, DY.data, DY.offset, DW.data, DW.offset,
                 DB == null ? null : DB.data, DB == null ? 0 : DB.offset);

@@ -64,26 +64,38 @@ final class Sgemm {
         NC = NR * (2048 / NR);
     }
 
+    /** Mantissa bits TF32 drops from fp32's 23. */
+    static final int TF32_DROP = 23 - dev.sam4j.backend.Precision.TF32.mantissaBits();
+
     /** Per-thread packing buffers (allocated once per thread, on first use). */
     static final class Scratch {
+        /** Round each packed panel to TF32 (emulating tensor cores' input conversion); false: fp32 as given. */
+        final boolean tf32;
         final float[] pa = new float[MC * KC];
         final float[] pb = new float[NC * KC];
         final float[] tile = new float[MR * NR];
+
+        Scratch(boolean tf32) { this.tf32 = tf32; }
     }
 
     private final WorkerPool pool;
     private final Scratch[] scratch;
+    private final boolean tf32;
     private final Job job = new Job();
 
-    Sgemm(WorkerPool pool) {
+    Sgemm(WorkerPool pool) { this(pool, false); }
+
+    /** With {@code tf32}, every product reads its inputs rounded to TF32 (to nearest even), accumulating in fp32. */
+    Sgemm(WorkerPool pool, boolean tf32) {
         this.pool = pool;
+        this.tf32 = tf32;
         this.scratch = new Scratch[pool.threads()];
     }
 
     /** The per-thread scratch for {@code thread}, created on first use (outside the steady state). */
     Scratch scratch(int thread) {
         Scratch s = scratch[thread];
-        if (s == null) scratch[thread] = s = new Scratch();
+        if (s == null) scratch[thread] = s = new Scratch(tf32);
         return s;
     }
 
@@ -153,11 +165,14 @@ final class Sgemm {
                 int kc = Math.min(depth, k - pc);
                 if (tb) packBT(b, bo, ldb, pc, kc, jc, nc, s.pb);
                 else packBN(b, bo, ldb, pc, kc, jc, nc, s.pb);
+                // Rounding the packed copy, never the caller's matrix; the zero padding stays zero.
+                if (s.tf32) VectorOps.roundMantissa(s.pb, 0, s.pb, 0, (nc + NR - 1) / NR * NR * kc, TF32_DROP);
                 float betaEff = pc == 0 ? beta : 1f;
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     if (ta) packAT(a, ao, lda, ic, mc, pc, kc, s.pa);
                     else packAN(a, ao, lda, ic, mc, pc, kc, s.pa);
+                    if (s.tf32) VectorOps.roundMantissa(s.pa, 0, s.pa, 0, (mc + MR - 1) / MR * MR * kc, TF32_DROP);
                     macro(s, kc, mc, nc, alpha, betaEff, c, co + ic * ldc + jc, ldc);
                 }
             }

@@ -2,6 +2,7 @@ package dev.sam4j.backend.cpu;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -63,6 +64,35 @@ final class VectorOps {
             FloatVector.fromArray(F, a, ao + i).add(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) out[oo + i] = a[ao + i] + b[bo + i];
+    }
+
+    /**
+     * {@code y = x} rounded to nearest, ties to even, to a format with fp32's exponent and {@code 23 − drop}
+     * mantissa bits (drop 16: bf16, 13: TF32), on the bits: adding {@code 2^(drop−1) − 1} plus the lowest kept
+     * bit and clearing the dropped bits rounds up exactly when the dropped part is above half, or half with an
+     * odd kept part; a carry moves into the exponent (so the largest finite values round to infinity and
+     * subnormals into normals) as the format's own rounding does. NaN is passed through unchanged, since the
+     * carry could otherwise turn a NaN whose payload lies only in the dropped bits into infinity. {@code y} may
+     * alias {@code x}; {@code drop} is in [1, 23].
+     */
+    static void roundMantissa(float[] x, int xo, float[] y, int yo, int n, int drop) {
+        int half = (1 << (drop - 1)) - 1, keep = -(1 << drop);
+        int i = 0;
+        for (int ub = F.loopBound(n); i < ub; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            IntVector b = v.reinterpretAsInts();
+            IntVector lsb = b.lanewise(VectorOperators.LSHR, drop).and(1);
+            FloatVector r = b.add(half).add(lsb).and(keep).reinterpretAsFloats();
+            r.blend(v, v.test(VectorOperators.IS_NAN)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] = roundMantissa(x[xo + i], drop, half, keep);
+    }
+
+    /** The scalar body of {@link #roundMantissa(float[], int, float[], int, int, int)}: the same bit operations. */
+    static float roundMantissa(float v, int drop, int half, int keep) {
+        if (Float.isNaN(v)) return v;
+        int b = Float.floatToRawIntBits(v);
+        return Float.intBitsToFloat((b + half + ((b >>> drop) & 1)) & keep);
     }
 
     /** {@code y[i] += v} for {@code n} elements. */

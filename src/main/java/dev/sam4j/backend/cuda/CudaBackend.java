@@ -2,7 +2,11 @@ package dev.sam4j.backend.cuda;
 
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F_FAST_16BF;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_GEMM_DEFAULT;
+import static org.bytedeco.cuda.global.cublas.cublasGemmEx;
 import static org.bytedeco.cuda.global.cublas.cublasSgemm_v2;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
 import static org.bytedeco.cuda.global.cudart.cuMemAlloc;
 import static org.bytedeco.cuda.global.cudart.cuMemFree;
 import static org.bytedeco.cuda.global.cudart.cuMemcpyDtoHAsync;
@@ -16,6 +20,7 @@ import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
 import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.backend.PoolGeom;
+import dev.sam4j.backend.Precision;
 import java.util.IdentityHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -34,7 +39,8 @@ import org.bytedeco.javacpp.Pointer;
  * dimension {@code ld} is the column-major {@code n×m} matrix with the same {@code ld}, so
  * {@code C = op(A)·op(B)} is computed as the column-major {@code Cᵀ = op(B)ᵀ·op(A)ᵀ}: cuBLAS gets
  * {@code (opB, opA, n, m, k, B, ldb, A, lda, C, ldc)}. TF32 tensor-core math is off unless asked for
- * ({@code tf32}): it rounds inputs to 10-bit mantissas, too coarse for parity tests.
+ * ({@code tf32}: {@code --precision tf32} or {@code bf16}, see {@link #supports}): it rounds inputs to 10-bit
+ * mantissas, too coarse for fp32 parity tests.
  *
  * <p>Convolution, pooling and BatchNorm run on cuDNN ({@link CudaDnn}): descriptors and algorithms are
  * chosen once per shape, and convolutions take their scratch from the caller's workspace buffer, so a
@@ -66,6 +72,8 @@ public final class CudaBackend implements Backend {
     final CudaKernels k;
     final long scratch;
     private final boolean tf32, deterministic;
+    /** bf16 runs: GEMMs through {@code cublasGemmEx} with bf16 tensor-core compute on the fp32 matrices. */
+    private final boolean bf16Gemm;
     private final Map<CudaBuffer, Long> allocations = new IdentityHashMap<>();
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
     private final CudaContext.DevicePointer gemmA = new CudaContext.DevicePointer(0), gemmB = new CudaContext.DevicePointer(0),
@@ -84,13 +92,26 @@ public final class CudaBackend implements Backend {
      * As {@link #CudaBackend(int, boolean)}; with {@code deterministic}, cuDNN convolutions use only
      * algorithms cuDNN reports deterministic ({@link CudaDnn}).
      */
-    public CudaBackend(int device, boolean tf32, boolean deterministic) {
+    public CudaBackend(int device, boolean tf32, boolean deterministic) { this(device, tf32, false, deterministic); }
+
+    /**
+     * Opens device {@code device} for layers computing in {@code precision} ({@link #supports}): fp32; TF32
+     * (tensor-core TF32 GEMMs and convolutions); or bf16, whose GEMMs go through {@code cublasGemmEx} with
+     * {@code CUBLAS_COMPUTE_32F_FAST_16BF} (bf16 tensor cores, fp32 accumulation, on fp32 matrices that hold bf16
+     * values, so the down-conversion is exact) and whose convolutions run on TF32 tensor cores (exact for bf16 values too).
+     */
+    public CudaBackend(int device, Precision precision, boolean deterministic) {
+        this(device, precision != Precision.FP32, precision == Precision.BF16, deterministic);
+    }
+
+    private CudaBackend(int device, boolean tf32, boolean bf16Gemm, boolean deterministic) {
         CudaRuntime.Availability a = CudaRuntime.probe();
         if (!a.available()) throw new CudaException("CUDA is not available: " + a.reason());
         if (device < 0 || device >= a.deviceCount()) {
             throw new CudaException("cuda:" + device + " does not exist: " + a.deviceCount() + " CUDA device(s)");
         }
         this.tf32 = tf32;
+        this.bf16Gemm = bf16Gemm;
         this.deterministic = deterministic;
         CudaContext c = new CudaContext(device, tf32);
         CudaModule m = null;
@@ -117,9 +138,42 @@ public final class CudaBackend implements Backend {
         return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s, GPU kernels in the jar: %s%s",
                 ctx.device, ctx.name,
                 ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
-                CudaRuntime.libVersion(ctx.cublasVersion), tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
+                CudaRuntime.libVersion(ctx.cublasVersion), bf16Gemm ? "bf16 tensor cores on fp32 storage, convolutions TF32 tensor cores"
+                        : tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
                 deterministic ? ", deterministic cuDNN algorithms only" : "", CudaRuntime.kernelTargets(),
                 CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
+    }
+
+    /**
+     * fp32, or TF32 when opened with {@code tf32} (cuBLAS {@code CUBLAS_TF32_TENSOR_OP_MATH}, cuDNN
+     * {@code CUDNN_DEFAULT_MATH}); and then also bf16 as the CPU emulates it, on fp32 storage: the layers round
+     * what they store to bf16 ({@link #roundTo}), so every GEMM and convolution input is a bf16 value, which
+     * TF32 holds exactly (10 mantissa bits ≥ bf16's 7, the same exponent range): the tensor cores multiply
+     * exactly the bf16 inputs, with fp32 accumulation, whatever rounding the hardware's TF32 conversion uses.
+     * Opened for bf16 ({@link #CudaBackend(int, Precision, boolean)}), GEMMs run on bf16 tensor cores instead
+     * ({@code cublasGemmEx}, {@code CUBLAS_COMPUTE_32F_FAST_16BF}: exact on bf16 values too), and only bf16 is
+     * supported, since that compute type would round the inputs of an fp32 or TF32 run to bf16. Native bf16
+     * storage (half the memory traffic: {@code cublasGemmEx} on bf16 matrices, cuDNN in {@code CUDNN_DATA_BFLOAT16}
+     * NHWC, the shadow written by the update kernels) is not built.
+     */
+    @Override public boolean supports(Precision p) {
+        return bf16Gemm ? p == Precision.BF16 : tf32 ? p != Precision.FP32 : p == Precision.FP32;
+    }
+
+    @Override public String unsupportedReason(Precision p) {
+        return "this cuda backend was opened for " + (bf16Gemm ? "bf16" : tf32 ? "tensor-core (tf32, bf16)" : "fp32")
+                + " GEMMs and convolutions";
+    }
+
+    @Override
+    public void roundTo(Precision p, Buffer x, Buffer y, long n) {
+        CudaBuffer s = c(x), d = c(y);
+        need(s, n, "roundTo x");
+        need(d, n, "roundTo y");
+        if (n == 0) return;
+        int drop = 23 - p.mantissaBits();
+        if (drop > 0) k.roundMantissa(s.address, d.address, n, drop);
+        else if (s.address != d.address) k.copy(s.address, d.address, n);
     }
 
     /** Times this backend has waited for the GPU (transfers, reductions returned to the host). */
@@ -335,6 +389,12 @@ public final class CudaBackend implements Backend {
         gemmB.set(B.address);
         gemmC.set(C.address);
         // Row-major C = op(A)·op(B)  ⇔  column-major Cᵀ = op(B)ᵀ·op(A)ᵀ (see the class comment).
+        if (bf16Gemm) {
+            CudaCheck.blas(cublasGemmEx(ctx.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
+                    n, m, kk, alpha, gemmB, CUDA_R_32F, ldb, gemmA, CUDA_R_32F, lda, beta, gemmC, CUDA_R_32F, ldc,
+                    CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT), "cublasGemmEx");
+            return;
+        }
         CudaCheck.blas(cublasSgemm_v2(ctx.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
                 n, m, kk, alpha, gemmB, ldb, gemmA, lda, beta, gemmC, ldc), "cublasSgemm_v2");
     }

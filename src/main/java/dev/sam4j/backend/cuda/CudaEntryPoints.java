@@ -50,6 +50,8 @@ public final class CudaEntryPoints {
             blas("cublasCreate_v2", "6.0"), blas("cublasDestroy_v2", "6.0"), blas("cublasSetStream_v2", "6.0"),
             blas("cublasGetVersion_v2", "6.0"), blas("cublasSetMathMode", "9.0"), blas("cublasSetWorkspace_v2", "11.0"),
             blas("cublasSgemm_v2", "6.0"), blas("cublasGetStatusName", "11.4"),
+            // bf16 runs: fp32 matrices on bf16 tensor cores (CUBLAS_COMPUTE_32F_FAST_16BF)
+            blas("cublasGemmEx", "8.0"),
             // cuDNN 9 legacy API: handle, descriptors, convolution (Find, forward, both backwards), pooling, batch norm
             dnn("cudnnGetVersion", "1.0"), dnn("cudnnGetErrorString", "1.0"), dnn("cudnnCreate", "1.0"),
             dnn("cudnnDestroy", "1.0"), dnn("cudnnSetStream", "1.0"), dnn("cudnnCreateTensorDescriptor", "1.0"),

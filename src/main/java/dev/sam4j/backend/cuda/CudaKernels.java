@@ -21,7 +21,7 @@ final class CudaKernels {
     final Kernel sumsqPartials, reduceFinalize, dotPartials, samPerturb, asamPerturb, asamNormPartials, perturbScale,
             decideAdaptive, decideTable, secondPassCheck, stepBegin, stepEnd, sgdStep, lookSamCoef, lookSamNorm, lookSamVScale,
             softmaxXent, meanLoss,
-            addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy;
+            addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy, roundMantissa;
 
     CudaKernels(CudaModule m, CUstream_st stream, int multiprocessors) {
         this.stream = stream;
@@ -53,6 +53,7 @@ final class CudaKernels {
         axpby = new Kernel(m, "axpby", "FPPFPPPP");
         fill = new Kernel(m, "fill", "PFP");
         copy = new Kernel(m, "copy", "PPP");
+        roundMantissa = new Kernel(m, "round_mantissa", "PPPI");
     }
 
     /** Blocks of 256 for a streaming pass over n elements (capped: grid-stride loops do the rest). */
@@ -182,6 +183,12 @@ final class CudaKernels {
     void fill(long x, float value, long n) { fill.p(0, x).f(1, value).p(2, n); stream(fill, n); }
 
     void copy(long src, long dst, long n) { copy.p(0, src).p(1, dst).p(2, n); stream(copy, n); }
+
+    /** {@code y = x} rounded to nearest even keeping {@code 23 − drop} mantissa bits, NaN kept. */
+    void roundMantissa(long x, long y, long n, int drop) {
+        roundMantissa.p(0, x).p(1, y).p(2, n).i(3, drop);
+        stream(roundMantissa, n);
+    }
 
     // ---- the device-decided step ----
 

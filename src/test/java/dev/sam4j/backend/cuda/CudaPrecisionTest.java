@@ -1,0 +1,297 @@
+package dev.sam4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sam4j.backend.Backend;
+import dev.sam4j.backend.Backends;
+import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.ConvGeom;
+import dev.sam4j.backend.Precision;
+import dev.sam4j.backend.cpu.CpuBackend;
+import java.util.SplittableRandom;
+import dev.sam4j.nn.Model;
+import dev.sam4j.nn.SoftmaxCrossEntropy;
+import dev.sam4j.optim.LrSchedule;
+import dev.sam4j.optim.Sgd;
+import dev.sam4j.optim.sam.DeviceDecidedStep;
+import dev.sam4j.optim.sam.GradientClosure;
+import dev.sam4j.optim.sam.Method;
+import dev.sam4j.optim.sam.SamOptimizer;
+import dev.sam4j.tensor.Shape;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code --precision} on the CUDA backend: TF32 opens cuBLAS and cuDNN in tensor-op TF32 math (the backend says so
+ * and supports TF32 only), its GEMMs and convolutions agree with the CPU's TF32 emulation and differ from fp32
+ * (on a GPU: the tensor cores are really used); the rounding kernel is the reference bit for bit; and bf16 (on fp32
+ * storage, TF32 tensor cores) follows the CPU's bf16 emulation through the device-decided graph step.
+ *
+ * <p>Tolerances: the stand-ins round TF32 exactly as the CPU emulation does (to nearest even), so they differ only
+ * in summation order, within {@code 1e-5·Σ|a·b|}. A GPU may round ties away from zero or truncate instead, which
+ * changes each input by at most one TF32 ulp ({@code 2⁻¹⁰} relative), so there the bound is {@code 2⁻⁹·Σ|a·b|}.
+ */
+@Tag("gpu")
+class CudaPrecisionTest {
+
+    @Test
+    void theBackendIsOpenedForThePrecision() {
+        CudaTestSupport.requireCuda();
+        try (Backend fp32 = Backends.choose("cuda", 2, new Backends.Needs(null, false, Precision.FP32)).backend();
+             Backend tf32 = Backends.choose("cuda", 2, new Backends.Needs(null, false, Precision.TF32)).backend();
+             Backend bf16 = Backends.choose("cuda", 2, new Backends.Needs(null, false, Precision.BF16)).backend()) {
+            assertTrue(fp32.supports(Precision.FP32) && !fp32.supports(Precision.TF32) && !fp32.supports(Precision.BF16));
+            assertTrue(tf32.supports(Precision.TF32) && !tf32.supports(Precision.FP32));
+            assertTrue(bf16.supports(Precision.BF16) && !bf16.supports(Precision.FP32) && !bf16.supports(Precision.TF32));
+            assertTrue(tf32.describe().contains("TF32 tensor cores"), tf32.describe());
+            assertTrue(bf16.describe().contains("bf16 tensor cores"), bf16.describe());
+            assertTrue(fp32.describe().contains("TF32 off"), fp32.describe());
+            assertTrue(fp32.unsupportedReason(Precision.BF16).contains("fp32"), fp32.unsupportedReason(Precision.BF16));
+        }
+    }
+
+    @Test
+    void roundingIsTheReferenceBitForBit() {
+        CudaTestSupport.requireCuda();
+        SplittableRandom r = new SplittableRandom(8);
+        int n = 100_003;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = i % 2 == 0 ? Float.intBitsToFloat(r.nextInt()) : (float) r.nextGaussian();
+        float[] edges = {0f, -0f, 1f + 0x1p-8f, 1f + 3 * 0x1p-8f, 1f + 0x1p-11f, Float.MAX_VALUE, Float.intBitsToFloat(0x7F7F8000),
+                Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.intBitsToFloat(0x7F800001), Float.MIN_VALUE,
+                0x1p-134f, 3 * 0x1p-134f, Float.intBitsToFloat(0x007FFFFF)};
+        System.arraycopy(edges, 0, x, 0, edges.length);
+        try (CudaBackend cuda = new CudaBackend(0, false)) {
+            for (Precision p : Precision.values()) {
+                Buffer b = put(cuda, x), out = cuda.allocate(n);
+                cuda.roundTo(p, b, out, n);
+                cuda.roundTo(p, b, b, n);
+                float[] got = get(cuda, out, n), inPlace = get(cuda, b, n);
+                for (int i = 0; i < n; i++) {
+                    float want = p.round(x[i]);
+                    if (Float.isNaN(want)) {
+                        assertTrue(Float.isNaN(got[i]) && Float.isNaN(inPlace[i]), p + " element " + i);
+                    } else {
+                        assertTrue(Float.floatToRawIntBits(want) == Float.floatToRawIntBits(got[i])
+                                && Float.floatToRawIntBits(want) == Float.floatToRawIntBits(inPlace[i]),
+                                p + " element " + i + ": " + x[i] + " -> " + got[i] + ", reference " + want);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * bf16 on CUDA (fp32 storage, TF32 tensor cores on bf16 values) against the CPU's bf16 emulation: the
+     * device-decided graph step, captured once with the layers' rounding kernels inside, runs without a host
+     * synchronisation and follows SAM on the CPU bf16 model step by step. Tolerances: the two sides add in other
+     * orders, and a last-bit difference before a bf16 rounding can become a whole bf16 ulp (2⁻⁸ relative) after it.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"mlp", "cnn"})
+    void bf16GraphStepFollowsTheCpuEmulation(String which) {
+        CudaTestSupport.requireCuda();
+        int classes = 10, batch = 8, steps = 8;
+        Shape input = which.equals("mlp") ? Shape.of(1, 8, 8) : CudaConvnetTrainingTest.INPUT;
+        java.util.function.Supplier<dev.sam4j.nn.Layer> net = () -> which.equals("mlp")
+                ? dev.sam4j.nn.models.Models.mlp(input, classes, 64, 2) : CudaConvnetTrainingTest.model("cnn");
+        Method method = Method.of("sam", Method.Hyper.defaults());
+        LrSchedule lr = new LrSchedule.Cosine(0.05, 0);
+        try (CudaBackend cuda = (CudaBackend) Backends.choose("cuda", 2, new Backends.Needs("model " + which, false, Precision.BF16)).backend();
+             CpuBackend cpu = new CpuBackend(2);
+             Model gm = new Model(net.get(), input, classes, cuda, batch, 7, Precision.BF16);
+             Model cm = new Model(net.get(), input, classes, cpu, batch, 7, Precision.BF16);
+             Model fm = new Model(net.get(), input, classes, cpu, batch, 7, Precision.FP32)) {
+            cm.uploadParams(gm.downloadParams());
+            fm.uploadParams(gm.downloadParams());
+            Buffer gx = cuda.allocate((long) batch * input.size()), gy = cuda.allocate(batch);
+            Buffer cx = cpu.allocate((long) batch * input.size()), cy = cpu.allocate(batch);
+            SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(cpu, classes, batch);
+            Sgd sgd = new Sgd(cpu, cm.paramCount(), 0.9, 5e-4, false);
+            SamOptimizer opt = new SamOptimizer(cpu, cm.paramLayout(), cm.params(), cm.grads(), sgd, method, 9);
+            GradientClosure closure = mode -> {
+                double l = loss.forwardBackward(cm.forward(cx, batch, mode), cy, batch);
+                cm.backward(loss.dLogits(), batch);
+                return l;
+            };
+            // The same steps in fp32 on the CPU: the bf16 device run must be far closer to bf16 than to this.
+            SoftmaxCrossEntropy loss32 = new SoftmaxCrossEntropy(cpu, classes, batch);
+            SamOptimizer opt32 = new SamOptimizer(cpu, fm.paramLayout(), fm.params(), fm.grads(),
+                    new Sgd(cpu, fm.paramCount(), 0.9, 5e-4, false), method, 9);
+            GradientClosure closure32 = mode -> {
+                double l = loss32.forwardBackward(fm.forward(cx, batch, mode), cy, batch);
+                fm.backward(loss32.dLogits(), batch);
+                return l;
+            };
+            try (DeviceDecidedStep graph = new DeviceDecidedStep(gm, gx, gy, batch, method, lr, steps, 0.9, 5e-4, false, 9)) {
+                SplittableRandom r = new SplittableRandom(4);
+                long syncs = 0;
+                for (int t = 0; t < steps; t++) {
+                    float[] xs = new float[batch * input.intSize()], ys = new float[batch];
+                    for (int i = 0; i < xs.length; i++) xs[i] = (float) r.nextGaussian();
+                    for (int i = 0; i < batch; i++) ys[i] = r.nextInt(classes);
+                    cuda.upload(xs, 0, gx, xs.length);
+                    cuda.upload(ys, 0, gy, ys.length);
+                    cpu.upload(xs, 0, cx, xs.length);
+                    cpu.upload(ys, 0, cy, ys.length);
+                    long before = cuda.hostSyncs();
+                    graph.step();
+                    syncs += cuda.hostSyncs() - before;
+                    StepGraph.State st = graph.state();
+                    SamOptimizer.StepResult o = opt.step(closure, t, steps, lr.lr(t, steps));
+                    opt32.step(closure32, t, steps, lr.lr(t, steps));
+                    assertTrue(Math.abs(st.loss() - o.loss()) <= 1e-2 * (1 + o.loss()), which + " step " + t + " loss " + st.loss() + " vs " + o.loss());
+                    assertTrue(Math.abs(st.s() - o.s()) <= 5e-2 * o.s(), which + " step " + t + " s " + st.s() + " vs " + o.s());
+                }
+                assertEquals(0, syncs, "the bf16 graph step synchronised with the host");
+                float[] device = gm.downloadParams();
+                double toBf16 = relativeDistance(device, cm.downloadParams()), toFp32 = relativeDistance(device, fm.downloadParams());
+                // Measured on the stand-ins: mlp 2e-9 to the bf16 run against 8e-3 to the fp32 one, cnn 3e-4 against 1.4e-2.
+                assertTrue(toBf16 < (CudaTestSupport.realGpu() ? 1e-2 : 1e-3), which + ": relative L2 distance to the CPU bf16 run " + toBf16);
+                assertTrue(toBf16 < 0.5 * toFp32, which + ": the device run is as close to fp32 (" + toFp32 + ") as to bf16 (" + toBf16 + ")");
+            }
+        }
+    }
+
+    @Test
+    void tf32GemmAndConvolutionMatchTheCpuEmulation() {
+        CudaTestSupport.requireCuda();
+        double tol = CudaTestSupport.realGpu() ? 0x1p-9 : 1e-5;
+        try (Backend cuda = Backends.choose("cuda", 2, new Backends.Needs("tf32 test", false, Precision.TF32)).backend();
+             CpuBackend tf32 = new CpuBackend(2, true); CpuBackend fp32 = new CpuBackend(2)) {
+            SplittableRandom r = new SplittableRandom(21);
+            int m = 19, n = 45, k = 333;
+            float[] a = random(m * k, r), b = random(k * n, r);
+            float[][] out = new float[3][];
+            Backend[] bes = {cuda, tf32, fp32};
+            for (int i = 0; i < 3; i++) {
+                Backend be = bes[i];
+                Buffer c = be.allocate((long) m * n);
+                be.gemm(false, true, m, n, k, 1f, put(be, a), k, put(be, b), k, 0f, c, n);
+                out[i] = get(be, c, m * n);
+            }
+            float[] scale = new float[m * n];
+            Buffer c = fp32.allocate((long) m * n);
+            fp32.gemm(false, true, m, n, k, 1f, put(fp32, abs(a)), k, put(fp32, abs(b)), k, 0f, c, n);
+            scale = get(fp32, c, m * n);
+            compare("gemm", out, scale, tol);
+
+            ConvGeom g = new ConvGeom(6, 9, 9, 5, 3, 3, 1, 1);
+            int batch = 2;
+            float[] x = random(batch * g.inSize(), r), w = random(g.outC() * g.patchSize(), r);
+            for (int i = 0; i < 3; i++) {
+                Backend be = bes[i];
+                Buffer y = be.allocate((long) batch * g.outSize()), ws = be.allocate(Math.max(1, be.convWorkspaceSize(g, batch)));
+                be.convForward(g, batch, put(be, x), put(be, w), null, y, ws);
+                out[i] = get(be, y, batch * g.outSize());
+            }
+            Buffer y = fp32.allocate((long) batch * g.outSize()), ws = fp32.allocate(Math.max(1, fp32.convWorkspaceSize(g, batch)));
+            fp32.convForward(g, batch, put(fp32, abs(x)), put(fp32, abs(w)), null, y, ws);
+            compare("convolution", out, get(fp32, y, batch * g.outSize()), tol);
+        }
+    }
+
+    /** {@code --precision bf16 --device cuda} through the trainer: the graph path, recorded as bf16, following the CPU's run. */
+    @Test
+    void bf16TrainsOnCudaThroughTheTrainer() {
+        CudaTestSupport.requireCuda();
+        java.util.function.Function<String, dev.sam4j.train.TrainConfig> cfg = device -> dev.sam4j.train.TrainConfig.builder()
+                .data("fashion-mnist-sample").model("mlp").optimizer("sam").device(device).threads(2).epochs(1).batchSize(64)
+                .maxSteps(10).precision("bf16").build();
+        CudaTrainerTest.Run gpu = CudaTrainerTest.train(cfg.apply("cuda")), cpu = CudaTrainerTest.train(cfg.apply("cpu"));
+        assertEquals("bf16", gpu.summary().precision());
+        assertEquals("cuda", gpu.summary().backend());
+        assertTrue(gpu.path().contains("graph"), gpu.path());
+        assertEquals(10, gpu.steps().size());
+        for (int i = 0; i < 10; i++) {
+            double a = cpu.steps().get(i).loss(), b = gpu.steps().get(i).loss();
+            assertTrue(Math.abs(a - b) <= 1e-2 * (1 + a), "loss at step " + i + ": cpu " + a + ", cuda " + b);
+        }
+        assertTrue(relativeDistance(gpu.weights(), cpu.weights()) < 1e-2, "weights " + relativeDistance(gpu.weights(), cpu.weights()));
+    }
+
+    private static double relativeDistance(float[] a, float[] b) {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < a.length; i++) { diff += (a[i] - b[i]) * (double) (a[i] - b[i]); norm += (double) b[i] * b[i]; }
+        return Math.sqrt(diff / norm);
+    }
+
+    /**
+     * Opened for bf16, GEMMs run on bf16 tensor cores (cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_16BF): on bf16 values,
+     * which is all a bf16 run multiplies, the products are exact (the result is the fp32 GEMM's up to summation
+     * order); on other values the inputs are rounded to bf16 first (shown here, and on a GPU it shows the bf16 tensor
+     * cores are in use).
+     */
+    @Test
+    void bf16GemmRunsOnBf16TensorCores() {
+        CudaTestSupport.requireCuda();
+        double tol = CudaTestSupport.realGpu() ? 1e-4 : 1e-5;
+        try (Backend cuda = Backends.choose("cuda", 2, new Backends.Needs(null, false, Precision.BF16)).backend();
+             CpuBackend fp32 = new CpuBackend(2)) {
+            SplittableRandom r = new SplittableRandom(22);
+            int m = 23, n = 37, k = 301;
+            float[] a = random(m * k, r), b = random(k * n, r);
+            float[] ab = a.clone(), bb = b.clone();
+            for (int i = 0; i < ab.length; i++) ab[i] = Precision.BF16.round(ab[i]);
+            for (int i = 0; i < bb.length; i++) bb[i] = Precision.BF16.round(bb[i]);
+            Buffer c = fp32.allocate((long) m * n);
+            fp32.gemm(true, false, m, n, k, 1f, put(fp32, abs(a)), m, put(fp32, abs(b)), n, 0f, c, n);
+            float[] scale = get(fp32, c, m * n);
+            float[][] out = new float[3][];
+            out[0] = gemm(cuda, a, b, m, n, k);     // unrounded inputs: rounded to bf16 by the compute type
+            out[1] = gemm(fp32, ab, bb, m, n, k);   // fp32 GEMM of the bf16-rounded inputs
+            out[2] = gemm(fp32, a, b, m, n, k);     // fp32 GEMM of the inputs as given
+            compare("bf16 gemm", out, scale, tol);
+            float[] onBf16Values = gemm(cuda, ab, bb, m, n, k);
+            for (int i = 0; i < m * n; i++) {
+                assertTrue(Math.abs(onBf16Values[i] - out[1][i]) <= tol * scale[i] + 1e-30, "bf16 values: element " + i);
+            }
+        }
+    }
+
+    private static float[] gemm(Backend be, float[] a, float[] b, int m, int n, int k) {
+        Buffer c = be.allocate((long) m * n);
+        be.gemm(true, false, m, n, k, 1f, put(be, a), m, put(be, b), n, 0f, c, n);
+        return get(be, c, m * n);
+    }
+
+    /** {@code out[0]} (CUDA) within {@code tol·scale} of {@code out[1]} (the CPU's emulation), and not the fp32 result {@code out[2]}. */
+    private static void compare(String what, float[][] out, float[] scale, double tol) {
+        double farthestFromFp32 = 0;
+        for (int i = 0; i < scale.length; i++) {
+            double d = Math.abs(out[0][i] - out[1][i]);
+            assertTrue(d <= tol * scale[i] + 1e-30, what + " element " + i + ": cuda " + out[0][i] + ", cpu emulation " + out[1][i]);
+            farthestFromFp32 = Math.max(farthestFromFp32, Math.abs(out[0][i] - out[2][i]) / scale[i]);
+        }
+        // TF32's input rounding moves results by ~2^-11 of Σ|a·b|; fp32 summation order by ~1e-7.
+        assertTrue(farthestFromFp32 > 1e-5, what + ": the TF32 result is the fp32 one (largest difference " + farthestFromFp32
+                + " of Σ|a·b|): the reduced-precision math is not in use");
+    }
+
+    private static float[] random(int n, SplittableRandom r) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextDouble(-1, 1);
+        return v;
+    }
+
+    private static float[] abs(float[] v) {
+        float[] a = new float[v.length];
+        for (int i = 0; i < v.length; i++) a[i] = Math.abs(v[i]);
+        return a;
+    }
+
+    private static Buffer put(Backend be, float[] v) {
+        Buffer b = be.allocate(v.length);
+        be.upload(v, 0, b, v.length);
+        return b;
+    }
+
+    private static float[] get(Backend be, Buffer b, int n) {
+        float[] v = new float[n];
+        be.download(b, v, 0, n);
+        return v;
+    }
+
+}

@@ -335,8 +335,9 @@ main() {
     test_results step CudaKernelsTest HostDeviceStepAgreementTest DeviceSkipTest StepGraphTest
     test_results memory CudaMemoryFlatTest CudaInputPipelineTest CudaCheckpointTest
     # --precision on the GPU: TF32 GEMM/convolution against the CPU's TF32 emulation and unlike fp32 (tensor cores in
-    # use), the bf16 rounding kernel bit for bit, the bf16 graph step against the CPU's bf16 emulation, no host sync
-    test_results precision CudaPrecisionTest
+    # use), the bf16 rounding kernel bit for bit, the bf16 graph step against the CPU's bf16 emulation, no host sync;
+    # the bf16 shadow written by the perturbation and update kernels in their own pass, host step and graph step
+    test_results precision CudaPrecisionTest CudaBf16ShadowTest
     echo "bench:   exit $bench_rc in ${bench_s}s"
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
     echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"

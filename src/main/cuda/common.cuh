@@ -25,6 +25,22 @@ __device__ __forceinline__ float scalar_arg(float value, const float* ptr) {
     return ptr ? *ptr : value;
 }
 
+// x rounded to bf16 (8 mantissa bits kept), round to nearest, ties to even, held in a float: the same
+// bits as round_mantissa with drop = 16 (elementwise.cu) and the CPU emulation (Precision.BF16). A NaN
+// stays itself. The kernels that write the fp32 weights use it to write the layers' bf16 shadow of them
+// in the same pass (bf16 runs only; the shadow pointer is null otherwise).
+__device__ __forceinline__ float round_bf16(float v) {
+    const unsigned int b = __float_as_uint(v);
+    return isnan(v) ? v : __uint_as_float((b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u);
+}
+
+// Stores w_i and, when `shadow` is not null, its bf16 rounding: the weight write of every kernel that
+// changes the weights goes through here, so the shadow can never lag the weights.
+__device__ __forceinline__ void store_weight(float* __restrict__ w, float* __restrict__ shadow, long long i, float v) {
+    w[i] = v;
+    if (shadow != nullptr) shadow[i] = round_bf16(v);
+}
+
 __device__ __forceinline__ double warp_sum(double v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
     return v;

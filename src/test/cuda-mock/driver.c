@@ -94,26 +94,41 @@ static int streaming(unsigned grid, unsigned block) {
     return 0;
 }
 
+/* The bf16 rounding of v (round to nearest, ties to even), as the kernels' round_bf16 (common.cuh). */
+static float round_bf16(float v) {
+    if (v != v) return v;
+    unsigned b;
+    memcpy(&b, &v, 4);
+    b = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
+    memcpy(&v, &b, 4);
+    return v;
+}
+/* w[i] = v and, with a shadow, its bf16 rounding: the kernels' store_weight. */
+static void store_weight(float* w, float* shadow, long long i, float v) {
+    w[i] = v;
+    if (shadow) shadow[i] = round_bf16(v);
+}
+
 static int k_sam_perturb(unsigned grid, unsigned block, void** args) {
     if (streaming(grid, block)) return 1;
     float *w = PTR(0, float), *g = PTR(1, float), *ws = PTR(2, float), *gs = PTR(3, float); long long n = LL(4);
-    const float* sp = PTR(6, float);
+    const float* sp = PTR(6, float); float* sh = PTR(7, float);
     CHECK(w, 4 * n, "sam_perturb w"); CHECK(g, 4 * n, "sam_perturb g"); CHECK(ws, 4 * n, "sam_perturb w_saved");
-    CHECK(gs, 4 * n, "sam_perturb g_saved"); CHECK_OPT(sp, 4, "sam_perturb scale_ptr");
+    CHECK(gs, 4 * n, "sam_perturb g_saved"); CHECK_OPT(sp, 4, "sam_perturb scale_ptr"); CHECK_OPT(sh, 4 * n, "sam_perturb shadow");
     float s = sp ? *sp : FLT(5);
-    for (long long i = 0; i < n; i++) { float wi = w[i], gi = g[i]; ws[i] = wi; gs[i] = gi; w[i] = fmaf(s, gi, wi); }
+    for (long long i = 0; i < n; i++) { float wi = w[i], gi = g[i]; ws[i] = wi; gs[i] = gi; store_weight(w, sh, i, fmaf(s, gi, wi)); }
     return 0;
 }
 static int k_asam_perturb(unsigned grid, unsigned block, void** args) {
     if (streaming(grid, block)) return 1;
     float *w = PTR(0, float), *g = PTR(1, float), *ws = PTR(2, float), *gs = PTR(3, float); long long n = LL(4);
-    const float* sp = PTR(6, float); float eta = FLT(7);
+    const float* sp = PTR(6, float); float eta = FLT(7); float* sh = PTR(8, float);
     CHECK(w, 4 * n, "asam_perturb w"); CHECK(g, 4 * n, "asam_perturb g"); CHECK(ws, 4 * n, "asam_perturb w_saved");
-    CHECK(gs, 4 * n, "asam_perturb g_saved"); CHECK_OPT(sp, 4, "asam_perturb scale_ptr");
+    CHECK(gs, 4 * n, "asam_perturb g_saved"); CHECK_OPT(sp, 4, "asam_perturb scale_ptr"); CHECK_OPT(sh, 4 * n, "asam_perturb shadow");
     float s = sp ? *sp : FLT(5);
     for (long long i = 0; i < n; i++) {
         float wi = w[i], gi = g[i], t = fabsf(wi) + eta;
-        ws[i] = wi; gs[i] = gi; w[i] = fmaf(s * t * t, gi, wi);
+        ws[i] = wi; gs[i] = gi; store_weight(w, sh, i, fmaf(s * t * t, gi, wi));
     }
     return 0;
 }
@@ -228,14 +243,15 @@ static int k_sgd_step(unsigned grid, unsigned block, void** args) {
     const float* g = PTR(3, float); const float* v = PTR(4, float); float vscale = FLT(5); const float* vsp = PTR(6, float);
     float* m = PTR(7, float); long long n = LL(8); float lr = FLT(9); const float* lrp = PTR(10, float);
     float mu = FLT(11), wd = FLT(12); int nesterov = INT(13);
-    const unsigned* skip = PTR(14, unsigned);
+    const unsigned* skip = PTR(14, unsigned); float* sh = PTR(15, float);
+    CHECK_OPT(sh, 4 * n, "sgd_step shadow");
     CHECK(w, 4 * n, "sgd_step w"); CHECK_OPT(wsaved, 4 * n, "sgd_step w_saved"); CHECK_OPT(rflag, 4, "sgd_step restore_flag");
     CHECK(g, 4 * n, "sgd_step g"); CHECK_OPT(v, 4 * n, "sgd_step v"); CHECK_OPT(vsp, 4, "sgd_step v_scale_ptr");
     CHECK(m, 4 * n, "sgd_step m"); CHECK_OPT(lrp, 4, "sgd_step lr_ptr"); CHECK_OPT(skip, 4, "sgd_step skip");
     NEED(!rflag || wsaved, "sgd_step: restore_flag without w_saved");
     int restore = wsaved && (!rflag || *rflag);
     if (skip && *skip) { /* nothing updated; on the SAM path the perturbed weights go back */
-        if (restore) memmove(w, wsaved, 4 * n);
+        if (restore) for (long long i = 0; i < n; i++) store_weight(w, sh, i, wsaved[i]);
         return 0;
     }
     float rate = lrp ? *lrp : lr, vs = v ? (vsp ? *vsp : vscale) : 0.0f;
@@ -245,7 +261,7 @@ static int k_sgd_step(unsigned grid, unsigned block, void** args) {
         if (v) d += vs * v[i];
         float mi = mu * m[i] + d;
         m[i] = mi;
-        w[i] = wi - rate * (nesterov ? d + mu * mi : mi);
+        store_weight(w, sh, i, wi - rate * (nesterov ? d + mu * mi : mi));
     }
     return 0;
 }
@@ -389,8 +405,8 @@ static const MockKernel KERNELS[] = {
     {"sumsq_partials", "PPP", k_sumsq_partials},
     {"reduce_finalize", "PIPP", k_reduce_finalize},
     {"dot_partials", "PPPP", k_dot_partials},
-    {"sam_perturb", "PPPPPFP", k_sam_perturb},
-    {"asam_perturb", "PPPPPFPF", k_asam_perturb},
+    {"sam_perturb", "PPPPPFPP", k_sam_perturb},
+    {"asam_perturb", "PPPPPFPFP", k_asam_perturb},
     {"asam_norm_partials", "PPPFP", k_asam_norm_partials},
     {"perturb_scale", "PDP", k_perturb_scale},
     {"decide_adaptive", "PPPPPDDDPDPPPPI", k_decide_adaptive},
@@ -398,7 +414,7 @@ static const MockKernel KERNELS[] = {
     {"second_pass_check", "PPP", k_second_pass_check},
     {"step_begin", "PPPP", k_step_begin},
     {"step_end", "P", k_step_end},
-    {"sgd_step", "PPPPPFPPPFPFFIP", k_sgd_step},
+    {"sgd_step", "PPPPPFPPPFPFFIPP", k_sgd_step},
     {"looksam_coef", "PPP", k_looksam_coef},
     {"looksam_norm", "PPDPP", k_looksam_norm},
     {"looksam_vscale", "PPPDPPPP", k_looksam_vscale},

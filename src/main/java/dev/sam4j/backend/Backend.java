@@ -174,6 +174,57 @@ public interface Backend extends AutoCloseable {
     void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr, float momentum,
                                 float weightDecay, boolean nesterov);
 
+    // ---- the same passes, also writing the layers' bf16 shadow of the weights ----
+    // In a bf16 run the layers read a bf16 copy of the weights (nn.Model's shadow). Each operation that writes
+    // the weights has a form that also writes shadow[i] = bf16(w[i]) for every element it leaves in w, so
+    // the shadow never lags the weights and the model does not round the arena again before its forward.
+    // A GPU backend writes both in the same pass (the "bf16 costs no extra pass"); these defaults,
+    // which the CPU backends keep, do the fp32 pass and then one rounding pass (roundTo), with the same result
+    // bit for bit. A null shadow is the plain operation.
+
+    /** {@link #sgdUpdate}, and {@code shadow = bf16(w)} when {@code shadow} is not null. */
+    default void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov,
+                           Buffer shadow) {
+        sgdUpdate(w, g, m, n, lr, momentum, weightDecay, nesterov);
+        writeShadow(w, shadow, n);
+    }
+
+    /** {@link #samPerturb}, and {@code shadow = bf16(w)} (the perturbed weights) when {@code shadow} is not null. */
+    default void samPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale, Buffer shadow) {
+        samPerturb(w, g, wSaved, gSaved, n, scale);
+        writeShadow(w, shadow, n);
+    }
+
+    /** {@link #asamPerturb}, and {@code shadow = bf16(w)} when {@code shadow} is not null. */
+    default void asamPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale, double eta, Buffer shadow) {
+        asamPerturb(w, g, wSaved, gSaved, n, scale, eta);
+        writeShadow(w, shadow, n);
+    }
+
+    /** {@link #restoreSgdUpdate}, and {@code shadow = bf16(w)} when {@code shadow} is not null. */
+    default void restoreSgdUpdate(Buffer w, Buffer wSaved, Buffer g, Buffer m, long n, float lr, float momentum,
+                                  float weightDecay, boolean nesterov, Buffer shadow) {
+        restoreSgdUpdate(w, wSaved, g, m, n, lr, momentum, weightDecay, nesterov);
+        writeShadow(w, shadow, n);
+    }
+
+    /** {@link #sgdUpdateWithDirection}, and {@code shadow = bf16(w)} when {@code shadow} is not null. */
+    default void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr, float momentum,
+                                        float weightDecay, boolean nesterov, Buffer shadow) {
+        sgdUpdateWithDirection(w, g, v, vScale, m, n, lr, momentum, weightDecay, nesterov);
+        writeShadow(w, shadow, n);
+    }
+
+    /** {@link #copy} into the weights (an exact restore), and {@code shadow = bf16(dst)} when {@code shadow} is not null. */
+    default void copyWeights(Buffer src, Buffer dst, long n, Buffer shadow) {
+        copy(src, dst, n);
+        writeShadow(dst, shadow, n);
+    }
+
+    private void writeShadow(Buffer w, Buffer shadow, long n) {
+        if (shadow != null && n > 0) roundTo(Precision.BF16, w, shadow, n);
+    }
+
     /**
      * How training batches reach this backend's buffers through an {@link InputPipeline}: by default
      * copied at once from host arrays; a GPU backend overrides this with pinned staging memory and

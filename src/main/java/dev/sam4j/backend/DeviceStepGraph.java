@@ -43,7 +43,18 @@ public interface DeviceStepGraph extends AutoCloseable {
                        Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
                        float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
                        double asamEta, double lookSamAlpha, double lookSamNoiseFloor, long lookSamMaxAge, double momentumRho,
-                       Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2) {
+                       Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2, Buffer shadow) {
+        /** Without a bf16 shadow (fp32 and TF32 runs). */
+        public Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
+                    Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
+                    float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
+                    double asamEta, double lookSamAlpha, double lookSamNoiseFloor, long lookSamMaxAge, double momentumRho,
+                    Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2) {
+            this(params, grads, momentum, savedWeights, savedGradient, lookSamDirection, n, momentumCoefficient, weightDecay,
+                    nesterov, lrTable, totalSteps, sam, adaptive, verdicts, rho, asamEta, lookSamAlpha, lookSamNoiseFloor,
+                    lookSamMaxAge, momentumRho, lossPerExample, batch, pass1, pass2, null);
+        }
+
         public Spec {
             if (lookSamMaxAge < 0) throw new IllegalArgumentException("LookSAM max age " + lookSamMaxAge + " < 0");
             if (!Double.isNaN(momentumRho) && (sam || !(momentumRho > 0) || Double.isInfinite(momentumRho))) {

@@ -96,7 +96,7 @@ public final class StepBenchmark {
                 Model model = models[j] = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed, precision);
                 SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
                 Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
-                opts[j] = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, ms[j], seed);
+                opts[j] = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, ms[j], seed).keepShadowOf(model);
                 closures[j] = mode -> {
                     double l = loss.forwardBackward(model.forward(xb, batch, mode), yb, batch);
                     model.backward(loss.dLogits(), batch);

@@ -28,9 +28,11 @@ import java.util.SplittableRandom;
  * <p>In {@link Precision#BF16} the model also holds a bf16 shadow of the parameter arena, which the layers'
  * GEMMs and convolutions read ({@link Context#computeParams}), and a bf16 copy of its input. Every
  * {@link #forward} first writes the shadow from the fp32 weights, one rounding pass: whatever changed the
- * weights since the last forward (an update, a perturbation, a restore, a checkpoint load) is seen, without
- * the optimizer knowing about precisions. A device implementation instead writes the shadow in the same pass
- * as the update and the perturbation. {@link #backward} rounds {@code dLogits} to bf16 first, since it is
+ * weights since the last forward is seen, without the optimizer knowing about precisions. An optimizer that
+ * writes the shadow itself in the same pass as the weights ({@link #handShadowToOptimizer}: the SAM-family
+ * optimizer and the CUDA graph step do, through the {@code Backend} operations that take a shadow) spares
+ * that pass: then forward reads the shadow as it is, and {@link #uploadParams} (checkpoints, loads) rewrites
+ * it with the weights. {@link #backward} rounds {@code dLogits} to bf16 first, since it is
  * the first GEMM input of the backward pass. In fp32 and TF32 neither exists and nothing is rounded here.
  */
 public final class Model implements AutoCloseable {
@@ -52,6 +54,7 @@ public final class Model implements AutoCloseable {
     private final List<Buffer> allocations;
     private final long activationFloats;
     private boolean closed;
+    private boolean shadowHandedOver;     // the optimizer writes the shadow with the weights: forward does not round them
 
     /**
      * Declares, allocates, binds and initialises {@code root} for per-example inputs of {@code inputShape}
@@ -168,7 +171,7 @@ public final class Model implements AutoCloseable {
             throw new IllegalArgumentException("input has " + x.length() + " elements, a batch of " + n + " × " + inputShape + " needs " + need);
         }
         if (shadow == null) return root.forward(x.slice(0, need), n, mode);
-        backend.roundTo(Precision.BF16, params, shadow, paramLayout.total());
+        if (!shadowHandedOver) backend.roundTo(Precision.BF16, params, shadow, paramLayout.total());
         Buffer xn = input.slice(0, need);
         backend.roundTo(Precision.BF16, x, xn, need);
         return root.forward(xn, n, mode);
@@ -221,7 +224,37 @@ public final class Model implements AutoCloseable {
     public float[] downloadState() { return download(state, stateLayout.total()); }
     public float[] downloadGrads() { return download(grads, paramLayout.total()); }
 
-    public void uploadParams(float[] values) { upload(values, params, paramLayout.total(), "parameter"); }
+    public void uploadParams(float[] values) {
+        upload(values, params, paramLayout.total(), "parameter");
+        refreshShadow();
+    }
+
+    /**
+     * The bf16 shadow of the parameter arena (same layout) that the layers' GEMMs and convolutions read in a
+     * {@link Precision#BF16} model, or null in fp32 and TF32.
+     */
+    public Buffer bf16Shadow() { return shadow; }
+
+    /**
+     * Hands the upkeep of the bf16 shadow to the caller, an optimizer that from now on writes it whenever it
+     * writes the weights, in the same pass (every weight-writing {@code Backend} operation has a form taking the
+     * shadow): {@link #forward} then stops rounding the whole arena before each pass. The shadow is written
+     * once here, so it is current. Weights written by other means must be followed by {@link #refreshShadow}
+     * ({@link #uploadParams} does it). Returns the shadow, or null when the model has none (fp32, TF32: then
+     * nothing changes).
+     */
+    public Buffer handShadowToOptimizer() {
+        checkOpen();
+        if (shadow == null) return null;
+        shadowHandedOver = true;
+        refreshShadow();
+        return shadow;
+    }
+
+    /** Rewrites the bf16 shadow from the weights (one rounding pass); nothing without a shadow. */
+    public void refreshShadow() {
+        if (shadow != null) backend.roundTo(Precision.BF16, params, shadow, paramLayout.total());
+    }
     public void uploadState(float[] values) { upload(values, state, stateLayout.total(), "state"); }
 
     private float[] download(Buffer b, long n) {

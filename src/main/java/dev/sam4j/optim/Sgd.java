@@ -34,8 +34,11 @@ public final class Sgd implements AutoCloseable {
     }
 
     /** One update of {@code params} with gradient {@code grads} at learning rate {@code lr}. */
-    public void step(Buffer params, Buffer grads, double lr) {
-        backend.sgdUpdate(params, grads, momentumArena, n, (float) lr, momentum, weightDecay, nesterov);
+    public void step(Buffer params, Buffer grads, double lr) { step(params, grads, lr, null); }
+
+    /** {@link #step}, also writing {@code shadow = bf16(params)} in the same pass when {@code shadow} is not null. */
+    public void step(Buffer params, Buffer grads, double lr, Buffer shadow) {
+        backend.sgdUpdate(params, grads, momentumArena, n, (float) lr, momentum, weightDecay, nesterov, shadow);
     }
 
     public Buffer momentumArena() { return momentumArena; }

@@ -84,7 +84,9 @@ final class StepPaths {
             return new Built(new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting),
                     null, deviceStep, null, description);
         }
-        SamOptimizer optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed());
+        // keepShadowOf: in bf16 the optimizer's passes write the layers' bf16 shadow with the weights (no extra pass)
+        SamOptimizer optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed())
+                .keepShadowOf(model);
         boolean sds = method.perturbation() instanceof Perturbation.Esam e && e.sds();
         Buffer subsetXBuf = sds ? backend.allocate((long) config.batchSize() * train.exampleSize()) : null;   // ESAM's selected examples (pass 2 only)
         Buffer subsetLabelBuf = sds ? backend.allocate(config.batchSize()) : null;

@@ -618,8 +618,26 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov) {
+        sgdUpdate(w, g, m, n, lr, momentum, weightDecay, nesterov, null);
+    }
+
+    // The weight-writing passes with the bf16 shadow written by the same kernel (sam.cu, sgd.cu), not by a
+    // rounding pass after it as the interface's defaults do.
+    @Override
+    public void sgdUpdate(Buffer w, Buffer g, Buffer m, long n, float lr, float momentum, float weightDecay, boolean nesterov,
+                          Buffer shadow) {
         needAll(n, w, g, m);
-        if (n > 0) k.sgdStep(c(w).address, 0, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum, weightDecay, nesterov, 0);
+        if (n > 0) {
+            k.sgdStep(c(w).address, 0, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum, weightDecay, nesterov, 0,
+                    shadowAddress(shadow, n));
+        }
+    }
+
+    /** The device address of a weight shadow of at least {@code n} floats, or 0 for none. */
+    private long shadowAddress(Buffer shadow, long n) {
+        if (shadow == null) return 0;
+        need(shadow, n, "bf16 shadow");
+        return c(shadow).address;
     }
 
     @Override
@@ -638,8 +656,16 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void samPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale) {
+        samPerturb(w, g, wSaved, gSaved, n, scale, null);
+    }
+
+    @Override
+    public void samPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale, Buffer shadow) {
         needAll(n, w, g, wSaved, gSaved);
-        if (n > 0) k.samPerturb(c(w).address, c(g).address, c(wSaved).address, c(gSaved).address, n, (float) scale, 0);
+        if (n > 0) {
+            k.samPerturb(c(w).address, c(g).address, c(wSaved).address, c(gSaved).address, n, (float) scale, 0,
+                    shadowAddress(shadow, n));
+        }
     }
 
     @Override
@@ -652,27 +678,47 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void asamPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale, double eta) {
+        asamPerturb(w, g, wSaved, gSaved, n, scale, eta, null);
+    }
+
+    @Override
+    public void asamPerturb(Buffer w, Buffer g, Buffer wSaved, Buffer gSaved, long n, double scale, double eta, Buffer shadow) {
         needAll(n, w, g, wSaved, gSaved);
-        if (n > 0) k.asamPerturb(c(w).address, c(g).address, c(wSaved).address, c(gSaved).address, n, (float) scale, 0, (float) eta);
+        if (n > 0) {
+            k.asamPerturb(c(w).address, c(g).address, c(wSaved).address, c(gSaved).address, n, (float) scale, 0, (float) eta,
+                    shadowAddress(shadow, n));
+        }
     }
 
     @Override
     public void restoreSgdUpdate(Buffer w, Buffer wSaved, Buffer g, Buffer m, long n, float lr, float momentum,
                                  float weightDecay, boolean nesterov) {
+        restoreSgdUpdate(w, wSaved, g, m, n, lr, momentum, weightDecay, nesterov, null);
+    }
+
+    @Override
+    public void restoreSgdUpdate(Buffer w, Buffer wSaved, Buffer g, Buffer m, long n, float lr, float momentum,
+                                 float weightDecay, boolean nesterov, Buffer shadow) {
         needAll(n, w, wSaved, g, m);
         if (n > 0) {
             k.sgdStep(c(w).address, c(wSaved).address, 0, c(g).address, 0, 0f, 0, c(m).address, n, lr, 0, momentum,
-                    weightDecay, nesterov, 0);
+                    weightDecay, nesterov, 0, shadowAddress(shadow, n));
         }
     }
 
     @Override
     public void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr, float momentum,
                                        float weightDecay, boolean nesterov) {
+        sgdUpdateWithDirection(w, g, v, vScale, m, n, lr, momentum, weightDecay, nesterov, null);
+    }
+
+    @Override
+    public void sgdUpdateWithDirection(Buffer w, Buffer g, Buffer v, double vScale, Buffer m, long n, float lr, float momentum,
+                                       float weightDecay, boolean nesterov, Buffer shadow) {
         needAll(n, w, g, v, m);
         if (n > 0) {
             k.sgdStep(c(w).address, 0, 0, c(g).address, c(v).address, (float) vScale, 0, c(m).address, n, lr, 0, momentum,
-                    weightDecay, nesterov, 0);
+                    weightDecay, nesterov, 0, shadowAddress(shadow, n));
         }
     }
 

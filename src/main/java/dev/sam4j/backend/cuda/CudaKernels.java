@@ -30,8 +30,8 @@ final class CudaKernels {
         sumsqPartials = new Kernel(m, "sumsq_partials", "PPP");
         reduceFinalize = new Kernel(m, "reduce_finalize", "PIPP");
         dotPartials = new Kernel(m, "dot_partials", "PPPP");
-        samPerturb = new Kernel(m, "sam_perturb", "PPPPPFP");
-        asamPerturb = new Kernel(m, "asam_perturb", "PPPPPFPF");
+        samPerturb = new Kernel(m, "sam_perturb", "PPPPPFPP");
+        asamPerturb = new Kernel(m, "asam_perturb", "PPPPPFPFP");
         asamNormPartials = new Kernel(m, "asam_norm_partials", "PPPFP");
         perturbScale = new Kernel(m, "perturb_scale", "PDP");
         decideAdaptive = new Kernel(m, "decide_adaptive", "PPPPPDDDPDPPPPI");
@@ -39,7 +39,7 @@ final class CudaKernels {
         secondPassCheck = new Kernel(m, "second_pass_check", "PPP");
         stepBegin = new Kernel(m, "step_begin", "PPPP");
         stepEnd = new Kernel(m, "step_end", "P");
-        sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFIP");
+        sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFIPP");
         lookSamCoef = new Kernel(m, "looksam_coef", "PPP");
         lookSamNorm = new Kernel(m, "looksam_norm", "PPDPP");
         lookSamVScale = new Kernel(m, "looksam_vscale", "PPPDPPPP");
@@ -96,13 +96,15 @@ final class CudaKernels {
 
     // ---- SAM family ----
 
-    void samPerturb(long w, long g, long wSaved, long gSaved, long n, float scale, long scalePtr) {
-        samPerturb.p(0, w).p(1, g).p(2, wSaved).p(3, gSaved).p(4, n).f(5, scale).p(6, scalePtr);
+    // shadow (0 for none): the bf16 shadow of w, written in the same pass (a bf16 run's layers read it).
+
+    void samPerturb(long w, long g, long wSaved, long gSaved, long n, float scale, long scalePtr, long shadow) {
+        samPerturb.p(0, w).p(1, g).p(2, wSaved).p(3, gSaved).p(4, n).f(5, scale).p(6, scalePtr).p(7, shadow);
         stream(samPerturb, n);
     }
 
-    void asamPerturb(long w, long g, long wSaved, long gSaved, long n, float scale, long scalePtr, float eta) {
-        asamPerturb.p(0, w).p(1, g).p(2, wSaved).p(3, gSaved).p(4, n).f(5, scale).p(6, scalePtr).f(7, eta);
+    void asamPerturb(long w, long g, long wSaved, long gSaved, long n, float scale, long scalePtr, float eta, long shadow) {
+        asamPerturb.p(0, w).p(1, g).p(2, wSaved).p(3, gSaved).p(4, n).f(5, scale).p(6, scalePtr).f(7, eta).p(8, shadow);
         stream(asamPerturb, n);
     }
 
@@ -114,12 +116,13 @@ final class CudaKernels {
     /**
      * {@code w = (restore ? wSaved : w) − lr·(momentum update with g [+ vScale·v])}; see sgd.cu. wSaved,
      * restoreFlag, v, vScalePtr, lrPtr and skip may be 0. If {@code skip} (a device unsigned int) is set, nothing is
-     * updated, and on the restore path the saved weights are copied back.
+     * updated, and on the restore path the saved weights are copied back. {@code shadow} (may be 0): the bf16
+     * shadow of w, written wherever w is.
      */
     void sgdStep(long w, long wSaved, long restoreFlag, long g, long v, float vScale, long vScalePtr, long m, long n,
-                 float lr, long lrPtr, float momentum, float weightDecay, boolean nesterov, long skip) {
+                 float lr, long lrPtr, float momentum, float weightDecay, boolean nesterov, long skip, long shadow) {
         sgdStep.p(0, w).p(1, wSaved).p(2, restoreFlag).p(3, g).p(4, v).f(5, vScale).p(6, vScalePtr).p(7, m).p(8, n)
-                .f(9, lr).p(10, lrPtr).f(11, momentum).f(12, weightDecay).i(13, nesterov ? 1 : 0).p(14, skip);
+                .f(9, lr).p(10, lrPtr).f(11, momentum).f(12, weightDecay).i(13, nesterov ? 1 : 0).p(14, skip).p(15, shadow);
         stream(sgdStep, n);
     }
 

@@ -201,7 +201,7 @@ public final class StepGraph implements DeviceStepGraph {
             long w = addr(spec.params()), m = addr(spec.momentum());
             be.k.sumOfSquares(m, spec.n(), scratch(CudaBackend.PARTIALS), scratch(CudaBackend.Q), 0);
             be.k.perturbScale(scratch(CudaBackend.Q), -spec.momentumRho(), scratch(CudaBackend.SCALE));
-            be.k.samPerturb(w, m, addr(spec.savedWeights()), addr(spec.savedGradient()), spec.n(), 0f, scratch(CudaBackend.SCALE));
+            be.k.samPerturb(w, m, addr(spec.savedWeights()), addr(spec.savedGradient()), spec.n(), 0f, scratch(CudaBackend.SCALE), shadow());
         }
         spec.pass1().run();
         be.k.meanLoss(addr(spec.lossPerExample()), spec.batch(), scratch(CudaBackend.MEAN_LOSS));
@@ -227,12 +227,12 @@ public final class StepGraph implements DeviceStepGraph {
         long w = addr(spec.params()), g = addr(spec.grads()), ws = addr(spec.savedWeights()), gs = addr(spec.savedGradient());
         long n = spec.n();
         if (Double.isNaN(spec.asamEta())) {
-            be.k.samPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE));
+            be.k.samPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE), shadow());
         } else {
             float eta = (float) spec.asamEta();
             be.k.asamNormSquared(w, g, n, eta, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.Q));
             be.k.perturbScale(scratch(CudaBackend.Q), spec.rho(), scratch(CudaBackend.SCALE));
-            be.k.asamPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE), eta);
+            be.k.asamPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE), eta, shadow());
         }
         spec.pass2().run();
         // A fault in pass 2 alone (pass 1 was finite, or there would be no SAM branch) skips the step here.
@@ -250,6 +250,9 @@ public final class StepGraph implements DeviceStepGraph {
         }
     }
 
+    /** The bf16 shadow of the weights, which every weight-writing kernel of the step also writes, or 0 (fp32, TF32). */
+    private long shadow() { return spec.shadow() == null ? 0 : addr(spec.shadow()); }
+
     private void tail() {
         // ERM's graph has no decide node: its all-ERM table decides nothing here but checks the step and writes its record.
         if (!spec.sam()) decideKernel(0, false).launch(be.ctx.stream, 1, 1);
@@ -266,7 +269,7 @@ public final class StepGraph implements DeviceStepGraph {
                 addr(spec.grads()), v, 0f, vScale, addr(spec.momentum()), spec.n(), 0f, scratch(CudaBackend.LR),
                 spec.momentumCoefficient(), spec.weightDecay(), spec.nesterov(),
                 // A skipped step updates nothing (decided on the device by the decide kernel or the second-pass check).
-                scratch(CudaBackend.SKIP));
+                scratch(CudaBackend.SKIP), shadow());
         be.k.stepEnd.p(0, scratch(CudaBackend.COUNTERS)).launch(be.ctx.stream, 1, 1);
     }
 

@@ -59,6 +59,9 @@ public final class DeviceDecidedStep implements AutoCloseable {
         // The capture below must not choose convolution algorithms (cuDNN's Find runs on the GPU and cannot be
         // captured): asking for the workspace at this batch makes every layer choose them now.
         model.root().workspaceSize(backend, batch);
+        // bf16: the graph's perturbation and update kernels write the layers' bf16 shadow in the pass that writes the
+        // weights, so the captured forward passes read it as it is instead of rounding the arena first (null otherwise).
+        Buffer shadow = model.handShadowToOptimizer();
         // One eager pass before capturing, so that every library kernel of the step (cuDNN's batch norm and
         // pooling above all) has been loaded and set up outside the capture, as CUDA graph capture advises.
         // It changes nothing that matters: BatchNorm is frozen (running statistics untouched), and the
@@ -69,7 +72,7 @@ public final class DeviceDecidedStep implements AutoCloseable {
         graph = graphs.build(new DeviceStepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,
                 lookSam, n, (float) momentumCoefficient, (float) weightDecay, nesterov, lr, totalSteps, sam, adaptive, verdicts,
                 method.perturbation().rho(), asamEta, method.lookSam() ? method.lookSamAlpha() : Double.NaN,
-                SamOptimizer.NOISE_FLOOR, method.lookSam() ? method.lookSamMaxAge() : 0, momentumRho, lossPerExample, batch, pass1, pass2));
+                SamOptimizer.NOISE_FLOOR, method.lookSam() ? method.lookSamMaxAge() : 0, momentumRho, lossPerExample, batch, pass1, pass2, shadow));
     }
 
     private void pass(Model model, Buffer x, Buffer labels, int batch, Mode mode, Backend backend, int classes) {

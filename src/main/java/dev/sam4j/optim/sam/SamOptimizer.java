@@ -75,6 +75,7 @@ public final class SamOptimizer implements AutoCloseable {
     private long skippedSteps;
     private Collective replicas;         // data-parallel with local perturbation (perturbLocally), else null
     private final double[] pair = new double[2];
+    private Buffer shadow;               // a bf16 model's shadow of the weights, written with them (keepShadowOf), else null
 
     /**
      * An optimizer over explicitly given arenas. Library code should prefer {@link #builder(Model)}, which takes
@@ -230,9 +231,30 @@ public final class SamOptimizer implements AutoCloseable {
             }
             Backend b = model.backend();
             Sgd sgd = new Sgd(b, model.paramCount(), momentum, weightDecay, nesterov);
-            return new SamOptimizer(b, model.paramLayout(), model.params(), model.grads(), sgd, m, seed);
+            return new SamOptimizer(b, model.paramLayout(), model.params(), model.grads(), sgd, m, seed).keepShadowOf(model);
         }
     }
+
+    /**
+     * Makes every pass of this optimizer that writes the weights also write {@code model}'s bf16 shadow of them,
+     * in the same pass ({@link Model#handShadowToOptimizer}), so that a bf16 model no longer rounds the whole
+     * arena before each forward. Nothing changes for a model without a shadow (fp32, TF32). The results are
+     * bit for bit those of the model rounding the weights itself. {@link #builder} does it.
+     *
+     * @throws IllegalArgumentException when {@code model}'s parameter arena is not this optimizer's
+     * @return this optimizer
+     */
+    public SamOptimizer keepShadowOf(Model model) {
+        if (model == null) throw new IllegalArgumentException("SamOptimizer.keepShadowOf: model is null");
+        if (model.params() != params) {
+            throw new IllegalArgumentException("SamOptimizer.keepShadowOf: the model's parameter arena is not this optimizer's");
+        }
+        this.shadow = model.handShadowToOptimizer();
+        return this;
+    }
+
+    /** The shadow's view of {@code [offset, offset + size)}, or null without a shadow. */
+    private Buffer shadow(long offset, long size) { return shadow == null ? null : shadow.slice(offset, size); }
 
     /** The base update this optimizer feeds (its momentum arena is checkpointed with the parameters). */
     public Sgd sgd() { return sgd; }
@@ -286,7 +308,7 @@ public final class SamOptimizer implements AutoCloseable {
                 samSumSquares = pair[1];
             }
             if (!Double.isFinite(samLoss) || !Double.isFinite(samSumSquares)) {
-                backend.copy(savedWeights, params, n);
+                backend.copyWeights(savedWeights, params, n, shadow);
                 if (stats != null) stats.restore(priorMean, priorVariance, priorObserved);
                 skippedSteps++;
                 return new StepResult(loss, s, false, d, samLoss, samSumSquares, true);
@@ -297,19 +319,19 @@ public final class SamOptimizer implements AutoCloseable {
             }
             if (replicas != null) replicas.allReduce(backend, grads, n, Collective.Op.MEAN);  // the step's one gradient all-reduce
             backend.restoreSgdUpdate(params, savedWeights, grads, sgd.momentumArena(), n, flr, (float) sgd.momentum(),
-                    (float) sgd.weightDecay(), sgd.nesterov());
+                    (float) sgd.weightDecay(), sgd.nesterov(), shadow);
             samSteps++;
         } else if (lookSamDirection != null && lookSamDirectionNorm > 0 && reuseFresh()) {
             if (lookSamTensorNorms == null) {
                 double vScale = method.lookSamAlpha() * Math.sqrt(s) / lookSamDirectionNorm;
                 backend.sgdUpdateWithDirection(params, grads, lookSamDirection, vScale, sgd.momentumArena(), n, flr,
-                        (float) sgd.momentum(), (float) sgd.weightDecay(), sgd.nesterov());
+                        (float) sgd.momentum(), (float) sgd.weightDecay(), sgd.nesterov(), shadow);
             } else {
                 reusePerTensor(flr);
             }
         } else {
             if (replicas != null) replicas.allReduce(backend, grads, n, Collective.Op.MEAN);  // the step's one gradient all-reduce
-            sgd.step(params, grads, lr);
+            sgd.step(params, grads, lr, shadow);
         }
         steps++;
         return new StepResult(loss, s, d.sam(), d, samLoss, samSumSquares, false);
@@ -378,11 +400,11 @@ public final class SamOptimizer implements AutoCloseable {
         Buffer v = sgd.momentumArena();
         double vv = backend.sumOfSquares(v, n);
         boolean perturbed = vv > 0;
-        if (perturbed) backend.samPerturb(params, v, savedWeights, savedGradient, n, -rho / (Math.sqrt(vv) + Perturbation.EPS));
+        if (perturbed) backend.samPerturb(params, v, savedWeights, savedGradient, n, -rho / (Math.sqrt(vv) + Perturbation.EPS), shadow);
         double loss = closure.lossAndGradient(Mode.TRAIN);
         double s = backend.sumOfSquares(grads, n);
         if (!Double.isFinite(loss) || !Double.isFinite(s)) {
-            if (perturbed) backend.copy(savedWeights, params, n);
+            if (perturbed) backend.copyWeights(savedWeights, params, n, shadow);
             decider.skip(t, totalSteps);
             skippedSteps++;
             return new StepResult(loss, s, false, Decision.plain(false), Double.NaN, Double.NaN, true);
@@ -390,9 +412,9 @@ public final class SamOptimizer implements AutoCloseable {
         Decision d = decider.decide(t, totalSteps, s);
         if (perturbed) {
             backend.restoreSgdUpdate(params, savedWeights, grads, v, n, (float) lr, (float) sgd.momentum(),
-                    (float) sgd.weightDecay(), sgd.nesterov());
+                    (float) sgd.weightDecay(), sgd.nesterov(), shadow);
         } else {
-            sgd.step(params, grads, lr);
+            sgd.step(params, grads, lr, shadow);
         }
         steps++;
         return new StepResult(loss, s, false, d, Double.NaN, Double.NaN, false);
@@ -401,16 +423,16 @@ public final class SamOptimizer implements AutoCloseable {
     private void perturb(double s) {
         switch (method.perturbation()) {
             case Perturbation.Plain p ->
-                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, p.rho() / (Math.sqrt(s) + Perturbation.EPS));
+                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, p.rho() / (Math.sqrt(s) + Perturbation.EPS), shadow);
             case Perturbation.Adaptive a -> {
                 double q = backend.asamNormSquared(params, grads, n, a.eta());
                 backend.asamPerturb(params, grads, savedWeights, savedGradient, n,
-                        a.rho() / (Math.sqrt(q) + Perturbation.EPS), a.eta());
+                        a.rho() / (Math.sqrt(q) + Perturbation.EPS), a.eta(), shadow);
             }
             case Perturbation.Momentum m -> throw new IllegalStateException("Momentum-SAM has its own step");
             case Perturbation.Esam e -> {
                 if (!e.swp()) {
-                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, e.rho() / (Math.sqrt(s) + Perturbation.EPS));
+                    backend.samPerturb(params, grads, savedWeights, savedGradient, n, e.rho() / (Math.sqrt(s) + Perturbation.EPS), shadow);
                 } else {
                     double scale = e.rho() / (e.beta() * (Math.sqrt(s) + Perturbation.EPS));
                     // One draw per tensor, in layout order, every SAM step: the kept set is a pure function of the seed.
@@ -419,7 +441,7 @@ public final class SamOptimizer implements AutoCloseable {
                         esamDraws++;
                         backend.samPerturb(params.slice(spec.offset(), spec.size()), grads.slice(spec.offset(), spec.size()),
                                 savedWeights.slice(spec.offset(), spec.size()), savedGradient.slice(spec.offset(), spec.size()),
-                                spec.size(), kept ? scale : 0.0);
+                                spec.size(), kept ? scale : 0.0, shadow(spec.offset(), spec.size()));
                     }
                 }
             }
@@ -464,7 +486,7 @@ public final class SamOptimizer implements AutoCloseable {
                     ? method.lookSamAlpha() * Math.sqrt(backend.sumOfSquares(g, p.size())) / lookSamTensorNorms[i] : 0;
             backend.sgdUpdateWithDirection(params.slice(p.offset(), p.size()), g, lookSamDirection.slice(p.offset(), p.size()),
                     vScale, sgd.momentumArena().slice(p.offset(), p.size()), p.size(), lr, (float) sgd.momentum(),
-                    (float) sgd.weightDecay(), sgd.nesterov());
+                    (float) sgd.weightDecay(), sgd.nesterov(), shadow(p.offset(), p.size()));
         }
     }
 

@@ -416,19 +416,25 @@ class CudaKernelsTest {
         SplittableRandom r = new SplittableRandom(12);
         float[] w = rnd(r, n, 0.1), g = rnd(r, n, 0.01), ws = rnd(r, n, 1), gs = rnd(r, n, 1), m = rnd(r, n, 0.01), v = rnd(r, n, 0.01);
         long scalars = alloc(64);  // [0] scale, [4] lr, [8] v_scale, [12] restore flag, [16] skip (floats / unsigned ints)
+        // Every call writes a bf16 shadow of w as well (what a bf16 run's layers read): after each one it must be
+        // bf16(w) bit for bit, and w itself must be what the fp32 reference computes.
+        CudaBuffer shadow = own(cuda.allocate(n));
+        long sh = shadow.address;
 
         // sam_perturb / asam_perturb with the scale read from device memory (where decide or perturb_scale put it)
         writeFloat(scalars, 0.37f);
         Pair pw = pair(w), pg = pair(g), pws = pair(ws), pgs = pair(gs);
-        cuda.k.samPerturb(pw.gpu.address, pg.gpu.address, pws.gpu.address, pgs.gpu.address, n, 99f, scalars);
+        cuda.k.samPerturb(pw.gpu.address, pg.gpu.address, pws.gpu.address, pgs.gpu.address, n, 99f, scalars, sh);
         ref.samPerturb(pw.ref, pg.ref, pws.ref, pgs.ref, n, 0.37f);
         close("sam_perturb w", pw, n, 1e-6);
+        shadowIsBf16("sam_perturb", pw, shadow, n);
         close("sam_perturb w_saved", pws, n, 0);
         close("sam_perturb g_saved", pgs, n, 0);
         writeFloat(scalars, 2.5f);
-        cuda.k.asamPerturb(pw.gpu.address, pg.gpu.address, pws.gpu.address, pgs.gpu.address, n, 99f, scalars, 0.01f);
+        cuda.k.asamPerturb(pw.gpu.address, pg.gpu.address, pws.gpu.address, pgs.gpu.address, n, 99f, scalars, 0.01f, sh);
         ref.asamPerturb(pw.ref, pg.ref, pws.ref, pgs.ref, n, 2.5f, 0.01f);
         close("asam_perturb w", pw, n, 1e-6);
+        shadowIsBf16("asam_perturb", pw, shadow, n);
         close("asam_perturb w_saved", pws, n, 1e-7);
 
         // sgd_step as the step graph launches it: lr and v_scale from device memory, the restore flag, the skip flag
@@ -439,30 +445,33 @@ class CudaKernelsTest {
             writeInt(scalars + 12, restore);
             writeInt(scalars + 16, 0);
             cuda.k.sgdStep(pw.gpu.address, pws.gpu.address, scalars + 12, pg.gpu.address, 0, 0f, 0, pm.gpu.address, n, 9f, scalars + 4,
-                    0.9f, 5e-4f, false, scalars + 16);
+                    0.9f, 5e-4f, false, scalars + 16, sh);
             if (restore == 1) ref.restoreSgdUpdate(pw.ref, pws.ref, pg.ref, pm.ref, n, 0.1f, 0.9f, 5e-4f, false);
             else ref.sgdUpdate(pw.ref, pg.ref, pm.ref, n, 0.1f, 0.9f, 5e-4f, false);
             close("sgd_step w, restore flag " + restore, pw, n, 1e-6);
+            shadowIsBf16("sgd_step, restore flag " + restore, pw, shadow, n);
             close("sgd_step m, restore flag " + restore, pm, n, 1e-6);
         }
         writeInt(scalars + 12, 0);
         cuda.k.sgdStep(pw.gpu.address, pws.gpu.address, scalars + 12, pg.gpu.address, pv.gpu.address, 9f, scalars + 8, pm.gpu.address, n,
-                9f, scalars + 4, 0.9f, 5e-4f, true, 0);
+                9f, scalars + 4, 0.9f, 5e-4f, true, 0, sh);
         ref.sgdUpdateWithDirection(pw.ref, pg.ref, pv.ref, 0.7f, pm.ref, n, 0.1f, 0.9f, 5e-4f, true);
         close("sgd_step w with LookSAM's direction (Nesterov)", pw, n, 1e-6);
+        shadowIsBf16("sgd_step with LookSAM's direction", pw, shadow, n);
         close("sgd_step m with LookSAM's direction (Nesterov)", pm, n, 1e-6);
 
         // A skipped step: nothing changes on the ERM path; on the SAM path the saved weights come back, bit for bit.
         writeInt(scalars + 16, 1);
         float[] w0 = download(pw.gpu, n), m0 = download(pm.gpu, n);
         cuda.k.sgdStep(pw.gpu.address, pws.gpu.address, scalars + 12, pg.gpu.address, 0, 0f, 0, pm.gpu.address, n, 9f, scalars + 4,
-                0.9f, 5e-4f, false, scalars + 16);
+                0.9f, 5e-4f, false, scalars + 16, sh);
         assertTrue(Arrays.equals(w0, download(pw.gpu, n)) && Arrays.equals(m0, download(pm.gpu, n)), "skipped ERM update changed something");
         writeInt(scalars + 12, 1);
         cuda.k.sgdStep(pw.gpu.address, pws.gpu.address, scalars + 12, pg.gpu.address, pv.gpu.address, 0f, scalars + 8, pm.gpu.address, n,
-                9f, scalars + 4, 0.9f, 5e-4f, false, scalars + 16);
+                9f, scalars + 4, 0.9f, 5e-4f, false, scalars + 16, sh);
         assertTrue(Arrays.equals(download(pws.gpu, n), download(pw.gpu, n)), "a skipped SAM update restores the saved weights");
         assertTrue(Arrays.equals(m0, download(pm.gpu, n)), "a skipped SAM update leaves the momentum");
+        shadowIsBf16("a skipped SAM update", pw, shadow, n);
 
         // axpby with alpha from device memory (LookSAM's coefficient), and its skip
         writeFloat(scalars, -0.3f);
@@ -503,6 +512,17 @@ class CudaKernelsTest {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) v[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
         return v;
+    }
+
+    /** The shadow holds bf16(w) of the GPU's w, bit for bit (round to nearest even, as Precision.BF16). */
+    private static void shadowIsBf16(String what, Pair w, CudaBuffer shadow, int n) {
+        float[] wv = download(w.gpu, n), sv = download(shadow, n);
+        for (int i = 0; i < n; i++) {
+            float want = dev.sam4j.backend.Precision.BF16.round(wv[i]);
+            if (Float.floatToRawIntBits(want) != Float.floatToRawIntBits(sv[i])) {
+                fail(what + ": shadow[" + i + "] = " + sv[i] + ", bf16(w) = " + want + " (w = " + wv[i] + ")");
+            }
+        }
     }
 
     private static float[] download(CudaBuffer b, int n) {

@@ -81,6 +81,9 @@ public final class NcclCollective implements Collective {
     /** The NCCL this process loaded, for the run's header. */
     public static String version() { return Nccl.probe().reason(); }
 
+    /** The backend whose device and stream the communicator is bound to. */
+    CudaBackend backend() { return backend; }
+
     @Override public int rank() { return tcp.rank(); }
     @Override public int worldSize() { return tcp.worldSize(); }
 

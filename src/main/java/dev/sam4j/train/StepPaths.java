@@ -97,11 +97,11 @@ final class StepPaths {
             dev.sam4j.optim.sam.GradientClosure stepClosure = closure;
             if (global) stepClosure = new dev.sam4j.optim.sam.AveragedClosure(closure, collective, backend, model.grads(), model.paramCount());
             else optimizer.perturbLocally(collective);
-            String onCuda = backend.runsDeviceDecidedSteps() ? " (with ranks, CUDA runs the host-driven step: the graph step "
+            String onCuda = backend.runsDeviceDecidedSteps() ? "; with ranks, CUDA runs the host-driven step (the graph step "
                     + "does not take the collective yet)" : "";
             return new Built(new ReplicatedStep(collective, optimizer, sgd, closure, stepClosure, accounting, model), optimizer, null,
-                    closure, "host-driven step" + onCuda + " on " + collective.describe() + ", --sam-perturbation "
-                    + config.samPerturbation() + (global && !config.samPerturbation().equals("global") ? " (Momentum-SAM: the same in both modes)" : ""));
+                    closure, "host-driven step on " + collective.describe() + ", --sam-perturbation "
+                    + config.samPerturbation() + (global && !config.samPerturbation().equals("global") ? " (Momentum-SAM: the same in both modes)" : "") + onCuda);
         }
         return new Built(new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch()),
                 optimizer, null, closure, "host-driven step");

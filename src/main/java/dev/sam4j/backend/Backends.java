@@ -170,6 +170,8 @@ public final class Backends {
         if (cuda.available()) {
             for (CudaRuntime.DeviceInfo d : CudaRuntime.devices()) out.add("  " + d.describe());
             out.add("  " + CudaRuntime.versions());
+            // for CUDA ranks (one process per GPU); gpu-check.sh reads the version from this line
+            out.add("  nccl: " + dev.sam4j.backend.cuda.Nccl.probe().reason());
         }
         return out;
     }

@@ -68,6 +68,10 @@ class NcclCollectiveTest {
             float[] mine = new float[n];
             for (int i = 0; i < n; i++) mine[i] = value(rank, i);
             Buffer x = be.allocate(n + 5);
+            // Sizes the backend's pinned staging now: growing it later frees pinned memory, which waits for every
+            // device, and with two ranks in one process that would wait for the other rank's NCCL kernel, which
+            // waits for this rank (a real hazard of several GPUs per process; sam4j runs one process per GPU).
+            CudaTestSupport.download(be, x);
             be.upload(mine, 0, x, n);
             c.allReduce(be, x, n, Collective.Op.SUM);
             float[] sum = CudaTestSupport.download(be, x);

@@ -70,6 +70,42 @@ class NcclLaunchProcessTest {
         assertTrue(Files.exists(out.resolve("checkpoint.safetensors")));
     }
 
+    /**
+     * Without {@code libnccl.so.2} on the library path (the CUDA stand-ins alone, linked into a folder of their own),
+     * each rank of a CUDA job ends at once with one line saying NCCL is missing and why, instead of hanging.
+     */
+    @Test
+    void withoutNcclACudaJobEndsSayingSo(@TempDir Path dir) throws Exception {
+        requireTwoDevicesAndNccl();
+        CudaTestSupport.requireStandIn("hides libnccl.so.2 only with the stand-ins: a GPU host may have NCCL in the system library path");
+        Path libs = Files.createDirectories(dir.resolve("no-nccl"));
+        int linked = 0;
+        for (String folder : System.getenv().getOrDefault("LD_LIBRARY_PATH", "").split(":")) {
+            if (folder.isEmpty() || !Files.isDirectory(Path.of(folder))) continue;
+            try (var files = Files.list(Path.of(folder))) {
+                for (Path f : files.filter(f -> f.getFileName().toString().contains(".so.")).toList()) {
+                    Path link = libs.resolve(f.getFileName());
+                    if (f.getFileName().toString().startsWith("libnccl") || Files.exists(link)) continue;
+                    Files.createSymbolicLink(link, f.toAbsolutePath());
+                    linked++;
+                }
+            }
+        }
+        assumeTrue(linked > 0, "the CUDA libraries are not found through LD_LIBRARY_PATH here");
+        Path log = dir.resolve("launch.log");
+        List<String> cmd = java();
+        cmd.addAll(List.of("launch", "--nproc-per-node", "2", "--master-port", Integer.toString(LaunchProcessTest.freePort())));
+        cmd.addAll(trainArgs(dir.resolve("run"), 1));
+        int code = LaunchProcessTest.await(LaunchProcessTest.start(cmd, log, Map.of("LD_LIBRARY_PATH", libs.toString())), log, 120);
+        String text = Files.readString(log);
+        assertNotEquals(0, code, text);
+        List<String> errors = text.lines().filter(l -> l.startsWith("sam4j: error:")).toList();
+        assertFalse(errors.isEmpty(), text);
+        for (String e : errors) {
+            assertTrue(e.matches("sam4j: error: rank [01]: --device cuda with 2 ranks needs NCCL: libnccl\\.so\\.2 cannot be loaded .*"), e);
+        }
+    }
+
     /** Two ranks started as torchrun would; rank 1 is killed once training runs: rank 0 ends with one line naming it. */
     @Test
     void aKilledCudaRankEndsTheOtherNamingIt(@TempDir Path dir) throws Exception {

@@ -298,12 +298,11 @@ final class TrainCommand implements Callable<Integer> {
         // Rank 0 hands out an ncclUniqueId as the shared id wherever NCCL loads (a CPU job ignores it); CUDA ranks then
         // join the NCCL communicator with it once their backend is open.
         boolean maybeCuda = !device.startsWith("cpu");
-        java.util.function.Supplier<byte[]> makeId = () -> maybeCuda && dev.sam4j.backend.cuda.Nccl.probe().available()
-                ? dev.sam4j.backend.cuda.Nccl.uniqueId() : randomId();
+        java.util.function.Supplier<byte[]> makeId = () -> maybeCuda && dev.sam4j.backend.Backends.deviceCollectives().available()
+                ? dev.sam4j.backend.Backends.deviceCollectiveId() : randomId();
         try (dev.sam4j.parallel.TcpCollective group = dev.sam4j.parallel.TcpCollective.join(env, timeout * 1000, opTimeout * 1000, makeId)) {
             java.util.function.Function<dev.sam4j.backend.Backend, dev.sam4j.parallel.Collective> join = backend ->
-                    backend instanceof dev.sam4j.backend.cuda.CudaBackend cuda
-                            ? dev.sam4j.parallel.NcclCollective.join(group, cuda, opTimeout * 1000) : group;
+                    backend.supportsDeviceCollectives() ? dev.sam4j.parallel.NcclCollective.join(group, backend, opTimeout * 1000) : group;
             try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null, join);
                  RunWriter writer = env.rank() == 0 ? new RunWriter(cfg.out()) : null;
                  Interrupts interrupts = Interrupts.install(trainer::requestStop)) {

@@ -2,9 +2,8 @@ package dev.sam4j.parallel;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
-import dev.sam4j.backend.cuda.CudaBackend;
-import dev.sam4j.backend.cuda.CudaException;
-import dev.sam4j.backend.cuda.Nccl;
+import dev.sam4j.backend.Backends;
+import dev.sam4j.backend.DeviceCollective;
 
 /**
  * Ranks on CUDA, one process per GPU: the device buffers move over NCCL, everything else over the job's
@@ -38,12 +37,12 @@ public final class NcclCollective implements Collective {
     private static final long GRACE_NANOS = 3_000_000_000L;
 
     private final TcpCollective tcp;
-    private final CudaBackend backend;
-    private final Nccl.Comm comm;
+    private final Backend backend;
+    private final DeviceCollective comm;
     private final long opTimeoutNanos;
     private CollectiveException broken;
 
-    private NcclCollective(TcpCollective tcp, CudaBackend backend, Nccl.Comm comm, long opTimeoutMillis) {
+    private NcclCollective(TcpCollective tcp, Backend backend, DeviceCollective comm, long opTimeoutMillis) {
         this.tcp = tcp;
         this.backend = backend;
         this.comm = comm;
@@ -56,8 +55,9 @@ public final class NcclCollective implements Collective {
      * NCCL, so that a mixed job ends in one line instead of a hang in {@code ncclCommInitRank}). {@code opTimeoutMillis
      * > 0}: an NCCL operation unfinished after that long ends the job.
      */
-    public static NcclCollective join(TcpCollective tcp, CudaBackend backend, long opTimeoutMillis) {
-        Nccl.Availability a = Nccl.probe();
+    public static NcclCollective join(TcpCollective tcp, Backend backend, long opTimeoutMillis) {
+        if (!backend.supportsDeviceCollectives()) throw new IllegalArgumentException(backend.name() + " has no device collectives");
+        DeviceCollective.Availability a = Backends.deviceCollectives();
         double[] ready = {a.available() ? 1 : 0};
         tcp.allReduce(ready, Op.SUM);
         if (!a.available()) {
@@ -68,10 +68,10 @@ public final class NcclCollective implements Collective {
             throw new CollectiveException(-1, (tcp.worldSize() - (int) ready[0]) + " of " + tcp.worldSize()
                     + " ranks cannot use NCCL (each says why); every rank of a CUDA job needs it", null);
         }
-        Nccl.Comm comm;
+        DeviceCollective comm;
         try {
-            comm = Nccl.join(backend, tcp.sharedId(), tcp.worldSize(), tcp.rank());
-        } catch (CudaException e) {
+            comm = backend.joinDeviceCollective(tcp.sharedId(), tcp.worldSize(), tcp.rank());
+        } catch (RuntimeException e) {
             tcp.abort(e);
             throw new CollectiveException(tcp.rank(), "rank " + tcp.rank() + ": " + e.getMessage(), e);
         }
@@ -79,16 +79,16 @@ public final class NcclCollective implements Collective {
     }
 
     /** The NCCL this process loaded, for the run's header. */
-    public static String version() { return Nccl.probe().reason(); }
+    public static String version() { return Backends.deviceCollectives().reason(); }
 
     /** The backend whose device and stream the communicator is bound to. */
-    CudaBackend backend() { return backend; }
+    Backend backend() { return backend; }
 
     @Override public int rank() { return tcp.rank(); }
     @Override public int worldSize() { return tcp.worldSize(); }
 
     @Override public String describe() {
-        return worldSize() + " data-parallel ranks in " + worldSize() + " processes on CUDA over " + Nccl.probe().reason()
+        return worldSize() + " data-parallel ranks in " + worldSize() + " processes on CUDA over " + Backends.deviceCollectives().reason()
                 + " (rendezvous and host scalars over TCP)";
     }
 
@@ -97,7 +97,9 @@ public final class NcclCollective implements Collective {
         if (n == 0) return;
         try {
             comm.allReduceSum(x, n);
-        } catch (CudaException e) {
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw e;   // a caller's mistake, not a failed rank
+        } catch (RuntimeException e) {   // the library's error (CudaException): find out who ended the job
             throw failed(e);
         }
         await("ncclAllReduce of " + n + " floats");
@@ -115,7 +117,9 @@ public final class NcclCollective implements Collective {
         if (n == 0) return;
         try {
             comm.broadcast(x, n, root);
-        } catch (CudaException e) {
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw e;   // a caller's mistake, not a failed rank
+        } catch (RuntimeException e) {   // the library's error (CudaException): find out who ended the job
             throw failed(e);
         }
         await("ncclBroadcast of " + n + " floats from rank " + root);
@@ -153,7 +157,7 @@ public final class NcclCollective implements Collective {
             boolean done;
             try {
                 done = comm.completed();
-            } catch (CudaException e) {
+            } catch (RuntimeException e) {
                 throw failed(e);
             }
             if (done) return;
@@ -177,7 +181,7 @@ public final class NcclCollective implements Collective {
      * NCCL reported an error: find out over TCP, for a short while, which rank ended the job (a peer that died or
      * aborted); if none does, this rank's NCCL error is the reason and it is told to the group.
      */
-    private CollectiveException failed(CudaException e) {
+    private CollectiveException failed(RuntimeException e) {
         long deadline = System.nanoTime() + GRACE_NANOS;
         while (System.nanoTime() < deadline) {
             try {

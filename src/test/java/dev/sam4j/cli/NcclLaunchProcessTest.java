@@ -29,7 +29,7 @@ class NcclLaunchProcessTest {
     private static void requireTwoDevicesAndNccl() {
         var cuda = CudaTestSupport.requireCuda();
         assumeTrue(cuda.deviceCount() >= 2, "needs two CUDA devices, found " + cuda.deviceCount());
-        Nccl.Availability a = Nccl.probe();
+        var a = Nccl.probe();
         if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
         assumeTrue(a.available(), a.reason());
     }

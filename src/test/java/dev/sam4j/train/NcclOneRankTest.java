@@ -25,7 +25,7 @@ class NcclOneRankTest {
     @Test
     void oneRankOnNcclEndsWithTheSingleGpuHostStepsWeights() throws Exception {
         var cuda = CudaTestSupport.requireCuda();
-        Nccl.Availability a = Nccl.probe();
+        var a = Nccl.probe();
         if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
         assumeTrue(a.available(), a.reason());
         TrainConfig host = TrainConfig.builder().data("synthetic:1,8,8:4:640:32").model("mlp").epochs(2).batchSize(32)

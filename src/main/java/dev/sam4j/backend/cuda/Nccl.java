@@ -20,6 +20,8 @@ import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
 import static org.bytedeco.cuda.global.cudart.cudaSuccess;
 
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.DeviceCollective;
+import dev.sam4j.backend.DeviceCollective.Availability;
 import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
 import org.bytedeco.cuda.cudart.CUevent_st;
@@ -43,9 +45,6 @@ import org.bytedeco.javacpp.Loader;
  */
 public final class Nccl {
     private Nccl() {}
-
-    /** Whether NCCL can be used here, and if not, why; {@code standIn}: the CPU stand-in of the tests. */
-    public record Availability(boolean available, String reason, int version, boolean standIn) {}
 
     private static Availability cached;
 
@@ -133,7 +132,7 @@ public final class Nccl {
     }
 
     /** One rank's communicator, bound to one backend's device and stream; close it before the backend. */
-    public static final class Comm implements AutoCloseable {
+    public static final class Comm implements DeviceCollective {
         private final CudaBackend backend;
         private final ncclComm comm;
         private final CUevent_st done;         // recorded after each collective: completed() queries it
@@ -150,11 +149,11 @@ public final class Nccl {
             this.worldSize = worldSize;
         }
 
-        public int rank() { return rank; }
-        public int worldSize() { return worldSize; }
+        @Override public int rank() { return rank; }
+        @Override public int worldSize() { return worldSize; }
 
         /** Queues the in-place sum of {@code x[0, n)} over the ranks on the backend's stream. */
-        public void allReduceSum(Buffer x, long n) {
+        @Override public void allReduceSum(Buffer x, long n) {
             long a = address(x, n);
             send.set(a);
             recv.set(a);
@@ -164,7 +163,7 @@ public final class Nccl {
         }
 
         /** Queues the copy of rank {@code root}'s {@code x[0, n)} into every rank's {@code x}. */
-        public void broadcast(Buffer x, long n, int root) {
+        @Override public void broadcast(Buffer x, long n, int root) {
             if (root < 0 || root >= worldSize) throw new IllegalArgumentException("broadcast: root " + root + " is not in [0, " + worldSize + ")");
             long a = address(x, n);
             send.set(a);
@@ -175,7 +174,7 @@ public final class Nccl {
         }
 
         /** Whether the last collective (and all work queued before it) has finished; throws on NCCL's asynchronous error. */
-        public boolean completed() {
+        @Override public boolean completed() {
             if (gone) throw new IllegalStateException("NCCL communicator already closed");
             check(ncclCommGetAsyncError(comm, asyncError), "ncclCommGetAsyncError");
             if (asyncError[0] != 0) throw new CudaException("NCCL (rank " + rank + ")", asyncError[0], name(asyncError[0]));
@@ -186,7 +185,7 @@ public final class Nccl {
         }
 
         /** Ends the communicator at once, releasing a collective that waits for a peer (ncclCommAbort); idempotent. */
-        public void abort() {
+        @Override public void abort() {
             if (gone) return;
             gone = true;
             backend.ctx.makeCurrent();

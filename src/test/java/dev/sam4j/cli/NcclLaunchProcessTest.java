@@ -15,6 +15,8 @@ import java.util.regex.Matcher;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Real processes on CUDA over NCCL: {@code sam4j launch --nproc-per-node 2 train --device cuda} runs one process per
@@ -42,18 +44,22 @@ class NcclLaunchProcessTest {
         return cmd;
     }
 
-    private static List<String> trainArgs(Path out, int epochs) {
-        return List.of("train", "--data", "synthetic:1,8,8:4:320:32", "--model", "mlp", "--epochs", Integer.toString(epochs),
+    private static List<String> trainArgs(Path out, int epochs) { return trainArgs(out, epochs, "mlp"); }
+
+    private static List<String> trainArgs(Path out, int epochs, String model) {
+        return List.of("train", "--data", "synthetic:1,16,16:4:128:32", "--model", model, "--epochs", Integer.toString(epochs),
                 "--batch-size", "16", "--eval-batch-size", "32", "--device", "cuda", "--optimizer", "aesam", "--out", out.toString());
     }
 
-    @Test
-    void launchTwoCudaRanksEndsWithIdenticalWeightsOnBoth(@TempDir Path dir) throws Exception {
+    /** mlp; and cnn, whose BatchNorm running statistics rank 0 broadcasts (ncclBroadcast) before each evaluation. */
+    @ParameterizedTest
+    @ValueSource(strings = {"mlp", "cnn"})
+    void launchTwoCudaRanksEndsWithIdenticalWeightsOnBoth(String model, @TempDir Path dir) throws Exception {
         requireTwoDevicesAndNccl();
         Path log = dir.resolve("launch.log"), out = dir.resolve("run");
         List<String> cmd = java();
         cmd.addAll(List.of("launch", "--nproc-per-node", "2", "--master-port", Integer.toString(LaunchProcessTest.freePort())));
-        cmd.addAll(trainArgs(out, 2));
+        cmd.addAll(trainArgs(out, 2, model));
         int code = LaunchProcessTest.await(LaunchProcessTest.start(cmd, log, Map.of()), log, 300);
         String text = Files.readString(log);
         assertEquals(0, code, text);

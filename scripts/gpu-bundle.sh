@@ -9,7 +9,7 @@
 #   jre/            jlink'd Java 25: java.base, java.desktop, java.logging, java.management, java.xml,
 #                   jdk.management, jdk.unsupported, jdk.incubator.vector; stripped, and its largest file,
 #                   lib/server/libjvm.so, gzipped (gpu-check.sh unpacks it before first use)
-#   lib/sam4j.jar   the project (shaded: javacpp + the CUDA presets with only the cudart, cublas, cudnn and
+#   lib/sam4j.jar   the project (shaded: javacpp + the CUDA presets with only the cudart, cublas, cudnn, nccl and
 #                   nvrtc JNI libraries, the kernels' fatbin)
 #   lib/junit-platform-console-standalone.jar
 #   test-classes/   the project's test classes (the gpu-tagged tests, the benchmark)

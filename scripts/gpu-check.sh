@@ -37,6 +37,10 @@
 #    short timings (2 warm-up + 8 timed steps), in what is left of the run's budget (GPU_CHECK_BUDGET, default
 #    570 s, the GPU machine's one ~10-minute command; at most GPU_CHECK_PRECISION_TIMEOUT, default 240 s),
 #    skipped, saying so, where under 60 s are left;
+# 7b. NCCL (RESULTDIR/nccl.txt): the NCCL this host has; one rank on NCCL against the single-GPU step
+#    (NcclOneRankTest in the test run: the same weights bit for bit, ms/step of both); two launched ranks that must
+#    end with the same weights digest, on two GPUs where there are two, else on one GPU only where NCCL is 2.30 or
+#    newer (NCCL_MULTI_RANK_GPU_ENABLE=1, experimental), else it says why not;
 # 8. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
 # Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
 # 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
@@ -80,7 +84,7 @@ add_dirs() {
 
 # sam4j's CPU stand-ins for the CUDA libraries (src/test/cuda-mock, built into a build's target/cuda-mock)
 # carry the real sonames; on a GPU host they must never be mistaken for CUDA. Each one carries this mark.
-is_stand_in() { grep -qaE 'sam4j_cuda_stand_in|CUDA stand-in: ' "$1" 2>/dev/null; }
+is_stand_in() { grep -qaE 'sam4j_cuda_stand_in|sam4j_nccl_stand_in|CUDA stand-in: |NCCL stand-in: ' "$1" 2>/dev/null; }
 
 # Adds the folders under $1 that hold the CUDA 13 runtime, cuBLAS 13 or cuDNN 9, skipping the stand-ins.
 search_cuda_libs() {
@@ -92,7 +96,7 @@ search_cuda_libs() {
     fi
     add_dirs "$(dirname "$file")"
   done < <(timeout 60 find "$1" \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
-             \( -name libcublas.so.13 -o -name libcudnn.so.9 -o -name libcudart.so.13 \) -print 2>/dev/null | sort)
+             \( -name libcublas.so.13 -o -name libcudnn.so.9 -o -name libcudart.so.13 -o -name libnccl.so.2 \) -print 2>/dev/null | sort)
 }
 
 find_cuda_libs() {
@@ -191,6 +195,44 @@ contact_checks() {
   fi
   # 12. and the gpu tests behind these items, from the test run above.
   test_results tests KernelImageTest CudnnProbeTest CudaDeviceThreadsTest DeterministicCudnnTest DevicePropertiesTest >> "$out"
+  cat "$out"
+  return $rc
+}
+
+# Whether version $1 (major.minor) is at least $2.
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
+
+# NCCL (7b above); appends to $results/nccl.txt, returns 1 if a check failed. Uses java, bundle and results of main.
+nccl_checks() {
+  local rc=0 out="$results/nccl.txt" sam4j=("${java[@]}" -jar "$bundle/lib/sam4j.jar") line version gpus device label log
+  local extra=()
+  : > "$out"
+  line=$("${sam4j[@]}" info 2>&1 | grep -E '^ *nccl: ' | head -1 | sed 's/^ *//')
+  echo "[nccl] ${line:-nccl: not reported (CUDA unavailable?)}" >> "$out"
+  test_results nccl NcclOneRankTest NcclCollectiveTest NcclLaunchProcessTest >> "$out"
+  grep -h '^NCCL one rank:' "$results/tests.txt" | sed 's/^/[nccl] /' >> "$out"
+  version=$(sed -n 's/.*nccl: NCCL \([0-9][0-9]*\.[0-9][0-9]*\)\..*/\1/p' <<< "$line")
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  if [ -z "$version" ]; then
+    echo "[nccl] two ranks skipped: NCCL does not load here (see the line above)" >> "$out"
+  elif [ "$gpus" -lt 2 ] && ! version_ge "$version" 2.30; then
+    echo "[nccl] two ranks skipped: one GPU, and NCCL $version runs one rank per GPU only (two ranks on one GPU need NCCL 2.30 or newer with NCCL_MULTI_RANK_GPU_ENABLE=1)" >> "$out"
+  else
+    if [ "$gpus" -ge 2 ]; then
+      device=cuda label="2 ranks, 2 GPUs"
+    else
+      device=cuda:0 label="2 ranks, 1 GPU" extra=(NCCL_MULTI_RANK_GPU_ENABLE=1)
+    fi
+    log="$results/train-nccl-2ranks.log"
+    env "${extra[@]}" timeout --kill-after=10 150 "${sam4j[@]}" launch --nproc-per-node 2 --master-port $((29500 + RANDOM % 1000)) \
+      train --device "$device" --model mlp --data fashion-mnist-sample --epochs 2 --optimizer aesam \
+      --out "$results/run-nccl-2ranks" > "$log" 2>&1 || rc=1
+    grep -E '^(backend:|epoch 2|rank [0-9]+ of 2: final|sam4j: error)' "$log" | sed "s/^/[nccl $label] /" >> "$out"
+    if [ "$(grep -c 'final weights digest' "$log")" -ne 2 ] || [ "$(grep -oE 'final weights digest [0-9a-f]+' "$log" | sort -u | wc -l)" -ne 1 ]; then
+      echo "[nccl $label] FAILED: expected two equal final weights digests" >> "$out"
+      rc=1
+    fi
+  fi
   cat "$out"
   return $rc
 }
@@ -305,6 +347,9 @@ main() {
   echo "gpu-check: first-contact checks (kernels vs compute capability, cuDNN probe, cuda:1, --deterministic)"
   local contact_rc=0
   contact_checks || contact_rc=1
+  echo "gpu-check: NCCL (one rank against the single-GPU step; two ranks where the GPUs and NCCL allow)"
+  local nccl_rc=0
+  nccl_checks || nccl_rc=1
   rm -rf "$cache"
 
   # 7. mixed precision against PyTorch at its best, in what the run's budget leaves (20 s kept for the summary).
@@ -346,6 +391,8 @@ main() {
     [ -f "$results/train.txt" ] && cat "$results/train.txt"
     echo "contact: exit $contact_rc (compute capability vs kernels, auto/cuda with and without cuDNN, cuda:1, their gpu tests)"
     [ -f "$results/contact.txt" ] && cat "$results/contact.txt"
+    echo "nccl:    exit $nccl_rc (one rank on NCCL vs the single-GPU step; two ranks where possible)"
+    [ -f "$results/nccl.txt" ] && cat "$results/nccl.txt"
     echo "precision: exit $precision_rc in ${precision_s}s (sam4j fp32/tf32/bf16 vs PyTorch's fastest configuration per precision)"
     if [ -f "$results/precision.md" ]; then
       awk '/^## Every PyTorch configuration/ { exit } /^\|/' "$results/precision.md"  # the table and the bf16 targets
@@ -357,7 +404,7 @@ main() {
   } | tee "$results/summary.txt"
   if [ "$test_rc" -eq 124 ] || [ "$test_rc" -eq 137 ] || [ "$bench_rc" -eq 124 ] || [ "$bench_rc" -eq 137 ]; then return 124; fi
   [ "$test_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$resnet_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$contact_rc" -eq 0 ] \
-    && [ "$precision_rc" -eq 0 ] && return 0
+    && [ "$nccl_rc" -eq 0 ] && [ "$precision_rc" -eq 0 ] && return 0
   for rc in "$test_rc" "$bench_rc"; do case $rc in 127 | 134) return "$rc" ;; esac; done
   return 1
 }

@@ -46,4 +46,5 @@ lib libcudnn_graph.so.9 cudnn.c -DLIB_GRAPH -L"$out" -l:libcuda.so.1 -lm
 lib libcudnn_ops.so.9 cudnn.c -DLIB_OPS -L"$out" -l:libcuda.so.1 -lm
 lib libcudnn_cnn.so.9 cudnn.c -DLIB_CNN -L"$out" -l:libcuda.so.1 -lm
 lib libcudnn_adv.so.9 cudnn.c -DLIB_ADV -L"$out" -l:libcuda.so.1 -lm
+lib libnccl.so.2 nccl.c -L"$out" -l:libcuda.so.1 -pthread -lrt
 echo "[sam4j] CUDA stand-in libraries in $out"

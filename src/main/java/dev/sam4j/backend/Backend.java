@@ -246,6 +246,18 @@ public interface Backend extends AutoCloseable {
     default boolean runsDeviceDecidedSteps() { return deviceStepGraphs().isPresent(); }
 
     /**
+     * Joins rank {@code rank} of {@code worldSize} to the device communicator of {@code id} (an {@code ncclUniqueId}
+     * made by {@link Backends#deviceCollectiveId} on rank 0) on this backend's device; blocks until every rank has
+     * joined. Only where {@link #supportsDeviceCollectives}.
+     */
+    default DeviceCollective joinDeviceCollective(byte[] id, int worldSize, int rank) {
+        throw new UnsupportedOperationException(name() + " has no device collectives");
+    }
+
+    /** Whether its ranks exchange device buffers through {@link #joinDeviceCollective} (CUDA: NCCL). */
+    default boolean supportsDeviceCollectives() { return false; }
+
+    /**
      * Whether this backend, as opened, computes in precision {@code p} ({@link Precision}): every backend
      * computes in fp32 unless it was opened for TF32 GEMMs and convolutions (then in TF32 instead); bf16 needs
      * {@link #roundTo} (the CPU backends emulate it). A run asks before it builds its model.

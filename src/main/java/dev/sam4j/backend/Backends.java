@@ -162,6 +162,12 @@ public final class Backends {
      * and for which targets, and where CUDA is available each device and the library versions. Here, so that
      * only the backend floor knows the CUDA backend's types.
      */
+    /** Whether CUDA ranks can exchange device buffers here (NCCL loads), and if not, why; never throws. */
+    public static DeviceCollective.Availability deviceCollectives() { return dev.sam4j.backend.cuda.Nccl.probe(); }
+
+    /** A fresh id for {@link Backend#joinDeviceCollective} (an {@code ncclUniqueId}), made on rank 0 only. */
+    public static byte[] deviceCollectiveId() { return dev.sam4j.backend.cuda.Nccl.uniqueId(); }
+
     public static List<String> describeCuda() {
         List<String> out = new ArrayList<>();
         CudaRuntime.Availability cuda = CudaRuntime.probe();
@@ -170,6 +176,8 @@ public final class Backends {
         if (cuda.available()) {
             for (CudaRuntime.DeviceInfo d : CudaRuntime.devices()) out.add("  " + d.describe());
             out.add("  " + CudaRuntime.versions());
+            // for CUDA ranks (one process per GPU); gpu-check.sh reads the version from this line
+            out.add("  nccl: " + deviceCollectives().reason());
         }
         return out;
     }

@@ -6,7 +6,9 @@
  * {@link dev.sam4j.backend.InputPipeline} that moves training batches onto a backend without stalling its steps.
  * A backend's capabilities beyond the operations are asked of {@code Backend}, never found by testing its class:
  * among them the device-decided training step ({@link dev.sam4j.backend.DeviceStepGraph}, built through
- * {@link dev.sam4j.backend.Backend#deviceStepGraphs()}). Only this package ({@code Backends}, which opens the chosen
+ * {@link dev.sam4j.backend.Backend#deviceStepGraphs()}), and collectives on device buffers
+ * ({@link dev.sam4j.backend.DeviceCollective}, through {@link dev.sam4j.backend.Backend#joinDeviceCollective}: NCCL on
+ * CUDA). Only this package ({@code Backends}, which opens the chosen
  * device) and {@code backend.cuda} itself name the CUDA backend's types.
  */
 package dev.sam4j.backend;

@@ -292,8 +292,18 @@ final class TrainCommand implements Callable<Integer> {
                     + env.worldSize() + " (each rank takes batch-size / world size examples a step)");
         }
         long timeout = seconds("SAM4J_RENDEZVOUS_TIMEOUT_S", 120), opTimeout = seconds("SAM4J_COLLECTIVE_TIMEOUT_S", 0);
-        try (dev.sam4j.parallel.TcpCollective group = dev.sam4j.parallel.TcpCollective.join(env, timeout * 1000, opTimeout * 1000)) {
-            try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null, group);
+        // One process per GPU: --device cuda means this rank's GPU, cuda:LOCAL_RANK (torchrun's and Slurm's convention).
+        String device = dev.sam4j.backend.Backends.resolveDevice(cfg.device()).trim().toLowerCase(java.util.Locale.ROOT);
+        if (device.equals("cuda")) cfg = cfg.toBuilder().device("cuda:" + env.localRank()).build();
+        // Rank 0 hands out an ncclUniqueId as the shared id wherever NCCL loads (a CPU job ignores it); CUDA ranks then
+        // join the NCCL communicator with it once their backend is open.
+        boolean maybeCuda = !device.startsWith("cpu");
+        java.util.function.Supplier<byte[]> makeId = () -> maybeCuda && dev.sam4j.backend.Backends.deviceCollectives().available()
+                ? dev.sam4j.backend.Backends.deviceCollectiveId() : randomId();
+        try (dev.sam4j.parallel.TcpCollective group = dev.sam4j.parallel.TcpCollective.join(env, timeout * 1000, opTimeout * 1000, makeId)) {
+            java.util.function.Function<dev.sam4j.backend.Backend, dev.sam4j.parallel.Collective> join = backend ->
+                    backend.supportsDeviceCollectives() ? dev.sam4j.parallel.NcclCollective.join(group, backend, opTimeout * 1000) : group;
+            try (Trainer trainer = new Trainer(cfg, resuming ? cfg.out().resolve(Checkpoint.FILE) : null, join);
                  RunWriter writer = env.rank() == 0 ? new RunWriter(cfg.out()) : null;
                  Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
                 if (writer != null) trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
@@ -310,6 +320,12 @@ final class TrainCommand implements Callable<Integer> {
                 throw e;
             }
         }
+    }
+
+    private static byte[] randomId() {
+        byte[] id = new byte[dev.sam4j.parallel.TcpCollective.SHARED_ID_BYTES];
+        new java.security.SecureRandom().nextBytes(id);
+        return id;
     }
 
     /** SHA-256 of the weights' float bits, in hex (the first 16 digits). */

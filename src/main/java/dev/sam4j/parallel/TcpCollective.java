@@ -347,6 +347,45 @@ public final class TcpCollective implements Collective {
         }
     }
 
+    private long lastProbe;
+
+    /**
+     * Checks, without waiting, whether a link reports the end of the job (an abort, or a peer's connection closed), and
+     * if so ends the group and throws, naming the rank; else returns. For a rank that waits on something else (an NCCL
+     * collective, which waits for a dead peer forever). A frame a faster peer already sent for the next collective is
+     * left unread. Bytes already received are looked at every call; a closed link, which shows only by reading, at most
+     * every 50 ms (each such look waits up to 1 ms per link).
+     */
+    public synchronized void poll() {
+        if (broken != null) throw broken;
+        boolean probe = System.nanoTime() - lastProbe > 50_000_000L;
+        if (probe) lastProbe = System.nanoTime();
+        for (int i = 0; i < peers.length; i++) {
+            if (peers[i] == null) continue;
+            int peerRank = rank == 0 ? i : 0;
+            current = i;
+            try {
+                if (in[i].available() == 0 && !probe) continue;
+                int old = peers[i].getSoTimeout();
+                int b;
+                in[i].mark(1);
+                try {
+                    peers[i].setSoTimeout(1);
+                    b = in[i].read();
+                } catch (SocketTimeoutException e) {
+                    continue;   // nothing sent, the link open: this peer is alive
+                } finally {
+                    peers[i].setSoTimeout(old);
+                }
+                if (b < 0) throw fail(peerRank, "rank " + peerRank + " died (its connection closed)", null);
+                if (b == ABORT) throw fail(readAbort(i));
+                in[i].reset();
+            } catch (IOException e) {
+                throw lost(e);
+            }
+        }
+    }
+
     /** Tells the group this rank failed: rank 0 tells every rank, another rank tells rank 0 (which tells the rest). */
     @Override public synchronized void abort(Throwable cause) {
         if (broken != null) return;

@@ -53,8 +53,10 @@ final class StepPaths {
     static Built create(TrainConfig config, Dataset train, Backend backend, Model model, SoftmaxCrossEntropy loss, Sgd sgd,
                         Method method, Buffer xBuf, Buffer labelBuf, float[] logitsHost, StepAccounting accounting,
                         dev.sam4j.parallel.Collective collective) {
-        if (collective != null) checkReplicated(config, backend, method, collective.worldSize());
-        boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host");
+        if (collective != null) checkReplicated(config, backend, method, collective);
+        // Ranks on CUDA take the host-driven step: the graph step does not take a collective yet (it would go in the
+        // graph's main body, after the conditional node, never inside its body: NCCL kernels there fail to instantiate).
+        boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host") && collective == null;
         // Named by builder method for library code and by option for the command line (InvalidSettingException).
         if (graph && !DeviceDecidedStep.supports(method)) {
             String why = DeviceDecidedStep.unsupported(method);
@@ -97,19 +99,23 @@ final class StepPaths {
             dev.sam4j.optim.sam.GradientClosure stepClosure = closure;
             if (global) stepClosure = new dev.sam4j.optim.sam.AveragedClosure(closure, collective, backend, model.grads(), model.paramCount());
             else optimizer.perturbLocally(collective);
+            String onCuda = backend.runsDeviceDecidedSteps() ? "; with ranks, CUDA runs the host-driven step (the graph step "
+                    + "does not take the collective yet)" : "";
             return new Built(new ReplicatedStep(collective, optimizer, sgd, closure, stepClosure, accounting, model), optimizer, null,
                     closure, "host-driven step on " + collective.describe() + ", --sam-perturbation "
-                    + config.samPerturbation() + (global && !config.samPerturbation().equals("global") ? " (Momentum-SAM: the same in both modes)" : ""));
+                    + config.samPerturbation() + (global && !config.samPerturbation().equals("global") ? " (Momentum-SAM: the same in both modes)" : "") + onCuda);
         }
         return new Built(new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch()),
                 optimizer, null, closure, "host-driven step");
     }
 
     /** What more than one rank cannot run yet, refused in one line each. */
-    private static void checkReplicated(TrainConfig config, Backend backend, Method method, int ranks) {
-        if (backend.runsDeviceDecidedSteps()) {
-            throw new IllegalArgumentException("--ranks " + ranks + ": data-parallel ranks run on the CPU only (--device cpu); "
-                    + backend.name() + " ranks are not built yet");
+    private static void checkReplicated(TrainConfig config, Backend backend, Method method, dev.sam4j.parallel.Collective collective) {
+        int ranks = collective.worldSize();
+        if (backend.runsDeviceDecidedSteps() && !(collective instanceof dev.sam4j.parallel.NcclCollective)) {
+            throw new IllegalArgumentException("--ranks " + ranks + ": ranks in one process run on the CPU only (--device cpu); on "
+                    + backend.name() + " run one process per GPU: sam4j launch --nproc-per-node " + ranks + " train --device cuda ... "
+                    + "(or torchrun / srun), which joins them over NCCL");
         }
         if (config.keepLastBatch()) {
             throw new IllegalArgumentException("--keep-last-batch: with --ranks " + ranks + " every step takes a full global batch");

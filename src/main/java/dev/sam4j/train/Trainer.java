@@ -63,6 +63,7 @@ public final class Trainer implements AutoCloseable {
     private final SoftmaxCrossEntropy loss;
     private final Sgd sgd;
     private final SamOptimizer optimizer;      // the host-driven step; null on the CUDA graph paths
+    private dev.sam4j.parallel.NcclCollective owned;   // the NCCL communicator made on this rank's backend, or null
     private final DeviceDecidedStep deviceStep; // the CUDA graph step, or null
     private final String stepPath;
     private final Normalization normalization;
@@ -88,7 +89,7 @@ public final class Trainer implements AutoCloseable {
      * the checkpoint recorded, which must be known before the model is bound (its workspace and any captured
      * step graph are made for them).
      */
-    public Trainer(TrainConfig config, Path resumeFrom) { this(config, resumeFrom, null); }
+    public Trainer(TrainConfig config, Path resumeFrom) { this(config, resumeFrom, (dev.sam4j.parallel.Collective) null); }
 
     /**
      * Rank {@code collective.rank()} of a data-parallel run ({@link LocalRanks}): its shard of every global batch, the
@@ -96,7 +97,17 @@ public final class Trainer implements AutoCloseable {
      * trainer, exactly. Every rank is built with the same configuration; only rank 0 should get listeners.
      */
     public Trainer(TrainConfig config, Path resumeFrom, dev.sam4j.parallel.Collective collective) {
-        if (collective != null && collective.worldSize() == 1) collective = null;
+        this(config, resumeFrom, collective == null ? null : backend -> collective);
+    }
+
+    /**
+     * Rank {@code r} of a data-parallel run whose collective depends on the backend: {@code join} is called once, with
+     * this rank's backend, before anything is allocated for the step (on CUDA, {@code NcclCollective.join} over the
+     * job's TCP group). A {@link dev.sam4j.parallel.NcclCollective} it returns is this trainer's, closed before the
+     * backend, and taken even with one rank (to measure NCCL against the single-GPU step); any other collective stays
+     * its caller's, and one of one rank is the single-rank trainer, exactly.
+     */
+    public Trainer(TrainConfig config, Path resumeFrom, java.util.function.Function<Backend, dev.sam4j.parallel.Collective> join) {
         this.config = config;
         TrainingData data = TrainingData.load(config);
         this.train = data.train();
@@ -113,7 +124,11 @@ public final class Trainer implements AutoCloseable {
         Backends.Choice choice = Backends.choose(config.device(), config.threads(),
                 new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic(), config.precision()));
         this.backend = choice.backend();
+        dev.sam4j.parallel.Collective collective = null;
         try {
+            collective = join == null ? null : join.apply(backend);
+            if (collective instanceof dev.sam4j.parallel.NcclCollective n) owned = n;
+            else if (collective != null && collective.worldSize() == 1) collective = null;
             if (!backend.supports(config.precision())) {
                 throw new IllegalArgumentException("--precision " + config.precision() + ": " + backend.unsupportedReason(config.precision()));
             }
@@ -153,6 +168,11 @@ public final class Trainer implements AutoCloseable {
             this.algorithmsFrom = recorded != null ? resumeFrom : null;
         } catch (RuntimeException | Error e) {
             // Native memory (CUDA) must not outlive a failed construction: nobody else can close it.
+            try {
+                if (owned != null) owned.abort(e);
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
             try {
                 backend.close();
             } catch (RuntimeException suppressed) {
@@ -392,7 +412,11 @@ public final class Trainer implements AutoCloseable {
             try {
                 model.close();
             } finally {
-                backend.close();
+                try {
+                    if (owned != null) owned.close();   // the communicator uses the backend's device and stream
+                } finally {
+                    backend.close();
+                }
             }
         }
     }

@@ -124,6 +124,63 @@ class TcpCollectiveTest {
         }
     }
 
+    /**
+     * {@link TcpCollective#poll} (what an NCCL wait watches): a frame a faster peer already sent for the next collective
+     * is left for it, and a peer whose link closes is named at once; on rank 0 and on another rank.
+     */
+    @Test
+    void pollLeavesAFastPeersFrameAndNamesAClosedLink() throws Exception {
+        ExecutorService ex = Executors.newFixedThreadPool(2);
+        try {
+            java.util.concurrent.CountDownLatch polled = new java.util.concurrent.CountDownLatch(1);
+            List<Future<Object>> got = onRanks(2, freePort(), 20_000, (rank, c) -> {
+                double[] v = {rank + 0.5};
+                if (rank == 1) {
+                    c.allReduce(v, Collective.Op.SUM);   // sent before rank 0 polls
+                    try {
+                        polled.await();
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                    return v[0];   // then closes its link (the try-with-resources of onRanks): as if it died
+                }
+                sleep(150);
+                for (int i = 0; i < 4; i++) {
+                    c.poll();   // the frame of rank 1 is there, and the link is open
+                    sleep(60);  // past the 50 ms between looks at a closed link
+                }
+                c.allReduce(v, Collective.Op.SUM);
+                polled.countDown();
+                long deadline = System.nanoTime() + 5_000_000_000L;
+                while (System.nanoTime() < deadline) {
+                    try {
+                        c.poll();
+                    } catch (CollectiveException e) {
+                        return new Object[] {v[0], e};
+                    }
+                    sleep(10);
+                }
+                return "no exception";
+            }, ex);
+            assertEquals(2.0, got.get(1).get());
+            Object[] zero = (Object[]) got.get(0).get();
+            assertEquals(2.0, zero[0]);
+            CollectiveException e = (CollectiveException) zero[1];
+            assertEquals(1, e.failedRank());
+            assertTrue(e.getMessage().startsWith("rank 1 died (its connection closed"), e.getMessage());
+        } finally {
+            ex.shutdownNow();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Test
     void aPortInUseIsOneClearLine() throws Exception {
         try (ServerSocket taken = new ServerSocket(0)) {

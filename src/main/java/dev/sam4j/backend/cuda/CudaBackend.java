@@ -133,6 +133,11 @@ public final class CudaBackend implements Backend {
 
     @Override public String name() { return "cuda"; }
 
+    @Override public boolean supportsDeviceCollectives() { return true; }
+
+    /** NCCL's communicator on this device and stream ({@link Nccl}). */
+    @Override public Nccl.Comm joinDeviceCollective(byte[] id, int worldSize, int rank) { return Nccl.join(this, id, worldSize, rank); }
+
     @Override
     public String describe() {
         return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s, GPU kernels in the jar: %s%s",

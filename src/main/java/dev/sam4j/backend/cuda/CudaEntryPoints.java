@@ -9,7 +9,7 @@ import java.util.List;
  * called only if it is listed here, and {@code CudaEntryPointsTest} checks (a) that the code of this
  * package calls nothing unlisted and (b) that each listed function, under the symbol name the JNI library
  * really imports ({@code cuMemAlloc} is {@code cuMemAlloc_v2}), exists in the CUDA 13.0 toolkit; for
- * cuBLAS and cuDNN, whose libraries the toolkit does not ship, it checks the version that introduced them.
+ * cuBLAS, cuDNN and NCCL, whose libraries the toolkit does not ship, it checks the version that introduced them.
  */
 public final class CudaEntryPoints {
     private CudaEntryPoints() {}
@@ -22,6 +22,14 @@ public final class CudaEntryPoints {
     private static EntryPoint blas(String name, String since) { return new EntryPoint("cublas", name, since); }
 
     private static EntryPoint dnn(String name, String since) { return new EntryPoint("cudnn", name, since); }
+
+    private static EntryPoint nccl(String name, String since) { return new EntryPoint("nccl", name, since); }
+
+    /**
+     * The oldest NCCL whose {@code libnccl.so.2} has every listed NCCL function ({@code ncclCommAbort} and
+     * {@code ncclCommGetAsyncError} came in 2.4); {@code CudaEntryPointsTest} holds the list to it.
+     */
+    public static final String NCCL_OLDEST = "2.4";
 
     /** In the order of first use: probe, context, memory, kernels, cuBLAS, graphs, timing. */
     public static final List<EntryPoint> ALL = List.of(
@@ -67,5 +75,9 @@ public final class CudaEntryPoints {
             dnn("cudnnCreatePoolingDescriptor", "1.0"), dnn("cudnnSetPooling2dDescriptor", "5.0"),
             dnn("cudnnDestroyPoolingDescriptor", "1.0"), dnn("cudnnPoolingForward", "1.0"),
             dnn("cudnnPoolingBackward", "1.0"), dnn("cudnnBatchNormalizationForwardTraining", "4.0"),
-            dnn("cudnnBatchNormalizationForwardInference", "4.0"), dnn("cudnnBatchNormalizationBackward", "4.0"));
+            dnn("cudnnBatchNormalizationForwardInference", "4.0"), dnn("cudnnBatchNormalizationBackward", "4.0"),
+            // NCCL (Nccl): data-parallel ranks on CUDA; fp32 sum and broadcast, the doubles stay on the TCP links
+            nccl("ncclGetVersion", "2.3"), nccl("ncclGetErrorString", "2.0"), nccl("ncclGetUniqueId", "2.0"),
+            nccl("ncclCommInitRank", "2.0"), nccl("ncclAllReduce", "2.0"), nccl("ncclBroadcast", "2.2"),
+            nccl("ncclCommGetAsyncError", "2.4"), nccl("ncclCommAbort", "2.4"), nccl("ncclCommDestroy", "2.0"));
 }

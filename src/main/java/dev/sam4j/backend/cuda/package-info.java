@@ -20,7 +20,10 @@
  *       across a resume);</li>
  *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: the backend floor's {@link dev.sam4j.backend.DeviceStepGraph}
  *       as a captured training step whose SAM branch is a conditional graph node set on the device; the state it
- *       carries from step to step is exported and imported between steps for checkpoints.</li>
+ *       carries from step to step is exported and imported between steps for checkpoints;</li>
+ *   <li>{@link dev.sam4j.backend.cuda.Nccl}: NCCL for CUDA ranks (one process per GPU), loaded with a clear reason when
+ *       {@code libnccl.so.2} is missing; its communicator is the backend floor's
+ *       {@link dev.sam4j.backend.DeviceCollective}.</li>
  * </ul>
  * Nothing outside {@code dev.sam4j.backend} names these types (DependencyRuleTest): the rest of the project reaches
  * them through {@link dev.sam4j.backend.Backend} and {@link dev.sam4j.backend.Backends}.

@@ -77,6 +77,7 @@ class CudaEntryPointsTest {
         Set<String> jniCudart = symbols(run("nm", "-D", "--undefined-only", extract("libjnicudart.so").toString()));
         Set<String> jniCublas = symbols(run("nm", "-D", "--undefined-only", extract("libjnicublas.so").toString()));
         Set<String> jniCudnn = symbols(run("nm", "-D", "--undefined-only", extract("libjnicudnn.so").toString()));
+        Set<String> jniNccl = symbols(run("nm", "-D", "--undefined-only", extract("libjninccl.so").toString()));
 
         List<String> problems = new ArrayList<>();
         for (CudaEntryPoints.EntryPoint e : CudaEntryPoints.ALL) {
@@ -97,6 +98,12 @@ class CudaEntryPointsTest {
                 case "cudnn" -> {
                     if (imported(jniCudnn, e.name()) == null) problems.add(e.name() + ": not imported by libjnicudnn.so");
                     else if (!(version(e.since()) <= 9.0)) problems.add(e.name() + ": since cuDNN " + e.since());
+                }
+                case "nccl" -> {
+                    if (imported(jniNccl, e.name()) == null) problems.add(e.name() + ": not imported by libjninccl.so");
+                    else if (!(version(e.since()) <= version(CudaEntryPoints.NCCL_OLDEST))) {
+                        problems.add(e.name() + ": since NCCL " + e.since() + ", newer than NCCL_OLDEST " + CudaEntryPoints.NCCL_OLDEST);
+                    }
                 }
                 default -> problems.add(e.name() + ": unknown library " + e.library());
             }

@@ -1,0 +1,63 @@
+package dev.sam4j.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.sam4j.backend.cuda.CudaBackend;
+import dev.sam4j.backend.cuda.CudaTestSupport;
+import dev.sam4j.backend.cuda.Nccl;
+import dev.sam4j.parallel.LaunchEnv;
+import dev.sam4j.parallel.NcclCollective;
+import dev.sam4j.parallel.TcpCollective;
+import java.net.ServerSocket;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One rank on NCCL against the single-GPU step on the same device: the data-parallel step with a communicator of one
+ * rank (an all-reduce that adds nothing, a mean that multiplies by 1) must end with the single-GPU host step's weights
+ * bit for bit; the time per step of both (and of the graph step) is printed, one line starting {@code NCCL one rank:},
+ * which {@code scripts/gpu-check.sh} reports. A rough figure: whole runs of a small model, evaluation included.
+ */
+@Tag("gpu")
+class NcclOneRankTest {
+
+    @Test
+    void oneRankOnNcclEndsWithTheSingleGpuHostStepsWeights() throws Exception {
+        var cuda = CudaTestSupport.requireCuda();
+        var a = Nccl.probe();
+        if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
+        assumeTrue(a.available(), a.reason());
+        TrainConfig host = TrainConfig.builder().data("synthetic:1,8,8:4:640:32").model("mlp").epochs(2).batchSize(32)
+                .evalBatchSize(32).device("cuda:0").cudaStep("host").optimizer("aesam").build();
+        float[] single, nccl;
+        long t0 = System.nanoTime(), steps;
+        try (Trainer t = new Trainer(host, null)) {
+            t.run();
+            single = t.model().downloadParams();
+            steps = t.totalSteps();
+        }
+        double singleMs = (System.nanoTime() - t0) / 1e6 / steps;
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) { port = s.getLocalPort(); }
+        t0 = System.nanoTime();
+        String path;
+        try (TcpCollective tcp = TcpCollective.join(new LaunchEnv(0, 1, 0, "127.0.0.1", port, "test"), 10_000, 0, Nccl::uniqueId);
+             Trainer t = new Trainer(host, null, b -> NcclCollective.join(tcp, (CudaBackend) b, 0))) {
+            path = t.stepPath();
+            t.run();
+            nccl = t.model().downloadParams();
+        }
+        double ncclMs = (System.nanoTime() - t0) / 1e6 / steps;
+        assertTrue(path.contains("over NCCL"), path);
+        t0 = System.nanoTime();
+        try (Trainer t = new Trainer(host.toBuilder().cudaStep("graph").build(), null)) {
+            t.run();
+        }
+        double graphMs = (System.nanoTime() - t0) / 1e6 / steps;
+        System.out.printf("NCCL one rank: %.3f ms/step over %s vs %.3f ms/step on the single-GPU host step (%+.3f ms/step) "
+                + "and %.3f ms/step on the graph step; weights %s%n", ncclMs, a.reason(), singleMs, ncclMs - singleMs, graphMs,
+                java.util.Arrays.equals(single, nccl) ? "bit for bit the same" : "DIFFERENT");
+        assertArrayEquals(single, nccl, "one rank over NCCL and the single-GPU host step");
+    }
+}

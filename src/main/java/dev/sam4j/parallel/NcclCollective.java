@@ -106,6 +106,35 @@ public final class NcclCollective implements Collective {
         if (op == Op.MEAN) backend.axpby(1.0 / worldSize(), x, 0.0, x, x, n);
     }
 
+    /** The NCCL communicator itself, which the CUDA graph step records its collectives with. */
+    public DeviceCollective device() { return comm; }
+
+    /**
+     * Waits for everything queued on the backend's stream so far (launched step graphs and their collectives) while
+     * watching the TCP links, as every NCCL operation here is waited for: the step graph's host-side watchdog. A real
+     * NCCL kernel waits for a dead peer forever, and the next synchronisation with it; this wait instead ends when a
+     * peer's link closes or it aborts, aborts the communicator (releasing the kernel) and throws naming the rank.
+     */
+    public synchronized void awaitLaunched(String what) {
+        if (broken != null) throw broken;
+        try {
+            comm.markQueuedWork();
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw failed(e);
+        }
+        await(what);
+    }
+
+    /**
+     * An error from the device while launched step graphs ran (their collectives run inside them): the rank the TCP
+     * links name within a short grace (a peer that died or aborted), else this rank's error, told to the group.
+     */
+    public synchronized CollectiveException explain(RuntimeException e) {
+        return broken != null ? broken : failed(e);
+    }
+
     @Override public void allReduce(double[] values, Op op) {
         if (broken != null) throw broken;
         tcp.allReduce(values, op);

@@ -20,8 +20,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Real processes on CUDA over NCCL: {@code sam4j launch --nproc-per-node 2 train --device cuda} runs one process per
- * device (cuda:LOCAL_RANK) and ends with the same weights on both; a rank killed mid-run ends the other with one line
- * naming it. In the cuda-stand-in run the children inherit {@code LD_LIBRARY_PATH}, so they train on the CUDA stand-ins
+ * device (cuda:LOCAL_RANK), on the CUDA graph step with local perturbation, and ends with the same weights and SAM
+ * decisions on both, equal to the host-driven NCCL step's; a rank killed mid-run (its peer inside launched step graphs)
+ * ends the other with one line naming it. In the cuda-stand-in run the children inherit {@code LD_LIBRARY_PATH}, so they train on the CUDA stand-ins
  * and exchange gradients through the NCCL stand-in's shared memory; elsewhere they skip unless two devices and NCCL
  * are there.
  */
@@ -51,29 +52,68 @@ class NcclLaunchProcessTest {
                 "--batch-size", "16", "--eval-batch-size", "32", "--device", "cuda", "--optimizer", "aesam", "--out", out.toString());
     }
 
-    /** mlp; and cnn, whose BatchNorm running statistics rank 0 broadcasts (ncclBroadcast) before each evaluation. */
-    @ParameterizedTest
-    @ValueSource(strings = {"mlp", "cnn"})
-    void launchTwoCudaRanksEndsWithIdenticalWeightsOnBoth(String model, @TempDir Path dir) throws Exception {
-        requireTwoDevicesAndNccl();
+    /** One launch's output and each rank's final line (weights digest, SAM decisions) and step description. */
+    private record Launch(String text, List<String> finals, List<String> steps) {}
+
+    private static final java.util.regex.Pattern FINAL = java.util.regex.Pattern.compile(
+            "rank (\\d) of 2: (final weights digest [0-9a-f]{16}, SAM decisions (\\d+) of (\\d+) steps .*)");
+    private static final java.util.regex.Pattern STEP = java.util.regex.Pattern.compile("rank (\\d) of 2: step: (.*)");
+
+    private static Launch launch(Path dir, String model, List<String> extra) throws Exception {
         Path log = dir.resolve("launch.log"), out = dir.resolve("run");
+        Files.createDirectories(dir);
         List<String> cmd = java();
         cmd.addAll(List.of("launch", "--nproc-per-node", "2", "--master-port", Integer.toString(LaunchProcessTest.freePort())));
         cmd.addAll(trainArgs(out, 2, model));
+        cmd.addAll(extra);
         int code = LaunchProcessTest.await(LaunchProcessTest.start(cmd, log, Map.of()), log, 300);
         String text = Files.readString(log);
         assertEquals(0, code, text);
-        Matcher m = LaunchProcessTest.DIGEST.matcher(text);
-        List<String> digests = new ArrayList<>();
-        while (m.find()) {
-            assertEquals("2", m.group(2));
-            digests.add(m.group(3));
+        assertTrue(Files.exists(out.resolve("checkpoint.safetensors")), text);
+        String[] finals = new String[2], steps = new String[2];
+        for (Matcher m = FINAL.matcher(text); m.find(); ) {
+            finals[Integer.parseInt(m.group(1))] = m.group(2);
+            long sam = Long.parseLong(m.group(3)), all = Long.parseLong(m.group(4));
+            assertEquals(16, all, text);
+            // Both kinds of step ran, so the decisions compared below decided something.
+            assertTrue(sam > 0 && sam < all, "SAM steps " + sam + " of " + all + ":\n" + text);
         }
-        assertEquals(2, digests.size(), text);
-        assertEquals(digests.get(0), digests.get(1), "the two processes' weights");
+        for (Matcher m = STEP.matcher(text); m.find(); ) steps[Integer.parseInt(m.group(1))] = m.group(2);
+        assertNotNull(finals[0], text);
+        assertNotNull(finals[1], text);
+        assertEquals(finals[0], finals[1], "the two processes' weights and SAM decisions");
+        assertEquals(steps[0], steps[1], text);
         assertTrue(text.contains("2 data-parallel ranks in 2 processes on CUDA over NCCL"), text);
-        assertTrue(text.contains("CUDA runs the host-driven step"), text);
-        assertTrue(Files.exists(out.resolve("checkpoint.safetensors")));
+        return new Launch(text, List.of(finals), List.of(steps));
+    }
+
+    /**
+     * The default, {@code --sam-perturbation local}: each rank runs the CUDA graph step with its collectives in the
+     * graph (the stand-in refuses one inside the conditional node's body); both ranks end with the same weights and the
+     * same SAM decisions, and exactly those of the host-driven NCCL step ({@code --cuda-step host}), bit for bit. mlp;
+     * and cnn, whose BatchNorm running statistics rank 0 broadcasts (ncclBroadcast) before each evaluation.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"mlp", "cnn"})
+    void launchTwoCudaRanksOnTheGraphStepEndsWithIdenticalWeightsAndDecisionsOnBoth(String model, @TempDir Path dir) throws Exception {
+        requireTwoDevicesAndNccl();
+        Launch graph = launch(dir.resolve("graph"), model, List.of());
+        assertTrue(graph.steps().get(0).startsWith("CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step), on 2 "
+                + "data-parallel ranks"), graph.steps().get(0));
+        assertTrue(graph.steps().get(0).contains("--sam-perturbation local"), graph.steps().get(0));
+        Launch host = launch(dir.resolve("host"), model, List.of("--cuda-step", "host"));
+        assertTrue(host.steps().get(0).startsWith("host-driven step on 2 data-parallel ranks"), host.steps().get(0));
+        assertEquals(host.finals().get(0), graph.finals().get(0), "the graph step against the host-driven NCCL step");
+    }
+
+    /** {@code --sam-perturbation global} keeps the host-driven step, and its description says why. */
+    @Test
+    void globalPerturbationKeepsTheHostDrivenStepSayingWhy(@TempDir Path dir) throws Exception {
+        requireTwoDevicesAndNccl();
+        Launch global = launch(dir, "mlp", List.of("--sam-perturbation", "global"));
+        assertTrue(global.steps().get(0).startsWith("host-driven step on 2 data-parallel ranks"), global.steps().get(0));
+        assertTrue(global.steps().get(0).contains("not the CUDA graph step: --sam-perturbation global all-reduces g before the decision"),
+                global.steps().get(0));
     }
 
     /**

@@ -181,7 +181,7 @@ class CudaKernelsTest {
                 boolean fault = samDecisions % 5 == 2;
                 write(state + SAM_LOSS, fault && samDecisions % 2 == 0 ? Double.POSITIVE_INFINITY : 1.5);
                 write(state + SAM_SUMSQ, fault && samDecisions % 2 == 1 ? Double.NaN : 4.25);
-                cuda.k.secondPassCheck(state + OUTCOME, state + STATS, state + COUNTERS);
+                cuda.k.secondPassCheck(state + OUTCOME, state + STATS, state + COUNTERS, 0);
                 if (fault) {
                     stats.restore(priorMean, priorVariance, priorObserved);
                     samSteps--;

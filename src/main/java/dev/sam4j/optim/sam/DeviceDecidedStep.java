@@ -18,7 +18,8 @@ import dev.sam4j.optim.LrSchedule;
  * decider's own verdicts, so the device takes exactly the host's decisions; the adaptive policy runs in
  * the decide kernel. Momentum-SAM's one pass runs at the point perturbed along the momentum arena, and LookSAM's
  * {@code g_v} expires after its max age, both on the device. ESAM (per-tensor random subsets, data selection) and
- * per-tensor LookSAM need the host path.
+ * per-tensor LookSAM need the host path. With a communicator (one rank of a data-parallel run with local
+ * perturbation) the graph also runs the step's collectives, in its main body ({@link DeviceStepGraph.Spec}).
  */
 public final class DeviceDecidedStep implements AutoCloseable {
     private final DeviceStepGraph graph;

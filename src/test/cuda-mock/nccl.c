@@ -137,8 +137,18 @@ static void pause_a_little(long spins) {
     }
 }
 
+/*
+ * SAM4J_NCCL_STAND_IN_HANG=1: wait for a dead or departed peer as a real NCCL does, until this rank's own
+ * communicator is aborted (ncclCommAbort), so that a test shows that sam4j's host-side watch releases it.
+ */
+static int hang_like_nccl(void) {
+    const char* v = getenv("SAM4J_NCCL_STAND_IN_HANG");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
 /* Waits until counters[r] >= round for every rank r (only == -1) or for rank only; 1 when it gave up (says why). */
 static int wait_round(struct ncclComm* c, long long* counters, int only, long long round, const char* what) {
+    int hang = hang_like_nccl();
     for (long spins = 0;; spins++) {
         int lagging = -1;
         for (int r = 0; r < c->nranks && lagging < 0; r++) {
@@ -149,13 +159,13 @@ static int wait_round(struct ncclComm* c, long long* counters, int only, long lo
         if (__atomic_load_n(&c->aborted, __ATOMIC_ACQUIRE)) {
             return fail("rank %d: %s aborted (ncclCommAbort) while waiting for rank %d", c->rank, what, lagging);
         }
-        int left = __atomic_load_n(&c->h->left[lagging], __ATOMIC_ACQUIRE);
+        int left = hang ? 0 : __atomic_load_n(&c->h->left[lagging], __ATOMIC_ACQUIRE);
         if (left) {
             c->async_error = ncclRemoteError;
             return fail("rank %d: %s: rank %d %s its communicator", c->rank, what, lagging,
                         left == LEFT_ABORTED ? "aborted" : "destroyed");
         }
-        if (spins % 4096 == 4095 && pid_gone(c->h->pid[lagging])) {
+        if (!hang && spins % 4096 == 4095 && pid_gone(c->h->pid[lagging])) {
             c->async_error = ncclRemoteError;
             return fail("rank %d: %s: rank %d (pid %d) is gone", c->rank, what, lagging, c->h->pid[lagging]);
         }

@@ -89,6 +89,7 @@ final class ReplicatedStep implements StepPath {
      * the next wait for the device) as the job's collective error naming the rank that ended it; else {@code e} itself.
      */
     RuntimeException explain(RuntimeException e) {
+        if (watch != null) watch.stopWatching();
         if (watch == null || e instanceof dev.sam4j.parallel.CollectiveException) return e;
         if (e instanceof IllegalArgumentException) return e;   // a setting refused, not a failed rank
         return watch.explain(e);
@@ -100,7 +101,11 @@ final class ReplicatedStep implements StepPath {
 
     void onStop(Runnable r) { onStop = r; }
 
-    @Override public void startSegment(Progress p) { if (graph != null) graph.startSegment(p); }
+    @Override public void startSegment(Progress p) {
+        if (graph == null) return;
+        graph.startSegment(p);
+        watch.startWatching();   // until the read-back: the host may block in an input copy meanwhile
+    }
 
     @Override public void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr) {
         if (graph != null) {
@@ -128,6 +133,7 @@ final class ReplicatedStep implements StepPath {
 
     @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {
         if (graph == null) return;
+        watch.stopWatching();
         watch.awaitLaunched("the step graphs launched since the last read-back");
         graph.drain(p, epoch, schedule, total);
         shared[0] = 0;

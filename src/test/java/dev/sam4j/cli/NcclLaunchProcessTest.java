@@ -152,10 +152,18 @@ class NcclLaunchProcessTest {
         }
     }
 
-    /** Two ranks started as torchrun would; rank 1 is killed once training runs: rank 0 ends with one line naming it. */
-    @Test
-    void aKilledCudaRankEndsTheOtherNamingIt(@TempDir Path dir) throws Exception {
+    /**
+     * Two ranks started as torchrun would; rank 1 is killed once training runs (on the graph step, so rank 0 has step
+     * graphs in flight whose collectives wait for it): rank 0 ends with one line naming it. Also with the NCCL stand-in
+     * waiting for the dead peer as a real NCCL does ({@code SAM4J_NCCL_STAND_IN_HANG=1}: until its communicator is
+     * aborted), where only sam4j's watch of the TCP links can end the wait; and on the host-driven step.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"graph", "graph, NCCL waits for the dead peer", "host"})
+    void aKilledCudaRankEndsTheOtherNamingIt(String how, @TempDir Path dir) throws Exception {
         requireTwoDevicesAndNccl();
+        boolean hang = how.contains("waits");
+        if (hang) CudaTestSupport.requireStandIn("SAM4J_NCCL_STAND_IN_HANG is a setting of the NCCL stand-in");
         int port = LaunchProcessTest.freePort();
         Path out = dir.resolve("run");
         Process[] ps = new Process[2];
@@ -165,8 +173,11 @@ class NcclLaunchProcessTest {
                 logs[r] = dir.resolve("rank" + r + ".log");
                 List<String> cmd = java();
                 cmd.addAll(trainArgs(out, 100000));
-                ps[r] = LaunchProcessTest.start(cmd, logs[r], Map.of("RANK", Integer.toString(r), "WORLD_SIZE", "2",
+                if (how.equals("host")) cmd.addAll(List.of("--cuda-step", "host"));
+                Map<String, String> env = new java.util.HashMap<>(Map.of("RANK", Integer.toString(r), "WORLD_SIZE", "2",
                         "LOCAL_RANK", Integer.toString(r), "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", Integer.toString(port)));
+                if (hang) env.put("SAM4J_NCCL_STAND_IN_HANG", "1");
+                ps[r] = LaunchProcessTest.start(cmd, logs[r], env);
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
             Path steps = out.resolve("steps.jsonl");

@@ -104,6 +104,11 @@ class NcclLaunchProcessTest {
         Launch host = launch(dir.resolve("host"), model, List.of("--cuda-step", "host"));
         assertTrue(host.steps().get(0).startsWith("host-driven step on 2 data-parallel ranks"), host.steps().get(0));
         assertEquals(host.finals().get(0), graph.finals().get(0), "the graph step against the host-driven NCCL step");
+        // The same graph pieces launched one by one, the decision read back by the host (the collectives in pass 1's and
+        // the update's graphs, none in the SAM branch's).
+        Launch readback = launch(dir.resolve("readback"), model, List.of("--cuda-step", "readback"));
+        assertTrue(readback.steps().get(0).startsWith("CUDA step graph, SAM decision read back by the host each step, on 2 "), readback.steps().get(0));
+        assertEquals(graph.finals().get(0), readback.finals().get(0), "the graph step against its read-back variant");
     }
 
     /** {@code --sam-perturbation global} keeps the host-driven step, and its description says why. */

@@ -111,6 +111,88 @@ class NcclLaunchProcessTest {
         assertEquals(graph.finals().get(0), readback.finals().get(0), "the graph step against its read-back variant");
     }
 
+    private static final java.util.regex.Pattern DIGEST_AND_SAM = java.util.regex.Pattern.compile(
+            "rank (\\d) of 2: final weights digest ([0-9a-f]{16}), SAM decisions (\\d+) of (\\d+) steps");
+
+    /** Both ranks' (digest, SAM steps, steps), which must agree; from one log or the ranks' own. */
+    private static long[] agreed(String text) {
+        List<String> seen = new ArrayList<>();
+        long[] out = null;
+        for (Matcher m = DIGEST_AND_SAM.matcher(text); m.find(); ) {
+            seen.add(m.group(2) + " " + m.group(3) + " " + m.group(4));
+            out = new long[] {Long.parseUnsignedLong(m.group(2), 16), Long.parseLong(m.group(3)), Long.parseLong(m.group(4))};
+        }
+        assertEquals(2, seen.size(), text);
+        assertEquals(seen.get(0), seen.get(1), "both ranks' weights and decisions:\n" + text);
+        return out;
+    }
+
+    /**
+     * Rank 0 asked to stop (SIGINT) on the graph step: the ranks agree at the next read-back of the step records (every
+     * 2 steps here, with {@code --checkpoint-every 2}), both stop after the same step and exit 130, rank 0 having written
+     * the graph step's checkpoint; the same launch with {@code --resume} ends with the weights of the run that never
+     * stopped, bit for bit, and the SAM steps of the two parts add up to that run's.
+     */
+    @Test
+    void aStoppedGraphStepRunResumesToTheUninterruptedRunsWeights(@TempDir Path dir) throws Exception {
+        requireTwoDevicesAndNccl();
+        List<String> args = new ArrayList<>(trainArgs(dir.resolve("full"), 4));
+        args.addAll(List.of("--checkpoint-every", "2"));
+        Path fullLog = dir.resolve("full.log");
+        List<String> cmd = java();
+        cmd.addAll(List.of("launch", "--nproc-per-node", "2", "--master-port", Integer.toString(LaunchProcessTest.freePort())));
+        cmd.addAll(args);
+        assertEquals(0, LaunchProcessTest.await(LaunchProcessTest.start(cmd, fullLog, Map.of()), fullLog, 300), Files.readString(fullLog));
+        long[] full = agreed(Files.readString(fullLog));
+
+        Path out = dir.resolve("stopped");
+        List<String> stopArgs = new ArrayList<>(trainArgs(out, 4));
+        stopArgs.addAll(List.of("--checkpoint-every", "2"));
+        long[] first = ranks(dir, out, stopArgs, "first", true);
+        assertTrue(first[2] > 0 && first[2] < full[2], "stopped after " + first[2] + " of " + full[2] + " steps");
+        long[] rest = ranks(dir, out, List.of("train", "--resume", out.toString()), "resumed", false);
+        assertEquals(full[2], first[2] + rest[2], "steps before and after the stop");
+        assertEquals(full[1], first[1] + rest[1], "SAM steps before and after the stop");
+        assertEquals(Long.toHexString(full[0]), Long.toHexString(rest[0]), "the resumed run's weights against the uninterrupted run's");
+    }
+
+    /** Two ranks as torchrun starts them (SIGINT at its default, as from a terminal); {@code stop}: rank 0 gets SIGINT after its first records. */
+    private static long[] ranks(Path dir, Path out, List<String> args, String name, boolean stop) throws Exception {
+        int port = LaunchProcessTest.freePort();
+        Process[] ps = new Process[2];
+        Path[] logs = new Path[2];
+        try {
+            for (int r = 0; r < 2; r++) {
+                logs[r] = dir.resolve(name + "-rank" + r + ".log");
+                List<String> cmd = new ArrayList<>(ChildProcessTest.sigintLauncher("DEFAULT"));
+                cmd.addAll(java());
+                cmd.addAll(args);
+                ps[r] = LaunchProcessTest.start(cmd, logs[r], Map.of("RANK", Integer.toString(r), "WORLD_SIZE", "2",
+                        "LOCAL_RANK", Integer.toString(r), "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", Integer.toString(port)));
+            }
+            if (stop) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+                Path steps = out.resolve("steps.jsonl");
+                while (!Files.exists(steps) || Files.size(steps) == 0) {
+                    for (int r = 0; r < 2; r++) if (!ps[r].isAlive()) fail("rank " + r + " ended early:\n" + Files.readString(logs[r]));
+                    if (System.nanoTime() > deadline) fail("no step after 180 s:\n" + Files.readString(logs[0]));
+                    Thread.sleep(5);
+                }
+                assertEquals(0, new ProcessBuilder("kill", "-INT", Long.toString(ps[0].pid())).inheritIO().start().waitFor());
+            }
+            StringBuilder text = new StringBuilder();
+            for (int r = 0; r < 2; r++) {
+                int code = LaunchProcessTest.await(ps[r], logs[r], 300);
+                String t = Files.readString(logs[r]);
+                assertEquals(stop ? 130 : 0, code, t);
+                text.append(t);
+            }
+            return agreed(text.toString());
+        } finally {
+            for (Process p : ps) if (p != null) p.destroyForcibly();
+        }
+    }
+
     /** {@code --sam-perturbation global} keeps the host-driven step, and its description says why. */
     @Test
     void globalPerturbationKeepsTheHostDrivenStepSayingWhy(@TempDir Path dir) throws Exception {

@@ -211,7 +211,7 @@ nccl_checks() {
   : > "$out"
   line=$("${sam4j[@]}" info 2>&1 | grep -E '^ *nccl: ' | head -1 | sed 's/^ *//')
   echo "[nccl] ${line:-nccl: not reported (CUDA unavailable?)}" >> "$out"
-  test_results nccl NcclOneRankTest NcclCollectiveTest NcclLaunchProcessTest >> "$out"
+  test_results nccl NcclOneRankTest NcclCollectiveTest NcclGraphCaptureTest NcclGraphFaultTest NcclLaunchProcessTest >> "$out"
   grep -h '^NCCL one rank:' "$results/tests.txt" | sed 's/^/[nccl] /' >> "$out"
   version=$(sed -n 's/.*nccl: NCCL \([0-9][0-9]*\.[0-9][0-9]*\)\..*/\1/p' <<< "$line")
   gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')

@@ -38,9 +38,11 @@
 #    570 s, the GPU machine's one ~10-minute command; at most GPU_CHECK_PRECISION_TIMEOUT, default 240 s),
 #    skipped, saying so, where under 60 s are left;
 # 7b. NCCL (RESULTDIR/nccl.txt): the NCCL this host has; one rank on NCCL against the single-GPU step
-#    (NcclOneRankTest in the test run: the same weights bit for bit, ms/step of both); two launched ranks that must
-#    end with the same weights digest, on two GPUs where there are two, else on one GPU only where NCCL is 2.30 or
-#    newer (NCCL_MULTI_RANK_GPU_ENABLE=1, experimental), else it says why not;
+#    (NcclOneRankTest in the test run: the same weights bit for bit, ms/step of both); two launched ranks on the CUDA
+#    graph step (--sam-perturbation local, the default: collectives recorded in the graph's main body) that must end
+#    with the same weights digest and SAM decisions on both ranks, then the same on the host-driven step
+#    (--cuda-step host), which must end with the graph step's weights and decisions; on two GPUs where there are two,
+#    else on one GPU only where NCCL is 2.30 or newer (NCCL_MULTI_RANK_GPU_ENABLE=1, experimental), else it says why not;
 # 8. ends with a one-screen summary (RESULTDIR/summary.txt). Everything also goes to RESULTDIR/gpu-check.log.
 # Exit status: 0 all passed, 1 a test or the benchmark failed, 2 no usable GPU, 3 bundle incomplete,
 # 124 a step timed out; 127 or 134 mean the JVM died in native code (a CUDA function newer than the host's?).
@@ -209,7 +211,7 @@ nccl_checks() {
   : > "$out"
   line=$("${sam4j[@]}" info 2>&1 | grep -E '^ *nccl: ' | head -1 | sed 's/^ *//')
   echo "[nccl] ${line:-nccl: not reported (CUDA unavailable?)}" >> "$out"
-  test_results nccl NcclOneRankTest NcclCollectiveTest NcclLaunchProcessTest >> "$out"
+  test_results nccl NcclOneRankTest NcclCollectiveTest NcclGraphCaptureTest NcclGraphFaultTest NcclLaunchProcessTest >> "$out"
   grep -h '^NCCL one rank:' "$results/tests.txt" | sed 's/^/[nccl] /' >> "$out"
   version=$(sed -n 's/.*nccl: NCCL \([0-9][0-9]*\.[0-9][0-9]*\)\..*/\1/p' <<< "$line")
   gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
@@ -223,13 +225,26 @@ nccl_checks() {
     else
       device=cuda:0 label="2 ranks, 1 GPU" extra=(NCCL_MULTI_RANK_GPU_ENABLE=1)
     fi
-    log="$results/train-nccl-2ranks.log"
-    env "${extra[@]}" timeout --kill-after=10 150 "${sam4j[@]}" launch --nproc-per-node 2 --master-port $((29500 + RANDOM % 1000)) \
-      train --device "$device" --model mlp --data fashion-mnist-sample --epochs 2 --optimizer aesam \
-      --out "$results/run-nccl-2ranks" > "$log" 2>&1 || rc=1
-    grep -E '^(backend:|epoch 2|rank [0-9]+ of 2: final|sam4j: error)' "$log" | sed "s/^/[nccl $label] /" >> "$out"
-    if [ "$(grep -c 'final weights digest' "$log")" -ne 2 ] || [ "$(grep -oE 'final weights digest [0-9a-f]+' "$log" | sort -u | wc -l)" -ne 1 ]; then
-      echo "[nccl $label] FAILED: expected two equal final weights digests" >> "$out"
+    local step finals=()
+    for step in graph host; do
+      log="$results/train-nccl-2ranks-$step.log"
+      env "${extra[@]}" timeout --kill-after=10 150 "${sam4j[@]}" launch --nproc-per-node 2 --master-port $((29500 + RANDOM % 1000)) \
+        train --device "$device" --model mlp --data fashion-mnist-sample --epochs 2 --optimizer aesam --cuda-step "$step" \
+        --out "$results/run-nccl-2ranks-$step" > "$log" 2>&1 || rc=1
+      grep -E '^(backend:|epoch 2|rank [0-9]+ of 2: (final|step:)|sam4j: error)' "$log" | sed "s/^/[nccl $label, $step step] /" >> "$out"
+      # Each rank's line: its weights digest and its SAM decisions' digest; both ranks must print the same one.
+      if [ "$(grep -c 'final weights digest' "$log")" -ne 2 ] || [ "$(grep -oE 'final weights digest .*' "$log" | sort -u | wc -l)" -ne 1 ]; then
+        echo "[nccl $label, $step step] FAILED: expected the same final weights digest and SAM decisions on both ranks" >> "$out"
+        rc=1
+      fi
+      finals+=("$(grep -oE 'final weights digest .*' "$log" | head -1)")
+    done
+    if ! grep -q '^rank 0 of 2: step: CUDA step graph' "$results/train-nccl-2ranks-graph.log"; then
+      echo "[nccl $label] FAILED: the default run did not take the CUDA graph step" >> "$out"
+      rc=1
+    fi
+    if [ "${finals[0]}" != "${finals[1]}" ]; then
+      echo "[nccl $label] FAILED: the graph step and the host-driven step ended differently (${finals[0]} vs ${finals[1]})" >> "$out"
       rc=1
     fi
   fi

@@ -19,7 +19,9 @@
 //   second_pass_check (last in the SAM branch): if pass 2's mean loss or ‖g_sam‖² is not finite,
 //     the step is skipped after all: skip flag set, the statistic and its count put back, the SAM
 //     step uncounted, counters[3] += 1, the record's verdict 0. The SAM flag stays set, so the
-//     update kernel restores the saved weights instead of updating.
+//     update kernel restores the saved weights instead of updating. With a SAM-flag pointer (not null)
+//     it does nothing on an ERM step: data-parallel ranks run it after the conditional node, on pass 2's
+//     all-reduced loss and ‖g_sam‖², since no collective may sit inside the node's body (NCCL issue 1986).
 //   step_begin: *lr = lr_table[min(t, len − 1)] (the learning-rate schedule, uploaded once);
 //   step_end:   t += 1.
 //
@@ -137,8 +139,9 @@ extern "C" __global__ void decide_table(const unsigned char* __restrict__ table,
 }
 
 extern "C" __global__ void second_pass_check(step_outcome* __restrict__ outcome, double* __restrict__ stats,
-                                             long long* __restrict__ counters) {
+                                             long long* __restrict__ counters, const unsigned int* __restrict__ flag) {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    if (flag != nullptr && *flag == 0u) return;
     if (isfinite(outcome->sam_loss) && isfinite(outcome->sam_sumsq)) return;
     outcome->skipped = 1u;
     stats[0] = outcome->prior_mu;

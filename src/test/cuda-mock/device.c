@@ -504,13 +504,14 @@ int mock_run_graph(struct CUgraph_st* g) {
     return 0;
 }
 
-int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data) {
+static int enqueue_host_work(CUstream s, mock_callback_fn fn, void* data, int collective) {
     if (!mock_stream_ok(s)) return MOCK_FAIL("operation on a null or unknown stream");
     if (s->capture) {
         MockNode* node = mock_graph_add(s->capture, NODE_CALLBACK, NULL, 0);
         if (!node) return 1;
         node->callback = fn;
         node->data = data;
+        node->collective = collective;
         return 0;
     }
     Op* op = new_op(OP_CALLBACK);
@@ -518,3 +519,7 @@ int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data) {
     op->data = data;
     return enqueue(s, op, NULL);
 }
+
+int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data) { return enqueue_host_work(s, fn, data, 0); }
+
+int mock_enqueue_collective(CUstream s, mock_callback_fn fn, void* data) { return enqueue_host_work(s, fn, data, 1); }

@@ -217,7 +217,10 @@ static int k_decide_table(unsigned grid, unsigned block, void** args) {
 }
 static int k_second_pass_check(unsigned grid, unsigned block, void** args) {
     StepOutcome* o = PTR(0, StepOutcome); double* stats = PTR(1, double); long long* counters = PTR(2, long long);
+    const unsigned* flag = PTR(3, const unsigned);
     CHECK(o, sizeof *o, "second_pass_check outcome"); CHECK(stats, 48, "second_pass_check stats"); CHECK(counters, 32, "second_pass_check counters");
+    CHECK_OPT(flag, 4, "second_pass_check flag");
+    if (flag && *flag == 0) return 0;  /* gated by the SAM flag: nothing on an ERM step */
     if (isfinite(o->sam_loss) && isfinite(o->sam_sumsq)) return 0;
     o->skipped = 1;
     stats[0] = o->prior_mu; stats[1] = o->prior_var; counters[1] = o->prior_observed;
@@ -411,7 +414,7 @@ static const MockKernel KERNELS[] = {
     {"perturb_scale", "PDP", k_perturb_scale},
     {"decide_adaptive", "PPPPPDDDPDPPPPI", k_decide_adaptive},
     {"decide_table", "PPPPPPDPPPPI", k_decide_table},
-    {"second_pass_check", "PPP", k_second_pass_check},
+    {"second_pass_check", "PPPP", k_second_pass_check},
     {"step_begin", "PPPP", k_step_begin},
     {"step_end", "P", k_step_end},
     {"sgd_step", "PPPPPFPPPFPFFIPP", k_sgd_step},

@@ -42,6 +42,7 @@ typedef struct MockNode {
     void* data;
     struct CUgraph_st* child; /* NODE_CHILD: the child graph; NODE_IF: the body */
     unsigned* cond;           /* NODE_IF */
+    int collective;           /* NODE_CALLBACK: an NCCL collective (refused inside a conditional body) */
 } MockNode;
 
 struct CUgraph_st {
@@ -102,6 +103,9 @@ int mock_enqueue_kernel(CUstream s, const MockNode* node);
 int mock_enqueue_graph(CUstream s, struct CUgraph_st* g);
 /* Queues fn(data) (data is freed after it ran), or records it on the graph the stream is capturing (data is then kept). */
 int mock_enqueue_callback(CUstream s, mock_callback_fn fn, void* data);
+/* The same for an NCCL collective: while capturing, its node is marked, so that instantiating a graph with one
+ * inside a conditional node's body fails as NCCL's does (NVIDIA/nccl issue 1986). */
+int mock_enqueue_collective(CUstream s, mock_callback_fn fn, void* data);
 struct CUevent_st* mock_event_new(void);
 int mock_event_ok(struct CUevent_st* e);
 void mock_event_destroy(struct CUevent_st* e);

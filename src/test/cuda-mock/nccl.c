@@ -15,8 +15,19 @@
  * so no test hangs on a dead rank. A real NCCL does not notice a dead peer by itself; sam4j's own wait
  * (NcclCollective) watches the TCP links for that, as it must on a GPU.
  *
- * Not emulated: other data types than fp32, other reductions than ncclSum, NCCL calls during stream capture,
- * more than MAX_RANKS ranks. Each is refused with a message, never computed wrongly.
+ * Data types fp32 and fp64; reductions ncclSum and ncclAvg. ncclAvg is modelled as NCCL documents it for
+ * floating types: each rank's value multiplied by 1/nranks (in the data type), then the sum in rank order.
+ *
+ * During stream capture a collective becomes a host-work node of the captured graph (marked as a collective:
+ * cudaGraphInstantiate refuses one inside a conditional node's body, as NCCL's fail there, NVIDIA/nccl issue
+ * 1986), which performs the cross-process round every time the graph is launched. Such a node keeps its
+ * communicator's mapping for the rest of the process (the stand-in never frees graph nodes). A launch whose
+ * communicator was destroyed or aborted, or whose peer is gone, fails (the graph stops, the stream is poisoned)
+ * with a message naming the rank: a real NCCL kernel would wait for the peer forever, which is why sam4j watches
+ * its peers from the host while it waits for the device.
+ *
+ * Not emulated: other data types and reductions, more than MAX_RANKS ranks. Each is refused with a message,
+ * never computed wrongly.
  */
 #define _GNU_SOURCE
 #include "mock.h"
@@ -41,13 +52,13 @@ typedef enum {
 #define NCCL_UNIQUE_ID_BYTES 128
 typedef struct { char internal[NCCL_UNIQUE_ID_BYTES]; } ncclUniqueId;
 typedef struct ncclComm* ncclComm_t;
-enum { ncclSum = 0 };
-enum { ncclFloat32 = 7 };
+enum { ncclSum = 0, ncclAvg = 4 };
+enum { ncclFloat32 = 7, ncclFloat64 = 8 };
 
 int sam4j_nccl_stand_in = 1; /* Nccl's probe looks for this symbol */
 
 #define MAX_RANKS 64
-#define CHUNK (1 << 18) /* floats per rank and round: 1 MiB */
+#define CHUNK (1 << 18) /* floats per rank and round: 1 MiB (half as many doubles) */
 #define ID_MAGIC "sam4j-nccl-stand-in"
 #define COMM_MAGIC 0x4e43434c
 
@@ -81,10 +92,12 @@ struct ncclComm {
 
 typedef struct {
     struct ncclComm* c;
-    const float* send;
-    float* recv;
+    const void* send;
+    void* recv;
     size_t count;
     int kind, root;
+    int f64, avg;     /* ncclFloat64 (else fp32); ncclAvg (else ncclSum) */
+    int in_graph;     /* a node of a captured graph: runs at every launch, keeps its reference */
 } Op;
 
 static pthread_mutex_t refs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -124,8 +137,18 @@ static void pause_a_little(long spins) {
     }
 }
 
+/*
+ * SAM4J_NCCL_STAND_IN_HANG=1: wait for a dead or departed peer as a real NCCL does, until this rank's own
+ * communicator is aborted (ncclCommAbort), so that a test shows that sam4j's host-side watch releases it.
+ */
+static int hang_like_nccl(void) {
+    const char* v = getenv("SAM4J_NCCL_STAND_IN_HANG");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
 /* Waits until counters[r] >= round for every rank r (only == -1) or for rank only; 1 when it gave up (says why). */
 static int wait_round(struct ncclComm* c, long long* counters, int only, long long round, const char* what) {
+    int hang = hang_like_nccl();
     for (long spins = 0;; spins++) {
         int lagging = -1;
         for (int r = 0; r < c->nranks && lagging < 0; r++) {
@@ -136,13 +159,13 @@ static int wait_round(struct ncclComm* c, long long* counters, int only, long lo
         if (__atomic_load_n(&c->aborted, __ATOMIC_ACQUIRE)) {
             return fail("rank %d: %s aborted (ncclCommAbort) while waiting for rank %d", c->rank, what, lagging);
         }
-        int left = __atomic_load_n(&c->h->left[lagging], __ATOMIC_ACQUIRE);
+        int left = hang ? 0 : __atomic_load_n(&c->h->left[lagging], __ATOMIC_ACQUIRE);
         if (left) {
             c->async_error = ncclRemoteError;
             return fail("rank %d: %s: rank %d %s its communicator", c->rank, what, lagging,
                         left == LEFT_ABORTED ? "aborted" : "destroyed");
         }
-        if (spins % 4096 == 4095 && pid_gone(c->h->pid[lagging])) {
+        if (!hang && spins % 4096 == 4095 && pid_gone(c->h->pid[lagging])) {
             c->async_error = ncclRemoteError;
             return fail("rank %d: %s: rank %d (pid %d) is gone", c->rank, what, lagging, c->h->pid[lagging]);
         }
@@ -159,13 +182,17 @@ static int run_op(void* data) {
     const char* name = op->kind == OP_ALLREDUCE ? "ncclAllReduce" : "ncclBroadcast";
     if (c->async_error || __atomic_load_n(&c->aborted, __ATOMIC_ACQUIRE)) {
         rc = fail("rank %d: %s on a communicator that failed or was aborted", c->rank, name);
+    } else if (__atomic_load_n(&h->left[c->rank], __ATOMIC_ACQUIRE)) {
+        rc = fail("rank %d: %s from a graph launched after its communicator was destroyed", c->rank, name);
     }
-    long long what = ((long long) op->kind << 56) | ((long long) op->root << 48) | (long long) op->count;
-    for (size_t off = 0; rc == 0 && off < op->count; off += CHUNK) {
-        size_t n = op->count - off < CHUNK ? op->count - off : CHUNK;
+    size_t elem = op->f64 ? 8 : 4, chunk = CHUNK * 4 / elem;
+    long long kind = op->kind | op->f64 << 4 | op->avg << 5;  /* the type and reduction must match too */
+    long long what = (kind << 56) | ((long long) op->root << 48) | (long long) op->count;
+    for (size_t off = 0; rc == 0 && off < op->count; off += chunk) {
+        size_t n = op->count - off < chunk ? op->count - off : chunk;
         long long round = ++c->round;
-        float* mine = c->slots + (size_t) c->rank * CHUNK;
-        if (op->kind == OP_ALLREDUCE || c->rank == op->root) memcpy(mine, op->send + off, 4 * n);
+        char* mine = (char*) c->slots + (size_t) c->rank * CHUNK * 4;
+        if (op->kind == OP_ALLREDUCE || c->rank == op->root) memcpy(mine, (const char*) op->send + off * elem, elem * n);
         h->what[c->rank] = what;
         __atomic_store_n(&h->posted[c->rank], round, __ATOMIC_RELEASE);
         if ((rc = wait_round(c, h->posted, -1, round, name))) break;
@@ -179,33 +206,48 @@ static int run_op(void* data) {
             }
         }
         if (rc) break;
-        if (op->kind == OP_ALLREDUCE) {
+        if (op->kind == OP_ALLREDUCE && op->f64) {
+            const double* in = (const double*) c->slots;
+            double* out = (double*) op->recv + off, k = 1.0 / c->nranks;
             for (size_t i = 0; i < n; i++) {
-                float acc = c->slots[i];
-                for (int r = 1; r < c->nranks; r++) acc += c->slots[(size_t) r * CHUNK + i];  /* rank order, fp32 */
-                op->recv[off + i] = acc;
+                double acc = op->avg ? in[i] * k : in[i];
+                for (int r = 1; r < c->nranks; r++) acc += op->avg ? in[(size_t) r * chunk + i] * k : in[(size_t) r * chunk + i];
+                out[i] = acc;  /* rank order, fp64 */
+            }
+        } else if (op->kind == OP_ALLREDUCE) {
+            float* out = (float*) op->recv + off, k = 1.0f / (float) c->nranks;
+            for (size_t i = 0; i < n; i++) {
+                float acc = op->avg ? c->slots[i] * k : c->slots[i];
+                for (int r = 1; r < c->nranks; r++) {
+                    float v = c->slots[(size_t) r * CHUNK + i];
+                    acc += op->avg ? v * k : v;  /* rank order, fp32 */
+                }
+                out[i] = acc;
             }
         } else {
-            memcpy(op->recv + off, c->slots + (size_t) op->root * CHUNK, 4 * n);
+            memcpy((char*) op->recv + off * elem, (char*) c->slots + (size_t) op->root * CHUNK * 4, elem * n);
         }
         __atomic_store_n(&h->read[c->rank], round, __ATOMIC_RELEASE);
         rc = wait_round(c, h->read, -1, round, name);
     }
     if (rc && !c->async_error) c->async_error = ncclRemoteError;
     pthread_mutex_unlock(&c->lock);
-    unref(c);
+    if (!op->in_graph) unref(c);  /* a graph's node runs again at the next launch */
     return rc;
 }
 
 static ncclResult_t enqueue(const char* name, const void* send, void* recv, size_t count, int datatype, int op, int root,
                             ncclComm_t c, CUstream stream, int kind) {
     if (!comm_ok(c)) return fail("%s: null or unknown communicator", name), ncclInvalidArgument;
-    if (datatype != ncclFloat32) return fail("%s: data type %d (only ncclFloat32 is emulated)", name, datatype), ncclInvalidArgument;
-    if (kind == OP_ALLREDUCE && op != ncclSum) return fail("%s: reduction %d (only ncclSum is emulated)", name, op), ncclInvalidArgument;
+    if (datatype != ncclFloat32 && datatype != ncclFloat64) {
+        return fail("%s: data type %d (only ncclFloat32 and ncclFloat64 are emulated)", name, datatype), ncclInvalidArgument;
+    }
+    if (kind == OP_ALLREDUCE && op != ncclSum && op != ncclAvg) {
+        return fail("%s: reduction %d (only ncclSum and ncclAvg are emulated)", name, op), ncclInvalidArgument;
+    }
     if (root < 0 || root >= c->nranks) return fail("%s: root %d is not a rank of %d", name, root, c->nranks), ncclInvalidArgument;
     if (count >= (1ULL << 48)) return fail("%s: count %zu", name, count), ncclInvalidArgument;
     if (!mock_stream_ok(stream)) return fail("%s: null or unknown stream", name), ncclInvalidArgument;
-    if (stream->capture) return fail("%s during stream capture is not emulated", name), ncclInvalidUsage;
     if (c->async_error) return fail("%s: the communicator has failed (async error %d)", name, c->async_error), c->async_error;
     if (mock_owner(stream) >= 0 && mock_owner(stream) != c->device) {
         return fail("%s: a stream of device %d, a communicator of device %d", name, mock_owner(stream), c->device), ncclInvalidUsage;
@@ -214,9 +256,10 @@ static ncclResult_t enqueue(const char* name, const void* send, void* recv, size
         return fail("%s: called on device %d, the communicator is on device %d", name, mock_current_device(), c->device),
                ncclInvalidUsage;
     }
+    size_t elem = datatype == ncclFloat64 ? 8 : 4;
     if (count > 0) {
-        if ((kind == OP_ALLREDUCE || c->rank == root) && mock_check_device(send, 4 * count, "NCCL sendbuff")) return ncclInvalidArgument;
-        if (mock_check_device(recv, 4 * count, "NCCL recvbuff")) return ncclInvalidArgument;
+        if ((kind == OP_ALLREDUCE || c->rank == root) && mock_check_device(send, elem * count, "NCCL sendbuff")) return ncclInvalidArgument;
+        if (mock_check_device(recv, elem * count, "NCCL recvbuff")) return ncclInvalidArgument;
     }
     Op* o = malloc(sizeof *o);
     o->c = c;
@@ -225,10 +268,13 @@ static ncclResult_t enqueue(const char* name, const void* send, void* recv, size
     o->count = count;
     o->kind = kind;
     o->root = kind == OP_ALLREDUCE ? 0 : root;
+    o->f64 = datatype == ncclFloat64;
+    o->avg = kind == OP_ALLREDUCE && op == ncclAvg;
+    o->in_graph = stream->capture != NULL;
     pthread_mutex_lock(&refs_lock);
     c->refs++;
     pthread_mutex_unlock(&refs_lock);
-    if (mock_enqueue_callback(stream, run_op, o)) {
+    if (mock_enqueue_collective(stream, run_op, o)) {
         unref(c);
         return ncclUnhandledCudaError;
     }

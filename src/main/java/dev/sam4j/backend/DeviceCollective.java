@@ -22,6 +22,18 @@ public interface DeviceCollective extends AutoCloseable {
     /** Queues the copy of rank {@code root}'s {@code x[0, n)} into every rank's {@code x}. */
     void broadcast(Buffer x, long n, int root);
 
+    /**
+     * Why this communicator's collectives cannot be recorded into a device step graph (the CUDA graph step with
+     * ranks), or null when they can.
+     */
+    String graphCaptureUnsupported();
+
+    /**
+     * Marks all work queued on the backend's stream so far (graph launches included), so that {@link #completed}
+     * tells when it has finished: how a caller waits for launched step graphs while it watches its peers.
+     */
+    void markQueuedWork();
+
     /** Whether the last operation (and all work queued before it) has finished; throws on an asynchronous error. */
     boolean completed();
 

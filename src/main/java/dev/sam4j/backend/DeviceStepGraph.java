@@ -38,12 +38,31 @@ public interface DeviceStepGraph extends AutoCloseable {
      * {@code pass1} and {@code pass2} enqueue the model's forward, loss and backward at the current weights (pass 2
      * with BatchNorm frozen), writing the per-example losses to {@code lossPerExample} and the gradients to {@code grads};
      * they run once each while the graph is recorded, so they must not synchronise or allocate.
+     * {@code replicas} (null for one rank): this rank's communicator of a data-parallel run with local perturbation
+     * ({@code --sam-perturbation local}). The graph then all-reduces, in its main body and never inside the
+     * conditional node's body (where NCCL's collectives fail to instantiate, NVIDIA/nccl issue 1986), pass 1's
+     * {@code s} and mean loss to their means before the decide kernel (so every rank decides from the same bits),
+     * pass 2's mean loss and {@code ‖g_sam‖²} after the conditional node (the fault check, on every rank alike), and
+     * the gradient left in the gradient arena by either branch ({@code g_sam} or {@code g}: the step's one gradient
+     * all-reduce, a mean) before the update; a SAM step perturbs along this rank's own gradient, scaled by its own
+     * norm. Refused with it: Momentum-SAM and the LookSAM reuse (as the host-driven step refuses them in local mode).
      */
     public record Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
                        Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
                        float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
                        double asamEta, double lookSamAlpha, double lookSamNoiseFloor, long lookSamMaxAge, double momentumRho,
-                       Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2, Buffer shadow) {
+                       Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2, Buffer shadow, DeviceCollective replicas) {
+        /** One rank. */
+        public Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
+                    Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
+                    float[] lrTable, long totalSteps, boolean sam, double[] adaptive, byte[] verdicts, double rho,
+                    double asamEta, double lookSamAlpha, double lookSamNoiseFloor, long lookSamMaxAge, double momentumRho,
+                    Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2, Buffer shadow) {
+            this(params, grads, momentum, savedWeights, savedGradient, lookSamDirection, n, momentumCoefficient, weightDecay,
+                    nesterov, lrTable, totalSteps, sam, adaptive, verdicts, rho, asamEta, lookSamAlpha, lookSamNoiseFloor,
+                    lookSamMaxAge, momentumRho, lossPerExample, batch, pass1, pass2, shadow, null);
+        }
+
         /** Without a bf16 shadow (fp32 and TF32 runs). */
         public Spec(Buffer params, Buffer grads, Buffer momentum, Buffer savedWeights, Buffer savedGradient,
                     Buffer lookSamDirection, long n, float momentumCoefficient, float weightDecay, boolean nesterov,
@@ -52,7 +71,7 @@ public interface DeviceStepGraph extends AutoCloseable {
                     Buffer lossPerExample, int batch, Runnable pass1, Runnable pass2) {
             this(params, grads, momentum, savedWeights, savedGradient, lookSamDirection, n, momentumCoefficient, weightDecay,
                     nesterov, lrTable, totalSteps, sam, adaptive, verdicts, rho, asamEta, lookSamAlpha, lookSamNoiseFloor,
-                    lookSamMaxAge, momentumRho, lossPerExample, batch, pass1, pass2, null);
+                    lookSamMaxAge, momentumRho, lossPerExample, batch, pass1, pass2, null, null);
         }
 
         public Spec {
@@ -61,7 +80,17 @@ public interface DeviceStepGraph extends AutoCloseable {
                 throw new IllegalArgumentException("Momentum-SAM needs a finite radius > 0 and no SAM branch, got rho " + momentumRho
                         + (sam ? " with a SAM branch" : ""));
             }
+            if (replicas != null && replicas.worldSize() > 1) {
+                if (!Double.isNaN(momentumRho)) throw new IllegalArgumentException("Momentum-SAM's step graph takes no ranks (its one pass is "
+                        + "the same in both perturbation modes: the host-driven step averages its gradient)");
+                if (lookSamDirection != null) throw new IllegalArgumentException("the LookSAM reuse takes no ranks with local perturbation");
+                String why = replicas.graphCaptureUnsupported();
+                if (why != null) throw new IllegalArgumentException(why);
+            }
         }
+
+        /** Whether the graph all-reduces over more than one rank (see {@code replicas}). */
+        public boolean replicated() { return replicas != null && replicas.worldSize() > 1; }
 
         /** Whether this is Momentum-SAM's one-pass step (a radius is given). */
         public boolean momentumSam() { return !Double.isNaN(momentumRho); }

@@ -307,9 +307,14 @@ final class TrainCommand implements Callable<Integer> {
                  RunWriter writer = env.rank() == 0 ? new RunWriter(cfg.out()) : null;
                  Interrupts interrupts = Interrupts.install(trainer::requestStop)) {
                 if (writer != null) trainer.addListener(new ConsoleReporter(System.out, terminal)).addListener(writer);
+                Decisions decisions = new Decisions();
+                trainer.addListener(decisions);
                 RunSummary s = trainer.run();
-                // Every rank's own line: the ranks' weights must be the same bits, and this shows that they are.
-                System.out.println("rank " + env.rank() + " of " + env.worldSize() + ": final weights digest " + digest(trainer.model().downloadParams()));
+                // Every rank's own line: the ranks' weights and SAM decisions must be the same bits, and this shows that
+                // they are; and the step it ran (rank 0's header alone would not show another rank's).
+                System.out.println("rank " + env.rank() + " of " + env.worldSize() + ": final weights digest " + digest(trainer.model().downloadParams())
+                        + ", SAM decisions " + decisions.summary());
+                System.out.println("rank " + env.rank() + " of " + env.worldSize() + ": step: " + trainer.stepPath());
                 if (env.rank() == 0) {
                     System.out.println("run directory: " + cfg.out());
                     if (s.interrupted()) System.out.println("checkpoint written; continue with the same launch and train --resume " + cfg.out());
@@ -319,6 +324,35 @@ final class TrainCommand implements Callable<Integer> {
                 if (!(e instanceof dev.sam4j.parallel.CollectiveException)) group.abort(e);
                 throw e;
             }
+        }
+    }
+
+    /**
+     * A rank's SAM decisions and skips, step by step, as one digest: ranks that decided alike print the same line.
+     * Listeners see the steps in order on the training thread.
+     */
+    static final class Decisions implements dev.sam4j.train.TrainListener {
+        private final java.security.MessageDigest md;
+        private long steps, sam, skipped;
+
+        Decisions() {
+            try {
+                md = java.security.MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        @Override public void onStep(dev.sam4j.train.StepRecord r) {
+            steps++;
+            if (r.sam()) sam++;
+            if (r.skipped()) skipped++;
+            md.update((byte) ((r.sam() ? 1 : 0) | (r.skipped() ? 2 : 0)));
+        }
+
+        String summary() {
+            return sam + " of " + steps + " steps (" + skipped + " skipped), digest "
+                    + java.util.HexFormat.of().formatHex(md.digest()).substring(0, 16);
         }
     }
 

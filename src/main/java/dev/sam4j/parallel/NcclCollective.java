@@ -40,7 +40,7 @@ public final class NcclCollective implements Collective {
     private final Backend backend;
     private final DeviceCollective comm;
     private final long opTimeoutNanos;
-    private CollectiveException broken;
+    private volatile CollectiveException broken;   // written by the watchdog thread too
 
     private NcclCollective(TcpCollective tcp, Backend backend, DeviceCollective comm, long opTimeoutMillis) {
         this.tcp = tcp;
@@ -106,6 +106,87 @@ public final class NcclCollective implements Collective {
         if (op == Op.MEAN) backend.axpby(1.0 / worldSize(), x, 0.0, x, x, n);
     }
 
+    /** The NCCL communicator itself, which the CUDA graph step records its collectives with. */
+    public DeviceCollective device() { return comm; }
+
+    /**
+     * Waits for everything queued on the backend's stream so far (launched step graphs and their collectives) while
+     * watching the TCP links, as every NCCL operation here is waited for: the step graph's host-side watchdog. A real
+     * NCCL kernel waits for a dead peer forever, and the next synchronisation with it; this wait instead ends when a
+     * peer's link closes or it aborts, aborts the communicator (releasing the kernel) and throws naming the rank.
+     */
+    public synchronized void awaitLaunched(String what) {
+        if (broken != null) throw broken;
+        try {
+            comm.markQueuedWork();
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw failed(e);
+        }
+        await(what);
+    }
+
+    private Thread watchdog;   // watches the TCP links while step graphs run, or null
+    private volatile boolean watching;
+
+    /**
+     * Starts watching the TCP links from a daemon thread, every 50 ms, while launched step graphs run (between a graph
+     * segment's start and its read-back, {@link #stopWatching}): a host that meanwhile blocks in a device
+     * synchronisation (an input copy waiting for a step that waits in NCCL for a dead peer) would otherwise never look.
+     * A closed link or an abort there aborts the communicator ({@code ncclCommAbort}, which releases the waiting kernel
+     * and so the blocked synchronisation, with an error) and records the rank, which {@link #explain} then names. Only
+     * in that window: a peer closes its links in order only after the run's last barrier, which this rank reaches after
+     * its read-back.
+     */
+    public synchronized void startWatching() {
+        if (broken != null || watchdog != null) return;
+        watching = true;
+        watchdog = Thread.ofPlatform().daemon().name("sam4j-nccl-watchdog-rank-" + rank()).start(() -> {
+            while (watching) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    continue;   // stopWatching: the loop condition says whether to go on
+                }
+                synchronized (this) {
+                    if (!watching || broken != null) return;
+                    try {
+                        tcp.poll();
+                    } catch (CollectiveException e) {
+                        end(e);
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /** Stops the watch of {@link #startWatching} (the caller's own waits watch the links again); idempotent. */
+    public void stopWatching() {
+        Thread t;
+        synchronized (this) {
+            t = watchdog;
+            watchdog = null;
+            watching = false;
+        }
+        if (t == null) return;
+        t.interrupt();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * An error from the device while launched step graphs ran (their collectives run inside them): the rank the TCP
+     * links name within a short grace (a peer that died or aborted), else this rank's error, told to the group.
+     */
+    public synchronized CollectiveException explain(RuntimeException e) {
+        return broken != null ? broken : failed(e);
+    }
+
     @Override public void allReduce(double[] values, Op op) {
         if (broken != null) throw broken;
         tcp.allReduce(values, op);
@@ -137,7 +218,12 @@ public final class NcclCollective implements Collective {
     }
 
     /** Frees the communicator; the TCP group belongs to whoever joined it. After an abort there is nothing to free. */
-    @Override public synchronized void close() {
+    @Override public void close() {
+        stopWatching();
+        closeCommunicator();
+    }
+
+    private synchronized void closeCommunicator() {
         if (broken != null) {
             comm.abort();
         } else {

@@ -13,6 +13,7 @@ import dev.sam4j.optim.sam.Decision;
 import dev.sam4j.optim.sam.GradientClosure;
 import dev.sam4j.optim.sam.SamOptimizer;
 import dev.sam4j.parallel.Collective;
+import dev.sam4j.parallel.NcclCollective;
 import java.nio.file.Path;
 
 /**
@@ -32,6 +33,13 @@ import java.nio.file.Path;
  * rank. Evaluation is sharded (contiguous slices of the test set) with the sums all-reduced. Rank 0 alone writes the
  * checkpoint (a host-step checkpoint, so a run resumes at another world size, or on one rank, from it); every rank
  * restores from the same file.
+ *
+ * <p>On CUDA with local perturbation the rank runs the CUDA graph step instead ({@link StepPath.Graph} over a
+ * {@link DeviceDecidedStep} that records its NCCL collectives in the graph's main body): no host synchronisation and
+ * no host collective per step. The ranks then agree on a stop where the graph path reads its records back (the end
+ * of the epoch, or of a {@code --checkpoint-every} segment), and that read-back first waits for the launched graphs
+ * while watching the TCP links ({@link NcclCollective#awaitLaunched}), so a dead peer ends the job naming the rank
+ * instead of hanging in a real NCCL kernel. Its checkpoint is the graph step's, written by rank 0.
  */
 final class ReplicatedStep implements StepPath {
     private final Collective collective;
@@ -45,6 +53,21 @@ final class ReplicatedStep implements StepPath {
     private volatile boolean stopWanted;
     private Runnable onStop = () -> {};
     private Dataset testShard;   // this rank's slice of the test set, made at the first evaluation
+    private final StepPath.Graph graph;   // the CUDA graph step (local perturbation over NCCL), else null
+    private final NcclCollective watch;   // graph's communicator, waited on at each read-back
+
+    /** The CUDA graph step of one rank over NCCL (see the class comment). */
+    ReplicatedStep(NcclCollective collective, StepPath.Graph graph, Model model) {
+        this.collective = collective;
+        this.optimizer = null;
+        this.sgd = null;
+        this.closure = null;
+        this.stepClosure = null;
+        this.accounting = null;
+        this.model = model;
+        this.graph = graph;
+        this.watch = collective;
+    }
 
     ReplicatedStep(Collective collective, SamOptimizer optimizer, Sgd sgd, BatchClosure closure, GradientClosure stepClosure,
                    StepAccounting accounting, Model model) {
@@ -55,9 +78,22 @@ final class ReplicatedStep implements StepPath {
         this.stepClosure = stepClosure;
         this.accounting = accounting;
         this.model = model;
+        this.graph = null;
+        this.watch = null;
     }
 
     int rank() { return collective.rank(); }
+
+    /**
+     * On the graph step, an error from the device (a launched graph's collective failed because a peer is gone, seen at
+     * the next wait for the device) as the job's collective error naming the rank that ended it; else {@code e} itself.
+     */
+    RuntimeException explain(RuntimeException e) {
+        if (watch != null) watch.stopWatching();
+        if (watch == null || e instanceof dev.sam4j.parallel.CollectiveException) return e;
+        if (e instanceof IllegalArgumentException) return e;   // a setting refused, not a failed rank
+        return watch.explain(e);
+    }
     int worldSize() { return collective.worldSize(); }
 
     /** This rank was asked to stop (Ctrl-C): the ranks agree after the current step, and then {@code onStop} runs on each. */
@@ -65,9 +101,18 @@ final class ReplicatedStep implements StepPath {
 
     void onStop(Runnable r) { onStop = r; }
 
-    @Override public void startSegment(Progress p) {}
+    @Override public void startSegment(Progress p) {
+        if (graph == null) return;
+        graph.startSegment(p);
+        watch.startWatching();   // until the read-back: the host may block in an input copy meanwhile
+    }
 
     @Override public void step(Progress p, int epoch, BatchLoader.Batch batch, int n, long total, double lr) {
+        if (graph != null) {
+            graph.step(p, epoch, batch, n, total, lr);   // queues one graph launch: no host synchronisation
+            p.epochImages += (long) n * collective.worldSize() - n;
+            return;
+        }
         long t0 = System.nanoTime();
         if (batch != null) closure.load(batch.x(), batch.labels(), n);
         SamOptimizer.StepResult r = optimizer.step(stepClosure, p.step, total, lr);
@@ -86,20 +131,31 @@ final class ReplicatedStep implements StepPath {
                 () -> accounting.nonFinite(step, epoch, r.loss(), r.s(), r.samLoss(), r.samSumSquares(), ""));
     }
 
-    @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {}
+    @Override public void drain(Progress p, int epoch, LrSchedule schedule, long total) {
+        if (graph == null) return;
+        watch.stopWatching();
+        watch.awaitLaunched("the step graphs launched since the last read-back");
+        graph.drain(p, epoch, schedule, total);
+        shared[0] = 0;
+        shared[1] = stopWanted ? 1 : 0;
+        collective.allReduce(shared, Collective.Op.SUM);
+        if (shared[1] > 0) onStop.run();
+    }
 
     @Override public boolean fullBatchesOnly() { return true; }
 
-    @Override public boolean countsTrainAccuracy() { return true; }
+    @Override public boolean countsTrainAccuracy() { return graph == null; }
 
     @Override public void save(Path file, TrainConfig config, Model m, Normalization norm, Progress p) {
         syncRunningStatistics();
-        if (collective.rank() == 0) Checkpoint.save(file, config, m, norm, sgd, optimizer, p);
+        if (collective.rank() == 0) {
+            if (graph != null) graph.save(file, config, m, norm, p); else Checkpoint.save(file, config, m, norm, sgd, optimizer, p);
+        }
         collective.barrier();   // the file is complete before any rank goes on (and might read it back)
     }
 
     @Override public Progress restore(Path file, TrainConfig config, Model m) {
-        return Checkpoint.restore(file, config, m, sgd, optimizer);
+        return graph != null ? graph.restore(file, config, m) : Checkpoint.restore(file, config, m, sgd, optimizer);
     }
 
     /** Rank 0's BatchNorm running statistics onto every rank (see the class comment for why rank 0's). */

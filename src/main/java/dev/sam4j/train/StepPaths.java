@@ -54,9 +54,12 @@ final class StepPaths {
                         Method method, Buffer xBuf, Buffer labelBuf, float[] logitsHost, StepAccounting accounting,
                         dev.sam4j.parallel.Collective collective) {
         if (collective != null) checkReplicated(config, backend, method, collective);
-        // Ranks on CUDA take the host-driven step: the graph step does not take a collective yet (it would go in the
-        // graph's main body, after the conditional node, never inside its body: NCCL kernels there fail to instantiate).
-        boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host") && collective == null;
+        // Ranks on CUDA take the graph step where it can record their collectives (local perturbation: all in the main
+        // body, none inside the conditional node's body), else the host-driven step, saying why in the description.
+        String noGraphWithRanks = collective == null || !backend.runsDeviceDecidedSteps() || config.cudaStep().equals("host") ? null
+                : graphWithRanksUnsupported(config, method, collective);
+        boolean graph = backend.runsDeviceDecidedSteps() && !config.cudaStep().equals("host")
+                && (collective == null || noGraphWithRanks == null);
         // Named by builder method for library code and by option for the command line (InvalidSettingException).
         if (graph && !DeviceDecidedStep.supports(method)) {
             String why = DeviceDecidedStep.unsupported(method);
@@ -77,14 +80,20 @@ final class StepPaths {
         if (graph) {
             boolean readback = config.cudaStep().equals("readback");
             long total = totalSteps(config, train.size(), true);
-            DeviceDecidedStep deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, config.batchSize(), method,
+            dev.sam4j.parallel.NcclCollective nccl = collective instanceof dev.sam4j.parallel.NcclCollective c ? c : null;
+            // Each rank's graph runs its shard of the global batch (the batch size divides evenly: checked with the ranks).
+            int shard = config.batchSize() / (collective == null ? 1 : collective.worldSize());
+            DeviceDecidedStep deviceStep = new DeviceDecidedStep(model, xBuf, labelBuf, shard, method,
                     LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total), total,
-                    config.momentum(), config.weightDecay(), config.nesterov(), config.seed());
+                    config.momentum(), config.weightDecay(), config.nesterov(), config.seed(), nccl == null ? null : nccl.device());
             Buffer history = backend.allocate(stepsPerEpoch(config, train.size(), true) * DeviceStepGraph.RECORD_FLOATS);
             String description = readback ? "CUDA step graph, SAM decision read back by the host each step"
                     : "CUDA step graph, SAM branch decided on the GPU (no host synchronisation in the step)";
-            return new Built(new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting),
-                    null, deviceStep, null, description);
+            StepPath.Graph path = new StepPath.Graph(deviceStep, history, readback, config.batchSize(), accounting);
+            if (nccl == null) return new Built(path, null, deviceStep, null, description);
+            return new Built(new ReplicatedStep(nccl, path, model), null, deviceStep, null, description + ", on " + nccl.describe()
+                    + ", --sam-perturbation local: s and the loss averaged before the decision, one gradient all-reduce after "
+                    + "the conditional node, all in the graph");
         }
         // keepShadowOf: in bf16 the optimizer's passes write the layers' bf16 shadow with the weights (no extra pass)
         SamOptimizer optimizer = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, method, config.seed())
@@ -99,14 +108,28 @@ final class StepPaths {
             dev.sam4j.optim.sam.GradientClosure stepClosure = closure;
             if (global) stepClosure = new dev.sam4j.optim.sam.AveragedClosure(closure, collective, backend, model.grads(), model.paramCount());
             else optimizer.perturbLocally(collective);
-            String onCuda = backend.runsDeviceDecidedSteps() ? "; with ranks, CUDA runs the host-driven step (the graph step "
-                    + "does not take the collective yet)" : "";
+            String onCuda = noGraphWithRanks != null ? "; not the CUDA graph step: " + noGraphWithRanks : "";
             return new Built(new ReplicatedStep(collective, optimizer, sgd, closure, stepClosure, accounting, model), optimizer, null,
                     closure, "host-driven step on " + collective.describe() + ", --sam-perturbation "
                     + config.samPerturbation() + (global && !config.samPerturbation().equals("global") ? " (Momentum-SAM: the same in both modes)" : "") + onCuda);
         }
         return new Built(new StepPath.Host(optimizer, sgd, closure, accounting, !config.keepLastBatch()),
                 optimizer, null, closure, "host-driven step");
+    }
+
+    /**
+     * Why this rank's CUDA run cannot take the graph step, or null when it can: only local perturbation keeps every
+     * collective out of the conditional node's body.
+     */
+    private static String graphWithRanksUnsupported(TrainConfig config, Method method, dev.sam4j.parallel.Collective collective) {
+        if (!(collective instanceof dev.sam4j.parallel.NcclCollective nccl)) return "its ranks are not joined over NCCL";
+        if (!config.samPerturbation().equals("local")) {
+            return "--sam-perturbation " + config.samPerturbation() + " all-reduces g before the decision and g_sam inside the SAM "
+                    + "branch, which would put a collective in the conditional node's body (NCCL's fail to instantiate there)";
+        }
+        String why = DeviceDecidedStep.unsupportedWithRanks(method);
+        if (why != null) return why;
+        return nccl.device().graphCaptureUnsupported();
     }
 
     /** What more than one rank cannot run yet, refused in one line each. */

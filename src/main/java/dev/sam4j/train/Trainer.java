@@ -269,6 +269,16 @@ public final class Trainer implements AutoCloseable {
     public Path checkpointFile() { return checkpointFile; }
 
     public RunSummary run() {
+        try {
+            return runSteps();
+        } catch (RuntimeException e) {
+            // On the graph step a failed collective surfaces at whatever next waits for the device (an input copy, the
+            // read-back): the ranks' links then say which rank ended the job.
+            throw replicated == null ? e : replicated.explain(e);
+        }
+    }
+
+    private RunSummary runSteps() {
         long total = totalSteps();
         LrSchedule schedule = LrSchedule.parse(config.schedule(), config.lr(), config.warmupSteps(), total);
         Progress p = resumed != null ? resumed : new Progress();

@@ -36,7 +36,7 @@ final class CudaKernels {
         perturbScale = new Kernel(m, "perturb_scale", "PDP");
         decideAdaptive = new Kernel(m, "decide_adaptive", "PPPPPDDDPDPPPPI");
         decideTable = new Kernel(m, "decide_table", "PPPPPPDPPPPI");
-        secondPassCheck = new Kernel(m, "second_pass_check", "PPP");
+        secondPassCheck = new Kernel(m, "second_pass_check", "PPPP");
         stepBegin = new Kernel(m, "step_begin", "PPPP");
         stepEnd = new Kernel(m, "step_end", "P");
         sgdStep = new Kernel(m, "sgd_step", "PPPPPFPPPFPFFIPP");
@@ -195,8 +195,9 @@ final class CudaKernels {
 
     // ---- the device-decided step ----
 
-    void secondPassCheck(long outcome, long stats, long counters) {
-        secondPassCheck.p(0, outcome).p(1, stats).p(2, counters);
+    /** {@code flag}: the SAM flag, so that an ERM step checks nothing (ranks run it after the conditional node), or 0. */
+    void secondPassCheck(long outcome, long stats, long counters, long flag) {
+        secondPassCheck.p(0, outcome).p(1, stats).p(2, counters).p(3, flag);
         single(secondPassCheck);
     }
 

@@ -1,12 +1,14 @@
 package dev.sam4j.backend.cuda;
 
 import static org.bytedeco.cuda.global.nccl.ncclAllReduce;
+import static org.bytedeco.cuda.global.nccl.ncclAvg;
 import static org.bytedeco.cuda.global.nccl.ncclBroadcast;
 import static org.bytedeco.cuda.global.nccl.ncclCommAbort;
 import static org.bytedeco.cuda.global.nccl.ncclCommDestroy;
 import static org.bytedeco.cuda.global.nccl.ncclCommGetAsyncError;
 import static org.bytedeco.cuda.global.nccl.ncclCommInitRank;
 import static org.bytedeco.cuda.global.nccl.ncclFloat32;
+import static org.bytedeco.cuda.global.nccl.ncclFloat64;
 import static org.bytedeco.cuda.global.nccl.ncclGetErrorString;
 import static org.bytedeco.cuda.global.nccl.ncclGetUniqueId;
 import static org.bytedeco.cuda.global.nccl.ncclGetVersion;
@@ -171,6 +173,44 @@ public final class Nccl {
             check(ncclBroadcast(send, recv, n, ncclFloat32, root, comm, backend.ctx.stream),
                     "ncclBroadcast(" + n + " floats from rank " + root + ")");
             record();
+        }
+
+        /**
+         * NCCL 2.10 added {@code ncclAvg}, which the step graph's scalar means use (a mean of doubles needs no kernel of
+         * sam4j's then); older libraries keep the ranks on the host-driven step.
+         */
+        static final int AVG_SINCE = 21000;
+
+        @Override public String graphCaptureUnsupported() {
+            int v = Nccl.probe().version();
+            return v >= AVG_SINCE ? null : "NCCL " + versionString(v) + " has no ncclAvg (2.10 added it), which the CUDA graph step's means need";
+        }
+
+        @Override public void markQueuedWork() {
+            if (gone) throw new IllegalStateException("NCCL communicator already closed");
+            backend.ctx.makeCurrent();
+            record();
+        }
+
+        /**
+         * Records, into the graph the backend's stream is capturing, the in-place fp32 sum of {@code n} floats at device
+         * address {@code address}: a node that runs at every launch. No event is recorded (a capture may not record
+         * one); the caller marks the launched work with {@link #markQueuedWork}.
+         */
+        void captureSum(long address, long n) {
+            if (gone) throw new IllegalStateException("NCCL communicator already closed");
+            send.set(address);
+            recv.set(address);
+            check(ncclAllReduce(send, recv, n, ncclFloat32, ncclSum, comm, backend.ctx.stream), "ncclAllReduce(" + n + " floats, captured)");
+        }
+
+        /** As {@link #captureSum}, for the in-place mean ({@code ncclAvg}) of {@code n} doubles. */
+        void captureMeanOfDoubles(long address, long n) {
+            if (gone) throw new IllegalStateException("NCCL communicator already closed");
+            send.set(address);
+            recv.set(address);
+            check(ncclAllReduce(send, recv, n, ncclFloat64, ncclAvg, comm, backend.ctx.stream),
+                    "ncclAllReduce(" + n + " doubles, ncclAvg, captured)");
         }
 
         /** Whether the last collective (and all work queued before it) has finished; throws on NCCL's asynchronous error. */

@@ -53,7 +53,19 @@ import org.bytedeco.javacpp.BytePointer;
  * {@code −ρ/(‖m‖ + ε)} (0 when {@code m = 0}, the first step: a plain SGD step) and SAM's perturbation kernel with
  * {@code m} as the direction (saving {@code w}); the update always restores from the saved {@code w}, and on a
  * skip only restores it.
- * No host synchronisation inside: the learning rate comes from a table uploaded once and indexed by the
+ * With ranks ({@link Spec#replicas}, local perturbation), the NCCL collectives are recorded into the two child graphs
+ * of the main body, never into the conditional node's body, where NCCL's fail to instantiate (NVIDIA/nccl issue 1986):
+ * <pre>
+ *   [pass 1 as above; local s kept (DOT); s ← mean over ranks of s; loss ← mean of the mean losses]  (ncclAvg, fp64)
+ *     → decide kernel (from the means: the same decision on every rank, by construction)
+ *     → IF (flag) { scale ← ρ/(√(local s)+ε); perturb along this rank's own g; pass 2; its loss and ‖g_sam‖² }
+ *     → [pass 2's loss and ‖g_sam‖² ← their means (ncclAvg; NaN on an ERM step); the second-pass check, gated by
+ *        the flag; the gradient arena (g_sam or g) ← its mean over the ranks (ncclSum, then ·1/N as the host-driven
+ *        NCCL step does); the update as above]
+ * </pre>
+ * so each step costs one gradient all-reduce whichever branch it takes, plus three tiny scalar ones.
+ *
+ * <p>No host synchronisation inside: the learning rate comes from a table uploaded once and indexed by the
  * device step counter, and every scalar (s, the flag, the scale, LookSAM's coefficients) stays on the
  * device. The host path ({@link #launchHostDecided}) runs the same pieces but reads the flag back each
  * step and launches the SAM branch itself: the baseline the graph is measured against, and a
@@ -193,6 +205,15 @@ public final class StepGraph implements DeviceStepGraph {
 
     // ------------------------------------------------------------------------------ the pieces
 
+    /** This rank's communicator, or null with one rank. */
+    private Nccl.Comm replicas() {
+        if (!spec.replicated()) return null;
+        if (!(spec.replicas() instanceof Nccl.Comm c)) {
+            throw new IllegalArgumentException("the CUDA step graph takes an NCCL communicator of its backend, not " + spec.replicas());
+        }
+        return c;
+    }
+
     private void pass1() {
         be.k.stepBegin(lrTable, tableLength, scratch(CudaBackend.COUNTERS), scratch(CudaBackend.LR));
         if (spec.momentumSam()) {
@@ -207,6 +228,14 @@ public final class StepGraph implements DeviceStepGraph {
         be.k.meanLoss(addr(spec.lossPerExample()), spec.batch(), scratch(CudaBackend.MEAN_LOSS));
         be.k.sumOfSquares(addr(spec.grads()), spec.n(), scratch(CudaBackend.PARTIALS), scratch(CudaBackend.S),
                 scratch(CudaBackend.NONFINITE));
+        Nccl.Comm comm = replicas();
+        if (comm != null) {
+            // The perturbation scales by this rank's own norm (DOT is LookSAM's, which takes no ranks); the decision and
+            // the record see the means, as SamOptimizer's local mode.
+            be.k.copy(scratch(CudaBackend.S), scratch(CudaBackend.DOT), 2);
+            comm.captureMeanOfDoubles(scratch(CudaBackend.S), 1);
+            comm.captureMeanOfDoubles(scratch(CudaBackend.MEAN_LOSS), 1);
+        }
     }
 
     private Kernel decideKernel(long handle, boolean setCondition) {
@@ -227,6 +256,8 @@ public final class StepGraph implements DeviceStepGraph {
         long w = addr(spec.params()), g = addr(spec.grads()), ws = addr(spec.savedWeights()), gs = addr(spec.savedGradient());
         long n = spec.n();
         if (Double.isNaN(spec.asamEta())) {
+            // With ranks the decide kernel's scale came from the mean s: each rank perturbs by its own norm instead.
+            if (spec.replicated()) be.k.perturbScale(scratch(CudaBackend.DOT), spec.rho(), scratch(CudaBackend.SCALE));
             be.k.samPerturb(w, g, ws, gs, n, 0f, scratch(CudaBackend.SCALE), shadow());
         } else {
             float eta = (float) spec.asamEta();
@@ -238,7 +269,8 @@ public final class StepGraph implements DeviceStepGraph {
         // A fault in pass 2 alone (pass 1 was finite, or there would be no SAM branch) skips the step here.
         be.k.meanLoss(addr(spec.lossPerExample()), spec.batch(), scratch(CudaBackend.SAM_LOSS));
         be.k.sumOfSquares(g, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.SAM_SUMSQ), 0);
-        be.k.secondPassCheck(scratch(CudaBackend.OUTCOME), scratch(CudaBackend.STATS), scratch(CudaBackend.COUNTERS));
+        // With ranks the check runs after the conditional node, on the means (no collective may sit in this body).
+        if (!spec.replicated()) be.k.secondPassCheck(scratch(CudaBackend.OUTCOME), scratch(CudaBackend.STATS), scratch(CudaBackend.COUNTERS), 0);
         if (spec.lookSamDirection() != null) {
             long v = addr(spec.lookSamDirection()), skip = scratch(CudaBackend.SKIP);
             be.k.dot(gs, g, n, scratch(CudaBackend.PARTIALS), scratch(CudaBackend.DOT));
@@ -256,6 +288,18 @@ public final class StepGraph implements DeviceStepGraph {
     private void tail() {
         // ERM's graph has no decide node: its all-ERM table decides nothing here but checks the step and writes its record.
         if (!spec.sam()) decideKernel(0, false).launch(be.ctx.stream, 1, 1);
+        Nccl.Comm comm = replicas();
+        if (comm != null) {
+            if (spec.sam()) {
+                // SAM_LOSS and SAM_SUMSQ are adjacent: one all-reduce; on an ERM step both are NaN and the check is off.
+                comm.captureMeanOfDoubles(scratch(CudaBackend.SAM_LOSS), 2);
+                be.k.secondPassCheck(scratch(CudaBackend.OUTCOME), scratch(CudaBackend.STATS), scratch(CudaBackend.COUNTERS),
+                        scratch(CudaBackend.FLAG));
+            }
+            long g = addr(spec.grads());
+            comm.captureSum(g, spec.n());
+            be.k.axpby((float) (1.0 / comm.worldSize()), 0, g, 0f, g, g, spec.n(), 0);
+        }
         long v = 0, vScale = 0;
         if (spec.lookSamDirection() != null) {
             v = addr(spec.lookSamDirection());

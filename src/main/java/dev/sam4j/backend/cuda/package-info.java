@@ -20,7 +20,8 @@
  *       across a resume);</li>
  *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: the backend floor's {@link dev.sam4j.backend.DeviceStepGraph}
  *       as a captured training step whose SAM branch is a conditional graph node set on the device; the state it
- *       carries from step to step is exported and imported between steps for checkpoints;</li>
+ *       carries from step to step is exported and imported between steps for checkpoints; with ranks, its NCCL
+ *       collectives are recorded in the graph's main body, never in the conditional node's body;</li>
  *   <li>{@link dev.sam4j.backend.cuda.Nccl}: NCCL for CUDA ranks (one process per GPU), loaded with a clear reason when
  *       {@code libnccl.so.2} is missing; its communicator is the backend floor's
  *       {@link dev.sam4j.backend.DeviceCollective}.</li>

@@ -2,6 +2,7 @@ package dev.sam4j.optim.sam;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.DeviceCollective;
 import dev.sam4j.backend.DeviceStepGraph;
 import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
@@ -17,7 +18,8 @@ import dev.sam4j.optim.LrSchedule;
  * decider's own verdicts, so the device takes exactly the host's decisions; the adaptive policy runs in
  * the decide kernel. Momentum-SAM's one pass runs at the point perturbed along the momentum arena, and LookSAM's
  * {@code g_v} expires after its max age, both on the device. ESAM (per-tensor random subsets, data selection) and
- * per-tensor LookSAM need the host path.
+ * per-tensor LookSAM need the host path. With a communicator (one rank of a data-parallel run with local
+ * perturbation) the graph also runs the step's collectives, in its main body ({@link DeviceStepGraph.Spec}).
  */
 public final class DeviceDecidedStep implements AutoCloseable {
     private final DeviceStepGraph graph;
@@ -25,6 +27,21 @@ public final class DeviceDecidedStep implements AutoCloseable {
 
     public DeviceDecidedStep(Model model, Buffer x, Buffer labels, int batch, Method method, LrSchedule schedule,
                              long totalSteps, double momentumCoefficient, double weightDecay, boolean nesterov, long seed) {
+        this(model, x, labels, batch, method, schedule, totalSteps, momentumCoefficient, weightDecay, nesterov, seed, null);
+    }
+
+    /**
+     * One rank of a data-parallel run with local perturbation ({@code replicas}: its communicator, or null for one
+     * rank): {@code batch} is this rank's shard of the global batch; see {@link DeviceStepGraph.Spec} for where the
+     * collectives go in the graph.
+     */
+    public DeviceDecidedStep(Model model, Buffer x, Buffer labels, int batch, Method method, LrSchedule schedule,
+                             long totalSteps, double momentumCoefficient, double weightDecay, boolean nesterov, long seed,
+                             DeviceCollective replicas) {
+        if (replicas != null && replicas.worldSize() > 1) {
+            String why = unsupportedWithRanks(method);
+            if (why != null) throw new UnsupportedOperationException(why + ": use the host path");
+        }
         Backend backend = model.backend();
         DeviceStepGraph.Builder graphs = backend.deviceStepGraphs().orElseThrow(() -> new IllegalArgumentException(
                 "the device-decided step needs a backend that runs it (the CUDA backend), not " + backend.name()));
@@ -72,7 +89,8 @@ public final class DeviceDecidedStep implements AutoCloseable {
         graph = graphs.build(new DeviceStepGraph.Spec(model.params(), model.grads(), momentum, savedWeights, savedGradient,
                 lookSam, n, (float) momentumCoefficient, (float) weightDecay, nesterov, lr, totalSteps, sam, adaptive, verdicts,
                 method.perturbation().rho(), asamEta, method.lookSam() ? method.lookSamAlpha() : Double.NaN,
-                SamOptimizer.NOISE_FLOOR, method.lookSam() ? method.lookSamMaxAge() : 0, momentumRho, lossPerExample, batch, pass1, pass2, shadow));
+                SamOptimizer.NOISE_FLOOR, method.lookSam() ? method.lookSamMaxAge() : 0, momentumRho, lossPerExample, batch, pass1, pass2, shadow,
+                replicas));
     }
 
     private void pass(Model model, Buffer x, Buffer labels, int batch, Mode mode, Backend backend, int classes) {
@@ -111,6 +129,20 @@ public final class DeviceDecidedStep implements AutoCloseable {
     public static String unsupported(Method method) {
         if (method.lookSamPerTensor()) return "per-tensor LookSAM is not on the CUDA graph step yet";
         if (method.perturbation() instanceof Perturbation.Esam) return "ESAM draws per-tensor subsets and selects examples on the host";
+        return null;
+    }
+
+    /**
+     * Why {@code method} cannot run on the device-decided path with more than one rank (local perturbation), or null
+     * when it can: besides {@link #unsupported}, Momentum-SAM (its one pass is the same in both modes, and the
+     * host-driven step averages its gradient before the perturbation) and the LookSAM reuse (each rank's {@code g_v}
+     * would be its own).
+     */
+    public static String unsupportedWithRanks(Method method) {
+        String why = unsupported(method);
+        if (why != null) return why;
+        if (method.perturbation() instanceof Perturbation.Momentum) return "Momentum-SAM averages its gradient before the update on the host-driven step";
+        if (method.lookSam()) return "the LookSAM reuse keeps one g_v per rank, which local perturbation does not support";
         return null;
     }
 

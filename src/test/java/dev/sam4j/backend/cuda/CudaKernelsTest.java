@@ -181,7 +181,8 @@ class CudaKernelsTest {
                 boolean fault = samDecisions % 5 == 2;
                 write(state + SAM_LOSS, fault && samDecisions % 2 == 0 ? Double.POSITIVE_INFINITY : 1.5);
                 write(state + SAM_SUMSQ, fault && samDecisions % 2 == 1 ? Double.NaN : 4.25);
-                cuda.k.secondPassCheck(state + OUTCOME, state + STATS, state + COUNTERS);
+                // Ungated (one rank) or gated by the SAM flag, which is set here (ranks run it after the conditional node).
+                cuda.k.secondPassCheck(state + OUTCOME, state + STATS, state + COUNTERS, samDecisions % 3 == 0 ? 0 : state + FLAG);
                 if (fault) {
                     stats.restore(priorMean, priorVariance, priorObserved);
                     samSteps--;
@@ -197,6 +198,15 @@ class CudaKernelsTest {
                 assertEquals(stats.observed(), c.getLong(COUNTERS + 8), at + "observed after the second-pass check");
                 assertEquals(samSteps, c.getLong(COUNTERS + 16), at + "SAM steps after the second-pass check");
                 assertEquals(skipped, c.getLong(COUNTERS + 24), at + "skipped steps after the second-pass check");
+            } else {
+                // Gated by the SAM flag, the check does nothing on an ERM (or skipped) step, though pass 2's loss is NaN there.
+                cuda.k.secondPassCheck(state + OUTCOME, state + STATS, state + COUNTERS, state + FLAG);
+                ByteBuffer c = read(state, StepGraph.RECORD_BYTES);
+                assertEquals(skip ? 1 : 0, c.getInt(SKIP), at + "skip flag after the gated check on an ERM step");
+                assertBits(stats.mean(), c.getDouble(STATS), at + "mu after the gated check on an ERM step");
+                assertEquals(stats.observed(), c.getLong(COUNTERS + 8), at + "observed after the gated check on an ERM step");
+                assertEquals(samSteps, c.getLong(COUNTERS + 16), at + "SAM steps after the gated check on an ERM step");
+                assertEquals(skipped, c.getLong(COUNTERS + 24), at + "skipped steps after the gated check on an ERM step");
             }
             cuda.k.stepEnd.p(0, state + COUNTERS).launch(cuda.ctx.stream, 1, 1);
         }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sam4j.backend.cuda.CudaTestSupport;
-import dev.sam4j.backend.cuda.Nccl;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,11 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class NcclLaunchProcessTest {
 
     private static void requireTwoDevicesAndNccl() {
-        var cuda = CudaTestSupport.requireCuda();
-        assumeTrue(cuda.deviceCount() >= 2, "needs two CUDA devices, found " + cuda.deviceCount());
-        var a = Nccl.probe();
-        if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
-        assumeTrue(a.available(), a.reason());
+        CudaTestSupport.requireNccl(2);
     }
 
     private static List<String> java() {

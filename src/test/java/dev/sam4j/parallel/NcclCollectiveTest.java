@@ -1,7 +1,6 @@
 package dev.sam4j.parallel;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.Precision;
@@ -27,11 +26,7 @@ import org.junit.jupiter.api.Test;
 class NcclCollectiveTest {
 
     private static void requireTwoDevicesAndNccl() {
-        var cuda = CudaTestSupport.requireCuda();
-        assumeTrue(cuda.deviceCount() >= 2, "needs two CUDA devices, found " + cuda.deviceCount());
-        var a = Nccl.probe();
-        if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
-        assumeTrue(a.available(), a.reason());
+        CudaTestSupport.requireNccl(2);
     }
 
     private static <T> List<T> onTwoRanks(BiFunction<Integer, NcclCollective, T> body) throws Exception {

@@ -1,7 +1,6 @@
 package dev.sam4j.train;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.sam4j.backend.cuda.CudaBackend;
 import dev.sam4j.backend.cuda.CudaTestSupport;
@@ -24,10 +23,7 @@ class NcclOneRankTest {
 
     @Test
     void oneRankOnNcclEndsWithTheSingleGpuHostStepsWeights() throws Exception {
-        var cuda = CudaTestSupport.requireCuda();
-        var a = Nccl.probe();
-        if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
-        assumeTrue(a.available(), a.reason());
+        var a = CudaTestSupport.requireNccl(1);
         TrainConfig host = TrainConfig.builder().data("synthetic:1,8,8:4:640:32").model("mlp").epochs(2).batchSize(32)
                 .evalBatchSize(32).device("cuda:0").cudaStep("host").optimizer("aesam").build();
         float[] single, nccl;

@@ -28,8 +28,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the weights (sam.cu, sgd.cu), not by a rounding pass before each forward. Checked against a model that rounds the
  * arena itself: the host-driven step through {@code CudaBackend}'s fused operations, and the device-decided graph
  * step (whose captured forward passes then contain no rounding of the arena) against the host step of a model that
- * rounds, bit for bit on the stand-ins. On a GPU the graph and the host step may add their losses in other orders,
- * which the weights do not see; the comparison stays bitwise there too, since both run the same kernels.
+ * rounds, bit for bit on the stand-ins. On a GPU the comparison is expected to stay bitwise (both sides run the same
+ * kernels, with deterministic cuDNN algorithms; the losses the graph adds in another order do not reach the weights),
+ * which only a GPU run of this test can confirm.
  */
 @Tag("gpu")
 class CudaBf16ShadowTest {

@@ -46,6 +46,19 @@ public final class CudaTestSupport {
         return a;
     }
 
+    /**
+     * {@link #requireCuda()}, then skips the calling test, saying why, unless at least {@code devices} CUDA devices are
+     * there and NCCL loads; in the stand-in run an NCCL stand-in that does not load fails it instead.
+     */
+    public static dev.sam4j.backend.DeviceCollective.Availability requireNccl(int devices) {
+        CudaRuntime.Availability cuda = requireCuda();
+        assumeTrue(cuda.deviceCount() >= devices, "needs " + (devices == 2 ? "two" : devices) + " CUDA devices, found " + cuda.deviceCount());
+        dev.sam4j.backend.DeviceCollective.Availability a = Nccl.probe();
+        if (cuda.standIn() && !a.available()) fail("the stand-in run must load the NCCL stand-in: " + a.reason());
+        assumeTrue(a.available(), a.reason());
+        return a;
+    }
+
     /** The whole of {@code b} on the host (after the synchronisation {@code download} makes); empty for null. */
     public static float[] download(CudaBackend be, dev.sam4j.backend.Buffer b) {
         if (b == null) return new float[0];

@@ -53,11 +53,7 @@ import org.junit.jupiter.api.Test;
 class NcclGraphCaptureTest {
 
     private static void requireTwoDevicesAndNccl() {
-        var cuda = CudaTestSupport.requireCuda();
-        assumeTrue(cuda.deviceCount() >= 2, "needs two CUDA devices, found " + cuda.deviceCount());
-        var a = Nccl.probe();
-        if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
-        assumeTrue(a.available(), a.reason());
+        var a = CudaTestSupport.requireNccl(2);
         assumeTrue(a.version() >= Nccl.Comm.AVG_SINCE, "ncclAvg needs NCCL 2.10, found " + Nccl.versionString(a.version()));
     }
 

@@ -46,11 +46,7 @@ class NcclGraphFaultTest {
     @ParameterizedTest
     @CsvSource({"aesam, loss", "aesam, pass2-loss", "aesam, pass2-gradient", "sam, pass2-gradient", "sam, nan"})
     void aFaultOnOneRankSkipsTheStepOnBothAlike(String method, String fault) throws Exception {
-        var cuda = CudaTestSupport.requireCuda();
-        assumeTrue(cuda.deviceCount() >= 2, "needs two CUDA devices, found " + cuda.deviceCount());
-        var a = Nccl.probe();
-        if (cuda.standIn()) assertTrue(a.available(), "the stand-in run must load the NCCL stand-in: " + a.reason());
-        assumeTrue(a.available(), a.reason());
+        var a = CudaTestSupport.requireNccl(2);
         assumeTrue(a.version() >= Nccl.Comm.AVG_SINCE, "ncclAvg needs NCCL 2.10");
         int port;
         try (ServerSocket s = new ServerSocket(0)) { port = s.getLocalPort(); }

@@ -36,7 +36,8 @@
 #    precision, named, with the peak device memory of both and the bf16 targets (RESULTDIR/precision.{md,json});
 #    short timings (2 warm-up + 8 timed steps), in what is left of the run's budget (GPU_CHECK_BUDGET, default
 #    570 s, the GPU machine's one ~10-minute command; at most GPU_CHECK_PRECISION_TIMEOUT, default 240 s),
-#    skipped, saying so, where under 60 s are left;
+#    skipped, saying so, where under 60 s are left; GPU_CHECK_PRECISION_FIRST=1 runs it right after the tests
+#    instead (then with PRECISION_TIMEOUT whatever the budget);
 # 7b. NCCL (RESULTDIR/nccl.txt): the NCCL this host has; one rank on NCCL against the single-GPU step
 #    (NcclOneRankTest in the test run: the same weights bit for bit, ms/step of both); two launched ranks on the CUDA
 #    graph step (--sam-perturbation local, the default: collectives recorded in the graph's main body) that must end
@@ -252,6 +253,26 @@ nccl_checks() {
   return $rc
 }
 
+# 7. the mixed-precision benchmark in at most $1 seconds (capped at PRECISION_TIMEOUT); sets precision_rc,
+# precision_s and precision_done of main. Uses bundle and results of main.
+precision_step() {
+  local left=$1 t0
+  [ "$left" -gt "$PRECISION_TIMEOUT" ] && left=$PRECISION_TIMEOUT
+  precision_done=1
+  if [ ! -x "$bundle/bench-gpu-precision" ]; then
+    echo "gpu-check: precision benchmark skipped, $bundle/bench-gpu-precision is missing" | tee "$results/precision-bench.txt"
+  elif [ "$left" -lt 60 ]; then
+    echo "gpu-check: precision benchmark skipped, ${left}s of the ${BUDGET}s budget left (GPU_CHECK_BUDGET)" | tee "$results/precision-bench.txt"
+  else
+    echo "gpu-check: precision benchmark, sam4j fp32/tf32/bf16 vs PyTorch's configurations (${left}s)"
+    t0=$SECONDS
+    SAM4J_BUNDLE="$bundle" timeout --kill-after=10 $((left + 15)) "$bundle/bench-gpu-precision" "$results" "$left" 2>&1 \
+      | tee "$results/precision-bench.txt"
+    precision_rc=${PIPESTATUS[0]}
+    precision_s=$((SECONDS - t0))
+  fi
+}
+
 if [ "${1:-}" = --unpack-runtime ]; then
   # for tests: unpack the runtime as main does, print where it is, and stop
   unpack_runtime || exit 3
@@ -314,6 +335,9 @@ main() {
   local test_rc=$?
   local test_s=$((SECONDS - t0))
   grep -E '(tests (successful|failed|aborted|skipped|found))|✘|MethodSource|JUnit Jupiter' "$results/tests.txt" | tail -40
+  # GPU_CHECK_PRECISION_FIRST=1: the mixed-precision benchmark next, before the other benchmarks can use up the budget.
+  local precision_rc=0 precision_s=0 precision_done=0
+  [ "${GPU_CHECK_PRECISION_FIRST:-0}" = 1 ] && precision_step "$PRECISION_TIMEOUT"
 
   echo "gpu-check: running the benchmark (timeout ${BENCH_TIMEOUT}s)"
   t0=$SECONDS
@@ -367,21 +391,9 @@ main() {
   nccl_checks || nccl_rc=1
   rm -rf "$cache"
 
-  # 7. mixed precision against PyTorch at its best, in what the run's budget leaves (20 s kept for the summary).
-  local precision_rc=0 precision_s=0 left=$((BUDGET - SECONDS - 20))
-  [ "$left" -gt "$PRECISION_TIMEOUT" ] && left=$PRECISION_TIMEOUT
-  if [ ! -x "$bundle/bench-gpu-precision" ]; then
-    echo "gpu-check: precision benchmark skipped, $bundle/bench-gpu-precision is missing" | tee "$results/precision-bench.txt"
-  elif [ "$left" -lt 60 ]; then
-    echo "gpu-check: precision benchmark skipped, ${left}s of the ${BUDGET}s budget left (GPU_CHECK_BUDGET)" | tee "$results/precision-bench.txt"
-  else
-    echo "gpu-check: precision benchmark, sam4j fp32/tf32/bf16 vs PyTorch's configurations (${left}s)"
-    t0=$SECONDS
-    SAM4J_BUNDLE="$bundle" timeout --kill-after=10 $((left + 15)) "$bundle/bench-gpu-precision" "$results" "$left" 2>&1 \
-      | tee "$results/precision-bench.txt"
-    precision_rc=${PIPESTATUS[0]}
-    precision_s=$((SECONDS - t0))
-  fi
+  # 7. mixed precision against PyTorch at its best, in what the run's budget leaves (20 s kept for the summary),
+  # unless GPU_CHECK_PRECISION_FIRST=1 ran it already, right after the tests.
+  [ "$precision_done" = 1 ] || precision_step $((BUDGET - SECONDS - 20))
 
   {
     echo "==================== sam4j GPU check summary ===================="

@@ -37,7 +37,7 @@
 #    short timings (2 warm-up + 8 timed steps), in what is left of the run's budget (GPU_CHECK_BUDGET, default
 #    570 s, the GPU machine's one ~10-minute command; at most GPU_CHECK_PRECISION_TIMEOUT, default 240 s),
 #    skipped, saying so, where under 60 s are left; GPU_CHECK_PRECISION_FIRST=1 runs it right after the tests
-#    instead (then with PRECISION_TIMEOUT whatever the budget);
+#    instead (then with PRECISION_TIMEOUT whatever the budget); GPU_CHECK_TESTS_ONLY=1 runs step 3 alone, then 8;
 # 7b. NCCL (RESULTDIR/nccl.txt): the NCCL this host has; one rank on NCCL against the single-GPU step
 #    (NcclOneRankTest in the test run: the same weights bit for bit, ms/step of both); two launched ranks on the CUDA
 #    graph step (--sam-perturbation local, the default: collectives recorded in the graph's main body) that must end
@@ -339,6 +339,12 @@ main() {
   local precision_rc=0 precision_s=0 precision_done=0
   [ "${GPU_CHECK_PRECISION_FIRST:-0}" = 1 ] && precision_step "$PRECISION_TIMEOUT"
 
+  # GPU_CHECK_TESTS_ONLY=1 (a quick rerun after a fix): the tests alone, then the summary.
+  local bench_rc=0 bench_s=0 resnet_rc=0 resnet_s=0 train_rc=0 contact_rc=0 nccl_rc=0
+  if [ "${GPU_CHECK_TESTS_ONLY:-0}" = 1 ]; then
+    echo "gpu-check: GPU_CHECK_TESTS_ONLY=1: benchmarks, training runs, first-contact and NCCL launch checks skipped"
+    precision_done=1
+  else
   echo "gpu-check: running the benchmark (timeout ${BENCH_TIMEOUT}s)"
   t0=$SECONDS
   timeout --kill-after=10 "$BENCH_TIMEOUT" "${java[@]}" -Xmx8g -cp "$cp" dev.sam4j.backend.cuda.GpuBenchmark bench "$results" 2>&1 \
@@ -389,6 +395,7 @@ main() {
   echo "gpu-check: NCCL (one rank against the single-GPU step; two ranks where the GPUs and NCCL allow)"
   local nccl_rc=0
   nccl_checks || nccl_rc=1
+  fi
   rm -rf "$cache"
 
   # 7. mixed precision against PyTorch at its best, in what the run's budget leaves (20 s kept for the summary),

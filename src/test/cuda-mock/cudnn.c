@@ -421,6 +421,33 @@ int cudnnFindConvolutionBackwardFilterAlgorithm(Handle* h, const Tensor* x, cons
     return find("cudnnFindConvolutionBackwardFilterAlgorithm", h, x, dw, c, dy, req, count, perf);
 }
 
+/* The heuristics (cudnnGet*Algorithm_v7): the same candidates as Find, ranked the same way (cudnn.fastest
+ * first), but without timing anything: no stream wait, no scratch. */
+static int heuristic(const char* fn, const Handle* h, const Tensor* x, const Filter* f, const ConvDesc* c, const Tensor* y, int req,
+                     int* count, Perf* perf) {
+    if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
+    if (req < 1 || !count || !perf) return BAD_PARAM;
+    Perf offered[3] = {{1, OK, -1.0f, ws_need(x, f), 0, c->math, {0}}, {0, OK, -1.0f, 0, 1, c->math, {0}}, {2, OK, -1.0f, 0, 1, c->math, {0}}};
+    int fastest = mock_setting("cudnn.fastest", 1), k = 0;
+    for (int i = 0; i < 3; i++) if (offered[i].algo == fastest) perf[k++] = offered[i];
+    for (int i = 0; i < 3 && k < req; i++) if (offered[i].algo != fastest) perf[k++] = offered[i];
+    *count = k < req ? k : req;
+    return OK;
+}
+
+int cudnnGetConvolutionForwardAlgorithm_v7(Handle* h, const Tensor* x, const Filter* w, const ConvDesc* c, const Tensor* y, int req,
+                                           int* count, Perf* perf) {
+    return heuristic("cudnnGetConvolutionForwardAlgorithm_v7", h, x, w, c, y, req, count, perf);
+}
+int cudnnGetConvolutionBackwardDataAlgorithm_v7(Handle* h, const Filter* w, const Tensor* dy, const ConvDesc* c, const Tensor* dx,
+                                                int req, int* count, Perf* perf) {
+    return heuristic("cudnnGetConvolutionBackwardDataAlgorithm_v7", h, dx, w, c, dy, req, count, perf);
+}
+int cudnnGetConvolutionBackwardFilterAlgorithm_v7(Handle* h, const Tensor* x, const Tensor* dy, const ConvDesc* c, const Filter* dw,
+                                                  int req, int* count, Perf* perf) {
+    return heuristic("cudnnGetConvolutionBackwardFilterAlgorithm_v7", h, x, dw, c, dy, req, count, perf);
+}
+
 typedef struct { int kind; Tensor x, y; Filter f; ConvDesc c; float alpha, beta; const float *A, *B; float* OUT; float* WS; size_t wsb; int algo; } ConvArgs;
 
 static unsigned noisy_runs; /* executions of the non-deterministic algorithm with cudnn.noise on */

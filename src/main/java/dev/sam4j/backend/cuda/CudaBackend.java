@@ -97,8 +97,9 @@ public final class CudaBackend implements Backend {
     /**
      * Opens device {@code device} for layers computing in {@code precision} ({@link #supports}): fp32; TF32
      * (tensor-core TF32 GEMMs and convolutions); or bf16, whose GEMMs go through {@code cublasGemmEx} with
-     * {@code CUBLAS_COMPUTE_32F_FAST_16BF} (bf16 tensor cores, fp32 accumulation, on fp32 matrices that hold bf16
-     * values, so the down-conversion is exact) and whose convolutions run on TF32 tensor cores (exact for bf16 values too).
+     * {@code CUBLAS_COMPUTE_32F_FAST_16BF} (tensor cores with fp32 accumulation on fp32 matrices that hold bf16
+     * values, so the down-conversion is exact; on an H200 cuBLAS 13.1 took its TF32 kernels for them, which is
+     * as exact on bf16 values) and whose convolutions run on TF32 tensor cores (exact for bf16 values too).
      */
     public CudaBackend(int device, Precision precision, boolean deterministic) {
         this(device, precision != Precision.FP32, precision == Precision.BF16, deterministic);
@@ -143,7 +144,7 @@ public final class CudaBackend implements Backend {
         return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s, GPU kernels in the jar: %s%s",
                 ctx.device, ctx.name,
                 ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
-                CudaRuntime.libVersion(ctx.cublasVersion), bf16Gemm ? "bf16 tensor cores on fp32 storage, convolutions TF32 tensor cores"
+                CudaRuntime.libVersion(ctx.cublasVersion), bf16Gemm ? "bf16 values on tensor cores (cublasGemmEx FAST_16BF) in fp32 storage, convolutions TF32 tensor cores"
                         : tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
                 deterministic ? ", deterministic cuDNN algorithms only" : "", CudaRuntime.kernelTargets(),
                 CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
@@ -155,8 +156,9 @@ public final class CudaBackend implements Backend {
      * what they store to bf16 ({@link #roundTo}), so every GEMM and convolution input is a bf16 value, which
      * TF32 holds exactly (10 mantissa bits ≥ bf16's 7, the same exponent range): the tensor cores multiply
      * exactly the bf16 inputs, with fp32 accumulation, whatever rounding the hardware's TF32 conversion uses.
-     * Opened for bf16 ({@link #CudaBackend(int, Precision, boolean)}), GEMMs run on bf16 tensor cores instead
-     * ({@code cublasGemmEx}, {@code CUBLAS_COMPUTE_32F_FAST_16BF}: exact on bf16 values too), and only bf16 is
+     * Opened for bf16 ({@link #CudaBackend(int, Precision, boolean)}), GEMMs go through {@code cublasGemmEx} with
+     * {@code CUBLAS_COMPUTE_32F_FAST_16BF} instead (bf16 or TF32 tensor cores as cuBLAS picks: exact on bf16 values
+     * either way), and only bf16 is
      * supported, since that compute type would round the inputs of an fp32 or TF32 run to bf16. Native bf16
      * storage (half the memory traffic: {@code cublasGemmEx} on bf16 matrices, cuDNN in {@code CUDNN_DATA_BFLOAT16}
      * NHWC, the shadow written by the update kernels) is not built.

@@ -30,6 +30,9 @@ import static org.bytedeco.cuda.global.cudnn.cudnnDestroyTensorDescriptor;
 import static org.bytedeco.cuda.global.cudnn.cudnnFindConvolutionBackwardDataAlgorithm;
 import static org.bytedeco.cuda.global.cudnn.cudnnFindConvolutionBackwardFilterAlgorithm;
 import static org.bytedeco.cuda.global.cudnn.cudnnFindConvolutionForwardAlgorithm;
+import static org.bytedeco.cuda.global.cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7;
+import static org.bytedeco.cuda.global.cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7;
+import static org.bytedeco.cuda.global.cudnn.cudnnGetConvolutionForwardAlgorithm_v7;
 import static org.bytedeco.cuda.global.cudnn.cudnnPoolingBackward;
 import static org.bytedeco.cuda.global.cudnn.cudnnPoolingForward;
 import static org.bytedeco.cuda.global.cudnn.cudnnSetConvolution2dDescriptor;
@@ -70,10 +73,11 @@ import org.bytedeco.javacpp.Pointer;
  * for its batch before it captures), or else by the first eager call. Each call then takes, on the host, the
  * fastest candidate whose workspace fits the caller's workspace buffer.
  *
- * <p>Determinism. Find ranks by time, so two processes may take different algorithms for one shape, and some
+ * <p>Determinism. Find ranks by time, so two runs may take different algorithms for one shape, and some
  * algorithms add with atomics, so that even one of them may not repeat its last bits (cuDNN names
  * backward-data algorithm 0 and backward-filter algorithms 0 and 3). With {@code deterministic} only
- * candidates that cuDNN reports {@code CUDNN_DETERMINISTIC} are kept; and {@link #algorithms} lists what was
+ * candidates that cuDNN reports {@code CUDNN_DETERMINISTIC} are kept, ranked by cuDNN's heuristics instead of
+ * Find's timing (the same order every run); and {@link #algorithms} lists what was
  * chosen, which a checkpoint records and a resumed run hands back ({@link #reuse}), so that it takes the
  * same algorithms, not the ones its own timing would pick.
  *
@@ -176,14 +180,25 @@ final class CudaDnn implements AutoCloseable {
         return c;
     }
 
-    /** Runs cuDNN's Find for the three directions (it times every algorithm on the GPU) and keeps the usable candidates. */
+    /**
+     * Ranks the candidates of the three directions and keeps the usable ones: by cuDNN's Find (it times every
+     * algorithm on the GPU), or, with {@code deterministic}, by cuDNN's heuristics ({@code _v7}: no timing). Why
+     * not Find there: on an H200 two identical {@code --deterministic} runs in one process timed different
+     * deterministic algorithms fastest and so ended with other last bits; the heuristics rank the same way for
+     * the same cuDNN, GPU and shape every time.
+     */
     private void find(Conv c) {
         int[] found = {0};
         c.algos = new int[3][];
         c.mems = new long[3][];
         try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(CANDIDATES)) {
-            CudaCheck.dnn(cudnnFindConvolutionForwardAlgorithm(ctx.dnn(), c.x, c.w, c.conv, c.y, CANDIDATES, found, perf),
-                    "cudnnFindConvolutionForwardAlgorithm");
+            if (deterministic) {
+                CudaCheck.dnn(cudnnGetConvolutionForwardAlgorithm_v7(ctx.dnn(), c.x, c.w, c.conv, c.y, CANDIDATES, found, perf),
+                        "cudnnGetConvolutionForwardAlgorithm_v7");
+            } else {
+                CudaCheck.dnn(cudnnFindConvolutionForwardAlgorithm(ctx.dnn(), c.x, c.w, c.conv, c.y, CANDIDATES, found, perf),
+                        "cudnnFindConvolutionForwardAlgorithm");
+            }
             int k = 0;
             int[] a = new int[found[0]];
             long[] m = new long[found[0]];
@@ -195,8 +210,13 @@ final class CudaDnn implements AutoCloseable {
             c.mems[0] = java.util.Arrays.copyOf(m, k);
         }
         try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(CANDIDATES)) {
-            CudaCheck.dnn(cudnnFindConvolutionBackwardDataAlgorithm(ctx.dnn(), c.w, c.y, c.conv, c.x, CANDIDATES, found, perf),
-                    "cudnnFindConvolutionBackwardDataAlgorithm");
+            if (deterministic) {
+                CudaCheck.dnn(cudnnGetConvolutionBackwardDataAlgorithm_v7(ctx.dnn(), c.w, c.y, c.conv, c.x, CANDIDATES, found, perf),
+                        "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+            } else {
+                CudaCheck.dnn(cudnnFindConvolutionBackwardDataAlgorithm(ctx.dnn(), c.w, c.y, c.conv, c.x, CANDIDATES, found, perf),
+                        "cudnnFindConvolutionBackwardDataAlgorithm");
+            }
             int k = 0;
             int[] a = new int[found[0]];
             long[] m = new long[found[0]];
@@ -208,8 +228,13 @@ final class CudaDnn implements AutoCloseable {
             c.mems[1] = java.util.Arrays.copyOf(m, k);
         }
         try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(CANDIDATES)) {
-            CudaCheck.dnn(cudnnFindConvolutionBackwardFilterAlgorithm(ctx.dnn(), c.x, c.y, c.conv, c.w, CANDIDATES, found, perf),
-                    "cudnnFindConvolutionBackwardFilterAlgorithm");
+            if (deterministic) {
+                CudaCheck.dnn(cudnnGetConvolutionBackwardFilterAlgorithm_v7(ctx.dnn(), c.x, c.y, c.conv, c.w, CANDIDATES, found, perf),
+                        "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+            } else {
+                CudaCheck.dnn(cudnnFindConvolutionBackwardFilterAlgorithm(ctx.dnn(), c.x, c.y, c.conv, c.w, CANDIDATES, found, perf),
+                        "cudnnFindConvolutionBackwardFilterAlgorithm");
+            }
             int k = 0;
             int[] a = new int[found[0]];
             long[] m = new long[found[0]];

@@ -58,7 +58,7 @@ public final class CudaEntryPoints {
             blas("cublasCreate_v2", "6.0"), blas("cublasDestroy_v2", "6.0"), blas("cublasSetStream_v2", "6.0"),
             blas("cublasGetVersion_v2", "6.0"), blas("cublasSetMathMode", "9.0"), blas("cublasSetWorkspace_v2", "11.0"),
             blas("cublasSgemm_v2", "6.0"), blas("cublasGetStatusName", "11.4"),
-            // bf16 runs: fp32 matrices on bf16 tensor cores (CUBLAS_COMPUTE_32F_FAST_16BF)
+            // bf16 runs: fp32 matrices of bf16 values on tensor cores (CUBLAS_COMPUTE_32F_FAST_16BF)
             blas("cublasGemmEx", "8.0"),
             // cuDNN 9 legacy API: handle, descriptors, convolution (Find, forward, both backwards), pooling, batch norm
             dnn("cudnnGetVersion", "1.0"), dnn("cudnnGetErrorString", "1.0"), dnn("cudnnCreate", "1.0"),
@@ -69,7 +69,10 @@ public final class CudaEntryPoints {
             dnn("cudnnSetConvolution2dDescriptor", "6.0"), dnn("cudnnSetConvolutionMathType", "7.0"),
             dnn("cudnnDestroyConvolutionDescriptor", "1.0"), dnn("cudnnFindConvolutionForwardAlgorithm", "3.0"),
             dnn("cudnnFindConvolutionBackwardDataAlgorithm", "3.0"),
-            dnn("cudnnFindConvolutionBackwardFilterAlgorithm", "3.0"), dnn("cudnnConvolutionForward", "1.0"),
+            dnn("cudnnFindConvolutionBackwardFilterAlgorithm", "3.0"),
+            // --deterministic: the heuristics' ranking instead of Find's timing (CudaDnn#find)
+            dnn("cudnnGetConvolutionForwardAlgorithm_v7", "7.0"), dnn("cudnnGetConvolutionBackwardDataAlgorithm_v7", "7.0"),
+            dnn("cudnnGetConvolutionBackwardFilterAlgorithm_v7", "7.0"), dnn("cudnnConvolutionForward", "1.0"),
             dnn("cudnnConvolutionBackwardData", "1.0"), dnn("cudnnConvolutionBackwardFilter", "1.0"),
             dnn("cudnnConvolutionBackwardBias", "1.0"), dnn("cudnnAddTensor", "2.0"),
             dnn("cudnnCreatePoolingDescriptor", "1.0"), dnn("cudnnSetPooling2dDescriptor", "5.0"),

@@ -88,8 +88,10 @@ def main():
         # .item() included); where its own policy never took a path, the erm or sam method's mean stands in.
         print("adaptive methods at sam4j's SAM fraction (PyTorch's per-path step times mixed at that fraction):")
         for m in ("aesam", "aelooksam"):
-            v, f = ours.get(f"resnet18_{m}_ms"), ours.get(f"resnet18_{m}_sam_fraction")
-            if m not in results or not isinstance(v, (int, float)) or not isinstance(f, (int, float)):
+            # sam4j's JSON writes the fractions as strings ("0.43"): read both as numbers
+            v, f = number(ours.get(f"resnet18_{m}_ms")), number(ours.get(f"resnet18_{m}_sam_fraction"))
+            if m not in results or v is None or f is None:
+                print(f"  {m:<10} not compared: sam4j's time or SAM fraction is missing")
                 continue
             r = results[m]
             erm_ms = r["erm_path_ms"] if r["erm_path_ms"] == r["erm_path_ms"] else results.get("erm", {}).get("ms")
@@ -104,6 +106,14 @@ def main():
             with open(args.out, "w") as fh:
                 json.dump(results, fh, indent=1)
     return 0
+
+
+def number(x):
+    """x as a float (sam4j's JSON holds some numbers as strings), or None."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
 
 
 if __name__ == "__main__":

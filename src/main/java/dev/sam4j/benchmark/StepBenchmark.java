@@ -3,15 +3,16 @@ package dev.sam4j.benchmark;
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.Precision;
-import dev.sam4j.nn.Mode;
 import dev.sam4j.nn.Model;
 import dev.sam4j.nn.SoftmaxCrossEntropy;
 import dev.sam4j.nn.models.Models;
+import dev.sam4j.optim.LrSchedule;
 import dev.sam4j.optim.Sgd;
-import dev.sam4j.optim.sam.GradientClosure;
+import dev.sam4j.optim.sam.DeviceDecidedStep;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.optim.sam.SamOptimizer;
 import dev.sam4j.tensor.Shape;
+import dev.sam4j.train.BatchClosure;
 import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -34,9 +35,12 @@ public final class StepBenchmark {
 
     private static final int BATCHES = 4;
 
-    /** Step times in milliseconds, all steps and split by path, each sorted ascending. */
+    /**
+     * Step times in milliseconds, all steps and split by path, each sorted ascending; {@code stepPath}: {@code host}
+     * (the host-driven step) or {@code graph} (the CUDA graph step, decided on the device).
+     */
     public record Result(String model, String method, int batch, long parameters, double[] allMillis, double[] ermPathMillis,
-                         double[] samPathMillis, long heapBytes, long deviceBytes) {
+                         double[] samPathMillis, long heapBytes, long deviceBytes, String stepPath) {
         public double median() { return percentile(allMillis, 0.5); }
         public double mean() { return Arrays.stream(allMillis).average().orElse(Double.NaN); }
         public double p90() { return percentile(allMillis, 0.9); }
@@ -68,19 +72,33 @@ public final class StepBenchmark {
         return runInterleaved(backend, modelName, methods, input, classes, batch, warmup, steps, seed, Precision.FP32);
     }
 
-    /** As above, with the layers computing in {@code precision}, which {@code backend} must support. */
+    /** As above, with the layers computing in {@code precision}, which {@code backend} must support; host-driven steps. */
     public static java.util.List<Result> runInterleaved(Backend backend, String modelName, java.util.List<String> methods,
                                                         Shape input, int classes, int batch, int warmup, int steps, long seed,
                                                         Precision precision) {
+        return runInterleaved(backend, modelName, methods, input, classes, batch, warmup, steps, seed, precision, false);
+    }
+
+    /**
+     * As above; with {@code graph}, on a backend that runs device-decided steps (CUDA), each method whose step runs
+     * there ({@link DeviceDecidedStep#supports}) is timed on the CUDA graph step, the trainer's default path on a GPU,
+     * and the others on the host-driven step ({@link Result#stepPath} says which). A graph step is timed from the
+     * input's upload to the read-back of its record (one synchronisation, as the host-driven step has at least one),
+     * so both paths are wall-clock step latencies.
+     */
+    public static java.util.List<Result> runInterleaved(Backend backend, String modelName, java.util.List<String> methods,
+                                                        Shape input, int classes, int batch, int warmup, int steps, long seed,
+                                                        Precision precision, boolean graph) {
         if (steps < 1 || warmup < 0) throw new IllegalArgumentException("steps must be >= 1 and warm-up >= 0");
         if (methods.isEmpty()) throw new IllegalArgumentException("no method to time");
         int k = methods.size();
         Method[] ms = new Method[k];
         for (int j = 0; j < k; j++) ms[j] = Method.of(methods.get(j), Method.Hyper.defaults());
         Model[] models = new Model[k];
+        DeviceDecidedStep[] graphs = new DeviceDecidedStep[k];
         try {
             SamOptimizer[] opts = new SamOptimizer[k];
-            GradientClosure[] closures = new GradientClosure[k];
+            BatchClosure[] closures = new BatchClosure[k];
             SplittableRandom r = new SplittableRandom(seed);
             int es = input.intSize();
             float[][] xs = new float[BATCHES][batch * es];
@@ -90,18 +108,25 @@ public final class StepBenchmark {
                 for (int i = 0; i < batch; i++) ys[b][i] = r.nextInt(classes);
             }
             Buffer xb = backend.allocate((long) batch * es), yb = backend.allocate(batch);
+            Buffer[] sub = {backend.allocate((long) batch * es), backend.allocate(batch)};  // ESAM's selected examples
             long[] heap = new long[k], device = new long[k];
             long heap0 = liveHeapBytes(), device0 = deviceBytes(backend);
+            long total = warmup + steps;
             for (int j = 0; j < k; j++) {
                 Model model = models[j] = new Model(Models.create(modelName, input, classes), input, classes, backend, batch, seed, precision);
-                SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
-                Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
-                opts[j] = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, ms[j], seed).keepShadowOf(model);
-                closures[j] = mode -> {
-                    double l = loss.forwardBackward(model.forward(xb, batch, mode), yb, batch);
-                    model.backward(loss.dLogits(), batch);
-                    return l;
-                };
+                if (graph && backend.runsDeviceDecidedSteps() && DeviceDecidedStep.supports(ms[j])) {
+                    // The same hyper-parameters as the host-driven step below (momentum 0.9, weight decay 5e-4, lr 0.01).
+                    graphs[j] = new DeviceDecidedStep(model, xb, yb, batch, ms[j], new LrSchedule.Constant(0.01, 0), total,
+                            0.9, 5e-4, false, seed);
+                } else {
+                    SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
+                    Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
+                    opts[j] = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, ms[j], seed)
+                            .keepShadowOf(model);
+                    // The trainer's own closure (ESAM's data selection needs its per-example losses and subsets).
+                    closures[j] = new BatchClosure(backend, model, loss, xb, yb, sub[0], sub[1], new float[batch * classes], es,
+                            classes, batch);
+                }
                 long h = liveHeapBytes(), d = deviceBytes(backend);
                 heap[j] = Math.max(0, h - heap0);
                 device[j] = d - device0;
@@ -110,13 +135,22 @@ public final class StepBenchmark {
             }
             double[][] all = new double[k][steps], erm = new double[k][steps], sam = new double[k][steps];
             int[] ne = new int[k], ns = new int[k];
-            long total = warmup + steps;
+            long[] samSteps = new long[k];
             for (int i = 0; i < total; i++) {
                 for (int j = 0; j < k; j++) {
                     long t0 = System.nanoTime();
-                    backend.upload(xs[i % BATCHES], 0, xb, batch * es);
-                    backend.upload(ys[i % BATCHES], 0, yb, batch);
-                    boolean took = opts[j].step(closures[j], i, total, 0.01).sam();
+                    boolean took;
+                    if (graphs[j] != null) {
+                        backend.upload(xs[i % BATCHES], 0, xb, batch * es);
+                        backend.upload(ys[i % BATCHES], 0, yb, batch);
+                        graphs[j].step();
+                        long now = graphs[j].state().samSteps();  // synchronises
+                        took = now > samSteps[j];
+                        samSteps[j] = now;
+                    } else {
+                        closures[j].load(xs[i % BATCHES], ys[i % BATCHES], batch);
+                        took = opts[j].step(closures[j], i, total, 0.01).sam();
+                    }
                     double ms0 = (System.nanoTime() - t0) / 1e6;
                     if (i >= warmup) {
                         all[j][i - warmup] = ms0;
@@ -130,10 +164,12 @@ public final class StepBenchmark {
                 Arrays.sort(all[j]);
                 Arrays.sort(e);
                 Arrays.sort(s);
-                out.add(new Result(modelName, ms[j].name(), batch, models[j].paramCount(), all[j], e, s, heap[j], device[j]));
+                out.add(new Result(modelName, ms[j].name(), batch, models[j].paramCount(), all[j], e, s, heap[j], device[j],
+                        graphs[j] != null ? "graph" : "host"));
             }
             return out;
         } finally {
+            for (DeviceDecidedStep g : graphs) if (g != null) g.close();
             for (Model m : models) if (m != null) m.close();
         }
     }

@@ -60,6 +60,11 @@ final class BenchCommand implements Callable<Integer> {
             + "fp32 weights and SAM passes; stored rounded in fp32 buffers)")
     String precision = "fp32";
 
+    @Option(names = "--cuda-step", description = "on CUDA: graph (the device-decided CUDA graph step, as sam4j train takes by "
+            + "default; methods it does not run, ESAM and per-tensor LookSAM, take the host-driven step) or host (the host-driven "
+            + "step for every method); each line's step_path says which")
+    String cudaStep = "graph";
+
     @Override public Integer call() {
         String[] p = input.split(",");
         if (p.length != 3) throw new IllegalArgumentException("--input: expected C,H,W, got '" + input + "'");
@@ -76,12 +81,15 @@ final class BenchCommand implements Callable<Integer> {
         String spatial = null;  // the first model that needs cuDNN on CUDA
         for (String m : models) if (spatial == null && Models.create(m.trim(), shape, classes).usesSpatialOps()) spatial = "model " + m.trim();
         Precision pr = Precision.parse(precision);
+        if (!cudaStep.equals("graph") && !cudaStep.equals("host")) {
+            throw new IllegalArgumentException("--cuda-step: expected graph or host, got '" + cudaStep + "'");
+        }
         Backends.Choice c = Backends.choose(device, threads, new Backends.Needs(spatial, false, pr));
         try (Backend b = c.backend()) {
             if (!b.supports(pr)) throw new IllegalArgumentException("--precision " + pr + ": " + b.unsupportedReason(pr));
             for (String m : models) for (int bs : sizes) {
                 java.util.List<StepBenchmark.Result> rs = StepBenchmark.runInterleaved(b, m.trim(), methods, shape, classes, bs,
-                        warmup, steps, seed, pr);
+                        warmup, steps, seed, pr, cudaStep.equals("graph"));
                 StepBenchmark.Result erm = rs.stream().filter(r -> r.method().equals("erm")).findFirst().orElse(null);
                 long rss = residentBytes();
                 for (StepBenchmark.Result r : rs) {
@@ -120,6 +128,7 @@ final class BenchCommand implements Callable<Integer> {
         o.put("backend_detail", b.describe());
         o.put("threads", threads);
         o.put("precision", pr.label());
+        o.put("step_path", r.stepPath());
         return o;
     }
 

@@ -9,9 +9,10 @@ import dev.sam4j.optim.sam.GradientClosure;
 
 /**
  * The current batch as a {@link GradientClosure}: pass 1 also counts correct predictions (for the
- * training accuracy) and keeps the per-example losses that ESAM's data selection compares against.
+ * training accuracy) and keeps the per-example losses that ESAM's data selection compares against. Public so
+ * that the step benchmark ({@code dev.sam4j.benchmark.StepBenchmark}) times exactly the trainer's host-driven step.
  */
-final class BatchClosure implements GradientClosure {
+public final class BatchClosure implements GradientClosure {
     private final Backend backend;
     private final Model model;
     private final SoftmaxCrossEntropy loss;
@@ -26,7 +27,12 @@ final class BatchClosure implements GradientClosure {
     private float[] subLabels;
     long pass1Correct;
 
-    BatchClosure(Backend backend, Model model, SoftmaxCrossEntropy loss, Buffer xBuf, Buffer labelBuf, Buffer subsetXBuf,
+    /**
+     * The batch lives in {@code xBuf} / {@code labelBuf} ({@link #load}); ESAM's selected examples go to
+     * {@code subsetXBuf} / {@code subsetLabelBuf} (up to {@code maxSubset}; null where no ESAM runs);
+     * {@code logitsHost} holds {@code [maxBatch, classes]} for the accuracy count.
+     */
+    public BatchClosure(Backend backend, Model model, SoftmaxCrossEntropy loss, Buffer xBuf, Buffer labelBuf, Buffer subsetXBuf,
                  Buffer subsetLabelBuf, float[] logitsHost, int exampleSize, int classes, int maxSubset) {
         this.backend = backend;
         this.model = model;
@@ -41,7 +47,8 @@ final class BatchClosure implements GradientClosure {
         this.maxSubset = maxSubset;
     }
 
-    void load(float[] x, float[] labels, int n) {
+    /** Uploads the batch {@code x[n, example]}, {@code labels[n]}; both arrays must stay unchanged for this step. */
+    public void load(float[] x, float[] labels, int n) {
         this.hostX = x;
         this.hostLabels = labels;
         this.n = n;

@@ -223,4 +223,20 @@ class BenchToolingTest {
         assertEquals((long) dev.sam4j.nn.models.Models.paramCount("cnn", dev.sam4j.tensor.Shape.of(1, 4, 4), 10),
                 ((Number) lines.get(METHODS.size()).get("params")).longValue());
     }
+
+    /**
+     * Every method benches (ESAM too: the benchmark uses the trainer's closure, whose per-example losses its data
+     * selection needs; before, {@code --optimizers esam} ended in an error), each line on the host-driven step.
+     */
+    @Test
+    void everyMethodBenchesOnTheCpu() {
+        String all = "erm,sam,asam,esam,sssam,looksam,aesam,aelooksam,msam";
+        MainTest.Outcome o = MainTest.run("bench", "--device", "cpu-reference", "--threads", "1", "--models", "mlp:8", "--input",
+                "1,4,4", "--batch-size", "8", "--warmup", "1", "--steps", "3", "--optimizers", all);
+        assertEquals(0, o.code(), o.err());
+        List<Map<String, Object>> lines = parseLines(o.out());
+        assertEquals(List.of(all.split(",")), lines.stream().map(l -> l.get("optimizer")).toList(), o.out());
+        for (Map<String, Object> l : lines) assertEquals("host", l.get("step_path"), l.toString());
+        assertEquals(1.0, ((Number) lines.get(3).get("sam_fraction")).doubleValue(), "ESAM takes its SAM step every time");
+    }
 }

@@ -1,0 +1,60 @@
+package dev.sam4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sam4j.backend.cuda.CudaTestSupport;
+import dev.sam4j.backend.cuda.StandIn;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code sam4j bench --device cuda} times the CUDA graph step by default, as {@code sam4j train} takes it: each
+ * method the graph step runs is timed there (ESAM, which it does not run, on the host-driven step), each line
+ * says which ({@code step_path}), and {@code --cuda-step host} times the host-driven step for all. On the stand-ins
+ * the two paths decide alike, so AE-SAM's SAM fraction is the same on both.
+ */
+@Tag("gpu")
+class CudaBenchStepPathTest {
+
+    private static List<Map<String, Object>> bench(String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("bench", "--device", "cuda", "--models", "mlp:16", "--input", "1,6,6",
+                "--classes", "4", "--batch-size", "8", "--warmup", "2", "--steps", "12", "--optimizers", "erm,sam,aesam,esam"));
+        args.addAll(List.of(extra));
+        MainTest.Outcome o = MainTest.run(args.toArray(String[]::new));
+        assertEquals(0, o.code(), o.err());
+        List<Map<String, Object>> lines = BenchToolingTest.parseLines(o.out());
+        assertEquals(4, lines.size(), o.out());
+        return lines;
+    }
+
+    private static Map<String, Object> line(List<Map<String, Object>> lines, String method) {
+        return lines.stream().filter(l -> method.equals(l.get("optimizer"))).findFirst().orElseThrow();
+    }
+
+    @Test
+    void theGraphStepIsTimedWhereTheMethodRunsOnIt() {
+        CudaTestSupport.requireCuda();
+        List<Map<String, Object>> graph = bench(), host = bench("--cuda-step", "host");
+        for (String m : List.of("erm", "sam", "aesam")) assertEquals("graph", line(graph, m).get("step_path"), m);
+        assertEquals("host", line(graph, "esam").get("step_path"), "ESAM is not on the graph step");
+        for (Map<String, Object> l : host) assertEquals("host", l.get("step_path"), l.toString());
+        for (List<Map<String, Object>> ls : List.of(graph, host)) {
+            assertEquals(0.0, ((Number) line(ls, "erm").get("sam_fraction")).doubleValue());
+            assertEquals(1.0, ((Number) line(ls, "sam").get("sam_fraction")).doubleValue());
+            double ms = ((Number) line(ls, "sam").get("mean_ms")).doubleValue();
+            assertTrue(ms > 0 && Double.isFinite(ms), ls.toString());
+        }
+        if (StandIn.active()) {
+            assertEquals(line(host, "aesam").get("sam_fraction"), line(graph, "aesam").get("sam_fraction"),
+                    "AE-SAM decides alike on the graph step (on the device) and the host-driven step");
+        }
+    }
+
+    @Test
+    void aBadStepPathIsOneClearLine() {
+        MainTest.assertOneLineError(MainTest.run("bench", "--device", "cpu-reference", "--cuda-step", "fast"), "--cuda-step");
+    }
+}

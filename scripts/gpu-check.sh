@@ -22,8 +22,8 @@
 #    and in the host's PyTorch, with the ratios (RESULTDIR/resnet18.{json,txt}, pytorch.json, resnet-bench.txt);
 #    the PyTorch half is skipped, saying so, where python3 or torch is missing;
 # 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path, the cnn with
-#    AE-SAM on the graph path, and ResNet-18 through the input pipeline against --input synthetic
-#    (RESULTDIR/train.txt);
+#    AE-SAM on the graph path, ResNet-18 through the input pipeline against --input synthetic, and the cnn
+#    with AE-SAM in fp32 and in bf16 over seeds 1-3 (RESULTDIR/train.txt, precision-train.txt);
 # 6. first-contact checks (RESULTDIR/contact.txt): the device's compute capability against the kernels'
 #    targets; --device auto with a convnet takes the GPU, and with cuDNN hidden from the library path takes
 #    the CPU saying why while an explicit cuda refuses in one line; cuda:1 on a host with two GPUs; and the
@@ -389,6 +389,31 @@ main() {
       | tee -a "$results/train.txt"
   done
 
+  # bf16 in training on the GPU: the cnn with AE-SAM on the embedded sample, 15 epochs, seeds 1-3, fp32 and bf16
+  # (graph step). The test accuracy and SAM fraction of each run and the means; docs/BENCHMARKS.md has the CPU
+  # emulation's runs of the same commands to set them against.
+  echo "gpu-check: bf16 against fp32 in training (cnn, AE-SAM, embedded sample, 15 epochs, seeds 1-3)"
+  : > "$results/precision-train.txt"
+  local seed prec
+  for seed in 1 2 3; do
+    for prec in fp32 bf16; do
+      timeout --kill-after=10 90 "${java[@]}" -jar "$bundle/lib/sam4j.jar" train --device cuda --model cnn \
+        --data fashion-mnist-sample --optimizer aesam --epochs 15 --precision "$prec" --seed "$seed" \
+        --out "$results/run-cnn-$prec-$seed" > "$results/train-cnn-$prec-$seed.log" 2>&1 || train_rc=1
+      grep -E '^(done|sam4j: error)' "$results/train-cnn-$prec-$seed.log" | sed "s/^/[cnn $prec seed $seed] /" \
+        | tee -a "$results/precision-train.txt"
+    done
+  done
+  awk '/^\[cnn (fp32|bf16) seed/ && / done: / {
+         p = $2; match($0, /test accuracy [0-9.]+/); a = substr($0, RSTART + 14, RLENGTH - 14)
+         match($0, /SAM fraction [0-9.]+/); f = substr($0, RSTART + 13, RLENGTH - 13)
+         acc[p] += a; frac[p] += f; n[p]++ }
+       END { if (n["fp32"] && n["bf16"]) printf "[cnn] means over %d seeds: fp32 accuracy %.4f SAM fraction %.3f; bf16 accuracy %.4f SAM fraction %.3f; bf16 - fp32: %+.2f points, %+.3f\n",
+               n["bf16"], acc["fp32"] / n["fp32"], frac["fp32"] / n["fp32"], acc["bf16"] / n["bf16"], frac["bf16"] / n["bf16"],
+               100 * (acc["bf16"] / n["bf16"] - acc["fp32"] / n["fp32"]), frac["bf16"] / n["bf16"] - frac["fp32"] / n["fp32"] }' \
+    "$results/precision-train.txt" | tee -a "$results/precision-train.txt"
+  cat "$results/precision-train.txt" >> "$results/train.txt"
+
   echo "gpu-check: first-contact checks (kernels vs compute capability, cuDNN probe, cuda:1, --deterministic)"
   local contact_rc=0
   contact_checks || contact_rc=1
@@ -421,7 +446,7 @@ main() {
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
     echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"
     grep -vE '^(WARNING|gpu-check)' "$results/resnet-bench.txt" 2>/dev/null | tail -20
-    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch; resnet18 loader vs synthetic input)"
+    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch; resnet18 loader vs synthetic input; cnn fp32 vs bf16, 3 seeds)"
     [ -f "$results/train.txt" ] && cat "$results/train.txt"
     echo "contact: exit $contact_rc (compute capability vs kernels, auto/cuda with and without cuDNN, cuda:1, their gpu tests)"
     [ -f "$results/contact.txt" ] && cat "$results/contact.txt"

@@ -460,6 +460,9 @@ public final class CudaBackend implements Backend {
      */
     public String convolutionAlgorithms() { return dnn == null ? "" : dnn.algorithms(); }
 
+    /** The math type cuDNN reported for each chosen convolution algorithm, keyed as {@link #convolutionAlgorithms}. */
+    public String convolutionMathTypes() { return dnn == null ? "" : dnn.mathTypes(); }
+
     /**
      * From now on, takes the algorithms in {@code encoded} (as {@link #convolutionAlgorithms} writes them) for
      * their shapes wherever cuDNN offers them within the workspace. Call it before the model is bound, so that

@@ -146,7 +146,9 @@ final class CudaDnn implements AutoCloseable {
         cudnnConvolutionStruct conv;
         int[][] algos;
         long[][] mems;
+        int[][] maths;  // the math type cuDNN reported for each candidate (perf.mathType)
         int fwd = -1, bwdData = -1, bwdFilter = -1;
+        int[] chosenMath = {-1, -1, -1};
         long fwdBytes, bwdDataBytes, bwdFilterBytes, capacity = -1;
 
         long maxBytes() { return Math.max(fwdBytes, Math.max(bwdDataBytes, bwdFilterBytes)); }
@@ -191,6 +193,7 @@ final class CudaDnn implements AutoCloseable {
         int[] found = {0};
         c.algos = new int[3][];
         c.mems = new long[3][];
+        c.maths = new int[3][];
         try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(CANDIDATES)) {
             if (deterministic) {
                 CudaCheck.dnn(cudnnGetConvolutionForwardAlgorithm_v7(ctx.dnn(), c.x, c.w, c.conv, c.y, CANDIDATES, found, perf),
@@ -200,14 +203,15 @@ final class CudaDnn implements AutoCloseable {
                         "cudnnFindConvolutionForwardAlgorithm");
             }
             int k = 0;
-            int[] a = new int[found[0]];
+            int[] a = new int[found[0]], math = new int[found[0]];
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
-                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); math[k] = r.mathType(); m[k++] = r.memory(); }
             }
             c.algos[0] = java.util.Arrays.copyOf(a, k);
             c.mems[0] = java.util.Arrays.copyOf(m, k);
+            c.maths[0] = java.util.Arrays.copyOf(math, k);
         }
         try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(CANDIDATES)) {
             if (deterministic) {
@@ -218,14 +222,15 @@ final class CudaDnn implements AutoCloseable {
                         "cudnnFindConvolutionBackwardDataAlgorithm");
             }
             int k = 0;
-            int[] a = new int[found[0]];
+            int[] a = new int[found[0]], math = new int[found[0]];
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
-                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); math[k] = r.mathType(); m[k++] = r.memory(); }
             }
             c.algos[1] = java.util.Arrays.copyOf(a, k);
             c.mems[1] = java.util.Arrays.copyOf(m, k);
+            c.maths[1] = java.util.Arrays.copyOf(math, k);
         }
         try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(CANDIDATES)) {
             if (deterministic) {
@@ -236,14 +241,15 @@ final class CudaDnn implements AutoCloseable {
                         "cudnnFindConvolutionBackwardFilterAlgorithm");
             }
             int k = 0;
-            int[] a = new int[found[0]];
+            int[] a = new int[found[0]], math = new int[found[0]];
             long[] m = new long[found[0]];
             for (int i = 0; i < found[0]; i++) {
                 cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
-                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); m[k++] = r.memory(); }
+                if (usable(r.status(), r.determinism())) { a[k] = r.algo(); math[k] = r.mathType(); m[k++] = r.memory(); }
             }
             c.algos[2] = java.util.Arrays.copyOf(a, k);
             c.mems[2] = java.util.Arrays.copyOf(m, k);
+            c.maths[2] = java.util.Arrays.copyOf(math, k);
         }
     }
 
@@ -278,6 +284,7 @@ final class CudaDnn implements AutoCloseable {
             }
             algo[d] = c.algos[d][i];
             bytes[d] = c.mems[d][i];
+            c.chosenMath[d] = c.maths[d][i];
         }
         c.fwd = algo[0];
         c.bwdData = algo[1];
@@ -300,6 +307,32 @@ final class CudaDnn implements AutoCloseable {
         StringJoiner j = new StringJoiner(";");
         out.forEach((k, v) -> j.add(k + "=" + v));
         return j.toString();
+    }
+
+    /**
+     * The math type cuDNN reported for each chosen algorithm, in {@link #algorithms}'s order and keys, e.g.
+     * {@code 16/1,8,8/32,3,3/1/1=tensor-op,default,fma}: whether the convolutions take tensor cores (TF32 on fp32
+     * data) is cuDNN's choice per shape under {@code CUDNN_DEFAULT_MATH}. For diagnostics (tests, benchmarks); not
+     * recorded in checkpoints.
+     */
+    String mathTypes() {
+        TreeMap<String, String> out = new TreeMap<>();
+        convs.forEach((k, c) -> {
+            if (c.capacity >= 0) out.put(key(k), mathName(c.chosenMath[0]) + "," + mathName(c.chosenMath[1]) + "," + mathName(c.chosenMath[2]));
+        });
+        StringJoiner j = new StringJoiner(";");
+        out.forEach((k, v) -> j.add(k + "=" + v));
+        return j.toString();
+    }
+
+    private static String mathName(int math) {
+        return switch (math) {
+            case 0 -> "default";
+            case 1 -> "tensor-op";
+            case 2 -> "tensor-op-allow-conversion";
+            case 3 -> "fma";
+            default -> "math-" + math;
+        };
     }
 
     private static String key(ConvKey k) {

@@ -197,7 +197,7 @@ class CudaPrecisionTest {
             Buffer y = fp32.allocate((long) batch * g.outSize()), ws = fp32.allocate(Math.max(1, fp32.convWorkspaceSize(g, batch)));
             fp32.convForward(g, batch, put(fp32, abs(x)), put(fp32, abs(w)), null, y, ws);
             if (cuda instanceof CudaBackend cb) System.out.println("CudaPrecisionTest: TF32 convolution " + g + " at batch " + batch
-                    + ": cuDNN algorithms " + cb.convolutionAlgorithms());
+                    + ": cuDNN algorithms " + cb.convolutionAlgorithms() + ", math types " + cb.convolutionMathTypes());
             float[] convScale = get(fp32, y, batch * g.outSize());
             compare("convolution", out, convScale, tol);
             // And fp32 is fp32 at that size: the fp32 backend's convolution (CUDNN_FMA_MATH: no tensor cores) is the CPU's
@@ -209,11 +209,16 @@ class CudaPrecisionTest {
                 float[] got = get(plain, py, batch * g.outSize());
                 double farthest = 0;
                 for (int i = 0; i < got.length; i++) farthest = Math.max(farthest, Math.abs(got[i] - out[2][i]) / convScale[i]);
-                String algos = plain instanceof CudaBackend cb ? cb.convolutionAlgorithms() : "?";
+                String algos = plain instanceof CudaBackend cb ? cb.convolutionAlgorithms() + ", math types " + cb.convolutionMathTypes() : "?";
                 System.out.println("CudaPrecisionTest: fp32 convolution " + g + " at batch " + batch + ": largest difference to the CPU's "
                         + farthest + " of Σ|a·b|, cuDNN algorithms " + algos);
                 assertTrue(farthest <= 1e-5, "the fp32 convolution is " + farthest + " of Σ|a·b| from the CPU's (TF32 would be ~5e-4): "
                         + algos);
+                if (StandIn.active()) {  // the stand-in reports the descriptor's math type for every candidate
+                    assertTrue(((CudaBackend) plain).convolutionMathTypes().endsWith("=fma,fma,fma"), algos);
+                    assertTrue(((CudaBackend) cuda).convolutionMathTypes().endsWith("=default,default,default"),
+                            ((CudaBackend) cuda).convolutionMathTypes());
+                }
             }
         }
     }

@@ -96,6 +96,7 @@ public final class StepBenchmark {
         for (int j = 0; j < k; j++) ms[j] = Method.of(methods.get(j), Method.Hyper.defaults());
         Model[] models = new Model[k];
         DeviceDecidedStep[] graphs = new DeviceDecidedStep[k];
+        java.util.List<Runnable> closers = new java.util.ArrayList<>();  // the host path's loss and SGD state
         try {
             SamOptimizer[] opts = new SamOptimizer[k];
             BatchClosure[] closures = new BatchClosure[k];
@@ -121,6 +122,8 @@ public final class StepBenchmark {
                 } else {
                     SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(backend, classes, batch);
                     Sgd sgd = new Sgd(backend, model.paramCount(), 0.9, 5e-4, false);
+                    closers.add(loss::close);
+                    closers.add(sgd::close);
                     opts[j] = new SamOptimizer(backend, model.paramLayout(), model.params(), model.grads(), sgd, ms[j], seed)
                             .keepShadowOf(model);
                     // The trainer's own closure (ESAM's data selection needs its per-example losses and subsets).
@@ -170,6 +173,7 @@ public final class StepBenchmark {
             return out;
         } finally {
             for (DeviceDecidedStep g : graphs) if (g != null) g.close();
+            closers.forEach(Runnable::run);
             for (Model m : models) if (m != null) m.close();
         }
     }

@@ -312,8 +312,9 @@ final class CudaDnn implements AutoCloseable {
     /**
      * The math type cuDNN reported for each chosen algorithm, in {@link #algorithms}'s order and keys, e.g.
      * {@code 16/1,8,8/32,3,3/1/1=tensor-op,default,fma}: whether the convolutions take tensor cores (TF32 on fp32
-     * data) is cuDNN's choice per shape under {@code CUDNN_DEFAULT_MATH}. For diagnostics (tests, benchmarks); not
-     * recorded in checkpoints.
+     * data) is cuDNN's choice per shape under {@code CUDNN_DEFAULT_MATH}. As cuDNN reported it for the candidate: the
+     * calls run with the descriptor's math type ({@code CUDNN_FMA_MATH} in fp32), which bounds what they may use. For
+     * diagnostics (tests, benchmarks); not recorded in checkpoints.
      */
     String mathTypes() {
         TreeMap<String, String> out = new TreeMap<>();

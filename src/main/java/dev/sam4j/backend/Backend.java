@@ -293,6 +293,12 @@ public interface Backend extends AutoCloseable {
 
         /** Shapes whose algorithms given to {@link #reuse} were not offered here, so were chosen afresh. */
         java.util.Set<String> notReused();
+
+        /**
+         * The math type reported for each chosen algorithm ({@code tensor-op}, {@code fma}, ...), keyed as {@link #chosen};
+         * empty where the backend does not say. For diagnostics.
+         */
+        default String mathTypes() { return ""; }
     }
 
     @Override

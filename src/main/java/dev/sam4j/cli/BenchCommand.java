@@ -129,6 +129,13 @@ final class BenchCommand implements Callable<Integer> {
         o.put("threads", threads);
         o.put("precision", pr.label());
         o.put("step_path", r.stepPath());
+        // On cuDNN: the convolution algorithms chosen so far in this process (every model timed until now) and whether
+        // cuDNN reported tensor-core math for them, to tell a TF32 convolution from an FMA one.
+        Backend.AlgorithmChoices a = b.algorithmChoices();
+        if (a != null && !a.chosen().isEmpty()) {
+            o.put("conv_algorithms", a.chosen());
+            o.put("conv_math", a.mathTypes());
+        }
         return o;
     }
 

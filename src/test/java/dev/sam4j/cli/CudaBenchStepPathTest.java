@@ -53,6 +53,20 @@ class CudaBenchStepPathTest {
         }
     }
 
+    /** On cuDNN each line also names the convolution algorithms chosen so far and the math type cuDNN reported for them. */
+    @Test
+    void aConvnetLineNamesItsConvolutionAlgorithmsAndMath() {
+        CudaTestSupport.requireCuda();
+        MainTest.Outcome o = MainTest.run("bench", "--device", "cuda", "--models", "cnn", "--input", "1,8,8", "--classes", "4",
+                "--batch-size", "8", "--warmup", "1", "--steps", "2", "--precision", "tf32");
+        assertEquals(0, o.code(), o.err());
+        Map<String, Object> l = BenchToolingTest.parseLines(o.out()).get(0);
+        String algos = (String) l.get("conv_algorithms"), math = (String) l.get("conv_math");
+        assertTrue(algos != null && algos.startsWith("8/1,8,8/"), l.toString());
+        assertEquals(algos.split(";").length, math.split(";").length, l.toString());
+        if (StandIn.active()) assertTrue(math.contains("=default,default,default"), math);
+    }
+
     @Test
     void aBadStepPathIsOneClearLine() {
         MainTest.assertOneLineError(MainTest.run("bench", "--device", "cpu-reference", "--cuda-step", "fast"), "--cuda-step");

@@ -481,6 +481,7 @@ public final class CudaBackend implements Backend {
         @Override public String chosen() { return convolutionAlgorithms(); }
         @Override public void reuse(String encoded) { reuseConvolutionAlgorithms(encoded); }
         @Override public java.util.Set<String> notReused() { return convolutionAlgorithmsNotReused(); }
+        @Override public String mathTypes() { return convolutionMathTypes(); }
     };
 
     /** The step graph ({@link StepGraph}) captures and replays the whole step on this backend. */

@@ -53,6 +53,17 @@ class CudaBenchStepPathTest {
         }
     }
 
+    /** bf16 on the graph step: the captured step with the rounding kernels and the shadow-writing updates. */
+    @Test
+    void bf16IsTimedOnTheGraphStep() {
+        CudaTestSupport.requireCuda();
+        List<Map<String, Object>> lines = bench("--precision", "bf16");
+        for (String m : List.of("erm", "sam", "aesam")) {
+            assertEquals("graph", line(lines, m).get("step_path"), m);
+            assertEquals("bf16", line(lines, m).get("precision"), m);
+        }
+    }
+
     /** On cuDNN each line also names the convolution algorithms chosen so far and the math type cuDNN reported for them. */
     @Test
     void aConvnetLineNamesItsConvolutionAlgorithmsAndMath() {

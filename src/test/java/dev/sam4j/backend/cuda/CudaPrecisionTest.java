@@ -196,13 +196,13 @@ class CudaPrecisionTest {
             }
             Buffer y = fp32.allocate((long) batch * g.outSize()), ws = fp32.allocate(Math.max(1, fp32.convWorkspaceSize(g, batch)));
             fp32.convForward(g, batch, put(fp32, abs(x)), put(fp32, abs(w)), null, y, ws);
-            if (cuda instanceof CudaBackend cb) System.out.println("CudaPrecisionTest: TF32 convolution " + g + " at batch " + batch
-                    + ": cuDNN algorithms " + cb.convolutionAlgorithms() + ", math types " + cb.convolutionMathTypes());
             float[] convScale = get(fp32, y, batch * g.outSize());
-            compare("convolution", out, convScale, tol);
-            // And fp32 is fp32 at that size: the fp32 backend's convolution (CUDNN_FMA_MATH: no tensor cores) is the CPU's
-            // up to summation order, not TF32's ~2^-11. On the H200 sam4j's fp32 WRN-28-10 step was 0.54x PyTorch's fp32
-            // eager step, which this rules TF32 out of (not yet run on a GPU).
+            String tf32Math = cuda instanceof CudaBackend cb ? cb.convolutionMathTypes() : "";
+            if (cuda instanceof CudaBackend cb) System.out.println("CudaPrecisionTest: TF32 convolution " + g + " at batch " + batch
+                    + ": cuDNN algorithms " + cb.convolutionAlgorithms() + ", math types " + tf32Math);
+            // fp32 is fp32 at that size: the fp32 backend's convolution (CUDNN_FMA_MATH: no tensor cores) is the CPU's up
+            // to summation order, not TF32's ~2^-11. On the H200 sam4j's fp32 WRN-28-10 step was 0.54x PyTorch's fp32
+            // eager step, above the GPU's nominal fp32 rate; this checks that no TF32 is behind it (not yet run on a GPU).
             try (Backend plain = Backends.choose("cuda", 2, new Backends.Needs("fp32 test", false, Precision.FP32)).backend()) {
                 Buffer py = plain.allocate((long) batch * g.outSize()), pws = plain.allocate(Math.max(1, plain.convWorkspaceSize(g, batch)));
                 plain.convForward(g, batch, put(plain, x), put(plain, w), null, py, pws);
@@ -216,10 +216,18 @@ class CudaPrecisionTest {
                         + algos);
                 if (StandIn.active()) {  // the stand-in reports the descriptor's math type for every candidate
                     assertTrue(((CudaBackend) plain).convolutionMathTypes().endsWith("=fma,fma,fma"), algos);
-                    assertTrue(((CudaBackend) cuda).convolutionMathTypes().endsWith("=default,default,default"),
-                            ((CudaBackend) cuda).convolutionMathTypes());
+                    assertTrue(tf32Math.endsWith("=default,default,default"), tf32Math);
                 }
             }
+            // TF32 allows tensor cores, it does not force them: where cuDNN took an algorithm it did not report as
+            // tensor-op math and the result is fp32's, that is cuDNN's choice for the shape (seen on the H200 for small
+            // ones), not a fault, and the check says so instead of failing. A tensor-op algorithm with fp32's result fails.
+            double fromFp32 = 0;
+            for (int i = 0; i < convScale.length; i++) fromFp32 = Math.max(fromFp32, Math.abs(out[0][i] - out[2][i]) / convScale[i]);
+            boolean forwardTensorOp = java.util.Arrays.stream(tf32Math.split(";")).anyMatch(e -> e.contains("=tensor-op"));
+            org.junit.jupiter.api.Assumptions.assumeTrue(fromFp32 > 1e-5 || forwardTensorOp || !CudaTestSupport.realGpu(),
+                    "cuDNN ran this TF32 convolution without tensor cores (math types " + tf32Math + "): its result is fp32's");
+            compare("convolution", out, convScale, tol);
         }
     }
 

@@ -386,6 +386,14 @@ static int conv_check(const char* fn, const Handle* h, const Tensor* x, const Fi
 /* Workspace bytes of the stand-in's algorithm 1 ("fast", needs scratch); algorithms 0 and 2 need none. */
 static size_t ws_need(const Tensor* x, const Filter* f) { return 4 * (size_t)x->n * f->c * f->r * f->s + 256; }
 
+/* The candidates in their ranking: cudnn.fastest first (1 unless a test sets it), then the others in order. */
+static void rank(const Perf offered[3], int req, int* count, Perf* perf) {
+    int fastest = mock_setting("cudnn.fastest", 1), k = 0;
+    for (int i = 0; i < 3; i++) if (offered[i].algo == fastest) perf[k++] = offered[i];
+    for (int i = 0; i < 3 && k < req; i++) if (offered[i].algo != fastest) perf[k++] = offered[i];
+    *count = k < req ? k : req;
+}
+
 static int find(const char* fn, const Handle* h, const Tensor* x, const Filter* f, const ConvDesc* c, const Tensor* y, int req,
                 int* count, Perf* perf) {
     if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
@@ -400,10 +408,7 @@ static int find(const char* fn, const Handle* h, const Tensor* x, const Filter* 
     for (int i = 0; i < 3; i++) if ((long long)offered[i].memory > scratch) scratch = (long long)offered[i].memory;
     if (mock_charge(scratch)) return ALLOC_FAILED;
     mock_charge(-scratch);
-    int fastest = mock_setting("cudnn.fastest", 1), k = 0;
-    for (int i = 0; i < 3; i++) if (offered[i].algo == fastest) perf[k++] = offered[i];
-    for (int i = 0; i < 3 && k < req; i++) if (offered[i].algo != fastest) perf[k++] = offered[i];
-    *count = k < req ? k : req;
+    rank(offered, req, count, perf);
     for (int i = 0; i < *count; i++) perf[i].time = 0.5f + i;
     return OK;
 }
@@ -428,10 +433,7 @@ static int heuristic(const char* fn, const Handle* h, const Tensor* x, const Fil
     if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
     if (req < 1 || !count || !perf) return BAD_PARAM;
     Perf offered[3] = {{1, OK, -1.0f, ws_need(x, f), 0, c->math, {0}}, {0, OK, -1.0f, 0, 1, c->math, {0}}, {2, OK, -1.0f, 0, 1, c->math, {0}}};
-    int fastest = mock_setting("cudnn.fastest", 1), k = 0;
-    for (int i = 0; i < 3; i++) if (offered[i].algo == fastest) perf[k++] = offered[i];
-    for (int i = 0; i < 3 && k < req; i++) if (offered[i].algo != fastest) perf[k++] = offered[i];
-    *count = k < req ? k : req;
+    rank(offered, req, count, perf);
     return OK;
 }
 

@@ -250,6 +250,10 @@ public final class NcclCollective implements Collective {
             try {
                 tcp.poll();
             } catch (CollectiveException e) {
+                // A peer that finished this operation may end the job right after it (its abort can arrive before this
+                // rank sees the operation complete): then this operation stands, and the next one, whose poll throws the
+                // same exception again, ends the job.
+                if (completedQuietly()) return;
                 throw end(e);
             }
             if (opTimeoutNanos > 0 && System.nanoTime() - start > opTimeoutNanos) {
@@ -260,6 +264,15 @@ public final class NcclCollective implements Collective {
             }
             if (spins < 1000) Thread.onSpinWait();
             else sleepMicros(50);
+        }
+    }
+
+    /** Whether the queued operation has completed, false where NCCL reports an error instead. */
+    private boolean completedQuietly() {
+        try {
+            return comm.completed();
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 

@@ -2,7 +2,8 @@
  * The four cuDNN 9 libraries JavaCPP's cuDNN JNI library links (graph, ops, cnn, adv), built from this one
  * file: each function is compiled into the library whose versioned symbol the JNI library imports
  * (handle in graph; tensor, filter, pooling descriptors, pooling, batch norm, cudnnAddTensor in ops;
- * convolution in cnn). Real NCHW float math in double accumulators; descriptors and arguments checked as
+ * convolution in cnn). Real float math in double accumulators, on NCHW or NHWC (channels-last) tensors and
+ * KCRS or KRSC filters (a convolution's three descriptors must share one format, as sam4j calls it); descriptors and arguments checked as
  * strictly as we can (shapes agree, data on the device, workspace large enough, no Find while capturing),
  * so that a wrong call fails here in CI instead of on a GPU. Work goes through mock_enqueue_callback: it is
  * queued on the handle's stream, and a call made while the stream is captured becomes a graph node, as on
@@ -24,8 +25,9 @@ enum { OK = 0, NOT_INITIALIZED = 1001, ALLOC_FAILED = 1002, BAD_PARAM = 2000, NO
 enum { TENSOR = 0x54454e53, FILTER = 0x46494c54, CONVD = 0x434f4e56, POOLD = 0x504f4f4c, HANDLE = 0x444e4e48 };
 
 typedef struct { int magic; CUstream stream; } Handle;
-typedef struct { int magic, set, n, c, h, w; } Tensor;
-typedef struct { int magic, set, k, c, r, s; } Filter;
+/* fmt: 0 = CUDNN_TENSOR_NCHW, 1 = CUDNN_TENSOR_NHWC (for a filter: KCRS or KRSC) */
+typedef struct { int magic, set, n, c, h, w, fmt; } Tensor;
+typedef struct { int magic, set, k, c, r, s, fmt; } Filter;
 typedef struct { int magic, set, ph, pw, sh, sw, dh, dw, math; } ConvDesc;
 typedef struct { int magic, set, mode, wh, ww, ph, pw, sh, sw; } PoolDesc;
 
@@ -37,6 +39,14 @@ typedef struct { int algo; int status; float time; size_t memory; int determinis
 static inline int handle_ok(const Handle* h) { return h && h->magic == HANDLE && h->stream && !mock_wrong_device(h, "cuDNN"); }
 static inline int tensor_ok(const Tensor* t) { return t && t->magic == TENSOR && t->set; }
 static inline size_t tsize(const Tensor* t) { return (size_t)t->n * t->c * t->h * t->w; }
+/* Offset of element (n, c, h, w) in the tensor's format. */
+static inline size_t tix(const Tensor* t, int n, int c, int h, int w) {
+    return t->fmt == 0 ? (((size_t)n * t->c + c) * t->h + h) * t->w + w : (((size_t)n * t->h + h) * t->w + w) * t->c + c;
+}
+/* Offset of filter element (k, c, r, s) in the filter's format. */
+static inline size_t fix(const Filter* f, int k, int c, int r, int s) {
+    return f->fmt == 0 ? (((size_t)k * f->c + c) * f->r + r) * f->s + s : (((size_t)k * f->r + r) * f->s + s) * f->c + c;
+}
 
 #if defined(LIB_GRAPH)
 size_t cudnnGetVersion(void) { return (size_t)mock_setting("cudnn.version", 90000); }
@@ -82,18 +92,18 @@ int cudnnCreateTensorDescriptor(Tensor** t) { *t = calloc(1, sizeof(Tensor)); (*
 int cudnnDestroyTensorDescriptor(Tensor* t) { if (!t || t->magic != TENSOR) return BAD_PARAM; t->magic = 0; free(t); return OK; }
 int cudnnSetTensor4dDescriptor(Tensor* t, int format, int type, int n, int c, int h, int w) {
     if (!t || t->magic != TENSOR) return BAD_PARAM;
-    if (format != 0 || type != 0) return FAIL(NOT_SUPPORTED, "cudnnSetTensor4dDescriptor: only NCHW float here");
+    if ((format != 0 && format != 1) || type != 0) return FAIL(NOT_SUPPORTED, "cudnnSetTensor4dDescriptor: only NCHW or NHWC float here");
     if (n <= 0 || c <= 0 || h <= 0 || w <= 0) return FAIL(BAD_PARAM, "cudnnSetTensor4dDescriptor: bad dims %d %d %d %d", n, c, h, w);
-    *t = (Tensor){TENSOR, 1, n, c, h, w};
+    *t = (Tensor){TENSOR, 1, n, c, h, w, format};
     return OK;
 }
 int cudnnCreateFilterDescriptor(Filter** f) { *f = calloc(1, sizeof(Filter)); (*f)->magic = FILTER; return OK; }
 int cudnnDestroyFilterDescriptor(Filter* f) { if (!f || f->magic != FILTER) return BAD_PARAM; f->magic = 0; free(f); return OK; }
 int cudnnSetFilter4dDescriptor(Filter* f, int type, int format, int k, int c, int r, int s) {
     if (!f || f->magic != FILTER) return BAD_PARAM;
-    if (format != 0 || type != 0) return FAIL(NOT_SUPPORTED, "cudnnSetFilter4dDescriptor: only NCHW float here");
+    if ((format != 0 && format != 1) || type != 0) return FAIL(NOT_SUPPORTED, "cudnnSetFilter4dDescriptor: only NCHW or NHWC float here");
     if (k <= 0 || c <= 0 || r <= 0 || s <= 0) return FAIL(BAD_PARAM, "cudnnSetFilter4dDescriptor: bad dims");
-    *f = (Filter){FILTER, 1, k, c, r, s};
+    *f = (Filter){FILTER, 1, k, c, r, s, format};
     return OK;
 }
 int cudnnCreatePoolingDescriptor(PoolDesc** p) { *p = calloc(1, sizeof(PoolDesc)); (*p)->magic = POOLD; return OK; }
@@ -111,12 +121,13 @@ int cudnnSetPooling2dDescriptor(PoolDesc* p, int mode, int nan, int wh, int ww, 
 typedef struct { Tensor b, y; float alpha, beta; const float* B; float* Y; } AddT;
 static int run_add(void* d) {
     AddT* a = d;
-    size_t plane = (size_t)a->y.h * a->y.w;
     for (int n = 0; n < a->y.n; n++)
-        for (int c = 0; c < a->y.c; c++) {
-            float* y = a->Y + ((size_t)n * a->y.c + c) * plane;
-            for (size_t i = 0; i < plane; i++) y[i] = a->alpha * a->B[c] + (a->beta == 0 ? 0 : a->beta * y[i]);
-        }
+        for (int c = 0; c < a->y.c; c++)
+            for (int h = 0; h < a->y.h; h++)
+                for (int w = 0; w < a->y.w; w++) {
+                    float* y = a->Y + tix(&a->y, n, c, h, w);
+                    *y = a->alpha * a->B[c] + (a->beta == 0 ? 0 : a->beta * *y);
+                }
     return 0;
 }
 int cudnnAddTensor(Handle* h, const float* alpha, const Tensor* bd, const float* B, const float* beta, const Tensor* yd, float* Y) {
@@ -138,8 +149,7 @@ static int run_pool_fwd(void* d) {
     PoolArgs* a = d;
     int oh = a->y.h, ow = a->y.w;
     for (int nc = 0; nc < a->x.n * a->x.c; nc++) {
-        const float* x = a->X + (size_t)nc * a->x.h * a->x.w;
-        float* y = a->Y + (size_t)nc * oh * ow;
+        int n = nc / a->x.c, c = nc % a->x.c;
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
                 double acc = a->p.mode == 3 ? -INFINITY : 0;
@@ -147,11 +157,11 @@ static int run_pool_fwd(void* d) {
                     for (int kj = 0; kj < a->p.ww; kj++) {
                         int hi = i * a->p.sh - a->p.ph + ki, wj = j * a->p.sw - a->p.pw + kj;
                         if (hi < 0 || hi >= a->x.h || wj < 0 || wj >= a->x.w) continue; /* padding: 0 for average, never wins max */
-                        double v = x[hi * a->x.w + wj];
+                        double v = a->X[tix(&a->x, n, c, hi, wj)];
                         if (a->p.mode == 3) { if (v > acc) acc = v; } else acc += v;
                     }
                 if (a->p.mode != 3) acc /= (double)a->p.wh * a->p.ww;
-                float* out = &y[i * ow + j];
+                float* out = &a->Y[tix(&a->y, n, c, i, j)];
                 *out = (float)(a->alpha * acc + (a->beta == 0 ? 0 : a->beta * *out));
             }
     }
@@ -164,9 +174,7 @@ static int run_pool_bwd(void* d) {
     size_t plane = (size_t)a->x.h * a->x.w;
     double* acc = calloc(plane, sizeof(double));
     for (int nc = 0; nc < a->x.n * a->x.c; nc++) {
-        const float* x = a->X + nc * plane;
-        const float* dy = a->DY + (size_t)nc * oh * ow;
-        float* dx = a->DX + nc * plane;
+        int n = nc / a->x.c, c = nc % a->x.c;
         memset(acc, 0, plane * sizeof(double));
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
@@ -176,16 +184,20 @@ static int run_pool_bwd(void* d) {
                     for (int kj = 0; kj < a->p.ww; kj++) {
                         int hi = i * a->p.sh - a->p.ph + ki, wj = j * a->p.sw - a->p.pw + kj;
                         if (hi < 0 || hi >= a->x.h || wj < 0 || wj >= a->x.w) continue;
+                        double g = a->DY[tix(&a->y, n, c, i, j)];
                         if (a->p.mode == 3) {
-                            double v = x[hi * a->x.w + wj];
+                            double v = a->X[tix(&a->x, n, c, hi, wj)];
                             if (best < 0 || v > bv) { bv = v; best = hi * a->x.w + wj; } /* first max wins */
                         } else {
-                            acc[hi * a->x.w + wj] += dy[i * ow + j] / ((double)a->p.wh * a->p.ww);
+                            acc[hi * a->x.w + wj] += g / ((double)a->p.wh * a->p.ww);
                         }
                     }
-                if (best >= 0) acc[best] += dy[i * ow + j];
+                if (best >= 0) acc[best] += a->DY[tix(&a->y, n, c, i, j)];
             }
-        for (size_t i = 0; i < plane; i++) dx[i] = (float)(a->alpha * acc[i] + (a->beta == 0 ? 0 : a->beta * dx[i]));
+        for (size_t i = 0; i < plane; i++) {
+            float* dx = &a->DX[tix(&a->x, n, c, (int)(i / a->x.w), (int)(i % a->x.w))];
+            *dx = (float)(a->alpha * acc[i] + (a->beta == 0 ? 0 : a->beta * *dx));
+        }
     }
     free(acc);
     return 0;
@@ -240,7 +252,7 @@ static int run_bn(void* d) {
     size_t hw = (size_t)a->x.h * a->x.w;
     double m = (double)N * hw;
     for (int c = 0; c < C; c++) {
-#define AT(P, n, i) (P)[((size_t)(n) * C + c) * hw + (i)]
+#define AT(P, n, i) (P)[tix(&a->x, (n), c, (int)((i) / a->x.w), (int)((i) % a->x.w))]
         if (a->kind == 1) {
             double inv = 1 / sqrt((double)a->IV[c] + a->eps);
             for (int n = 0; n < N; n++)
@@ -376,6 +388,9 @@ int cudnnSetConvolutionMathType(ConvDesc* c, int math) {
 static int conv_check(const char* fn, const Handle* h, const Tensor* x, const Filter* f, const ConvDesc* c, const Tensor* y) {
     if (!handle_ok(h) || !tensor_ok(x) || !tensor_ok(y) || !f || f->magic != FILTER || !f->set || !c || c->magic != CONVD || !c->set)
         return FAIL(BAD_PARAM, "%s: bad handle or descriptor", fn);
+    /* cuDNN's fast NHWC kernels want the filter in the data's format; sam4j always passes one format for all three */
+    if (x->fmt != y->fmt || x->fmt != f->fmt)
+        return FAIL(NOT_SUPPORTED, "%s: x, y and filter formats differ (%d, %d, %d)", fn, x->fmt, y->fmt, f->fmt);
     int oh = (x->h + 2 * c->ph - f->r) / c->sh + 1, ow = (x->w + 2 * c->pw - f->s) / c->sw + 1;
     if (x->c != f->c || y->n != x->n || y->c != f->k || y->h != oh || y->w != ow)
         return FAIL(BAD_PARAM, "%s: x %dx%dx%dx%d, w %dx%dx%dx%d, pad %d stride %d give %dx%dx%dx%d, y is %dx%dx%dx%d", fn, x->n, x->c, x->h,
@@ -474,14 +489,14 @@ static int run_conv(void* d) {
             for (int i = 0; i < y->h; i++)
                 for (int j = 0; j < y->w; j++) {
                     int n = rev ? x->n - 1 - n_ : n_, k = rev ? f->k - 1 - k_ : k_;
-                    size_t yi = (((size_t)n * y->c + k) * y->h + i) * y->w + j;
+                    size_t yi = tix(y, n, k, i, j);
                     for (int c_ = 0; c_ < f->c; c_++)
                         for (int r = 0, c = rev ? f->c - 1 - c_ : c_; r < f->r; r++)
                             for (int s = 0; s < f->s; s++) {
                                 int hi = i * a->c.sh - a->c.ph + r, wj = j * a->c.sw - a->c.pw + s;
                                 if (hi < 0 || hi >= x->h || wj < 0 || wj >= x->w) continue;
-                                size_t xi = (((size_t)n * x->c + c) * x->h + hi) * x->w + wj;
-                                size_t wi = (((size_t)k * f->c + c) * f->r + r) * f->s + s;
+                                size_t xi = tix(x, n, c, hi, wj);
+                                size_t wi = fix(f, k, c, r, s);
                                 /* kind 0: A = x, B = w; kind 1: A = dy, B = w; kind 2: A = x, B = dy */
                                 size_t o = a->kind == 0 ? yi : a->kind == 1 ? xi : wi;
                                 float u = a->kind == 1 ? a->A[yi] : a->A[xi], v = a->kind == 2 ? a->B[yi] : a->B[wi];
@@ -536,10 +551,11 @@ int cudnnConvolutionBackwardFilter(Handle* h, const float* alpha, const Tensor* 
 typedef struct { Tensor y; float alpha, beta; const float* DY; float* DB; } BiasArgs;
 static int run_bias(void* d) {
     BiasArgs* a = d;
-    size_t plane = (size_t)a->y.h * a->y.w;
     for (int c = 0; c < a->y.c; c++) {
         double s = 0;
-        for (int n = 0; n < a->y.n; n++) for (size_t i = 0; i < plane; i++) s += a->DY[((size_t)n * a->y.c + c) * plane + i];
+        for (int n = 0; n < a->y.n; n++)
+            for (int h = 0; h < a->y.h; h++)
+                for (int w = 0; w < a->y.w; w++) s += a->DY[tix(&a->y, n, c, h, w)];
         a->DB[c] = (float)(a->alpha * s + (a->beta == 0 ? 0 : a->beta * a->DB[c]));
     }
     return 0;

@@ -402,6 +402,21 @@ static int k_copy(unsigned grid, unsigned block, void** args) {
     memmove(d, s, 4 * n);
     return 0;
 }
+static int k_permute_channels(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float* s = PTR(0, float); float* d = PTR(1, float); int n = INT(2), c = INT(3); long long hw = LL(4); int to_nhwc = INT(5);
+    NEED(n >= 0 && c >= 1 && hw >= 1, "permute_channels: n %d, c %d, hw %lld", n, c, hw);
+    long long total = (long long)n * c * hw;
+    CHECK(s, 4 * total, "permute_channels src"); CHECK(d, 4 * total, "permute_channels dst");
+    NEED(total == 0 || (d + total <= s || s + total <= d), "permute_channels: dst overlaps src");
+    for (long long b = 0; b < n; b++)
+        for (long long ch = 0; ch < c; ch++)
+            for (long long p = 0; p < hw; p++) {
+                long long nchw = (b * c + ch) * hw + p, nhwc = (b * hw + p) * c + ch;
+                if (to_nhwc) d[nhwc] = s[nchw]; else d[nchw] = s[nhwc];
+            }
+    return 0;
+}
 
 /* Name, C signature (as CudaKernels.java declares it), emulation. */
 static const MockKernel KERNELS[] = {
@@ -432,6 +447,7 @@ static const MockKernel KERNELS[] = {
     {"axpby", "FPPFPPPP", k_axpby},
     {"fill", "PFP", k_fill},
     {"copy", "PPP", k_copy},
+    {"permute_channels", "PPIIPI", k_permute_channels},
 };
 
 static size_t arg_size(char c) { return c == 'I' || c == 'F' ? 4 : 8; }

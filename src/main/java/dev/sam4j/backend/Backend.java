@@ -5,7 +5,9 @@ package dev.sam4j.backend;
  * optimizers are written once against this interface; CPU (reference and Vector API) and CUDA
  * implementations must agree with the reference to floating-point tolerance.
  *
- * <p>Conventions: matrices are row-major; images are NCHW; all counts are elements, not bytes. Class
+ * <p>Conventions: matrices are row-major; images are NCHW, or NHWC on a backend whose {@link #imageLayout} says
+ * so (every image operation then reads and writes NHWC; their geometries stay given as channels, height,
+ * width); all counts are elements, not bytes. Class
  * labels are stored as floats holding small integers (exact below 2^24) so that labels live in ordinary
  * buffers on every backend. Operations write their outputs (they never accumulate) unless documented.
  * No operation allocates; workspaces are passed in.
@@ -73,7 +75,27 @@ public interface Backend extends AutoCloseable {
         throw new UnsupportedOperationException(name() + " has no rounding to " + p);
     }
 
-    // ---- convolution (NCHW), see ConvGeom ----
+    // ---- image layout ----
+
+    /** How this backend's image operations lay out images ({@link ImageLayout}): NCHW unless it was opened channels-last. */
+    default ImageLayout imageLayout() { return ImageLayout.NCHW; }
+
+    /**
+     * {@code dst = src} permuted from NCHW ({@code [n, channels, hw]}) to {@link #imageLayout}; a copy where that is
+     * NCHW. {@code dst} must not alias {@code src}. How a model's input (always NCHW) reaches its first layer.
+     */
+    default void toImageLayout(int n, int channels, int hw, Buffer src, Buffer dst) {
+        if (imageLayout() != ImageLayout.NCHW) throw new UnsupportedOperationException(name() + " has no permutation to " + imageLayout());
+        copy(src, dst, (long) n * channels * hw);
+    }
+
+    /** The inverse of {@link #toImageLayout}: {@code dst} (NCHW) from {@code src} in {@link #imageLayout}. */
+    default void fromImageLayout(int n, int channels, int hw, Buffer src, Buffer dst) {
+        if (imageLayout() != ImageLayout.NCHW) throw new UnsupportedOperationException(name() + " has no permutation from " + imageLayout());
+        copy(src, dst, (long) n * channels * hw);
+    }
+
+    // ---- convolution (in imageLayout; weights always [outC, inC, k, k]), see ConvGeom ----
 
     /** Scratch floats the three convolution ops need for a batch of {@code n}. */
     long convWorkspaceSize(ConvGeom g, int n);

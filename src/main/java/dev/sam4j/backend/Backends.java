@@ -19,7 +19,9 @@ import java.util.function.IntFunction;
  * line. An explicit {@code cuda[:N]} that cannot serve the run is refused in one line instead. The backend is
  * opened for the run's {@link Precision} ({@link Needs#precision}): for TF32, CUDA's GEMMs and convolutions
  * use tensor-core TF32 math and the CPU backends round GEMM and convolution inputs to TF32; whether the
- * backend then computes in that precision is for the run to ask ({@link Backend#supports}).
+ * backend then computes in that precision is for the run to ask ({@link Backend#supports}). A CUDA backend is
+ * opened in the run's image layout ({@link Needs#layout}); the CPU backends keep images in NCHW only, so an
+ * explicit CPU device with NHWC is refused, and {@code auto} falling back to the CPU says that it runs NCHW.
  */
 public final class Backends {
     private Backends() {}
@@ -31,14 +33,21 @@ public final class Backends {
      * What a run needs of a backend beyond the dense operations: {@code spatialOpsFor} names what uses
      * convolution, pooling or batch norm (e.g. {@code "model cnn"}; on CUDA they need cuDNN 9), or is null
      * when nothing does; {@code deterministic} asks for deterministic algorithms where a library offers a
-     * choice (cuDNN's convolutions); {@code precision} is what the layers compute in.
+     * choice (cuDNN's convolutions); {@code precision} is what the layers compute in; {@code layout} how images lie
+     * between layers ({@link ImageLayout}; NHWC is for CUDA).
      */
-    public record Needs(String spatialOpsFor, boolean deterministic, Precision precision) {
+    public record Needs(String spatialOpsFor, boolean deterministic, Precision precision, ImageLayout layout) {
         /** Dense operations only, fastest algorithms, fp32. */
         public static final Needs DENSE = new Needs(null, false);
 
         public Needs {
             if (precision == null) throw new IllegalArgumentException("precision must not be null");
+            if (layout == null) throw new IllegalArgumentException("layout must not be null");
+        }
+
+        /** In NCHW. */
+        public Needs(String spatialOpsFor, boolean deterministic, Precision precision) {
+            this(spatialOpsFor, deterministic, precision, ImageLayout.NCHW);
         }
 
         /** In fp32. */
@@ -66,6 +75,11 @@ public final class Backends {
     /** {@code acceptStandIn}: tests only, so that {@code auto} may take the CPU stand-ins of the CUDA libraries. */
     static Choice choose(String device, int threads, Needs needs, boolean acceptStandIn) {
         String d = resolveDevice(device).trim().toLowerCase(Locale.ROOT);
+        if ((d.equals("cpu") || d.equals("cpu-reference")) && needs.layout() != ImageLayout.NCHW) {
+            throw new InvalidSettingException("imageLayout(\"" + needs.layout() + "\"): the " + d + " backend keeps images in NCHW only;"
+                    + " channels-last (nhwc) is for cuda", "image-layout", "--image-layout " + needs.layout() + ": the " + d
+                    + " backend keeps images in NCHW only; channels-last (nhwc) is for --device cuda");
+        }
         if (d.equals("cpu")) {
             return new Choice(new CpuBackend(threads, needs.tf32()), "cpu requested");
         }
@@ -73,7 +87,7 @@ public final class Backends {
             return new Choice(new ReferenceBackend(needs.tf32()), "cpu-reference requested (double-precision oracle; slow)");
         }
         if (d.equals("auto")) {
-            return auto(threads, needs, cudaUnusable(acceptStandIn), index -> new CudaBackend(index, needs.precision(), needs.deterministic()));
+            return auto(threads, needs, cudaUnusable(acceptStandIn), index -> new CudaBackend(index, needs.precision(), needs.deterministic(), needs.layout()));
         }
         if (d.equals("cuda") || d.matches("cuda:\\d+")) {
             int index = d.equals("cuda") ? 0 : Integer.parseInt(d.substring(5));
@@ -82,7 +96,7 @@ public final class Backends {
             if (index >= a.deviceCount()) throw refused(d, "no such device, " + a.deviceCount() + " CUDA device(s)", null);
             CudaBackend cuda;
             try {
-                cuda = new CudaBackend(index, needs.precision(), needs.deterministic());
+                cuda = new CudaBackend(index, needs.precision(), needs.deterministic(), needs.layout());
             } catch (RuntimeException | LinkageError e) {
                 throw refused(d, failure(e), e);
             }
@@ -126,7 +140,8 @@ public final class Backends {
             }
             if (cuda != null) cuda.close();
         }
-        return new Choice(new CpuBackend(threads, needs.tf32()), "auto: no usable GPU (" + why + "), using the CPU");
+        return new Choice(new CpuBackend(threads, needs.tf32()), "auto: no usable GPU (" + why + "), using the CPU"
+                + (needs.layout() != ImageLayout.NCHW ? " (in NCHW: --image-layout " + needs.layout() + " is for cuda)" : ""));
     }
 
     /** One line for what went wrong opening a CUDA device; a linkage error names the optional dependencies. */

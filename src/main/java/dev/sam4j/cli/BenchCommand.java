@@ -2,6 +2,7 @@ package dev.sam4j.cli;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Backends;
+import dev.sam4j.backend.ImageLayout;
 import dev.sam4j.backend.Precision;
 import dev.sam4j.nn.models.Models;
 import dev.sam4j.tensor.Shape;
@@ -60,6 +61,9 @@ final class BenchCommand implements Callable<Integer> {
             + "fp32 weights and SAM passes; stored rounded in fp32 buffers)")
     String precision = "fp32";
 
+    @Option(names = "--image-layout", description = "nchw (default) or nhwc (channels-last images between layers; cuda only)")
+    String imageLayout = "nchw";
+
     @Option(names = "--cuda-step", description = "on CUDA: graph (the device-decided CUDA graph step, as sam4j train takes by "
             + "default; methods it does not run, ESAM and per-tensor LookSAM, take the host-driven step) or host (the host-driven "
             + "step for every method); each line's step_path says which")
@@ -84,7 +88,8 @@ final class BenchCommand implements Callable<Integer> {
         if (!cudaStep.equals("graph") && !cudaStep.equals("host")) {
             throw new IllegalArgumentException("--cuda-step: expected graph or host, got '" + cudaStep + "'");
         }
-        Backends.Choice c = Backends.choose(device, threads, new Backends.Needs(spatial, false, pr));
+        ImageLayout lay = ImageLayout.parse(imageLayout);
+        Backends.Choice c = Backends.choose(device, threads, new Backends.Needs(spatial, false, pr, lay));
         try (Backend b = c.backend()) {
             if (!b.supports(pr)) throw new IllegalArgumentException("--precision " + pr + ": " + b.unsupportedReason(pr));
             for (String m : models) for (int bs : sizes) {
@@ -128,6 +133,7 @@ final class BenchCommand implements Callable<Integer> {
         o.put("backend_detail", b.describe());
         o.put("threads", threads);
         o.put("precision", pr.label());
+        o.put("image_layout", b.imageLayout().label());
         o.put("step_path", r.stepPath());
         // On cuDNN: the convolution algorithms chosen so far in this process (every model timed until now) and whether
         // cuDNN reported tensor-core math for them, to tell a TF32 convolution from an FMA one.

@@ -144,6 +144,10 @@ final class TrainCommand implements Callable<Integer> {
             + "(stored rounded in fp32 buffers: slow on the CPU; on CUDA on TF32 tensor cores, native bf16 storage not built yet)")
     String precision = D.precision().label();
 
+    @Option(names = "--image-layout", description = "nchw (default) or nhwc: on CUDA, images between layers channels-last (cuDNN's "
+            + "tensor-core convolutions read NHWC); the same values, weights and checkpoints either way; the CPU keeps nchw")
+    String imageLayout = D.imageLayout().label();
+
     @Option(names = "--deterministic", description = "on CUDA: only cuDNN convolution algorithms that cuDNN reports deterministic; "
             + "the chosen ones are recorded in the checkpoint and reused on resume (the CPU is deterministic either way)")
     boolean deterministic = D.deterministic();
@@ -250,7 +254,7 @@ final class TrainCommand implements Callable<Integer> {
                 .augment(augment).device(device).threads(threads).maxSteps(maxSteps).shuffle(shuffle).out(out).hyper(hyper()).cudaStep(cudaStep).input(input)
                 .checkpointEvery(checkpointEvery).onNonFinite(onNonFinite).divergenceLoss(divergenceLoss == null ? Double.NaN : divergenceLoss)
                 .divergenceSteps(divergenceSteps).initFrom(initFrom).deterministic(deterministic).keepLastBatch(keepLastBatch)
-                .ranks(ranks).samPerturbation(samPerturbation).precision(precision).build();
+                .ranks(ranks).samPerturbation(samPerturbation).precision(precision).imageLayout(imageLayout).build();
         Path dir = cfg.out() != null ? cfg.out() : Path.of("runs",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + cfg.model() + "-" + cfg.optimizer());
         return train(cfg.toBuilder().out(dir).build(), false);

@@ -34,6 +34,11 @@ import java.util.SplittableRandom;
  * that pass: then forward reads the shadow as it is, and {@link #uploadParams} (checkpoints, loads) rewrites
  * it with the weights. {@link #backward} rounds {@code dLogits} to bf16 first, since it is
  * the first GEMM input of the backward pass. In fp32 and TF32 neither exists and nothing is rounded here.
+ *
+ * <p>Image layout ({@link dev.sam4j.backend.ImageLayout}): inputs are always NCHW. On a backend that keeps images
+ * in NHWC, an image input with more than one channel is permuted into a model-owned copy before the first layer
+ * (and then rounded there in bf16), and {@link Flatten} permutes back, so every layer in between sees the
+ * backend's layout and the parameters keep theirs.
  */
 public final class Model implements AutoCloseable {
 
@@ -50,7 +55,9 @@ public final class Model implements AutoCloseable {
     private final ParamLayout paramLayout, stateLayout;
     private final Buffer params, grads, state, workspace;
     private final Precision precision;
-    private final Buffer shadow, input;   // bf16 only: the rounded weights and input; null otherwise
+    private final Buffer shadow;          // bf16 only: the rounded weights; null otherwise
+    private final Buffer input;           // bf16 or a permuted image input: the input the first layer reads; null otherwise
+    private final boolean permuteInput;   // the backend keeps images in another layout than the input's NCHW
     private final List<Buffer> allocations;
     private final long activationFloats;
     private boolean closed;
@@ -97,7 +104,9 @@ public final class Model implements AutoCloseable {
         workspace = ws > 0 ? arena(ws) : null;
         boolean bf16 = precision.storesBf16();
         shadow = bf16 ? arena(paramLayout.total()) : null;
-        input = bf16 ? arena(maxBatch * inputShape.size()) : null;
+        permuteInput = backend.imageLayout() != dev.sam4j.backend.ImageLayout.NCHW && inputShape.rank() == 3
+                && inputShape.dim(0) > 1 && (long) inputShape.dim(1) * inputShape.dim(2) > 1;
+        input = bf16 || permuteInput ? arena(maxBatch * inputShape.size()) : null;
         int before = allocations.size();
         Context ctx = new Context(backend, paramLayout, params, grads, stateLayout, state, workspace, allocations,
                 precision, bf16 ? shadow : params);
@@ -170,10 +179,15 @@ public final class Model implements AutoCloseable {
         if (x.length() < need) {
             throw new IllegalArgumentException("input has " + x.length() + " elements, a batch of " + n + " × " + inputShape + " needs " + need);
         }
-        if (shadow == null) return root.forward(x.slice(0, need), n, mode);
-        if (!shadowHandedOver) backend.roundTo(Precision.BF16, params, shadow, paramLayout.total());
+        if (input == null) return root.forward(x.slice(0, need), n, mode);
+        if (shadow != null && !shadowHandedOver) backend.roundTo(Precision.BF16, params, shadow, paramLayout.total());
         Buffer xn = input.slice(0, need);
-        backend.roundTo(Precision.BF16, x, xn, need);
+        if (permuteInput) {
+            backend.toImageLayout(n, inputShape.dim(0), inputShape.dim(1) * inputShape.dim(2), x, xn);
+            if (shadow != null) backend.roundTo(Precision.BF16, xn, xn, need);
+        } else {
+            backend.roundTo(Precision.BF16, x, xn, need);
+        }
         return root.forward(xn, n, mode);
     }
 

@@ -18,7 +18,7 @@ import java.util.Set;
  * {@link TrainConfig}, for {@code --resume}. Strict, since a resumed run must be the same run: every key
  * must be known and of the right type, numbers finite, and every key present except the ones added later
  * ({@code input}, {@code checkpoint_every}, {@code on_nonfinite}, {@code divergence_*}, {@code init_from},
- * {@code deterministic}, {@code precision}),
+ * {@code deterministic}, {@code precision}, {@code image_layout}),
  * which take their defaults. Problems are {@link FileFormatException}s naming the
  * file and the key. Values are then validated by the builder, as options are.
  */
@@ -29,7 +29,7 @@ public final class ConfigFile {
     // Keys added after the first release of the format: older run directories lack them and still resume.
     private static final Set<String> OPTIONAL = Set.of("input", "train_subset", "checkpoint_every", "on_nonfinite", "divergence_loss",
             "divergence_steps", "init_from", "deterministic", "keep_last_batch", "looksam_max_age", "msam_rho", "ranks", "sam_perturbation",
-            "precision");
+            "precision", "image_layout");
 
     private ConfigFile() {}
 
@@ -117,6 +117,13 @@ public final class ConfigFile {
                 case "precision" -> {
                     try {
                         b.precision(x.string());
+                    } catch (IllegalArgumentException bad) {
+                        throw new FileFormatException(src, "invalid value: " + bad.getMessage(), bad);
+                    }
+                }
+                case "image_layout" -> {
+                    try {
+                        b.imageLayout(x.string());
                     } catch (IllegalArgumentException bad) {
                         throw new FileFormatException(src, "invalid value: " + bad.getMessage(), bad);
                     }

@@ -65,6 +65,7 @@ public final class RunWriter implements TrainListener, AutoCloseable {
             p.put("backend_description", info.backendDescription());
             p.put("backend_reason", info.backendReason());
             p.put("precision", info.config().precision().label());
+            p.put("image_layout", info.config().imageLayout().label());
             p.put("data", info.dataDescription());
             p.put("model", info.model());
             p.put("parameters", info.parameters());

@@ -5,6 +5,7 @@ import dev.sam4j.data.DataSplit;
 import dev.sam4j.data.Dataset;
 import dev.sam4j.io.InvalidSettingException;
 import dev.sam4j.nn.models.Models;
+import dev.sam4j.backend.ImageLayout;
 import dev.sam4j.backend.Precision;
 import dev.sam4j.optim.sam.Method;
 import dev.sam4j.tensor.Shape;
@@ -25,7 +26,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
                           long maxSteps, boolean shuffle, Path out, Method.Hyper hyper, String cudaStep, String input,
                           long checkpointEvery, String onNonFinite, double divergenceLoss, int divergenceSteps, Path initFrom,
                           boolean deterministic, boolean keepLastBatch, int ranks, String samPerturbation, Precision precision,
-                          DataSplit inMemory) {
+                          DataSplit inMemory, ImageLayout imageLayout) {
 
     public static Builder builder() { return new Builder(); }
 
@@ -43,6 +44,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         b.ranks = ranks; b.samPerturbation = samPerturbation;
         if (inMemory != null) { b.trainSet = inMemory.train(); b.testSet = inMemory.test(); }
         b.precision = precision;
+        b.imageLayout = imageLayout;
         return b;
     }
 
@@ -99,6 +101,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
         m.put("ranks", ranks);
         m.put("sam_perturbation", samPerturbation);
         m.put("precision", precision.label());
+        m.put("image_layout", imageLayout.label());
         return m;
     }
 
@@ -179,6 +182,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             }
         }
         Precision precision = Precision.FP32;
+        ImageLayout imageLayout = ImageLayout.NCHW;
 
         public Builder model(String v) { model = v; return this; }
         public Builder optimizer(String v) { optimizer = v; return this; }
@@ -262,6 +266,19 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             return this;
         }
         public Builder precision(Precision v) { precision = v; return this; }
+        /**
+         * How images lie between layers ({@link ImageLayout}): {@code nchw} (default) or {@code nhwc} (channels-last,
+         * CUDA only). Values, parameters and checkpoints are the same in both; it is a speed choice.
+         */
+        public Builder imageLayout(String v) {
+            try {
+                imageLayout = ImageLayout.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw InvalidSettingException.of(OWNER, "imageLayout", "image-layout", v, "must be nchw or nhwc");
+            }
+            return this;
+        }
+        public Builder imageLayout(ImageLayout v) { imageLayout = v; return this; }
 
         private static final String OWNER = "TrainConfig.Builder";
 
@@ -339,6 +356,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             String sp = samPerturbation == null ? "" : samPerturbation.trim().toLowerCase(Locale.ROOT);
             check(sp.equals("local") || sp.equals("global"), "samPerturbation", "sam-perturbation", samPerturbation, "must be local or global");
             check(precision != null, "precision", "precision", precision, "must not be null");
+            check(imageLayout != null, "imageLayout", "image-layout", imageLayout, "must not be null");
             // Validate the schedule's syntax now, so a typo fails before data is loaded.
             try {
                 dev.sam4j.optim.LrSchedule.parse(schedule, lr, warmupSteps, 1);
@@ -349,7 +367,7 @@ public record TrainConfig(String data, String model, String optimizer, int epoch
             return new TrainConfig(data, model.trim().toLowerCase(Locale.ROOT), opt, epochs, batchSize, evalBatchSize, lr,
                     schedule.trim().toLowerCase(Locale.ROOT), warmupSteps, momentum, weightDecay, nesterov, seed, labelNoise,
                     trainSubset, aug, device.trim().toLowerCase(Locale.ROOT), threads, maxSteps, shuffle, out, h, cs, in,
-                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, ranks, sp, precision, memory);
+                    checkpointEvery, nf, divergenceLoss, divergenceSteps, initFrom, deterministic, keepLastBatch, ranks, sp, precision, memory, imageLayout);
         }
 
         /** The sets of {@link #data(Dataset, Dataset)}, checked against each other; null for a data string. */

@@ -122,7 +122,8 @@ public final class Trainer implements AutoCloseable {
         // The network first: whether it uses convolution, pooling or batch norm decides whether the GPU needs cuDNN.
         Layer net = Models.create(config.model(), train.exampleShape(), train.classes());
         Backends.Choice choice = Backends.choose(config.device(), config.threads(),
-                new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic(), config.precision()));
+                new Backends.Needs(net.usesSpatialOps() ? "model " + config.model() : null, config.deterministic(), config.precision(),
+                        config.imageLayout()));
         this.backend = choice.backend();
         dev.sam4j.parallel.Collective collective = null;
         try {
@@ -383,7 +384,7 @@ public final class Trainer implements AutoCloseable {
         RunSummary summary = new RunSummary(p.lastTestAcc, p.best, p.lastTestLoss, p.lastTrainLoss,
                 p.step == 0 ? 0 : samSteps / (double) p.step, p.step, samSteps, wall, images / Math.max(1e-9, trainNanos / 1e9),
                 backend.name(), config.model(), config.optimizer(), config.seed(), model.paramCount(), dataDescription,
-                p.skippedSteps, interrupted, config.precision().label());
+                p.skippedSteps, interrupted, config.precision().label(), backend.imageLayout().label());
         listeners.forEach(l -> l.onRunEnd(summary));
         running = false;
         return summary;

@@ -64,6 +64,30 @@ class CudaBenchStepPathTest {
         }
     }
 
+    /**
+     * Channels-last on the graph step: a convnet benched with {@code --image-layout nhwc} says so in each line, and its
+     * cuDNN algorithms are the NHWC shapes'; {@code sam4j train} with it records nhwc in its summary.
+     */
+    @Test
+    void channelsLastIsBenchedAndTrainedOnTheGraphStep(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        CudaTestSupport.requireCuda();
+        MainTest.Outcome o = MainTest.run("bench", "--device", "cuda", "--models", "cnn", "--input", "3,8,8", "--classes", "4",
+                "--batch-size", "8", "--warmup", "1", "--steps", "3", "--optimizers", "erm,aesam", "--image-layout", "nhwc");
+        assertEquals(0, o.code(), o.err());
+        for (Map<String, Object> l : BenchToolingTest.parseLines(o.out())) {
+            assertEquals("nhwc", l.get("image_layout"), l.toString());
+            assertEquals("graph", l.get("step_path"), l.toString());
+            assertTrue(((String) l.get("conv_algorithms")).contains("/nhwc="), l.toString());
+            assertTrue(((String) l.get("backend_detail")).contains("NHWC"), l.toString());
+        }
+        MainTest.Outcome t = MainTest.run("train", "--data=synthetic:3,8,8:4:64:32", "--device=cuda", "--model=cnn", "--optimizer=aesam",
+                "--batch-size=16", "--max-steps=4", "--epochs=1", "--image-layout=nhwc", "--out", dir.toString());
+        assertEquals(0, t.code(), t.err());
+        Map<?, ?> summary = (Map<?, ?>) dev.sam4j.io.JsonReader.parse(java.nio.file.Files.readString(dir.resolve("summary.json")), "summary");
+        assertEquals("nhwc", summary.get("image_layout"));
+        assertTrue(Double.isFinite(((Number) summary.get("test_accuracy")).doubleValue()), summary.toString());
+    }
+
     /** On cuDNN each line also names the convolution algorithms chosen so far and the math type cuDNN reported for them. */
     @Test
     void aConvnetLineNamesItsConvolutionAlgorithmsAndMath() {

@@ -19,6 +19,7 @@ import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
 import dev.sam4j.backend.DeviceStepGraph;
+import dev.sam4j.backend.ImageLayout;
 import dev.sam4j.backend.PoolGeom;
 import dev.sam4j.backend.Precision;
 import java.util.IdentityHashMap;
@@ -72,6 +73,8 @@ public final class CudaBackend implements Backend {
     final CudaKernels k;
     final long scratch;
     private final boolean tf32, deterministic;
+    /** Channels-last: images between layers in NHWC, cuDNN's descriptors NHWC, filters handed to cuDNN in KRSC. */
+    private final boolean nhwc;
     /** bf16 runs: GEMMs through {@code cublasGemmEx} with bf16 tensor-core compute on the fp32 matrices. */
     private final boolean bf16Gemm;
     private final Map<CudaBuffer, Long> allocations = new IdentityHashMap<>();
@@ -102,10 +105,26 @@ public final class CudaBackend implements Backend {
      * as exact on bf16 values) and whose convolutions run on TF32 tensor cores (exact for bf16 values too).
      */
     public CudaBackend(int device, Precision precision, boolean deterministic) {
-        this(device, precision != Precision.FP32, precision == Precision.BF16, deterministic);
+        this(device, precision, deterministic, ImageLayout.NCHW);
+    }
+
+    /**
+     * As {@link #CudaBackend(int, Precision, boolean)}, with images between layers in {@code layout}
+     * ({@link #imageLayout}): in NHWC, cuDNN gets NHWC tensor and filter descriptors, and each convolution with
+     * more than one input channel and a kernel larger than 1 × 1 first permutes its [outC, inC, k, k] weights to
+     * KRSC in the head of its workspace (and its weight gradient back), one pass over the weights each: the
+     * parameter arena keeps PyTorch's order, so checkpoints, the optimizers and the CPU see the same tensors in
+     * either layout.
+     */
+    public CudaBackend(int device, Precision precision, boolean deterministic, ImageLayout layout) {
+        this(device, precision != Precision.FP32, precision == Precision.BF16, deterministic, layout == ImageLayout.NHWC);
     }
 
     private CudaBackend(int device, boolean tf32, boolean bf16Gemm, boolean deterministic) {
+        this(device, tf32, bf16Gemm, deterministic, false);
+    }
+
+    private CudaBackend(int device, boolean tf32, boolean bf16Gemm, boolean deterministic, boolean nhwc) {
         CudaRuntime.Availability a = CudaRuntime.probe();
         if (!a.available()) throw new CudaException("CUDA is not available: " + a.reason());
         if (device < 0 || device >= a.deviceCount()) {
@@ -114,6 +133,7 @@ public final class CudaBackend implements Backend {
         this.tf32 = tf32;
         this.bf16Gemm = bf16Gemm;
         this.deterministic = deterministic;
+        this.nhwc = nhwc;
         CudaContext c = new CudaContext(device, tf32);
         CudaModule m = null;
         try {
@@ -146,7 +166,8 @@ public final class CudaBackend implements Backend {
                 ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
                 CudaRuntime.libVersion(ctx.cublasVersion), bf16Gemm ? "bf16 values on tensor cores (cublasGemmEx FAST_16BF) in fp32 storage, convolutions TF32 tensor cores"
                         : tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
-                deterministic ? ", deterministic cuDNN algorithms only" : "", CudaRuntime.kernelTargets(),
+                (deterministic ? ", deterministic cuDNN algorithms only" : "") + (nhwc ? ", images NHWC (channels-last)" : ""),
+                CudaRuntime.kernelTargets(),
                 CudaRuntime.probe().standIn() ? " [CPU stand-in libraries, not a GPU]" : "");
     }
 
@@ -450,7 +471,7 @@ public final class CudaBackend implements Backend {
     /** Made on first use, so that the MLP trains on hosts without cuDNN. */
     private CudaDnn dnn() {
         checkOpen();
-        if (dnn == null) dnn = new CudaDnn(ctx, tf32, deterministic);
+        if (dnn == null) dnn = new CudaDnn(ctx, tf32, deterministic, nhwc);
         return dnn;
     }
 
@@ -511,7 +532,51 @@ public final class CudaBackend implements Backend {
 
     private static long bytes(Buffer ws) { return ws == null ? 0 : 4 * ws.length(); }
 
-    @Override public long convWorkspaceSize(ConvGeom g, int n) { return n <= 0 ? 0 : dnn().workspaceFloats(g, n); }
+    // ---- image layout ----
+
+    @Override public ImageLayout imageLayout() { return nhwc ? ImageLayout.NHWC : ImageLayout.NCHW; }
+
+    @Override public void toImageLayout(int n, int channels, int hw, Buffer src, Buffer dst) { permute(n, channels, hw, src, dst, true); }
+
+    @Override public void fromImageLayout(int n, int channels, int hw, Buffer src, Buffer dst) { permute(n, channels, hw, src, dst, false); }
+
+    private void permute(int n, int channels, int hw, Buffer src, Buffer dst, boolean toNhwc) {
+        if (n < 0 || channels < 1 || hw < 1) throw new IllegalArgumentException("image permutation of " + n + " × " + channels + " × " + hw);
+        long count = (long) n * channels * hw;
+        CudaBuffer s = c(src), d = c(dst);
+        need(s, count, "image layout src");
+        need(d, count, "image layout dst");
+        if (count > 0 && s.address < d.address + 4 * count && d.address < s.address + 4 * count) {
+            throw new IllegalArgumentException("image layout: dst overlaps src");
+        }
+        if (count == 0) return;
+        // In NCHW, or with one channel or one position per image, both orders are the same memory.
+        if (!nhwc || channels == 1 || hw == 1) k.copy(s.address, d.address, count);
+        else k.permuteChannels(s.address, d.address, n, channels, hw, toNhwc);
+    }
+
+    /**
+     * Floats at the head of a convolution's workspace that hold its filter in KRSC (channels-last), else 0: none
+     * in NCHW, and none where KCRS and KRSC are the same memory (one input channel, or a 1 × 1 kernel). Rounded up
+     * to 64 floats so that cuDNN's workspace after it stays 256-byte aligned.
+     */
+    private long filterScratch(ConvGeom g) {
+        if (!nhwc || g.inC() == 1 || g.kH() * g.kW() == 1) return 0;
+        return (g.weightSize() + 63L) / 64 * 64;
+    }
+
+    /** The workspace {@code ws} less its filter scratch of {@code fs} floats: address and bytes for cuDNN. */
+    private long[] dnnWorkspace(ConvGeom g, Buffer ws, long fs, int n) {
+        if (fs > 0 && (ws == null || ws.length() < fs)) {
+            throw new IllegalArgumentException("channels-last convolution " + g + " needs a workspace of at least " + fs
+                    + " floats for its KRSC filter (convWorkspaceSize(g, " + n + ") = " + convWorkspaceSize(g, n) + "), got "
+                    + (ws == null ? "none" : ws.length()));
+        }
+        long bytes = bytes(ws) - 4 * fs;
+        return new long[] {bytes == 0 ? 0 : addr(ws) + 4 * fs, bytes};
+    }
+
+    @Override public long convWorkspaceSize(ConvGeom g, int n) { return n <= 0 ? 0 : dnn().workspaceFloats(g, n) + filterScratch(g); }
 
     @Override public void convForward(ConvGeom g, int n, Buffer x, Buffer w, Buffer bias, Buffer y, Buffer ws) {
         need(c(x), (long) n * g.inSize(), "conv x");
@@ -519,7 +584,15 @@ public final class CudaBackend implements Backend {
         need(c(y), (long) n * g.outSize(), "conv y");
         if (bias != null) need(c(bias), g.outC(), "conv bias");
         if (ws != null) c(ws);
-        if (n > 0) dnn().convForward(g, n, addr(x), addr(w), addr(bias), addr(y), addr(ws), bytes(ws));
+        if (n <= 0) return;
+        long fs = filterScratch(g);
+        long[] dws = dnnWorkspace(g, ws, fs, n);
+        long wAddr = addr(w);
+        if (fs > 0) {
+            k.permuteChannels(wAddr, addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
+            wAddr = addr(ws);
+        }
+        dnn().convForward(g, n, addr(x), wAddr, addr(bias), addr(y), dws[0], dws[1]);
     }
 
     @Override public void convBackwardData(ConvGeom g, int n, Buffer dy, Buffer w, Buffer dx, Buffer ws) {
@@ -527,7 +600,16 @@ public final class CudaBackend implements Backend {
         need(c(w), g.weightSize(), "conv w");
         need(c(dx), (long) n * g.inSize(), "conv dx");
         if (ws != null) c(ws);
-        if (n > 0) dnn().convBackwardData(g, n, addr(dy), addr(w), addr(dx), addr(ws), bytes(ws));
+        if (n <= 0) return;
+        long fs = filterScratch(g);
+        long[] dws = dnnWorkspace(g, ws, fs, n);
+        long wAddr = addr(w);
+        if (fs > 0) {
+            // Permuted again rather than kept from the forward: the workspace is shared by every layer.
+            k.permuteChannels(wAddr, addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
+            wAddr = addr(ws);
+        }
+        dnn().convBackwardData(g, n, addr(dy), wAddr, addr(dx), dws[0], dws[1]);
     }
 
     @Override public void convBackwardFilter(ConvGeom g, int n, Buffer x, Buffer dy, Buffer dw, Buffer dBias, Buffer ws) {
@@ -536,7 +618,11 @@ public final class CudaBackend implements Backend {
         need(c(dw), g.weightSize(), "conv dw");
         if (dBias != null) need(c(dBias), g.outC(), "conv dBias");
         if (ws != null) c(ws);
-        if (n > 0) dnn().convBackwardFilter(g, n, addr(x), addr(dy), addr(dw), addr(dBias), addr(ws), bytes(ws));
+        if (n <= 0) return;
+        long fs = filterScratch(g);
+        long[] dws = dnnWorkspace(g, ws, fs, n);
+        dnn().convBackwardFilter(g, n, addr(x), addr(dy), fs > 0 ? addr(ws) : addr(dw), addr(dBias), dws[0], dws[1]);
+        if (fs > 0) k.permuteChannels(addr(ws), addr(dw), g.outC(), g.inC(), (long) g.kH() * g.kW(), false);
     }
 
     @Override public void maxPoolForward(PoolGeom g, int n, Buffer x, Buffer y) {

@@ -11,6 +11,7 @@ import static org.bytedeco.cuda.global.cudnn.CUDNN_POOLING_AVERAGE_COUNT_INCLUDE
 import static org.bytedeco.cuda.global.cudnn.CUDNN_POOLING_MAX_DETERMINISTIC;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_STATUS_SUCCESS;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_TENSOR_NCHW;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_TENSOR_NHWC;
 import static org.bytedeco.cuda.global.cudnn.cudnnAddTensor;
 import static org.bytedeco.cuda.global.cudnn.cudnnBatchNormalizationBackward;
 import static org.bytedeco.cuda.global.cudnn.cudnnBatchNormalizationForwardInference;
@@ -64,7 +65,10 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * The cuDNN half of {@link CudaBackend}: convolution, batch norm and pooling on cuDNN 9's legacy API, NCHW float.
+ * The cuDNN half of {@link CudaBackend}: convolution, batch norm and pooling on cuDNN 9's legacy API, float, in
+ * NCHW or, opened {@code nhwc}, in NHWC (channels-last): then every tensor descriptor is {@code CUDNN_TENSOR_NHWC}
+ * and every filter descriptor KRSC ({@code CUDNN_TENSOR_NHWC} too), since cuDNN's channels-last kernels want the
+ * filter in the data's format; {@link CudaBackend} hands the filters over in that order.
  *
  * <p>Why descriptors and algorithms are cached per shape (geometry and batch): a step then makes no cuDNN
  * set-up call and no allocation, which a CUDA graph capture needs. The algorithms come from cuDNN's
@@ -95,7 +99,7 @@ final class CudaDnn implements AutoCloseable {
     private static final int CANDIDATES = 16;
 
     private final CudaContext ctx;
-    private final boolean tf32, deterministic;
+    private final boolean tf32, deterministic, nhwc;
     private final FloatPointer one = new FloatPointer(1), zero = new FloatPointer(1);
     private final CudaContext.DevicePointer[] p = new CudaContext.DevicePointer[8];
     private final Map<ConvKey, Conv> convs = new HashMap<>();
@@ -105,10 +109,11 @@ final class CudaDnn implements AutoCloseable {
     private final Set<String> notReused = new TreeSet<>();
     private final List<Runnable> destroy = new ArrayList<>();
 
-    CudaDnn(CudaContext ctx, boolean tf32, boolean deterministic) {
+    CudaDnn(CudaContext ctx, boolean tf32, boolean deterministic, boolean nhwc) {
         this.ctx = ctx;
         this.tf32 = tf32;
         this.deterministic = deterministic;
+        this.nhwc = nhwc;
         one.put(1f);
         zero.put(0f);
         for (int i = 0; i < p.length; i++) p[i] = new CudaContext.DevicePointer(0);
@@ -121,12 +126,14 @@ final class CudaDnn implements AutoCloseable {
         return p[i];
     }
 
+    private int format() { return nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
+
     private cudnnTensorStruct tensor(int n, int c, int h, int w) {
         cudnnTensorStruct d = new cudnnTensorStruct();
         CudaCheck.dnn(cudnnCreateTensorDescriptor(d), "cudnnCreateTensorDescriptor");
         destroy.add(() -> cudnnDestroyTensorDescriptor(d));
-        CudaCheck.dnn(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
-                String.format(Locale.ROOT, "cudnnSetTensor4dDescriptor(%d, %d, %d, %d)", n, c, h, w));
+        CudaCheck.dnn(cudnnSetTensor4dDescriptor(d, format(), CUDNN_DATA_FLOAT, n, c, h, w),
+                String.format(Locale.ROOT, "cudnnSetTensor4dDescriptor(%s, %d, %d, %d, %d)", nhwc ? "NHWC" : "NCHW", n, c, h, w));
         return d;
     }
 
@@ -164,7 +171,7 @@ final class CudaDnn implements AutoCloseable {
             cudnnFilterStruct w = new cudnnFilterStruct();
             CudaCheck.dnn(cudnnCreateFilterDescriptor(w), "cudnnCreateFilterDescriptor");
             destroy.add(() -> cudnnDestroyFilterDescriptor(w));
-            CudaCheck.dnn(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.outC(), g.inC(), g.kH(), g.kW()),
+            CudaCheck.dnn(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, format(), g.outC(), g.inC(), g.kH(), g.kW()),
                     "cudnnSetFilter4dDescriptor");
             c.w = w;
             cudnnConvolutionStruct cd = new cudnnConvolutionStruct();
@@ -298,7 +305,8 @@ final class CudaDnn implements AutoCloseable {
     /**
      * The algorithms chosen so far, one shape per entry in key order, e.g.
      * {@code 16/1,8,8/32,3,3/1/1=0,0,2;...}: batch / input channels, height, width / output channels, kernel
-     * height, width / stride / padding = forward, backward-data, backward-filter algorithm. What a checkpoint
+     * height, width / stride / padding = forward, backward-data, backward-filter algorithm; channels-last shapes end
+     * in {@code /nhwc} (their algorithms are another layout's: one run never takes the other's). What a checkpoint
      * records, so that a resumed run can take the same ones ({@link #reuse}).
      */
     String algorithms() {
@@ -336,10 +344,10 @@ final class CudaDnn implements AutoCloseable {
         };
     }
 
-    private static String key(ConvKey k) {
+    private String key(ConvKey k) {
         ConvGeom g = k.g();
         return k.n() + "/" + g.inC() + "," + g.inH() + "," + g.inW() + "/" + g.outC() + "," + g.kH() + "," + g.kW() + "/" + g.stride()
-                + "/" + g.pad();
+                + "/" + g.pad() + (nhwc ? "/nhwc" : "");
     }
 
     /**
@@ -350,23 +358,27 @@ final class CudaDnn implements AutoCloseable {
      */
     void reuse(String encoded) {
         Map<ConvKey, int[]> parsed = new HashMap<>();
+        List<String> otherLayout = new ArrayList<>();
         if (!encoded.isEmpty()) {
             for (String entry : encoded.split(";", -1)) {
                 String[] kv = entry.split("=", -1), parts = kv[0].split("/", -1);
+                boolean entryNhwc = parts.length == 6 && parts[5].equals("nhwc");
                 try {
-                    if (kv.length != 2 || parts.length != 5) throw new IllegalArgumentException();
+                    if (kv.length != 2 || (parts.length != 5 && !entryNhwc)) throw new IllegalArgumentException();
                     int[] in = ints(parts[1], 3), w = ints(parts[2], 3), algos = ints(kv[1], 3);
                     ConvGeom g = new ConvGeom(in[0], in[1], in[2], w[0], w[1], w[2], Integer.parseInt(parts[3]), Integer.parseInt(parts[4]));
                     int n = Integer.parseInt(parts[0]);
                     if (n < 1 || algos[0] < 0 || algos[1] < 0 || algos[2] < 0) throw new IllegalArgumentException();
-                    parsed.put(new ConvKey(g, n), algos);
+                    if (entryNhwc == nhwc) parsed.put(new ConvKey(g, n), algos);
+                    else otherLayout.add(kv[0]);  // another layout's algorithm: this run's shapes are chosen afresh
                 } catch (IllegalArgumentException e) {  // NumberFormatException included
-                    throw new IllegalArgumentException("'" + entry + "' is not batch/C,H,W/K,R,S/stride/pad=fwd,bwd-data,bwd-filter");
+                    throw new IllegalArgumentException("'" + entry + "' is not batch/C,H,W/K,R,S/stride/pad[/nhwc]=fwd,bwd-data,bwd-filter");
                 }
             }
         }
         reuse.clear();
         reuse.putAll(parsed);
+        notReused.addAll(otherLayout);
         for (Conv c : convs.values()) c.capacity = -1;
     }
 

@@ -21,7 +21,7 @@ final class CudaKernels {
     final Kernel sumsqPartials, reduceFinalize, dotPartials, samPerturb, asamPerturb, asamNormPartials, perturbScale,
             decideAdaptive, decideTable, secondPassCheck, stepBegin, stepEnd, sgdStep, lookSamCoef, lookSamNorm, lookSamVScale,
             softmaxXent, meanLoss,
-            addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy, roundMantissa;
+            addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy, roundMantissa, permuteChannels;
 
     CudaKernels(CudaModule m, CUstream_st stream, int multiprocessors) {
         this.stream = stream;
@@ -54,6 +54,7 @@ final class CudaKernels {
         fill = new Kernel(m, "fill", "PFP");
         copy = new Kernel(m, "copy", "PPP");
         roundMantissa = new Kernel(m, "round_mantissa", "PPPI");
+        permuteChannels = new Kernel(m, "permute_channels", "PPIIPI");
     }
 
     /** Blocks of 256 for a streaming pass over n elements (capped: grid-stride loops do the rest). */
@@ -191,6 +192,16 @@ final class CudaKernels {
     void roundMantissa(long x, long y, long n, int drop) {
         roundMantissa.p(0, x).p(1, y).p(2, n).i(3, drop);
         stream(roundMantissa, n);
+    }
+
+    /**
+     * {@code dst = src} permuted NCHW → NHWC ({@code toNhwc}) or back, {@code n} images of {@code c × hw}
+     * (layout.cu: 32 × 32 tiles, blocks of 256, grid-stride over the tiles).
+     */
+    void permuteChannels(long src, long dst, int n, int c, long hw, boolean toNhwc) {
+        long tiles = (long) n * ((c + 31) / 32) * ((hw + 31) / 32);
+        permuteChannels.p(0, src).p(1, dst).i(2, n).i(3, c).p(4, hw).i(5, toNhwc ? 1 : 0);
+        permuteChannels.launch(stream, (int) Math.max(1, Math.min(streamingGridCap, tiles)), BLOCK);
     }
 
     // ---- the device-decided step ----

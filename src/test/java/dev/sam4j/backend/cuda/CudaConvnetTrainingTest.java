@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sam4j.backend.Backend;
 import dev.sam4j.backend.Buffer;
+import dev.sam4j.backend.ImageLayout;
+import dev.sam4j.backend.Precision;
 import dev.sam4j.backend.cpu.ReferenceBackend;
 import dev.sam4j.nn.Layer;
 import dev.sam4j.nn.Model;
@@ -26,7 +28,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * batches, through the host-decided {@link SamOptimizer}. After every step the SAM decision, the loss and
  * the BatchNorm running statistics must agree (so the running statistics moved exactly once per step, SAM
  * or not: SAM's second pass runs in TRAIN_FROZEN_STATS); at the end the weights must. Device memory must
- * not grow after the first step (algorithms and descriptors are cached, workspaces preallocated).
+ * not grow after the first step (algorithms and descriptors are cached, workspaces preallocated). Each case runs
+ * in both image layouts: channels-last (NHWC) keeps every activation in NHWC between layers, the input permuted in
+ * and {@code cnn}'s Flatten permuting back, and must hold the same lock step against the NCHW reference.
  */
 @Tag("gpu")
 class CudaConvnetTrainingTest {
@@ -98,13 +102,15 @@ class CudaConvnetTrainingTest {
         return worst / scale;
     }
 
-    @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"cnn, sam", "cnn, aesam", "resnet18, sam", "resnet18, erm"})
-    void lockStepWithTheReference(String modelName, String methodName) {
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource({"cnn, sam, nchw", "cnn, aesam, nchw", "resnet18, sam, nchw", "resnet18, erm, nchw",
+                "cnn, sam, nhwc", "cnn, aesam, nhwc", "resnet18, sam, nhwc", "resnet18, erm, nhwc"})
+    void lockStepWithTheReference(String modelName, String methodName, String layout) {
         CudaTestSupport.requireCuda();
         Method method = Method.of(methodName, Method.Hyper.defaults());
         SplittableRandom r = new SplittableRandom(5);
-        try (CudaBackend cuda = new CudaBackend(0, false); Run g = new Run(cuda, modelName, method);
+        ImageLayout imageLayout = ImageLayout.parse(layout);
+        try (CudaBackend cuda = new CudaBackend(0, Precision.FP32, false, imageLayout); Run g = new Run(cuda, modelName, method);
              Run c = new Run(new ReferenceBackend(), modelName, method)) {
             g.model.uploadParams(c.model.downloadParams());
             g.model.uploadState(c.model.downloadState());
@@ -114,7 +120,7 @@ class CudaConvnetTrainingTest {
                 for (int i = 0; i < xs.length; i++) xs[i] = (float) r.nextGaussian();
                 for (int i = 0; i < BATCH; i++) ys[i] = r.nextInt(CLASSES);
                 SamOptimizer.StepResult a = g.step(xs, ys, t), b = c.step(xs, ys, t);
-                String at = modelName + " " + methodName + " step " + t;
+                String at = modelName + " " + methodName + " " + layout + " step " + t;
                 assertEquals(b.sam(), a.sam(), at + ": SAM decision differs (s gpu " + a.s() + ", ref " + b.s() + ")");
                 assertTrue(Math.abs(a.loss() - b.loss()) <= 1e-3 * (1 + Math.abs(b.loss())), at + " loss " + a.loss() + " vs " + b.loss());
                 double stateDiff = worst(g.model.downloadState(), c.model.downloadState());
@@ -126,7 +132,8 @@ class CudaConvnetTrainingTest {
                 else assertEquals(memoryAfterFirstStep, cuda.deviceMemoryInUse(), at + ": device memory in use grew");
             }
             double w = worst(g.model.downloadParams(), c.model.downloadParams());
-            assertTrue(w <= 1e-3, modelName + " " + methodName + ": weights differ by " + w + " (relative) after " + STEPS + " steps");
+            assertEquals(imageLayout, cuda.imageLayout());
+            assertTrue(w <= 1e-3, modelName + " " + methodName + " " + layout + ": weights differ by " + w + " (relative) after " + STEPS + " steps");
         }
     }
 }

@@ -42,17 +42,24 @@ class StepGraphTest {
     /**
      * The same with convnets: cuDNN convolution, batch norm (frozen in the captured SAM branch) and pooling
      * inside the captured graph and its conditional body. The algorithms were chosen when the model was
-     * bound (outside any capture); the stand-in refuses a Find during capture, as a GPU would fail it.
+     * bound (outside any capture); the stand-in refuses a Find during capture, as a GPU would fail it. With
+     * {@code :nhwc}, channels-last: the input permutation, the filters' permutations and Flatten's are graph
+     * nodes too, and the graph path still never waits for the device.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"cnn:sam", "cnn:aesam", "resnet18:sam", "resnet18:erm"})
+    @ValueSource(strings = {"cnn:sam", "cnn:aesam", "resnet18:sam", "resnet18:erm", "cnn:aesam:nhwc", "resnet18:sam:nhwc"})
     void convnetGraphHostAndOptimizerAgree(String which) {
-        String model = which.substring(0, which.indexOf(':')), name = which.substring(which.indexOf(':') + 1);
+        String[] parts = which.split(":");
+        String model = parts[0], name = parts[1];
+        layout = parts.length > 2 ? dev.sam4j.backend.ImageLayout.parse(parts[2]) : dev.sam4j.backend.ImageLayout.NCHW;
         Shape input = model.equals("cnn") ? CudaConvnetTrainingTest.INPUT : CudaConvnetTrainingTest.RESNET_INPUT;
         // cuDNN's fastest algorithms may add with atomics, so the three runs are not bitwise equal on a GPU.
         agree(name, cuda -> new Model(CudaConvnetTrainingTest.model(model), input, CLASSES, cuda, 4, 7), input, 4, 0.01,
                 CudaTestSupport.realGpu() ? 1e-4 : 1e-5);
     }
+
+    /** The image layout of the next {@link #agree}'s backend. */
+    private dev.sam4j.backend.ImageLayout layout = dev.sam4j.backend.ImageLayout.NCHW;
 
     private void agree(String name, Function<CudaBackend, Model> make, Shape input, int batch, double peakLr, double tol) {
         CudaTestSupport.requireCuda();
@@ -60,7 +67,7 @@ class StepGraphTest {
         LrSchedule lr = new LrSchedule.Cosine(peakLr, 2);
         int BATCH = batch;
         Shape INPUT = input;
-        try (CudaBackend cuda = new CudaBackend(0, false);
+        try (CudaBackend cuda = new CudaBackend(0, dev.sam4j.backend.Precision.FP32, false, layout);
              Model graphModel = make.apply(cuda); Model hostModel = make.apply(cuda); Model optModel = make.apply(cuda)) {
             hostModel.uploadParams(optModel.downloadParams());
             graphModel.uploadParams(optModel.downloadParams());

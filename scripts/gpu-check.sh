@@ -13,7 +13,9 @@
 #    per class, those that check on the GPU what the stand-ins only emulate (the device step's kernels and skips
 #    against the host: CudaKernelsTest, HostDeviceStepAgreementTest, DeviceSkipTest, StepGraphTest; device
 #    memory by cudaMemGetInfo and the input pipeline's ordering: CudaMemoryFlatTest, CudaInputPipelineTest,
-#    CudaCheckpointTest; --precision tf32 and bf16 against the CPU emulation: CudaPrecisionTest);
+#    CudaCheckpointTest; --precision tf32 and bf16 against the CPU emulation: CudaPrecisionTest; channels-last
+#    (--image-layout nhwc): cuDNN's NHWC kernels and the permutation kernel against the NCHW reference,
+#    CudaChannelsLastTest, and the NHWC cases of CudaConvnetTrainingTest and StepGraphTest);
 # 4. runs the benchmark: kernel bandwidth over an 11M-float arena and over arrays of 4x the device's L2 size,
 #    each as a fraction of a device-to-device copy and of the theoretical bandwidth (memory clock x bus width
 #    x 2), and ms/step of the mlp for ERM, SAM and AE-SAM on the host path and the graph path
@@ -30,7 +32,8 @@
 #    results of the gpu tests that check these (KernelImageTest, CudnnProbeTest, CudaDeviceThreadsTest,
 #    DeterministicCudnnTest: a --deterministic convnet run resumed bit for bit);
 # 7. the mixed-precision benchmark (bench-gpu-precision): ResNet-18 and WRN-28-10 at batch 128, ERM, SAM and
-#    AE-SAM, `sam4j bench --precision fp32|tf32|bf16` (fp32 only, saying so, where sam4j has no --precision)
+#    AE-SAM, `sam4j bench --precision fp32|tf32|bf16` (fp32 only, saying so, where sam4j has no --precision),
+#    at tf32 and bf16 also channels-last (--image-layout nhwc; the rows take sam4j's faster layout, named)
 #    against PyTorch's configurations (NCHW / channels_last eager at each precision, bf16 AMP autocast,
 #    channels_last under torch.compile), each sam4j row against PyTorch's fastest configuration of its
 #    precision, named, with the peak device memory of both and the bf16 targets (RESULTDIR/precision.{md,json});
@@ -442,6 +445,9 @@ main() {
     # use), the bf16 rounding kernel bit for bit, the bf16 graph step against the CPU's bf16 emulation, no host sync;
     # the bf16 shadow written by the perturbation and update kernels in their own pass, host step and graph step
     test_results precision CudaPrecisionTest CudaBf16ShadowTest
+    # channels-last: cuDNN's NHWC convolution, pooling and batch norm and the permutation kernel against the NCHW
+    # reference; convnets in NHWC in lock step with it, and on the graph step without a host sync
+    test_results channels-last CudaChannelsLastTest CudaConvnetTrainingTest
     echo "bench:   exit $bench_rc in ${bench_s}s"
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
     echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"

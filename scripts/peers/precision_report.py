@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """sam4j's step at each precision against PyTorch's fastest configuration for that precision (stdlib only).
 
-Reads `sam4j bench` lines (one file per precision, PREC=FILE; a line's own "precision" wins over PREC) and the
+Reads `sam4j bench` lines (one file per precision, PREC=FILE; a line's own "precision" wins over PREC; a file may
+hold both image layouts, "image_layout", and then sam4j's row is its faster layout per method, named) and the
 PyTorch peer's lines (pytorch_sam.py --precision ... --configs ...: one line per configuration and method,
 or one {"available": false, "reason": ...} line per configuration that could not run). Per model, batch,
 precision and method it picks PyTorch's fastest configuration of that precision for that method and names it:
@@ -90,9 +91,14 @@ def build(sam4j_lines, missing, pytorch_lines):
     by_config = {}
     for l in torch_ok:
         by_config.setdefault((l["model"], l["batch"], l["config"]), {})[l["optimizer"]] = l
-    ours = {}
+    # sam4j may be timed in both image layouts ("image_layout", nchw where a line predates it): like PyTorch's, its
+    # row is its fastest layout per method, named; the SAM / ERM ratio is taken within that layout.
+    every = {}
     for l in sam4j_lines:
-        ours[(l["model"], l["batch"], l["precision"], l["optimizer"])] = l
+        l.setdefault("image_layout", "nchw")
+        every.setdefault((l["model"], l["batch"], l["precision"], l["optimizer"]), {})[l["image_layout"]] = l
+    ours = {k: min(v.values(), key=lambda l: num(l, "mean_ms") if num(l, "mean_ms") is not None else float("inf"))
+            for k, v in every.items()}
     keys = set(ours) | {(l["model"], l["batch"], l["precision"], l["optimizer"]) for l in torch_ok}
     models = []
     for k in list(ours) + [(l["model"], l["batch"], l["precision"], l["optimizer"]) for l in torch_ok]:
@@ -121,10 +127,12 @@ def build(sam4j_lines, missing, pytorch_lines):
                 best, best_ms = l, c
         s_ms = num(s, "mean_ms")
         mem, mem_kind = sam4j_memory(s) if s else (None, None)
-        erm = ours.get((model, batch, prec, "erm"))
+        erm = every.get((model, batch, prec, "erm"), {}).get(s["image_layout"]) if s else None
         rows.append({
             "model": model, "batch": batch, "precision": prec, "optimizer": method,
             "sam4j_mean_ms": s_ms, "sam4j_sam_fraction": num(s, "sam_fraction"),
+            "sam4j_layout": s["image_layout"] if s else None,
+            "sam4j_ms_by_layout": {lay: num(l, "mean_ms") for lay, l in sorted(every.get(k, {}).items())},
             "sam4j_vs_erm": s_ms / num(erm, "mean_ms") if s_ms and num(erm, "mean_ms") else None,
             "sam4j_mb": mem, "sam4j_memory": mem_kind,
             "sam4j_missing": None if s else missing.get(prec, "no sam4j line"),
@@ -188,6 +196,9 @@ def markdown(title, meta, rows, tgts, by_config, unavailable, models, missing):
         s_ms = fmt(r["sam4j_mean_ms"]) if r["sam4j_mean_ms"] is not None else "n/a †"
         if r["sam4j_sam_fraction"] is not None and r["optimizer"] in ADAPTIVE:
             s_ms += f" (%SAM {r['sam4j_sam_fraction']:.2f})"
+        if len(r.get("sam4j_ms_by_layout") or {}) > 1:  # timed in both layouts: which was faster, and the other's time
+            others = ", ".join(f"{lay} {fmt(ms)}" for lay, ms in r["sam4j_ms_by_layout"].items() if lay != r["sam4j_layout"])
+            s_ms += f" `{r['sam4j_layout']}` (vs {others})"
         cfg = f"`{r['pytorch_config']}` of {r['pytorch_configs_compared']}" if r["pytorch_config"] else "none ran"
         t_ms = fmt(r["pytorch_ms"]) + (" *" if r["pytorch_at_sam4j_fraction"] else "")
         mem = fmt(r["sam4j_mb"], 1) + (" (heap)" if r["sam4j_memory"] == "heap" else "")
@@ -257,8 +268,8 @@ def main(argv=None):
             if r["precision"] == "fp32" and r["pytorch_config"]:
                 chosen[(r["model"], r["batch"], r["optimizer"])] = r["pytorch_config"]
         with open(a.fp32_lines, "w") as f:
-            for l in sam4j_lines:
-                if l["precision"] == "fp32":
+            for l in sam4j_lines:  # NCHW: the layout the fp32 tables have always paired
+                if l["precision"] == "fp32" and l.get("image_layout", "nchw") == "nchw":
                     f.write(json.dumps(l) + "\n")
             for l in pytorch_lines:
                 if l.get("available", True) and l.get("optimizer") and chosen.get((l["model"], l["batch"], l["optimizer"])) == l.get("config") \

@@ -245,6 +245,19 @@ class PrecisionReport(unittest.TestCase):
         self.assertAlmostEqual(r["pytorch_ms"], 3.0)
         self.assertTrue(r["pytorch_at_sam4j_fraction"])
 
+    def test_sam4j_in_both_image_layouts_is_its_fastest_named_and_its_ratio_within_one(self):
+        ours = [line("sam4j", "resnet18", "erm", 5.0, "tf32", image_layout="nchw"), line("sam4j", "resnet18", "erm", 4.0, "tf32", image_layout="nhwc"),
+                line("sam4j", "resnet18", "sam", 9.0, "tf32", image_layout="nchw"), line("sam4j", "resnet18", "sam", 9.5, "tf32", image_layout="nhwc")]
+        theirs = [line("pytorch", "resnet18", "erm", 4.0, "tf32", "tf32:channels_last:none"),
+                  line("pytorch", "resnet18", "sam", 9.0, "tf32", "tf32:channels_last:none")]
+        doc, _, md = self.report(ours, theirs)
+        rows = {r["optimizer"]: r for r in doc["rows"]}
+        self.assertEqual((rows["erm"]["sam4j_layout"], rows["erm"]["sam4j_mean_ms"]), ("nhwc", 4.0))
+        self.assertEqual((rows["sam"]["sam4j_layout"], rows["sam"]["sam4j_mean_ms"]), ("nchw", 9.0))
+        self.assertAlmostEqual(rows["sam"]["sam4j_vs_erm"], 9.0 / 5.0)  # against ERM in the same layout
+        self.assertEqual(rows["erm"]["sam4j_ms_by_layout"], {"nchw": 5.0, "nhwc": 4.0})
+        self.assertIn("`nhwc` (vs nchw 5.00)", md)
+
     def test_a_precision_sam4j_cannot_run_is_said_so(self):
         ours = [line("sam4j", "cnn", "erm", 3.0)]
         theirs = [line("pytorch", "cnn", "erm", 2.0, "bf16", "bf16:nchw:none")]

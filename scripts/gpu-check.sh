@@ -24,7 +24,8 @@
 #    and in the host's PyTorch, with the ratios (RESULTDIR/resnet18.{json,txt}, pytorch.json, resnet-bench.txt);
 #    the PyTorch half is skipped, saying so, where python3 or torch is missing;
 # 5. trains the mlp with AE-SAM on the embedded Fashion-MNIST sample on each CUDA step path, the cnn with
-#    AE-SAM on the graph path, ResNet-18 through the input pipeline against --input synthetic, and the cnn
+#    AE-SAM on the graph path, ResNet-18 through the input pipeline against --input synthetic, ResNet-18 in
+#    TF32 in NCHW against channels-last (NHWC), and the cnn
 #    with AE-SAM in fp32 and in bf16 over seeds 1-3 (RESULTDIR/train.txt, precision-train.txt);
 # 6. first-contact checks (RESULTDIR/contact.txt): the device's compute capability against the kernels'
 #    targets; --device auto with a convnet takes the GPU, and with cuDNN hidden from the library path takes
@@ -392,6 +393,17 @@ main() {
       | tee -a "$results/train.txt"
   done
 
+  # Channels-last in training: ResNet-18 AE-SAM in TF32 on one device-resident batch (--input synthetic), NCHW
+  # against NHWC: epoch 2's img/s of each (the layouts compute the same values; only the speed may differ).
+  echo "gpu-check: channels-last in training, ResNet-18 AE-SAM tf32, nchw vs nhwc (2 epochs of 40 steps each)"
+  local lay
+  for lay in nchw nhwc; do
+    timeout --kill-after=10 150 "${java[@]}" -jar "$bundle/lib/sam4j.jar" train --device cuda --model resnet18 \
+      --data synthetic:3,32,32:10:5120:512 --augment off --optimizer aesam --epochs 2 --input synthetic --precision tf32 \
+      --image-layout "$lay" --out "$results/run-resnet-tf32-$lay" > "$results/train-resnet-tf32-$lay.log" 2>&1 || train_rc=1
+    grep -E '^(epoch 2:|sam4j: error)' "$results/train-resnet-tf32-$lay.log" | sed "s/^/[resnet18 tf32 $lay] /" | tee -a "$results/train.txt"
+  done
+
   # bf16 in training on the GPU: the cnn with AE-SAM on the embedded sample, 15 epochs, seeds 1-3, fp32 and bf16
   # (graph step). The test accuracy and SAM fraction of each run and the means; docs/BENCHMARKS.md has the CPU
   # emulation's runs of the same commands to set them against.
@@ -452,7 +464,7 @@ main() {
     [ -f "$results/bench.txt" ] && cat "$results/bench.txt"
     echo "resnet:  exit $resnet_rc in ${resnet_s}s (ResNet-18, batch 128, sam4j graph path vs PyTorch eager)"
     grep -vE '^(WARNING|gpu-check)' "$results/resnet-bench.txt" 2>/dev/null | tail -20
-    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch; resnet18 loader vs synthetic input; cnn fp32 vs bf16, 3 seeds)"
+    echo "train:   exit $train_rc (mlp, AE-SAM, embedded sample, 5 epochs, per step path; cnn, AE-SAM, graph, 1 epoch; resnet18 loader vs synthetic input; resnet18 tf32 nchw vs nhwc; cnn fp32 vs bf16, 3 seeds)"
     [ -f "$results/train.txt" ] && cat "$results/train.txt"
     echo "contact: exit $contact_rc (compute capability vs kernels, auto/cuda with and without cuDNN, cuda:1, their gpu tests)"
     [ -f "$results/contact.txt" ] && cat "$results/contact.txt"

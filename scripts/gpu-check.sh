@@ -39,7 +39,7 @@
 #    channels_last under torch.compile), each sam4j row against PyTorch's fastest configuration of its
 #    precision, named, with the peak device memory of both and the bf16 targets (RESULTDIR/precision.{md,json});
 #    short timings (2 warm-up + 8 timed steps), in what is left of the run's budget (GPU_CHECK_BUDGET, default
-#    570 s, the GPU machine's one ~10-minute command; at most GPU_CHECK_PRECISION_TIMEOUT, default 240 s),
+#    570 s, the GPU machine's one ~10-minute command; at most GPU_CHECK_PRECISION_TIMEOUT, default 300 s: sam4j in NCHW and, at tf32 and bf16, NHWC),
 #    skipped, saying so, where under 60 s are left; GPU_CHECK_PRECISION_FIRST=1 runs it right after the tests
 #    instead (then with PRECISION_TIMEOUT whatever the budget); GPU_CHECK_TESTS_ONLY=1 runs step 3 alone, then 8;
 # 7b. NCCL (RESULTDIR/nccl.txt): the NCCL this host has; one rank on NCCL against the single-GPU step
@@ -79,7 +79,7 @@ unpack_runtime() {
 TEST_TIMEOUT=${GPU_CHECK_TEST_TIMEOUT:-200}
 BENCH_TIMEOUT=${GPU_CHECK_BENCH_TIMEOUT:-120}
 RESNET_TIMEOUT=${GPU_CHECK_RESNET_TIMEOUT:-240}
-PRECISION_TIMEOUT=${GPU_CHECK_PRECISION_TIMEOUT:-240}
+PRECISION_TIMEOUT=${GPU_CHECK_PRECISION_TIMEOUT:-300}
 BUDGET=${GPU_CHECK_BUDGET:-570}
 
 lib_dirs=()

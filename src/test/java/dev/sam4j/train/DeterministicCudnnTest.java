@@ -55,15 +55,16 @@ class DeterministicCudnnTest {
      * takes the checkpoint's algorithms and ends bit for bit where the uninterrupted run ends; without it,
      * it takes algorithm 2 and does not (which shows the test can tell).
      */
-    @ParameterizedTest(name = "{0} step path, deterministic {1}, stopped after step {2}")
-    @CsvSource({"graph, true, 1", "host, true, 1", "host, false, 1"})
-    void aResumedRunTakesTheCheckpointsAlgorithms(String cudaStep, boolean deterministic, long stopAt, @TempDir Path tmp) throws Exception {
+    @ParameterizedTest(name = "{0} step path, deterministic {1}, stopped after step {2}, {3}")
+    @CsvSource({"graph, true, 1, nchw", "host, true, 1, nchw", "host, false, 1, nchw", "graph, true, 1, nhwc"})
+    void aResumedRunTakesTheCheckpointsAlgorithms(String cudaStep, boolean deterministic, long stopAt, String layout, @TempDir Path tmp)
+            throws Exception {
         CudaTestSupport.requireCuda();
         Path whole = tmp.resolve("whole"), parts = tmp.resolve("parts");
         float[] expected, actual;
         try (StandIn.Setting s = StandIn.setIfActive("cudnn.fastest", 0)) {
-            expected = train(config(cudaStep, deterministic, whole), -1, false);
-            train(config(cudaStep, deterministic, parts), stopAt, false);
+            expected = train(config(cudaStep, deterministic, whole).toBuilder().imageLayout(layout).build(), -1, false);
+            train(config(cudaStep, deterministic, parts).toBuilder().imageLayout(layout).build(), stopAt, false);
         }
         try (StandIn.Setting s = StandIn.setIfActive("cudnn.fastest", 2)) {
             actual = train(ConfigFile.read(parts.resolve("config.json")).toBuilder().out(parts).build(), -1, true);
@@ -76,6 +77,7 @@ class DeterministicCudnnTest {
             // Both convolutions at every batch size the run uses (16; 8: the host path's short batch, the evaluation's last),
             // recorded although the run stopped before either batch of 8 ran: all algorithm 0.
             assertEquals(4, recorded.split(";").length, recorded);
+            assertEquals(layout.equals("nhwc"), Arrays.stream(recorded.split(";")).allMatch(e -> e.contains("/nhwc=")), recorded);
             if (StandIn.active()) assertTrue(Arrays.stream(recorded.split(";")).allMatch(e -> e.endsWith("=0,0,0")), recorded);
         } else if (StandIn.active()) {
             assertFalse(sameBits(expected, actual), "without --deterministic the resumed process takes its own fastest algorithms");

@@ -89,18 +89,21 @@ class CudaPrecisionTest {
      * device-decided graph step, captured once with the layers' rounding kernels inside, runs without a host
      * synchronisation and follows SAM on the CPU bf16 model step by step. Tolerances: the two sides add in other
      * orders, and a last-bit difference before a bf16 rounding can become a whole bf16 ulp (2⁻⁸ relative) after it.
+     * {@code cnn:nhwc}: the same with the device's images channels-last (the input permuted, then rounded).
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"mlp", "cnn"})
-    void bf16GraphStepFollowsTheCpuEmulation(String which) {
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"mlp", "cnn", "cnn:nhwc"})
+    void bf16GraphStepFollowsTheCpuEmulation(String param) {
         CudaTestSupport.requireCuda();
+        dev.sam4j.backend.ImageLayout layout = param.endsWith(":nhwc") ? dev.sam4j.backend.ImageLayout.NHWC : dev.sam4j.backend.ImageLayout.NCHW;
+        String which = param.replace(":nhwc", "");
         int classes = 10, batch = 8, steps = 8;
         Shape input = which.equals("mlp") ? Shape.of(1, 8, 8) : CudaConvnetTrainingTest.INPUT;
         java.util.function.Supplier<dev.sam4j.nn.Layer> net = () -> which.equals("mlp")
                 ? dev.sam4j.nn.models.Models.mlp(input, classes, 64, 2) : CudaConvnetTrainingTest.model("cnn");
         Method method = Method.of("sam", Method.Hyper.defaults());
         LrSchedule lr = new LrSchedule.Cosine(0.05, 0);
-        try (CudaBackend cuda = (CudaBackend) Backends.choose("cuda", 2, new Backends.Needs("model " + which, false, Precision.BF16)).backend();
+        try (CudaBackend cuda = (CudaBackend) Backends.choose("cuda", 2, new Backends.Needs("model " + which, false, Precision.BF16, layout)).backend();
              CpuBackend cpu = new CpuBackend(2);
              Model gm = new Model(net.get(), input, classes, cuda, batch, 7, Precision.BF16);
              Model cm = new Model(net.get(), input, classes, cpu, batch, 7, Precision.BF16);

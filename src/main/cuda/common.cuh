@@ -34,11 +34,20 @@ __device__ __forceinline__ float round_bf16(float v) {
     return isnan(v) ? v : __uint_as_float((b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u);
 }
 
-// Stores w_i and, when `shadow` is not null, its bf16 rounding: the weight write of every kernel that
-// changes the weights goes through here, so the shadow can never lag the weights.
-__device__ __forceinline__ void store_weight(float* __restrict__ w, float* __restrict__ shadow, long long i, float v) {
+// bf16 storage (CUDA's native bf16 runs): a bf16 is the top 16 bits of the float it stands for.
+// to_bf16: v rounded to nearest even (round_bf16), its top half; a NaN becomes the quiet NaN of its sign (its
+// top half alone could read as an infinity). from_bf16: the float a bf16 holds, exactly.
+__device__ __forceinline__ unsigned short to_bf16(float v) {
+    if (isnan(v)) return (unsigned short)((__float_as_uint(v) >> 16) | 0x7FC0u);
+    return (unsigned short)(__float_as_uint(round_bf16(v)) >> 16);
+}
+__device__ __forceinline__ float from_bf16(unsigned short b) { return __uint_as_float((unsigned int)b << 16); }
+
+// Stores w_i and, when `shadow` is not null, its bf16 rounding into the 16-bit shadow the layers read: the
+// weight write of every kernel that changes the weights goes through here, so the shadow can never lag.
+__device__ __forceinline__ void store_weight(float* __restrict__ w, unsigned short* __restrict__ shadow, long long i, float v) {
     w[i] = v;
-    if (shadow != nullptr) shadow[i] = round_bf16(v);
+    if (shadow != nullptr) shadow[i] = to_bf16(v);
 }
 
 __device__ __forceinline__ double warp_sum(double v) {

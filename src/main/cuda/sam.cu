@@ -10,7 +10,7 @@
 //   `vv > 0` test), decided on the device. It moves no weight for ASAM either: q = 0 means every
 //   (|w| + η)·g is 0, so the perturbation is 0 whatever the scale; the guard only keeps a large ρ from
 //   making ρ·1e12 overflow to Inf and Inf·0 = NaN.
-// shadow (may be null): the bf16 shadow of w that the layers read in a bf16 run, written in this same
+// shadow (may be null): the 16-bit bf16 shadow of w that the layers read in a bf16 run, written in this same
 //   pass (store_weight, common.cuh), so bf16 costs no extra pass over the arena.
 // `scale` is a launch argument unless `scale_ptr` is not null: then it is read from device memory,
 // where perturb_scale or decide (decide.cu) put it, so the host never sees ‖g‖.
@@ -26,7 +26,7 @@
 extern "C" __global__ void sam_perturb(float* __restrict__ w, const float* __restrict__ g,
                                        float* __restrict__ w_saved, float* __restrict__ g_saved,
                                        long long n, float scale, const float* __restrict__ scale_ptr,
-                                       float* __restrict__ shadow) {
+                                       unsigned short* __restrict__ shadow) {
     const float s = scalar_arg(scale, scale_ptr);
     GRID_STRIDE(i, n) {
         const float wi = w[i], gi = g[i];
@@ -39,7 +39,7 @@ extern "C" __global__ void sam_perturb(float* __restrict__ w, const float* __res
 extern "C" __global__ void asam_perturb(float* __restrict__ w, const float* __restrict__ g,
                                         float* __restrict__ w_saved, float* __restrict__ g_saved,
                                         long long n, float scale, const float* __restrict__ scale_ptr,
-                                        float eta, float* __restrict__ shadow) {
+                                        float eta, unsigned short* __restrict__ shadow) {
     const float s = scalar_arg(scale, scale_ptr);
     GRID_STRIDE(i, n) {
         const float wi = w[i], gi = g[i];

@@ -12,7 +12,7 @@
 //   path (restore) the saved w is copied back, since w holds the perturbed w + e. Inside the step graph
 //   it is the decide kernels' skip flag (decide.cu): pass 1's loss or ‖g‖², or pass 2's loss or
 //   ‖g_sam‖², was NaN/±Inf. Decided on the device, with no host synchronisation.
-// shadow (may be null): the bf16 shadow of w that the layers read in a bf16 run, written in this same
+// shadow (may be null): the 16-bit bf16 shadow of w that the layers read in a bf16 run, written in this same
 //   pass wherever w is written (the update, and the skip's copy back), so bf16 costs no extra pass.
 // lr and v_scale are launch arguments unless their *_ptr is not null (read from device memory:
 //   the learning rate of this step, LookSAM's α·‖g‖/‖g_v‖ computed by looksam.cu).
@@ -30,7 +30,7 @@ extern "C" __global__ void sgd_step(float* __restrict__ w, const float* __restri
                                     float* __restrict__ m, long long n,
                                     float lr, const float* __restrict__ lr_ptr,
                                     float momentum, float weight_decay, int nesterov,
-                                    const unsigned int* __restrict__ skip, float* __restrict__ shadow) {
+                                    const unsigned int* __restrict__ skip, unsigned short* __restrict__ shadow) {
     const bool restore = w_saved != nullptr && (restore_flag == nullptr || *restore_flag != 0u);
     if (skip != nullptr && *skip != 0u) {
         if (restore) GRID_STRIDE(i, n) store_weight(w, shadow, i, w_saved[i]);

@@ -38,10 +38,12 @@ int cublasGetVersion_v2(Handle* h, int* v) { *v = 130000; return 0; }
 int cublasSetMathMode(Handle* h, int mode) { h->math = mode; return 0; }
 const char* cublasGetStatusName(int s) { return s == 0 ? "CUBLAS_STATUS_SUCCESS" : s == 7 ? "CUBLAS_STATUS_INVALID_VALUE" : "CUBLAS_STATUS (stand-in)"; }
 
-typedef struct { int ta, tb, m, n, k, lda, ldb, ldc; float alpha, beta; const float *A, *B; float* C; int rounding; } Gemm;
+/* ab16 / c16: A and B, or C, hold bf16 values in 16 bits (CUDA_R_16BF), read widened and C written rounded */
+typedef struct { int ta, tb, m, n, k, lda, ldb, ldc; float alpha, beta; const void *A, *B; void* C; int rounding, ab16, c16; } Gemm;
 
 #define CUBLAS_TF32_TENSOR_OP_MATH 3
 #define CUDA_R_32F 0
+#define CUDA_R_16BF 14
 #define CUBLAS_COMPUTE_32F 68
 #define CUBLAS_COMPUTE_32F_FAST_16BF 75
 #define CUBLAS_COMPUTE_32F_FAST_TF32 77
@@ -56,21 +58,29 @@ static int run_gemm(void* data) {
         for (int i = 0; i < g->m; i++) {
             double acc = 0;
             for (int p = 0; p < g->k; p++) {
-                float a = g->ta ? g->A[p + (size_t)i * g->lda] : g->A[i + (size_t)p * g->lda];
-                float b = g->tb ? g->B[j + (size_t)p * g->ldb] : g->B[p + (size_t)j * g->ldb];
+                size_t ai = g->ta ? p + (size_t)i * g->lda : i + (size_t)p * g->lda, bi = g->tb ? j + (size_t)p * g->ldb : p + (size_t)j * g->ldb;
+                float a = g->ab16 ? mock_from_bf16(((const uint16_t*)g->A)[ai]) : ((const float*)g->A)[ai];
+                float b = g->ab16 ? mock_from_bf16(((const uint16_t*)g->B)[bi]) : ((const float*)g->B)[bi];
                 if (g->rounding == TO_TF32) { a = mock_tf32(a); b = mock_tf32(b); }
                 else if (g->rounding == TO_BF16) { a = mock_bf16(a); b = mock_bf16(b); }
                 acc += (double)a * b;
             }
-            float* c = &g->C[i + (size_t)j * g->ldc];
-            *c = g->beta == 0 ? (float)(g->alpha * acc) : (float)(g->alpha * acc + g->beta * *c);
+            size_t ci = i + (size_t)j * g->ldc;
+            if (g->c16) {
+                uint16_t* c = &((uint16_t*)g->C)[ci];
+                *c = mock_to_bf16(g->beta == 0 ? (float)(g->alpha * acc) : (float)(g->alpha * acc + g->beta * mock_from_bf16(*c)));
+            } else {
+                float* c = &((float*)g->C)[ci];
+                *c = g->beta == 0 ? (float)(g->alpha * acc) : (float)(g->alpha * acc + g->beta * *c);
+            }
         }
     return 0;
 }
 
 /* The checks and the queueing both GEMM entry points share; fn names the caller in messages. */
-static int gemm(const char* fn, Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
-                const float* B, int ldb, const float* beta, float* C, int ldc, int rounding) {
+static int gemm_typed(const char* fn, Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const void* A, int lda,
+                      const void* B, int ldb, const float* beta, void* C, int ldc, int rounding, int ab16, int c16) {
+    size_t ab = ab16 ? 2 : 4, cb = c16 ? 2 : 4;
     if (!h || h->magic != 1 || !h->stream) return MOCK_FAIL("%s: bad handle or no stream", fn) ? 1 : 1;
     if (mock_wrong_device(h, fn)) return 14; /* CUBLAS_STATUS_EXECUTION_FAILED */
     if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) return MOCK_FAIL("%s: unsupported op", fn) ? 7 : 7;
@@ -82,12 +92,17 @@ static int gemm(const char* fn, Handle* h, int ta, int tb, int m, int n, int k, 
     if (mock_is_device(alpha) || mock_is_device(beta))
         return MOCK_FAIL("%s: alpha/beta point to device memory but the pointer mode is host", fn) ? 7 : 7;
     int colsA = ta ? m : k, colsB = tb ? k : n;
-    if (k > 0 && (mock_check_device(A, 4 * ((size_t)(colsA - 1) * lda + rowsA), "GEMM A")
-                  || mock_check_device(B, 4 * ((size_t)(colsB - 1) * ldb + rowsB), "GEMM B"))) return 14;
-    if (mock_check_device(C, 4 * ((size_t)(n - 1) * ldc + m), "GEMM C")) return 14;
+    if (k > 0 && (mock_check_device(A, ab * ((size_t)(colsA - 1) * lda + rowsA), "GEMM A")
+                  || mock_check_device(B, ab * ((size_t)(colsB - 1) * ldb + rowsB), "GEMM B"))) return 14;
+    if (mock_check_device(C, cb * ((size_t)(n - 1) * ldc + m), "GEMM C")) return 14;
     Gemm* g = malloc(sizeof *g);
-    *g = (Gemm){ta, tb, m, n, k, lda, ldb, ldc, *alpha, *beta, A, B, C, rounding};
+    *g = (Gemm){ta, tb, m, n, k, lda, ldb, ldc, *alpha, *beta, A, B, C, rounding, ab16, c16};
     return mock_enqueue_callback(h->stream, run_gemm, g) ? 14 : 0;
+}
+
+static int gemm(const char* fn, Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
+                const float* B, int ldb, const float* beta, float* C, int ldc, int rounding) {
+    return gemm_typed(fn, h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, rounding, 0, 0);
 }
 
 int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
@@ -103,10 +118,18 @@ int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, const float* 
  */
 int cublasGemmEx(Handle* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int atype, int lda,
                  const void* B, int btype, int ldb, const void* beta, void* C, int ctype, int ldc, int compute, int algo) {
-    if (atype != CUDA_R_32F || btype != CUDA_R_32F || ctype != CUDA_R_32F)
-        return MOCK_FAIL("cublasGemmEx: the stand-in takes CUDA_R_32F matrices only, got types %d %d %d", atype, btype, ctype) ? 15 : 15;
     if (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP)
         return MOCK_FAIL("cublasGemmEx: algorithm %d (the stand-in has the default ones only)", algo) ? 7 : 7;
+    if (atype == CUDA_R_16BF || btype == CUDA_R_16BF) {
+        /* native bf16: A and B bf16, C bf16 or fp32, fp32 compute (cuBLAS's CUDA_R_16BF configurations) */
+        if (atype != CUDA_R_16BF || btype != CUDA_R_16BF || (ctype != CUDA_R_16BF && ctype != CUDA_R_32F))
+            return MOCK_FAIL("cublasGemmEx: bf16 A and B want each other and a bf16 or fp32 C, got types %d %d %d", atype, btype, ctype) ? 15 : 15;
+        if (compute != CUBLAS_COMPUTE_32F)
+            return MOCK_FAIL("cublasGemmEx: bf16 matrices with compute type %d (sam4j uses CUBLAS_COMPUTE_32F)", compute) ? 7 : 7;
+        return gemm_typed("cublasGemmEx", h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, EXACT, 1, ctype == CUDA_R_16BF);
+    }
+    if (atype != CUDA_R_32F || btype != CUDA_R_32F || ctype != CUDA_R_32F)
+        return MOCK_FAIL("cublasGemmEx: the stand-in takes CUDA_R_32F or CUDA_R_16BF matrices only, got types %d %d %d", atype, btype, ctype) ? 15 : 15;
     int rounding;
     if (compute == CUBLAS_COMPUTE_32F_FAST_16BF) rounding = TO_BF16;
     else if (compute == CUBLAS_COMPUTE_32F_FAST_TF32) rounding = TO_TF32;

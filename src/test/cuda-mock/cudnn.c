@@ -26,8 +26,17 @@ enum { TENSOR = 0x54454e53, FILTER = 0x46494c54, CONVD = 0x434f4e56, POOLD = 0x5
 
 typedef struct { int magic; CUstream stream; } Handle;
 /* fmt: 0 = CUDNN_TENSOR_NCHW, 1 = CUDNN_TENSOR_NHWC (for a filter: KCRS or KRSC) */
-typedef struct { int magic, set, n, c, h, w, fmt; } Tensor;
-typedef struct { int magic, set, k, c, r, s, fmt; } Filter;
+/* type: 0 = CUDNN_DATA_FLOAT, 9 = CUDNN_DATA_BFLOAT16 (16-bit storage, read widened, written rounded to nearest even) */
+typedef struct { int magic, set, n, c, h, w, fmt, type; } Tensor;
+typedef struct { int magic, set, k, c, r, s, fmt, type; } Filter;
+enum { T_FLOAT = 0, T_BF16 = 9 };
+static inline size_t esize(int type) { return type == T_BF16 ? 2 : 4; }
+static inline float LD(const void* p, size_t i, int type) {
+    return type == T_BF16 ? mock_from_bf16(((const uint16_t*)p)[i]) : ((const float*)p)[i];
+}
+static inline void ST(void* p, size_t i, int type, float v) {
+    if (type == T_BF16) ((uint16_t*)p)[i] = mock_to_bf16(v); else ((float*)p)[i] = v;
+}
 typedef struct { int magic, set, ph, pw, sh, sw, dh, dw, math; } ConvDesc;
 typedef struct { int magic, set, mode, wh, ww, ph, pw, sh, sw; } PoolDesc;
 
@@ -92,18 +101,20 @@ int cudnnCreateTensorDescriptor(Tensor** t) { *t = calloc(1, sizeof(Tensor)); (*
 int cudnnDestroyTensorDescriptor(Tensor* t) { if (!t || t->magic != TENSOR) return BAD_PARAM; t->magic = 0; free(t); return OK; }
 int cudnnSetTensor4dDescriptor(Tensor* t, int format, int type, int n, int c, int h, int w) {
     if (!t || t->magic != TENSOR) return BAD_PARAM;
-    if ((format != 0 && format != 1) || type != 0) return FAIL(NOT_SUPPORTED, "cudnnSetTensor4dDescriptor: only NCHW or NHWC float here");
+    if ((format != 0 && format != 1) || (type != T_FLOAT && type != T_BF16))
+        return FAIL(NOT_SUPPORTED, "cudnnSetTensor4dDescriptor: only NCHW or NHWC, float or bfloat16 here");
     if (n <= 0 || c <= 0 || h <= 0 || w <= 0) return FAIL(BAD_PARAM, "cudnnSetTensor4dDescriptor: bad dims %d %d %d %d", n, c, h, w);
-    *t = (Tensor){TENSOR, 1, n, c, h, w, format};
+    *t = (Tensor){TENSOR, 1, n, c, h, w, format, type};
     return OK;
 }
 int cudnnCreateFilterDescriptor(Filter** f) { *f = calloc(1, sizeof(Filter)); (*f)->magic = FILTER; return OK; }
 int cudnnDestroyFilterDescriptor(Filter* f) { if (!f || f->magic != FILTER) return BAD_PARAM; f->magic = 0; free(f); return OK; }
 int cudnnSetFilter4dDescriptor(Filter* f, int type, int format, int k, int c, int r, int s) {
     if (!f || f->magic != FILTER) return BAD_PARAM;
-    if ((format != 0 && format != 1) || type != 0) return FAIL(NOT_SUPPORTED, "cudnnSetFilter4dDescriptor: only NCHW or NHWC float here");
+    if ((format != 0 && format != 1) || (type != T_FLOAT && type != T_BF16))
+        return FAIL(NOT_SUPPORTED, "cudnnSetFilter4dDescriptor: only NCHW or NHWC, float or bfloat16 here");
     if (k <= 0 || c <= 0 || r <= 0 || s <= 0) return FAIL(BAD_PARAM, "cudnnSetFilter4dDescriptor: bad dims");
-    *f = (Filter){FILTER, 1, k, c, r, s, format};
+    *f = (Filter){FILTER, 1, k, c, r, s, format, type};
     return OK;
 }
 int cudnnCreatePoolingDescriptor(PoolDesc** p) { *p = calloc(1, sizeof(PoolDesc)); (*p)->magic = POOLD; return OK; }
@@ -132,6 +143,8 @@ static int run_add(void* d) {
 }
 int cudnnAddTensor(Handle* h, const float* alpha, const Tensor* bd, const float* B, const float* beta, const Tensor* yd, float* Y) {
     if (!handle_ok(h) || !tensor_ok(bd) || !tensor_ok(yd)) return FAIL(BAD_PARAM, "cudnnAddTensor: bad handle or descriptor");
+    if (bd->type != T_FLOAT || yd->type != T_FLOAT)
+        return FAIL(NOT_SUPPORTED, "cudnnAddTensor: the stand-in adds float to float (sam4j adds a bf16 convolution's bias itself)");
     if (bd->n != 1 || bd->h != 1 || bd->w != 1 || bd->c != yd->c)
         return FAIL(NOT_SUPPORTED, "cudnnAddTensor: sam4j adds a 1xCx1x1 bias, got %dx%dx%dx%d onto C=%d", bd->n, bd->c, bd->h, bd->w, yd->c);
     if (mock_check_device(B, 4 * tsize(bd), "cudnnAddTensor bias") || mock_check_device(Y, 4 * tsize(yd), "cudnnAddTensor y")) return BAD_PARAM;
@@ -143,7 +156,7 @@ int cudnnAddTensor(Handle* h, const float* alpha, const Tensor* bd, const float*
 /* ------------------------------------------------------------------------------------- pooling */
 static int pool_out(int in, int w, int p, int s) { return (in + 2 * p - w) / s + 1; }
 
-typedef struct { PoolDesc p; Tensor x, y; float alpha, beta; const float *X, *Yv, *DY; float *Y, *DX; } PoolArgs;
+typedef struct { PoolDesc p; Tensor x, y; float alpha, beta; const void *X, *Yv, *DY; void *Y, *DX; } PoolArgs;
 
 static int run_pool_fwd(void* d) {
     PoolArgs* a = d;
@@ -157,12 +170,12 @@ static int run_pool_fwd(void* d) {
                     for (int kj = 0; kj < a->p.ww; kj++) {
                         int hi = i * a->p.sh - a->p.ph + ki, wj = j * a->p.sw - a->p.pw + kj;
                         if (hi < 0 || hi >= a->x.h || wj < 0 || wj >= a->x.w) continue; /* padding: 0 for average, never wins max */
-                        double v = a->X[tix(&a->x, n, c, hi, wj)];
+                        double v = LD(a->X, tix(&a->x, n, c, hi, wj), a->x.type);
                         if (a->p.mode == 3) { if (v > acc) acc = v; } else acc += v;
                     }
                 if (a->p.mode != 3) acc /= (double)a->p.wh * a->p.ww;
-                float* out = &a->Y[tix(&a->y, n, c, i, j)];
-                *out = (float)(a->alpha * acc + (a->beta == 0 ? 0 : a->beta * *out));
+                size_t o = tix(&a->y, n, c, i, j);
+                ST(a->Y, o, a->y.type, (float)(a->alpha * acc + (a->beta == 0 ? 0 : a->beta * LD(a->Y, o, a->y.type))));
             }
     }
     return 0;
@@ -184,19 +197,19 @@ static int run_pool_bwd(void* d) {
                     for (int kj = 0; kj < a->p.ww; kj++) {
                         int hi = i * a->p.sh - a->p.ph + ki, wj = j * a->p.sw - a->p.pw + kj;
                         if (hi < 0 || hi >= a->x.h || wj < 0 || wj >= a->x.w) continue;
-                        double g = a->DY[tix(&a->y, n, c, i, j)];
+                        double g = LD(a->DY, tix(&a->y, n, c, i, j), a->y.type);
                         if (a->p.mode == 3) {
-                            double v = a->X[tix(&a->x, n, c, hi, wj)];
+                            double v = LD(a->X, tix(&a->x, n, c, hi, wj), a->x.type);
                             if (best < 0 || v > bv) { bv = v; best = hi * a->x.w + wj; } /* first max wins */
                         } else {
                             acc[hi * a->x.w + wj] += g / ((double)a->p.wh * a->p.ww);
                         }
                     }
-                if (best >= 0) acc[best] += a->DY[tix(&a->y, n, c, i, j)];
+                if (best >= 0) acc[best] += LD(a->DY, tix(&a->y, n, c, i, j), a->y.type);
             }
         for (size_t i = 0; i < plane; i++) {
-            float* dx = &a->DX[tix(&a->x, n, c, (int)(i / a->x.w), (int)(i % a->x.w))];
-            *dx = (float)(a->alpha * acc[i] + (a->beta == 0 ? 0 : a->beta * *dx));
+            size_t o = tix(&a->x, n, c, (int)(i / a->x.w), (int)(i % a->x.w));
+            ST(a->DX, o, a->x.type, (float)(a->alpha * acc[i] + (a->beta == 0 ? 0 : a->beta * LD(a->DX, o, a->x.type))));
         }
     }
     free(acc);
@@ -205,30 +218,32 @@ static int run_pool_bwd(void* d) {
 
 static int pool_check(const char* fn, const PoolDesc* p, const Tensor* x, const Tensor* y) {
     if (!p || p->magic != POOLD || !p->set || !tensor_ok(x) || !tensor_ok(y)) return FAIL(BAD_PARAM, "%s: bad descriptor", fn);
+    if (x->type != y->type || x->fmt != y->fmt) return FAIL(BAD_PARAM, "%s: x and y differ in type or format", fn);
     if (x->n != y->n || x->c != y->c || y->h != pool_out(x->h, p->wh, p->ph, p->sh) || y->w != pool_out(x->w, p->ww, p->pw, p->sw))
         return FAIL(BAD_PARAM, "%s: y is %dx%dx%dx%d, pooling %dx%dx%dx%d gives %dx%d", fn, y->n, y->c, y->h, y->w, x->n, x->c, x->h,
                     x->w, pool_out(x->h, p->wh, p->ph, p->sh), pool_out(x->w, p->ww, p->pw, p->sw));
     return OK;
 }
 
-int cudnnPoolingForward(Handle* h, const PoolDesc* p, const float* alpha, const Tensor* xd, const float* X, const float* beta,
-                        const Tensor* yd, float* Y) {
+int cudnnPoolingForward(Handle* h, const PoolDesc* p, const float* alpha, const Tensor* xd, const void* X, const float* beta,
+                        const Tensor* yd, void* Y) {
     if (!handle_ok(h)) return BAD_PARAM;
     if (pool_check("cudnnPoolingForward", p, xd, yd)) return BAD_PARAM;
-    if (mock_check_device(X, 4 * tsize(xd), "cudnnPoolingForward x") || mock_check_device(Y, 4 * tsize(yd), "cudnnPoolingForward y"))
+    if (mock_check_device(X, esize(xd->type) * tsize(xd), "cudnnPoolingForward x") || mock_check_device(Y, esize(yd->type) * tsize(yd), "cudnnPoolingForward y"))
         return BAD_PARAM;
     PoolArgs* a = calloc(1, sizeof *a);
     *a = (PoolArgs){.p = *p, .x = *xd, .y = *yd, .alpha = *alpha, .beta = *beta, .X = X, .Y = Y};
     return mock_enqueue_callback(h->stream, run_pool_fwd, a) ? EXEC_FAILED : OK;
 }
 
-int cudnnPoolingBackward(Handle* h, const PoolDesc* p, const float* alpha, const Tensor* yd, const float* Y, const Tensor* dyd,
-                         const float* DY, const Tensor* xd, const float* X, const float* beta, const Tensor* dxd, float* DX) {
+int cudnnPoolingBackward(Handle* h, const PoolDesc* p, const float* alpha, const Tensor* yd, const void* Y, const Tensor* dyd,
+                         const void* DY, const Tensor* xd, const void* X, const float* beta, const Tensor* dxd, void* DX) {
     if (!handle_ok(h)) return BAD_PARAM;
     if (pool_check("cudnnPoolingBackward", p, xd, yd) || !tensor_ok(dyd) || !tensor_ok(dxd)) return BAD_PARAM;
     if (memcmp(yd, dyd, sizeof *yd) || memcmp(xd, dxd, sizeof *xd)) return FAIL(BAD_PARAM, "cudnnPoolingBackward: dy/dx shapes differ from y/x");
-    if (mock_check_device(Y, 4 * tsize(yd), "cudnnPoolingBackward y") || mock_check_device(DY, 4 * tsize(yd), "cudnnPoolingBackward dy")
-        || mock_check_device(X, 4 * tsize(xd), "cudnnPoolingBackward x") || mock_check_device(DX, 4 * tsize(xd), "cudnnPoolingBackward dx"))
+    size_t yb = esize(yd->type) * tsize(yd), xb = esize(xd->type) * tsize(xd);
+    if (mock_check_device(Y, yb, "cudnnPoolingBackward y") || mock_check_device(DY, yb, "cudnnPoolingBackward dy")
+        || mock_check_device(X, xb, "cudnnPoolingBackward x") || mock_check_device(DX, xb, "cudnnPoolingBackward dx"))
         return BAD_PARAM;
     PoolArgs* a = calloc(1, sizeof *a);
     *a = (PoolArgs){.p = *p, .x = *xd, .y = *yd, .alpha = *alpha, .beta = *beta, .X = X, .Yv = Y, .DY = DY, .DX = DX};
@@ -241,8 +256,10 @@ typedef struct {
     Tensor x;
     float a, b, pa, pb;
     double factor, eps;
-    const float *X, *DY, *G, *B, *SM, *SI;
-    float *Y, *DX, *DG, *DB, *RM, *RV, *OM, *OI;
+    const void *X, *DY;  /* in the x descriptor's type, as Y and DX */
+    const float *G, *B, *SM, *SI;
+    void *Y, *DX;
+    float *DG, *DB, *RM, *RV, *OM, *OI;
     const float *IM, *IV; /* inference: running stats */
 } BnArgs;
 
@@ -252,13 +269,15 @@ static int run_bn(void* d) {
     size_t hw = (size_t)a->x.h * a->x.w;
     double m = (double)N * hw;
     for (int c = 0; c < C; c++) {
-#define AT(P, n, i) (P)[tix(&a->x, (n), c, (int)((i) / a->x.w), (int)((i) % a->x.w))]
+#define IX(n, i) tix(&a->x, (n), c, (int)((i) / a->x.w), (int)((i) % a->x.w))
+#define AT(P, n, i) LD((P), IX(n, i), a->x.type)
+#define PUT(P, n, i, v) ST((P), IX(n, i), a->x.type, (float)(v))
         if (a->kind == 1) {
             double inv = 1 / sqrt((double)a->IV[c] + a->eps);
             for (int n = 0; n < N; n++)
                 for (size_t i = 0; i < hw; i++) {
                     double v = a->G[c] * (AT(a->X, n, i) - a->IM[c]) * inv + a->B[c];
-                    AT(a->Y, n, i) = (float)(a->a * v + (a->b == 0 ? 0 : a->b * AT(a->Y, n, i)));
+                    PUT(a->Y, n, i, a->a * v + (a->b == 0 ? 0 : a->b * AT(a->Y, n, i)));
                 }
             continue;
         }
@@ -280,7 +299,7 @@ static int run_bn(void* d) {
                 for (int n = 0; n < N; n++)
                     for (size_t i = 0; i < hw; i++) {
                         double v = a->G[c] * (AT(a->X, n, i) - mean) * inv + a->B[c];
-                        AT(a->Y, n, i) = (float)(a->a * v + (a->b == 0 ? 0 : a->b * AT(a->Y, n, i)));
+                        PUT(a->Y, n, i, a->a * v + (a->b == 0 ? 0 : a->b * AT(a->Y, n, i)));
                     }
                 continue;
             }
@@ -295,11 +314,13 @@ static int run_bn(void* d) {
             for (size_t i = 0; i < hw; i++) {
                 double xh = (AT(a->X, n, i) - mean) * inv;
                 double v = a->G[c] * inv / m * (m * AT(a->DY, n, i) - sdy - xh * sdyx);
-                AT(a->DX, n, i) = (float)(a->a * v + (a->b == 0 ? 0 : a->b * AT(a->DX, n, i)));
+                PUT(a->DX, n, i, a->a * v + (a->b == 0 ? 0 : a->b * AT(a->DX, n, i)));
             }
         a->DG[c] = (float)(a->pa * sdyx + (a->pb == 0 ? 0 : a->pb * a->DG[c]));
         a->DB[c] = (float)(a->pa * sdy + (a->pb == 0 ? 0 : a->pb * a->DB[c]));
 #undef AT
+#undef PUT
+#undef IX
     }
     return 0;
 }
@@ -308,6 +329,7 @@ static int bn_check(const char* fn, const Handle* h, int mode, const Tensor* x, 
     if (!handle_ok(h) || !tensor_ok(x) || !tensor_ok(y) || !tensor_ok(p)) return FAIL(BAD_PARAM, "%s: bad handle or descriptor", fn);
     if (mode != 1) return FAIL(NOT_SUPPORTED, "%s: sam4j uses CUDNN_BATCHNORM_SPATIAL, got mode %d", fn, mode);
     if (memcmp(x, y, sizeof *x)) return FAIL(BAD_PARAM, "%s: x and y descriptors differ", fn);
+    if (p->type != T_FLOAT) return FAIL(BAD_PARAM, "%s: the scale, bias, mean and variance descriptor must be float", fn);
     if (p->n != 1 || p->c != x->c || p->h != 1 || p->w != 1)
         return FAIL(BAD_PARAM, "%s: parameter descriptor is %dx%dx%dx%d, needs 1x%dx1x1", fn, p->n, p->c, p->h, p->w, x->c);
     if (!(eps >= 0)) return FAIL(BAD_PARAM, "%s: epsilon %g", fn, eps);
@@ -315,9 +337,11 @@ static int bn_check(const char* fn, const Handle* h, int mode, const Tensor* x, 
 }
 
 #define DEV(P, N, WHAT) ((P) && mock_check_device((P), 4 * (size_t)(N), WHAT))
+/* data pointers: N elements of the x descriptor's type */
+#define DEVX(P, N, WHAT) ((P) && mock_check_device((P), esize(xd->type) * (size_t)(N), WHAT))
 
 int cudnnBatchNormalizationForwardTraining(Handle* h, int mode, const float* alpha, const float* beta, const Tensor* xd,
-                                           const float* X, const Tensor* yd, float* Y, const Tensor* pd, const float* G,
+                                           const void* X, const Tensor* yd, void* Y, const Tensor* pd, const float* G,
                                            const float* B, double factor, float* RM, float* RV, double eps, float* OM, float* OI) {
     if (bn_check("cudnnBatchNormalizationForwardTraining", h, mode, xd, yd, pd, eps)) return BAD_PARAM;
     if (!RM != !RV) return FAIL(BAD_PARAM, "cudnnBatchNormalizationForwardTraining: running mean and variance must be both null or both set");
@@ -325,7 +349,7 @@ int cudnnBatchNormalizationForwardTraining(Handle* h, int mode, const float* alp
     if (!(factor >= 0 && factor <= 1)) return FAIL(BAD_PARAM, "cudnnBatchNormalizationForwardTraining: factor %g", factor);
     size_t n = tsize(xd);
     int c = xd->c;
-    if (!X || !Y || !G || !B || DEV(X, n, "bn x") || DEV(Y, n, "bn y") || DEV(G, c, "bn scale") || DEV(B, c, "bn bias")
+    if (!X || !Y || !G || !B || DEVX(X, n, "bn x") || DEVX(Y, n, "bn y") || DEV(G, c, "bn scale") || DEV(B, c, "bn bias")
         || DEV(RM, c, "bn running mean") || DEV(RV, c, "bn running var") || DEV(OM, c, "bn saved mean") || DEV(OI, c, "bn saved inv var"))
         return BAD_PARAM;
     BnArgs* a = calloc(1, sizeof *a);
@@ -335,12 +359,12 @@ int cudnnBatchNormalizationForwardTraining(Handle* h, int mode, const float* alp
 }
 
 int cudnnBatchNormalizationForwardInference(Handle* h, int mode, const float* alpha, const float* beta, const Tensor* xd,
-                                            const float* X, const Tensor* yd, float* Y, const Tensor* pd, const float* G,
+                                            const void* X, const Tensor* yd, void* Y, const Tensor* pd, const float* G,
                                             const float* B, const float* IM, const float* IV, double eps) {
     if (bn_check("cudnnBatchNormalizationForwardInference", h, mode, xd, yd, pd, eps)) return BAD_PARAM;
     size_t n = tsize(xd);
     int c = xd->c;
-    if (!X || !Y || !G || !B || !IM || !IV || DEV(X, n, "bn x") || DEV(Y, n, "bn y") || DEV(G, c, "bn scale") || DEV(B, c, "bn bias")
+    if (!X || !Y || !G || !B || !IM || !IV || DEVX(X, n, "bn x") || DEVX(Y, n, "bn y") || DEV(G, c, "bn scale") || DEV(B, c, "bn bias")
         || DEV(IM, c, "bn running mean") || DEV(IV, c, "bn running var"))
         return FAIL(BAD_PARAM, "cudnnBatchNormalizationForwardInference: a null or bad pointer");
     BnArgs* a = calloc(1, sizeof *a);
@@ -349,15 +373,15 @@ int cudnnBatchNormalizationForwardInference(Handle* h, int mode, const float* al
 }
 
 int cudnnBatchNormalizationBackward(Handle* h, int mode, const float* alphaD, const float* betaD, const float* alphaP,
-                                    const float* betaP, const Tensor* xd, const float* X, const Tensor* dyd, const float* DY,
-                                    const Tensor* dxd, float* DX, const Tensor* pd, const float* G, float* DG, float* DB,
+                                    const float* betaP, const Tensor* xd, const void* X, const Tensor* dyd, const void* DY,
+                                    const Tensor* dxd, void* DX, const Tensor* pd, const float* G, float* DG, float* DB,
                                     double eps, const float* SM, const float* SI) {
     if (bn_check("cudnnBatchNormalizationBackward", h, mode, xd, dyd, pd, eps) || !tensor_ok(dxd) || memcmp(xd, dxd, sizeof *xd))
         return BAD_PARAM;
     if (!SM != !SI) return FAIL(BAD_PARAM, "cudnnBatchNormalizationBackward: saved mean and inverse variance must be both null or both set");
     size_t n = tsize(xd);
     int c = xd->c;
-    if (!X || !DY || !DX || !G || !DG || !DB || DEV(X, n, "bn x") || DEV(DY, n, "bn dy") || DEV(DX, n, "bn dx") || DEV(G, c, "bn scale")
+    if (!X || !DY || !DX || !G || !DG || !DB || DEVX(X, n, "bn x") || DEVX(DY, n, "bn dy") || DEVX(DX, n, "bn dx") || DEV(G, c, "bn scale")
         || DEV(DG, c, "bn dscale") || DEV(DB, c, "bn dbias") || DEV(SM, c, "bn saved mean") || DEV(SI, c, "bn saved inv var"))
         return FAIL(BAD_PARAM, "cudnnBatchNormalizationBackward: a null or bad pointer");
     BnArgs* a = calloc(1, sizeof *a);
@@ -391,6 +415,9 @@ static int conv_check(const char* fn, const Handle* h, const Tensor* x, const Fi
     /* cuDNN's fast NHWC kernels want the filter in the data's format; sam4j always passes one format for all three */
     if (x->fmt != y->fmt || x->fmt != f->fmt)
         return FAIL(NOT_SUPPORTED, "%s: x, y and filter formats differ (%d, %d, %d)", fn, x->fmt, y->fmt, f->fmt);
+    /* PSEUDO_BFLOAT16_CONFIG: x, w and y all bfloat16 (fp32 compute); FLOAT_CONFIG all float */
+    if (x->type != y->type || x->type != f->type)
+        return FAIL(NOT_SUPPORTED, "%s: x, y and filter data types differ (%d, %d, %d)", fn, x->type, y->type, f->type);
     int oh = (x->h + 2 * c->ph - f->r) / c->sh + 1, ow = (x->w + 2 * c->pw - f->s) / c->sw + 1;
     if (x->c != f->c || y->n != x->n || y->c != f->k || y->h != oh || y->w != ow)
         return FAIL(BAD_PARAM, "%s: x %dx%dx%dx%d, w %dx%dx%dx%d, pad %d stride %d give %dx%dx%dx%d, y is %dx%dx%dx%d", fn, x->n, x->c, x->h,
@@ -465,7 +492,7 @@ int cudnnGetConvolutionBackwardFilterAlgorithm_v7(Handle* h, const Tensor* x, co
     return heuristic("cudnnGetConvolutionBackwardFilterAlgorithm_v7", h, x, dw, c, dy, req, count, perf);
 }
 
-typedef struct { int kind; Tensor x, y; Filter f; ConvDesc c; float alpha, beta; const float *A, *B; float* OUT; float* WS; size_t wsb; int algo; } ConvArgs;
+typedef struct { int kind; Tensor x, y; Filter f; ConvDesc c; float alpha, beta; const void *A, *B; void* OUT; float* WS; size_t wsb; int algo; } ConvArgs;
 
 static unsigned noisy_runs; /* executions of the non-deterministic algorithm with cudnn.noise on */
 
@@ -499,7 +526,8 @@ static int run_conv(void* d) {
                                 size_t wi = fix(f, k, c, r, s);
                                 /* kind 0: A = x, B = w; kind 1: A = dy, B = w; kind 2: A = x, B = dy */
                                 size_t o = a->kind == 0 ? yi : a->kind == 1 ? xi : wi;
-                                float u = a->kind == 1 ? a->A[yi] : a->A[xi], v = a->kind == 2 ? a->B[yi] : a->B[wi];
+                                int t = x->type;  /* one type for all three (conv_check) */
+                                float u = LD(a->A, a->kind == 1 ? yi : xi, t), v = LD(a->B, a->kind == 2 ? yi : wi, t);
                                 if (tf32) { u = mock_tf32(u); v = mock_tf32(v); }
                                 if (fp32) acc32[o] += u * v;
                                 else acc[o] += (double)u * v;
@@ -507,7 +535,7 @@ static int run_conv(void* d) {
                 }
     for (size_t i = 0; i < outN; i++) {
         double sum = fp32 ? acc32[i] : acc[i];
-        a->OUT[i] = (float)(a->alpha * sum + (a->beta == 0 ? 0 : a->beta * a->OUT[i]));
+        ST(a->OUT, i, x->type, (float)(a->alpha * sum + (a->beta == 0 ? 0 : a->beta * LD(a->OUT, i, x->type))));
     }
     free(acc);
     free(acc32);
@@ -515,14 +543,15 @@ static int run_conv(void* d) {
 }
 
 static int conv_enqueue(const char* fn, int kind, const Handle* h, const Tensor* x, const Filter* f, const ConvDesc* c,
-                        const Tensor* y, int algo, void* ws, size_t wsb, const float* alpha, const float* beta, const float* A,
-                        size_t an, const float* B, size_t bn, float* OUT, size_t on) {
+                        const Tensor* y, int algo, void* ws, size_t wsb, const float* alpha, const float* beta, const void* A,
+                        size_t an, const void* B, size_t bn, void* OUT, size_t on) {
     if (conv_check(fn, h, x, f, c, y)) return BAD_PARAM;
     if (algo != 0 && algo != 1 && algo != 2) return FAIL(BAD_PARAM, "%s: algorithm %d was never offered by Find", fn, algo);
     size_t need = algo == 1 ? ws_need(x, f) : 0;
     if (wsb < need) return FAIL(BAD_PARAM, "%s: algorithm %d needs %zu workspace bytes, got %zu", fn, algo, need, wsb);
     if (wsb > 0 && (!ws || mock_check_device(ws, wsb, "convolution workspace"))) return BAD_PARAM;
-    if (mock_check_device(A, 4 * an, fn) || mock_check_device(B, 4 * bn, fn) || mock_check_device(OUT, 4 * on, fn)) return BAD_PARAM;
+    size_t e = esize(x->type);
+    if (mock_check_device(A, e * an, fn) || mock_check_device(B, e * bn, fn) || mock_check_device(OUT, e * on, fn)) return BAD_PARAM;
     ConvArgs* a = malloc(sizeof *a);
     *a = (ConvArgs){kind, *x, *y, *f, *c, *alpha, *beta, A, B, OUT, algo == 1 ? ws : NULL, need, algo};
     return mock_enqueue_callback(h->stream, run_conv, a) ? EXEC_FAILED : OK;
@@ -530,19 +559,19 @@ static int conv_enqueue(const char* fn, int kind, const Handle* h, const Tensor*
 
 static size_t fsize(const Filter* f) { return (size_t)f->k * f->c * f->r * f->s; }
 
-int cudnnConvolutionForward(Handle* h, const float* alpha, const Tensor* xd, const float* X, const Filter* wd, const float* W,
-                            const ConvDesc* c, int algo, void* ws, size_t wsb, const float* beta, const Tensor* yd, float* Y) {
+int cudnnConvolutionForward(Handle* h, const float* alpha, const Tensor* xd, const void* X, const Filter* wd, const void* W,
+                            const ConvDesc* c, int algo, void* ws, size_t wsb, const float* beta, const Tensor* yd, void* Y) {
     if (!tensor_ok(xd) || !tensor_ok(yd) || !wd || wd->magic != FILTER) return FAIL(BAD_PARAM, "cudnnConvolutionForward: bad descriptor");
     return conv_enqueue("cudnnConvolutionForward", 0, h, xd, wd, c, yd, algo, ws, wsb, alpha, beta, X, tsize(xd), W, fsize(wd), Y, tsize(yd));
 }
-int cudnnConvolutionBackwardData(Handle* h, const float* alpha, const Filter* wd, const float* W, const Tensor* dyd, const float* DY,
-                                 const ConvDesc* c, int algo, void* ws, size_t wsb, const float* beta, const Tensor* dxd, float* DX) {
+int cudnnConvolutionBackwardData(Handle* h, const float* alpha, const Filter* wd, const void* W, const Tensor* dyd, const void* DY,
+                                 const ConvDesc* c, int algo, void* ws, size_t wsb, const float* beta, const Tensor* dxd, void* DX) {
     if (!tensor_ok(dxd) || !tensor_ok(dyd) || !wd || wd->magic != FILTER) return FAIL(BAD_PARAM, "cudnnConvolutionBackwardData: bad descriptor");
     return conv_enqueue("cudnnConvolutionBackwardData", 1, h, dxd, wd, c, dyd, algo, ws, wsb, alpha, beta, DY, tsize(dyd), W, fsize(wd), DX,
                         tsize(dxd));
 }
-int cudnnConvolutionBackwardFilter(Handle* h, const float* alpha, const Tensor* xd, const float* X, const Tensor* dyd, const float* DY,
-                                   const ConvDesc* c, int algo, void* ws, size_t wsb, const float* beta, const Filter* dwd, float* DW) {
+int cudnnConvolutionBackwardFilter(Handle* h, const float* alpha, const Tensor* xd, const void* X, const Tensor* dyd, const void* DY,
+                                   const ConvDesc* c, int algo, void* ws, size_t wsb, const float* beta, const Filter* dwd, void* DW) {
     if (!tensor_ok(xd) || !tensor_ok(dyd) || !dwd || dwd->magic != FILTER) return FAIL(BAD_PARAM, "cudnnConvolutionBackwardFilter: bad descriptor");
     return conv_enqueue("cudnnConvolutionBackwardFilter", 2, h, xd, dwd, c, dyd, algo, ws, wsb, alpha, beta, X, tsize(xd), DY, tsize(dyd),
                         DW, fsize(dwd));
@@ -564,6 +593,8 @@ int cudnnConvolutionBackwardBias(Handle* h, const float* alpha, const Tensor* dy
                                  float* DB) {
     if (!handle_ok(h) || !tensor_ok(dyd) || !tensor_ok(dbd)) return FAIL(BAD_PARAM, "cudnnConvolutionBackwardBias: bad descriptor");
     if (dbd->n != 1 || dbd->c != dyd->c || dbd->h != 1 || dbd->w != 1) return FAIL(BAD_PARAM, "cudnnConvolutionBackwardBias: db must be 1xCx1x1");
+    if (dyd->type != T_FLOAT || dbd->type != T_FLOAT)
+        return FAIL(NOT_SUPPORTED, "cudnnConvolutionBackwardBias: float only in the stand-in (sam4j sums a bf16 gradient's channels itself)");
     if (mock_check_device(DY, 4 * tsize(dyd), "bias dy") || mock_check_device(DB, 4 * (size_t)dbd->c, "bias db")) return BAD_PARAM;
     BiasArgs* a = malloc(sizeof *a);
     *a = (BiasArgs){*dyd, *alpha, *beta, DY, DB};

@@ -94,27 +94,18 @@ static int streaming(unsigned grid, unsigned block) {
     return 0;
 }
 
-/* The bf16 rounding of v (round to nearest, ties to even), as the kernels' round_bf16 (common.cuh). */
-static float round_bf16(float v) {
-    if (v != v) return v;
-    unsigned b;
-    memcpy(&b, &v, 4);
-    b = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
-    memcpy(&v, &b, 4);
-    return v;
-}
-/* w[i] = v and, with a shadow, its bf16 rounding: the kernels' store_weight. */
-static void store_weight(float* w, float* shadow, long long i, float v) {
+/* w[i] = v and, with a shadow, its bf16 rounding in 16 bits: the kernels' store_weight. */
+static void store_weight(float* w, uint16_t* shadow, long long i, float v) {
     w[i] = v;
-    if (shadow) shadow[i] = round_bf16(v);
+    if (shadow) shadow[i] = mock_to_bf16(v);
 }
 
 static int k_sam_perturb(unsigned grid, unsigned block, void** args) {
     if (streaming(grid, block)) return 1;
     float *w = PTR(0, float), *g = PTR(1, float), *ws = PTR(2, float), *gs = PTR(3, float); long long n = LL(4);
-    const float* sp = PTR(6, float); float* sh = PTR(7, float);
+    const float* sp = PTR(6, float); uint16_t* sh = PTR(7, uint16_t);
     CHECK(w, 4 * n, "sam_perturb w"); CHECK(g, 4 * n, "sam_perturb g"); CHECK(ws, 4 * n, "sam_perturb w_saved");
-    CHECK(gs, 4 * n, "sam_perturb g_saved"); CHECK_OPT(sp, 4, "sam_perturb scale_ptr"); CHECK_OPT(sh, 4 * n, "sam_perturb shadow");
+    CHECK(gs, 4 * n, "sam_perturb g_saved"); CHECK_OPT(sp, 4, "sam_perturb scale_ptr"); CHECK_OPT(sh, 2 * n, "sam_perturb shadow");
     float s = sp ? *sp : FLT(5);
     for (long long i = 0; i < n; i++) { float wi = w[i], gi = g[i]; ws[i] = wi; gs[i] = gi; store_weight(w, sh, i, fmaf(s, gi, wi)); }
     return 0;
@@ -122,9 +113,9 @@ static int k_sam_perturb(unsigned grid, unsigned block, void** args) {
 static int k_asam_perturb(unsigned grid, unsigned block, void** args) {
     if (streaming(grid, block)) return 1;
     float *w = PTR(0, float), *g = PTR(1, float), *ws = PTR(2, float), *gs = PTR(3, float); long long n = LL(4);
-    const float* sp = PTR(6, float); float eta = FLT(7); float* sh = PTR(8, float);
+    const float* sp = PTR(6, float); float eta = FLT(7); uint16_t* sh = PTR(8, uint16_t);
     CHECK(w, 4 * n, "asam_perturb w"); CHECK(g, 4 * n, "asam_perturb g"); CHECK(ws, 4 * n, "asam_perturb w_saved");
-    CHECK(gs, 4 * n, "asam_perturb g_saved"); CHECK_OPT(sp, 4, "asam_perturb scale_ptr"); CHECK_OPT(sh, 4 * n, "asam_perturb shadow");
+    CHECK(gs, 4 * n, "asam_perturb g_saved"); CHECK_OPT(sp, 4, "asam_perturb scale_ptr"); CHECK_OPT(sh, 2 * n, "asam_perturb shadow");
     float s = sp ? *sp : FLT(5);
     for (long long i = 0; i < n; i++) {
         float wi = w[i], gi = g[i], t = fabsf(wi) + eta;
@@ -246,8 +237,8 @@ static int k_sgd_step(unsigned grid, unsigned block, void** args) {
     const float* g = PTR(3, float); const float* v = PTR(4, float); float vscale = FLT(5); const float* vsp = PTR(6, float);
     float* m = PTR(7, float); long long n = LL(8); float lr = FLT(9); const float* lrp = PTR(10, float);
     float mu = FLT(11), wd = FLT(12); int nesterov = INT(13);
-    const unsigned* skip = PTR(14, unsigned); float* sh = PTR(15, float);
-    CHECK_OPT(sh, 4 * n, "sgd_step shadow");
+    const unsigned* skip = PTR(14, unsigned); uint16_t* sh = PTR(15, uint16_t);
+    CHECK_OPT(sh, 2 * n, "sgd_step shadow");
     CHECK(w, 4 * n, "sgd_step w"); CHECK_OPT(wsaved, 4 * n, "sgd_step w_saved"); CHECK_OPT(rflag, 4, "sgd_step restore_flag");
     CHECK(g, 4 * n, "sgd_step g"); CHECK_OPT(v, 4 * n, "sgd_step v"); CHECK_OPT(vsp, 4, "sgd_step v_scale_ptr");
     CHECK(m, 4 * n, "sgd_step m"); CHECK_OPT(lrp, 4, "sgd_step lr_ptr"); CHECK_OPT(skip, 4, "sgd_step skip");
@@ -418,6 +409,135 @@ static int k_permute_channels(unsigned grid, unsigned block, void** args) {
     return 0;
 }
 
+/* ------------------------------------------------------------------- bf16 storage (bf16.cu) */
+#define BF(p, i) mock_from_bf16((p)[i])
+static int k_f32_to_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float* x = PTR(0, float); uint16_t* y = PTR(1, uint16_t); long long n = LL(2);
+    CHECK(x, 4 * n, "f32_to_bf16 x"); CHECK(y, 2 * n, "f32_to_bf16 y");
+    for (long long i = 0; i < n; i++) y[i] = mock_to_bf16(x[i]);
+    return 0;
+}
+static int k_bf16_to_f32(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const uint16_t* x = PTR(0, uint16_t); float* y = PTR(1, float); long long n = LL(2);
+    CHECK(x, 2 * n, "bf16_to_f32 x"); CHECK(y, 4 * n, "bf16_to_f32 y");
+    for (long long i = 0; i < n; i++) y[i] = BF(x, i);
+    return 0;
+}
+static int k_relu_forward_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const uint16_t* x = PTR(0, uint16_t); uint16_t* y = PTR(1, uint16_t); long long n = LL(2);
+    CHECK(x, 2 * n, "relu_forward_bf16 x"); CHECK(y, 2 * n, "relu_forward_bf16 y");
+    for (long long i = 0; i < n; i++) y[i] = BF(x, i) > 0 ? x[i] : 0;
+    return 0;
+}
+static int k_relu_backward_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const uint16_t *y = PTR(0, uint16_t), *dy = PTR(1, uint16_t); uint16_t* dx = PTR(2, uint16_t); long long n = LL(3);
+    CHECK(y, 2 * n, "relu_backward_bf16 y"); CHECK(dy, 2 * n, "relu_backward_bf16 dy"); CHECK(dx, 2 * n, "relu_backward_bf16 dx");
+    for (long long i = 0; i < n; i++) dx[i] = BF(y, i) > 0 ? dy[i] : 0;
+    return 0;
+}
+static int k_add_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const uint16_t *a = PTR(0, uint16_t), *b = PTR(1, uint16_t); uint16_t* o = PTR(2, uint16_t); long long n = LL(3);
+    CHECK(a, 2 * n, "add_bf16 a"); CHECK(b, 2 * n, "add_bf16 b"); CHECK(o, 2 * n, "add_bf16 out");
+    for (long long i = 0; i < n; i++) o[i] = mock_to_bf16(BF(a, i) + BF(b, i));
+    return 0;
+}
+static int k_copy_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const uint16_t* s = PTR(0, uint16_t); uint16_t* d = PTR(1, uint16_t); long long n = LL(2);
+    CHECK(s, 2 * n, "copy_bf16 src"); CHECK(d, 2 * n, "copy_bf16 dst");
+    memmove(d, s, 2 * n);
+    return 0;
+}
+static int k_fill_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    uint16_t* x = PTR(0, uint16_t); float v = FLT(1); long long n = LL(2);
+    CHECK(x, 2 * n, "fill_bf16 x");
+    uint16_t h = mock_to_bf16(v);
+    for (long long i = 0; i < n; i++) x[i] = h;
+    return 0;
+}
+static int k_add_row_bias_round(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const float* acc = PTR(0, float); const uint16_t* b = PTR(1, uint16_t); uint16_t* y = PTR(2, uint16_t); int rows = INT(3), cols = INT(4);
+    CHECK(acc, 4ll * rows * cols, "add_row_bias_round acc"); CHECK_OPT(b, 2 * cols, "add_row_bias_round bias");
+    CHECK(y, 2ll * rows * cols, "add_row_bias_round y");
+    for (long long i = 0; i < (long long)rows * cols; i++) y[i] = mock_to_bf16(b ? acc[i] + BF(b, i % cols) : acc[i]);
+    return 0;
+}
+static int k_sum_rows_bf16(unsigned grid, unsigned block, void** args) {
+    const uint16_t* dy = PTR(0, uint16_t); float* db = PTR(1, float); int rows = INT(2), cols = INT(3);
+    NEED((long long)grid * block >= cols, "sum_rows_bf16: %u x %u threads for %d columns", grid, block, cols);
+    CHECK(dy, 2ll * rows * cols, "sum_rows_bf16 dy"); CHECK(db, 4 * cols, "sum_rows_bf16 db");
+    for (int c = 0; c < cols; c++) { float acc = 0; for (int r = 0; r < rows; r++) acc += BF(dy, (long long)r * cols + c); db[c] = acc; }
+    return 0;
+}
+static int k_softmax_xent_bf16(unsigned grid, unsigned block, void** args) {
+    const uint16_t* logits = PTR(0, uint16_t); const float* labels = PTR(1, float); float *dl = PTR(2, float), *loss = PTR(3, float);
+    int n = INT(4), classes = INT(5); unsigned* bad = PTR(6, unsigned);
+    NEED((long long)grid * block >= n, "softmax_xent_bf16: %u x %u threads for %d rows", grid, block, n);
+    CHECK(logits, 2ll * n * classes, "softmax_xent_bf16 logits"); CHECK(labels, 4 * n, "softmax_xent_bf16 labels");
+    CHECK_OPT(dl, 4ll * n * classes, "softmax_xent_bf16 dlogits"); CHECK(loss, 4 * n, "softmax_xent_bf16 loss");
+    CHECK_OPT(bad, 4, "softmax_xent_bf16 bad_label");
+    for (int r = 0; r < n; r++) {
+        const uint16_t* z = logits + (long long)r * classes;
+        float yf = labels[r]; int y = (int)yf;
+        if (!(yf >= 0) || (float)y != yf || y >= classes) { loss[r] = NAN; if (bad) *bad = 1; continue; }
+        float mx = BF(z, 0);
+        for (int j = 1; j < classes; j++) mx = fmaxf(mx, BF(z, j));
+        float sum = 0;
+        for (int j = 0; j < classes; j++) sum += expf(BF(z, j) - mx);
+        float lse = mx + logf(sum);
+        loss[r] = lse - BF(z, y);
+        if (dl) for (int j = 0; j < classes; j++) dl[(long long)r * classes + j] = (expf(BF(z, j) - lse) - (j == y ? 1.0f : 0.0f)) * (1.0f / n);
+    }
+    return 0;
+}
+static int k_permute_channels_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    const uint16_t* s = PTR(0, uint16_t); uint16_t* d = PTR(1, uint16_t); int n = INT(2), c = INT(3); long long hw = LL(4); int to_nhwc = INT(5);
+    NEED(n >= 0 && c >= 1 && hw >= 1, "permute_channels_bf16: n %d, c %d, hw %lld", n, c, hw);
+    long long total = (long long)n * c * hw;
+    CHECK(s, 2 * total, "permute_channels_bf16 src"); CHECK(d, 2 * total, "permute_channels_bf16 dst");
+    NEED(total == 0 || (d + total <= s || s + total <= d), "permute_channels_bf16: dst overlaps src");
+    for (long long b = 0; b < n; b++)
+        for (long long ch = 0; ch < c; ch++)
+            for (long long p = 0; p < hw; p++) {
+                long long nchw = (b * c + ch) * hw + p, nhwc = (b * hw + p) * c + ch;
+                if (to_nhwc) d[nhwc] = s[nchw]; else d[nchw] = s[nhwc];
+            }
+    return 0;
+}
+static int k_channel_bias_bf16(unsigned grid, unsigned block, void** args) {
+    if (streaming(grid, block)) return 1;
+    uint16_t* y = PTR(0, uint16_t); const uint16_t* b = PTR(1, uint16_t); int n = INT(2), c = INT(3); long long hw = LL(4); int nhwc = INT(5);
+    long long total = (long long)n * c * hw;
+    CHECK(y, 2 * total, "channel_bias_bf16 y"); CHECK(b, 2 * c, "channel_bias_bf16 bias");
+    for (long long i = 0; i < total; i++) {
+        int ch = nhwc ? (int)(i % c) : (int)((i / hw) % c);
+        y[i] = mock_to_bf16(BF(y, i) + BF(b, ch));
+    }
+    return 0;
+}
+static int k_channel_sums_bf16(unsigned grid, unsigned block, void** args) {
+    const uint16_t* dy = PTR(0, uint16_t); float* db = PTR(1, float); int n = INT(2), c = INT(3); long long hw = LL(4); int nhwc = INT(5);
+    NEED(grid == (unsigned)c && block == 256, "channel_sums_bf16: one block of 256 per channel, got %u x %u for %d", grid, block, c);
+    CHECK(dy, 2ll * n * c * hw, "channel_sums_bf16 dy"); CHECK(db, 4 * c, "channel_sums_bf16 db");
+    for (int ch = 0; ch < c; ch++) {
+        double acc = 0;
+        for (long long i = 0; i < (long long)n * hw; i++) {
+            long long b = i / hw, p = i % hw;
+            acc += BF(dy, nhwc ? (b * hw + p) * c + ch : (b * c + ch) * hw + p);
+        }
+        db[ch] = (float)acc;
+    }
+    return 0;
+}
+
 /* Name, C signature (as CudaKernels.java declares it), emulation. */
 static const MockKernel KERNELS[] = {
     {"sumsq_partials", "PPP", k_sumsq_partials},
@@ -448,6 +568,19 @@ static const MockKernel KERNELS[] = {
     {"fill", "PFP", k_fill},
     {"copy", "PPP", k_copy},
     {"permute_channels", "PPIIPI", k_permute_channels},
+    {"f32_to_bf16", "PPP", k_f32_to_bf16},
+    {"bf16_to_f32", "PPP", k_bf16_to_f32},
+    {"relu_forward_bf16", "PPP", k_relu_forward_bf16},
+    {"relu_backward_bf16", "PPPP", k_relu_backward_bf16},
+    {"add_bf16", "PPPP", k_add_bf16},
+    {"copy_bf16", "PPP", k_copy_bf16},
+    {"fill_bf16", "PFP", k_fill_bf16},
+    {"add_row_bias_round", "PPPII", k_add_row_bias_round},
+    {"sum_rows_bf16", "PPII", k_sum_rows_bf16},
+    {"softmax_xent_bf16", "PPPPIIP", k_softmax_xent_bf16},
+    {"permute_channels_bf16", "PPIIPI", k_permute_channels_bf16},
+    {"channel_bias_bf16", "PPIIPI", k_channel_bias_bf16},
+    {"channel_sums_bf16", "PPIIPI", k_channel_sums_bf16},
 };
 
 static size_t arg_size(char c) { return c == 'I' || c == 'F' ? 4 : 8; }

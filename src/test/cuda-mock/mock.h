@@ -148,3 +148,20 @@ static inline float mock_bf16(float x) {
     memcpy(&x, &b, 4);
     return x;
 }
+
+/* bf16 storage, as the kernels' to_bf16 / from_bf16 (common.cuh): the top half of the rounded float; a NaN
+ * becomes the quiet NaN of its sign. */
+static inline uint16_t mock_to_bf16(float x) {
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    if (x != x) return (uint16_t)((b >> 16) | 0x7FC0u);
+    x = mock_bf16(x);
+    memcpy(&b, &x, 4);
+    return (uint16_t)(b >> 16);
+}
+static inline float mock_from_bf16(uint16_t h) {
+    uint32_t b = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &b, 4);
+    return x;
+}

@@ -23,6 +23,31 @@ public interface Backend extends AutoCloseable {
     /** A new zero-filled buffer of {@code n} elements. */
     Buffer allocate(long n);
 
+    /**
+     * Whether this backend stores bf16 natively: a bf16 run's activations, activation gradients and weight shadow
+     * then live in 16-bit buffers ({@link #allocateBf16}), and the operations given them compute in fp32 and round
+     * once where they store (the values the CPU's emulation in fp32 buffers gives, up to summation order). False
+     * by default: a backend that emulates bf16 keeps float buffers and rounds them ({@link #roundTo}).
+     */
+    default boolean storesBf16Natively() { return false; }
+
+    /**
+     * A new zero-filled buffer of {@code n} bf16 values, where {@link #storesBf16Natively}. The operations take
+     * such buffers where the layers store (images, activations, their gradients, GEMM and convolution inputs and
+     * outputs, the weights' shadow); {@link #roundTo} converts between them and float buffers; the arenas, batch
+     * norm's per-channel tensors, the loss and its {@code dLogits} stay float.
+     */
+    default Buffer allocateBf16(long n) { throw new UnsupportedOperationException(name() + " has no bf16 storage"); }
+
+    /**
+     * {@code y[r, c] = bf16(acc[r, c] + bias[c])}: a native bf16 layer's fp32 GEMM result {@code acc} with its bias
+     * (bf16, the weights' shadow; may be null), rounded once into the bf16 buffer {@code y}. Where
+     * {@link #storesBf16Natively} only.
+     */
+    default void addRowBiasStored(Buffer acc, Buffer bias, Buffer y, int rows, int cols) {
+        throw new UnsupportedOperationException(name() + " has no bf16 storage");
+    }
+
     // ---- transfers (host ↔ backend); these are the only ops that may synchronise ----
 
     void upload(float[] src, int srcOffset, Buffer dst, int n);

@@ -58,7 +58,7 @@ final class BenchCommand implements Callable<Integer> {
     long seed = 42;
 
     @Option(names = "--precision", description = "fp32, tf32 (GEMM/conv inputs rounded to TF32) or bf16 (layers in bf16, "
-            + "fp32 weights and SAM passes; stored rounded in fp32 buffers)")
+            + "fp32 weights and SAM passes; on CUDA stored in 16 bits, on the CPU emulated in fp32 buffers)")
     String precision = "fp32";
 
     @Option(names = "--image-layout", description = "nchw (default) or nhwc (channels-last images between layers; cuda only)")

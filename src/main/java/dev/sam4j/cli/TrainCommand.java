@@ -141,7 +141,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--precision", description = "fp32 (default); tf32: GEMM/convolution inputs rounded to TF32 (tensor cores); "
             + "bf16: layers on bf16 weights, activations and gradients, fp32 master weights, BatchNorm, loss and SAM passes "
-            + "(stored rounded in fp32 buffers: slow on the CPU; on CUDA on TF32 tensor cores, native bf16 storage not built yet)")
+            + "(on CUDA stored natively in 16 bits, cuBLAS and cuDNN on bf16; on the CPU emulated in fp32 buffers: slow)")
     String precision = D.precision().label();
 
     @Option(names = "--image-layout", description = "nchw (default) or nhwc: on CUDA, images between layers channels-last (cuDNN's "

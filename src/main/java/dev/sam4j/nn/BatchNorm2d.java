@@ -85,8 +85,8 @@ public final class BatchNorm2d implements Layer {
         zeros = ctx.allocate(channels);
         evalInvStd = ctx.allocate(channels);
         long size = (long) maxBatch * channels * hw;
-        y = ctx.allocate(size);
-        dx = ctx.allocate(size);
+        y = ctx.allocateStored(size);
+        dx = ctx.allocateStored(size);
     }
 
     @Override

@@ -23,7 +23,11 @@ import java.util.List;
  * shadow of the parameter arena that the owner keeps up to date, and passes each output and input gradient it
  * writes through {@link #stored}, which rounds it to bf16 as a device implementation would store it. In fp32
  * and TF32 both are the identity (TF32 is the backend's GEMM and convolution arithmetic), so those layers run
- * exactly their fp32 code.
+ * exactly their fp32 code. On a backend that {@linkplain Backend#storesBf16Natively stores bf16 natively} a layer
+ * allocates what it stores with {@link #allocateStored} (16-bit buffers there), the backend's operations round as
+ * they write them, and {@link #stored} has nothing left to do; a result the layer finishes in fp32 first (a
+ * {@code Linear}'s GEMM plus its bias) goes through {@link #storeInto}. Convolution weight gradients are rounded to
+ * bf16 ({@link #storedWeightGradient}): cuDNN computes them in the data's type, as PyTorch's autocast does.
  *
  * @param workspace     shared scratch for single backend calls, or null (each request then allocates)
  * @param allocations   every buffer made through {@link #allocate}, in order, so that the owner can release
@@ -64,8 +68,43 @@ public record Context(Backend backend, ParamLayout paramLayout, Buffer params, B
      * ties to even, as a device's bf16 store rounds); unchanged otherwise. For each layer's output and input gradient.
      */
     public Buffer stored(Buffer b, long n) {
-        if (precision.storesBf16() && n > 0) backend.roundTo(Precision.BF16, b, b, n);
+        if (precision.storesBf16() && !backend.storesBf16Natively() && n > 0) backend.roundTo(Precision.BF16, b, b, n);
         return b;
+    }
+
+    /** Whether the layers' stored buffers are the backend's native bf16 ones (a bf16 run on such a backend). */
+    public boolean nativeBf16() { return precision.storesBf16() && backend.storesBf16Natively(); }
+
+    /**
+     * A buffer for what a layer stores (its output or input gradient): native bf16 storage in a bf16 run on a
+     * backend that has it, else a float buffer ({@link #allocate}).
+     */
+    public Buffer allocateStored(long n) {
+        if (!nativeBf16()) return allocate(n);
+        Buffer b = backend.allocateBf16(Math.max(1, n));
+        if (allocations != null) allocations.add(b);
+        return n == 0 ? b.slice(0, 0) : b;
+    }
+
+    /**
+     * A float buffer for a result a layer finishes in fp32 before storing it ({@link #storeInto}): its own buffer in
+     * native bf16, else {@code stored} itself (the emulation rounds in place).
+     */
+    public Buffer accumulator(Buffer stored, long n) { return nativeBf16() ? allocate(n) : stored; }
+
+    /** {@code stored = acc} as stored ({@link #stored}): rounded into the native bf16 buffer, or in place. */
+    public Buffer storeInto(Buffer acc, Buffer stored, long n) {
+        if (acc == stored || !nativeBf16()) return stored(stored, n);
+        if (n > 0) backend.roundTo(Precision.BF16, acc, stored, n);
+        return stored;
+    }
+
+    /**
+     * A convolution's weight gradient as a bf16 run computes it: rounded to bf16 (then accumulated into the fp32
+     * arena). A native backend's convolution already wrote it rounded; the emulation rounds it here.
+     */
+    public void storedWeightGradient(Buffer dw, long n) {
+        if (precision.storesBf16() && !backend.storesBf16Natively() && n > 0) backend.roundTo(Precision.BF16, dw, dw, n);
     }
 
     /** The parameter view of {@code spec}. */

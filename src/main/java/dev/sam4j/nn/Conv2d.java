@@ -69,8 +69,8 @@ public final class Conv2d implements Layer {
         w = ctx.computeParam(weightSpec);
         dw = ctx.grad(weightSpec);
         if (hasBias) { b = ctx.computeParam(biasSpec); db = ctx.grad(biasSpec); }
-        y = ctx.allocate((long) maxBatch * geom.outSize());
-        dx = skipDx ? null : ctx.allocate((long) maxBatch * geom.inSize());
+        y = ctx.allocateStored((long) maxBatch * geom.outSize());
+        dx = skipDx ? null : ctx.allocateStored((long) maxBatch * geom.inSize());
         ws = ctx.workspace(be.convWorkspaceSize(geom, maxBatch));
     }
 
@@ -85,6 +85,7 @@ public final class Conv2d implements Layer {
     @Override
     public Buffer backward(Buffer dy, int n) {
         be.convBackwardFilter(geom, n, x, dy, dw, hasBias ? db : null, ws);
+        ctx.storedWeightGradient(dw, geom.weightSize());  // bf16: rounded, as cuDNN computes it in the data's type
         if (skipDx) return null;
         Buffer dxn = dx.slice(0, (long) n * geom.inSize());
         be.convBackwardData(geom, n, dy, w, dxn, ws);

@@ -35,8 +35,8 @@ public final class Flatten implements Layer {
     public void bind(Context ctx, int maxBatch) {
         be = ctx.backend();
         permute = be.imageLayout() != ImageLayout.NCHW && channels > 1 && hw > 1;
-        y = permute ? ctx.allocate((long) maxBatch * channels * hw) : null;
-        dx = permute && !skipDx ? ctx.allocate((long) maxBatch * channels * hw) : null;
+        y = permute ? ctx.allocateStored((long) maxBatch * channels * hw) : null;
+        dx = permute && !skipDx ? ctx.allocateStored((long) maxBatch * channels * hw) : null;
     }
 
     @Override

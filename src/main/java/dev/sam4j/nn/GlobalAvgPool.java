@@ -26,8 +26,8 @@ public final class GlobalAvgPool implements Layer {
     public void bind(Context ctx, int maxBatch) {
         this.ctx = ctx;
         be = ctx.backend();
-        y = ctx.allocate((long) maxBatch * channels);
-        dx = ctx.allocate((long) maxBatch * channels * hw);
+        y = ctx.allocateStored((long) maxBatch * channels);
+        dx = ctx.allocateStored((long) maxBatch * channels * hw);
     }
 
     @Override

@@ -23,6 +23,7 @@ public final class Linear implements Layer {
     private Context ctx;
     private Buffer w, b, dw, db;   // [out, in], [out]; w, b: the weights GEMMs read (Context#computeParam)
     private Buffer y;              // [maxBatch, out]
+    private Buffer acc;            // native bf16: the fp32 GEMM result before its bias and rounding into y; else y
     private Buffer dx;             // [maxBatch, in]
     private Buffer x;              // input of the last forward, [n, in]
 
@@ -59,14 +60,22 @@ public final class Linear implements Layer {
         w = ctx.computeParam(weightSpec);
         dw = ctx.grad(weightSpec);
         if (hasBias) { b = ctx.computeParam(biasSpec); db = ctx.grad(biasSpec); }
-        y = ctx.allocate((long) maxBatch * out);
-        dx = skipDx ? null : ctx.allocate((long) maxBatch * in);
+        y = ctx.allocateStored((long) maxBatch * out);
+        acc = ctx.accumulator(y, (long) maxBatch * out);
+        dx = skipDx ? null : ctx.allocateStored((long) maxBatch * in);
     }
 
     @Override
     public Buffer forward(Buffer x, int n, Mode mode) {
         this.x = x;
         Buffer yn = y.slice(0, (long) n * out);
+        if (ctx.nativeBf16()) {
+            // The GEMM in fp32, then its bias and one rounding into the bf16 output, as the emulation rounds once.
+            Buffer an = acc.slice(0, (long) n * out);
+            be.gemm(false, true, n, out, in, 1f, x, in, w, in, 0f, an, out);
+            be.addRowBiasStored(an, hasBias ? b : null, yn, n, out);
+            return yn;
+        }
         be.gemm(false, true, n, out, in, 1f, x, in, w, in, 0f, yn, out);
         if (hasBias) be.addRowBias(yn, b, n, out);
         return ctx.stored(yn, (long) n * out);

@@ -44,8 +44,8 @@ public final class MaxPool2d implements Layer {
     public void bind(Context ctx, int maxBatch) {
         this.ctx = ctx;
         be = ctx.backend();
-        y = ctx.allocate((long) maxBatch * geom.outSize());
-        dx = ctx.allocate((long) maxBatch * geom.inSize());
+        y = ctx.allocateStored((long) maxBatch * geom.outSize());
+        dx = ctx.allocateStored((long) maxBatch * geom.inSize());
     }
 
     @Override

@@ -58,6 +58,9 @@ public final class Model implements AutoCloseable {
     private final Buffer shadow;          // bf16 only: the rounded weights; null otherwise
     private final Buffer input;           // bf16 or a permuted image input: the input the first layer reads; null otherwise
     private final boolean permuteInput;   // the backend keeps images in another layout than the input's NCHW
+    private final boolean nativeBf16;     // bf16 on a backend with bf16 storage: shadow, input and activations 16-bit
+    private final Buffer permuted;        // native bf16 in channels-last: the permuted float input; null otherwise
+    private final Buffer dLogits16;       // native bf16: dLogits as the first GEMM of backward reads them; null otherwise
     private final List<Buffer> allocations;
     private final long activationFloats;
     private boolean closed;
@@ -103,10 +106,15 @@ public final class Model implements AutoCloseable {
         long ws = root.workspaceSize(backend, maxBatch);
         workspace = ws > 0 ? arena(ws) : null;
         boolean bf16 = precision.storesBf16();
-        shadow = bf16 ? arena(paramLayout.total()) : null;
+        nativeBf16 = bf16 && backend.storesBf16Natively();
+        shadow = bf16 ? (nativeBf16 ? arena16(paramLayout.total()) : arena(paramLayout.total())) : null;
         permuteInput = backend.imageLayout() != dev.sam4j.backend.ImageLayout.NCHW && inputShape.rank() == 3
                 && inputShape.dim(0) > 1 && (long) inputShape.dim(1) * inputShape.dim(2) > 1;
-        input = bf16 || permuteInput ? arena(maxBatch * inputShape.size()) : null;
+        long inputSize = maxBatch * inputShape.size();
+        input = nativeBf16 ? arena16(inputSize) : bf16 || permuteInput ? arena(inputSize) : null;
+        // native bf16 in channels-last: the float input permuted here, then rounded into the bf16 input
+        permuted = nativeBf16 && permuteInput ? arena(inputSize) : null;
+        dLogits16 = nativeBf16 ? arena16((long) maxBatch * classes) : null;
         int before = allocations.size();
         Context ctx = new Context(backend, paramLayout, params, grads, stateLayout, state, workspace, allocations,
                 precision, bf16 ? shadow : params);
@@ -125,6 +133,12 @@ public final class Model implements AutoCloseable {
         ParamLayout.Builder p = new ParamLayout.Builder(), s = new ParamLayout.Builder();
         Shape out = root.declare("", inputShape, p, s);
         return new Layouts(p.build(), s.build(), out);
+    }
+
+    private Buffer arena16(long n) {
+        Buffer b = backend.allocateBf16(Math.max(1, n));
+        allocations.add(b);
+        return n == 0 ? b.slice(0, 0) : b;
     }
 
     private Buffer arena(long n) {
@@ -182,6 +196,15 @@ public final class Model implements AutoCloseable {
         if (input == null) return root.forward(x.slice(0, need), n, mode);
         if (shadow != null && !shadowHandedOver) backend.roundTo(Precision.BF16, params, shadow, paramLayout.total());
         Buffer xn = input.slice(0, need);
+        if (nativeBf16) {
+            Buffer src = x;
+            if (permuteInput) {
+                src = permuted.slice(0, need);
+                backend.toImageLayout(n, inputShape.dim(0), inputShape.dim(1) * inputShape.dim(2), x, src);
+            }
+            backend.roundTo(Precision.BF16, src, xn, need);
+            return root.forward(xn, n, mode);
+        }
         if (permuteInput) {
             backend.toImageLayout(n, inputShape.dim(0), inputShape.dim(1) * inputShape.dim(2), x, xn);
             if (shadow != null) backend.roundTo(Precision.BF16, xn, xn, need);
@@ -199,6 +222,12 @@ public final class Model implements AutoCloseable {
         checkOpen();
         checkBatch(n);
         Buffer d = dLogits.slice(0, (long) n * classes);
+        if (nativeBf16) {
+            Buffer d16 = dLogits16.slice(0, (long) n * classes);
+            backend.roundTo(Precision.BF16, d, d16, d.length());
+            root.backward(d16, n);
+            return;
+        }
         if (precision.storesBf16()) backend.roundTo(Precision.BF16, d, d, d.length());
         root.backward(d, n);
     }

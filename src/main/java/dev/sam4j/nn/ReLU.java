@@ -24,7 +24,7 @@ public final class ReLU implements Layer {
     @Override
     public void bind(Context ctx, int maxBatch) {
         be = ctx.backend();
-        y = ctx.allocate(maxBatch * size);
+        y = ctx.allocateStored(maxBatch * size);
     }
 
     @Override

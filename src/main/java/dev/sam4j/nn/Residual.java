@@ -78,9 +78,9 @@ public final class Residual implements Layer {
         be = ctx.backend();
         main.bind(ctx, maxBatch);
         if (shortcut != null) shortcut.bind(ctx, maxBatch);
-        out = ctx.allocate(maxBatch * outSize);
-        dyCopy = ctx.allocate(maxBatch * outSize);
-        dx = shortcut == null || skipDx ? null : ctx.allocate(maxBatch * inSize);
+        out = ctx.allocateStored(maxBatch * outSize);
+        dyCopy = ctx.allocateStored(maxBatch * outSize);
+        dx = shortcut == null || skipDx ? null : ctx.allocateStored(maxBatch * inSize);
     }
 
     @Override

@@ -2,10 +2,12 @@ package dev.sam4j.backend.cuda;
 
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F_FAST_16BF;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_GEMM_DEFAULT;
 import static org.bytedeco.cuda.global.cublas.cublasGemmEx;
 import static org.bytedeco.cuda.global.cublas.cublasSgemm_v2;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
 import static org.bytedeco.cuda.global.cudart.cuMemAlloc;
 import static org.bytedeco.cuda.global.cudart.cuMemFree;
@@ -99,10 +101,10 @@ public final class CudaBackend implements Backend {
 
     /**
      * Opens device {@code device} for layers computing in {@code precision} ({@link #supports}): fp32; TF32
-     * (tensor-core TF32 GEMMs and convolutions); or bf16, whose GEMMs go through {@code cublasGemmEx} with
-     * {@code CUBLAS_COMPUTE_32F_FAST_16BF} (tensor cores with fp32 accumulation on fp32 matrices that hold bf16
-     * values, so the down-conversion is exact; on an H200 cuBLAS 13.1 took its TF32 kernels for them, which is
-     * as exact on bf16 values) and whose convolutions run on TF32 tensor cores (exact for bf16 values too).
+     * (tensor-core TF32 GEMMs and convolutions); or bf16, stored natively ({@link #storesBf16Natively}): the layers'
+     * activations, activation gradients and the weights' shadow in 16-bit buffers, GEMMs through {@code cublasGemmEx}
+     * on {@code CUDA_R_16BF} matrices (fp32 accumulation), convolutions, pooling and batch norm through cuDNN in
+     * {@code CUDNN_DATA_BFLOAT16}.
      */
     public CudaBackend(int device, Precision precision, boolean deterministic) {
         this(device, precision, deterministic, ImageLayout.NCHW);
@@ -164,7 +166,7 @@ public final class CudaBackend implements Backend {
         return String.format(Locale.ROOT, "CUDA cuda:%d %s (sm_%d%d, %d SMs, %.1f GiB), cuBLAS %s, GEMM %s%s, GPU kernels in the jar: %s%s",
                 ctx.device, ctx.name,
                 ctx.major, ctx.minor, ctx.multiprocessors, ctx.totalMemory / (1024.0 * 1024 * 1024),
-                CudaRuntime.libVersion(ctx.cublasVersion), bf16Gemm ? "bf16 values on tensor cores (cublasGemmEx FAST_16BF) in fp32 storage, convolutions TF32 tensor cores"
+                CudaRuntime.libVersion(ctx.cublasVersion), bf16Gemm ? "bf16 storage (activations, their gradients and the weights' shadow in 16 bits; cublasGemmEx and cuDNN on bf16, fp32 accumulation)"
                         : tf32 ? "TF32 tensor cores" : "fp32 (TF32 off)",
                 (deterministic ? ", deterministic cuDNN algorithms only" : "") + (nhwc ? ", images NHWC (channels-last)" : ""),
                 CudaRuntime.kernelTargets(),
@@ -175,14 +177,11 @@ public final class CudaBackend implements Backend {
      * fp32, or TF32 when opened with {@code tf32} (cuBLAS {@code CUBLAS_TF32_TENSOR_OP_MATH}, cuDNN
      * {@code CUDNN_DEFAULT_MATH}); and then also bf16 as the CPU emulates it, on fp32 storage: the layers round
      * what they store to bf16 ({@link #roundTo}), so every GEMM and convolution input is a bf16 value, which
-     * TF32 holds exactly (10 mantissa bits ≥ bf16's 7, the same exponent range): the tensor cores multiply
-     * exactly the bf16 inputs, with fp32 accumulation, whatever rounding the hardware's TF32 conversion uses.
-     * Opened for bf16 ({@link #CudaBackend(int, Precision, boolean)}), GEMMs go through {@code cublasGemmEx} with
-     * {@code CUBLAS_COMPUTE_32F_FAST_16BF} instead (bf16 or TF32 tensor cores as cuBLAS picks: exact on bf16 values
-     * either way), and only bf16 is
-     * supported, since that compute type would round the inputs of an fp32 or TF32 run to bf16. Native bf16
-     * storage (half the memory traffic: {@code cublasGemmEx} on bf16 matrices, cuDNN in {@code CUDNN_DATA_BFLOAT16}
-     * NHWC, the shadow written by the update kernels) is not built.
+     * TF32 holds exactly (10 mantissa bits ≥ bf16's 7, the same exponent range). Opened for bf16
+     * ({@link #CudaBackend(int, Precision, boolean)}), only bf16, stored natively: the layers' buffers are 16-bit
+     * ({@link #allocateBf16}), and each operation on them computes in fp32 and rounds once where it stores, as the
+     * emulation does. A GEMM on fp32 matrices there (not what the layers do) goes through {@code cublasGemmEx}
+     * with {@code CUBLAS_COMPUTE_32F_FAST_16BF}, which rounds its inputs to bf16 or TF32 as cuBLAS picks.
      */
     @Override public boolean supports(Precision p) {
         return bf16Gemm ? p == Precision.BF16 : tf32 ? p != Precision.FP32 : p == Precision.FP32;
@@ -199,6 +198,13 @@ public final class CudaBackend implements Backend {
         need(s, n, "roundTo x");
         need(d, n, "roundTo y");
         if (n == 0) return;
+        if (s.bf16() || d.bf16()) {  // bf16 storage: converts (a bf16 already holds bf16 values; widening is exact)
+            if (p != Precision.BF16 && d.bf16()) throw new IllegalArgumentException("roundTo(" + p + ") into a bf16 buffer");
+            if (s.bf16() && d.bf16()) { if (s.address != d.address) k.copyBf16(s.address, d.address, n); }
+            else if (d.bf16()) k.f32ToBf16(s.address, d.address, n);
+            else k.bf16ToF32(s.address, d.address, n);
+            return;
+        }
         int drop = 23 - p.mantissaBits();
         if (drop > 0) k.roundMantissa(s.address, d.address, n, drop);
         else if (s.address != d.address) k.copy(s.address, d.address, n);
@@ -221,6 +227,27 @@ public final class CudaBackend implements Backend {
         CudaCheck.cu(cuMemsetD32Async(p[0], 0, Math.max(1, n), ctx.stream), "cuMemsetD32Async(zero)");
         return b;
     }
+
+    /**
+     * A zero-filled buffer of {@code n} bf16 values (16 bits each) for a native bf16 run's activations, activation
+     * gradients and weight shadow ({@link #storesBf16Natively}).
+     */
+    @Override
+    public CudaBuffer allocateBf16(long n) {
+        checkOpen();
+        if (n < 0) throw new IllegalArgumentException("negative allocation " + n);
+        long words = (Math.max(1, n) + 1) / 2;  // zeroed as 32-bit words
+        long bytes = 4 * words;
+        long[] p = {0};
+        CudaCheck.cu(cuMemAlloc(p, bytes), String.format(Locale.ROOT, "cuMemAlloc(%,d bytes, bf16)", bytes));
+        CudaBuffer b = new CudaBuffer(this, p[0], n, true, 2);
+        allocations.put(b, bytes);
+        CudaCheck.cu(cuMemsetD32Async(p[0], 0, words, ctx.stream), "cuMemsetD32Async(zero)");
+        return b;
+    }
+
+    /** Opened for bf16: the layers store bf16 in 16-bit buffers ({@link #allocateBf16}). */
+    @Override public boolean storesBf16Natively() { return bf16Gemm; }
 
     void free(CudaBuffer b) {
         if (closed || allocations.remove(b) == null) return;
@@ -286,6 +313,13 @@ public final class CudaBackend implements Backend {
         CudaBuffer d = c(dst);
         need(d, n, "upload target");
         if (n == 0) return;
+        if (d.bf16()) {  // rounded to bf16 on the host (to nearest even, as the kernels' to_bf16)
+            org.bytedeco.javacpp.ShortPointer h = new org.bytedeco.javacpp.ShortPointer(staging(2L * n));
+            for (int i = 0; i < n; i++) h.put(i, bf16Bits(src[srcOffset + i]));
+            CudaCheck.cu(cuMemcpyHtoDAsync(d.address, h, 2L * n, ctx.stream), "cuMemcpyHtoDAsync(bf16)");
+            sync("upload");
+            return;
+        }
         FloatPointer host = new FloatPointer(staging(4L * n));
         host.put(src, srcOffset, n);
         CudaCheck.cu(cuMemcpyHtoDAsync(d.address, host, 4L * n, ctx.stream), "cuMemcpyHtoDAsync");
@@ -298,11 +332,26 @@ public final class CudaBackend implements Backend {
         CudaBuffer s = c(src);
         need(s, n, "download source");
         if (n == 0) return;
+        if (s.bf16()) {  // widened on the host: exact
+            org.bytedeco.javacpp.ShortPointer h = new org.bytedeco.javacpp.ShortPointer(staging(2L * n));
+            CudaCheck.cu(cuMemcpyDtoHAsync(h, s.address, 2L * n, ctx.stream), "cuMemcpyDtoHAsync(bf16)");
+            ctx.synchronize("download");
+            for (int i = 0; i < n; i++) dst[dstOffset + i] = Float.intBitsToFloat((h.get(i) & 0xFFFF) << 16);
+            checkLabels();
+            return;
+        }
         FloatPointer host = new FloatPointer(staging(4L * n));
         CudaCheck.cu(cuMemcpyDtoHAsync(host, s.address, 4L * n, ctx.stream), "cuMemcpyDtoHAsync");
         ctx.synchronize("download");
         host.get(dst, dstOffset, n);
         checkLabels();
+    }
+
+    /** The bf16 bits of {@code v}: rounded to nearest even, a NaN the quiet NaN of its sign (common.cuh's to_bf16). */
+    static short bf16Bits(float v) {
+        int b = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) return (short) ((b >>> 16) | 0x7FC0);
+        return (short) (Float.floatToRawIntBits(Precision.BF16.round(v)) >>> 16);
     }
 
     /** Reads one scalar of the scratch block (synchronises). */
@@ -391,14 +440,29 @@ public final class CudaBackend implements Backend {
         CudaBuffer s = c(src), d = c(dst);
         need(s, n, "copy source");
         need(d, n, "copy target");
-        if (n > 0) k.copy(s.address, d.address, n);
+        same(s, d, "copy");
+        if (n > 0) {
+            if (s.bf16()) k.copyBf16(s.address, d.address, n);
+            else k.copy(s.address, d.address, n);
+        }
     }
 
     @Override
     public void fill(Buffer x, float value, long n) {
         CudaBuffer b = c(x);
         need(b, n, "fill target");
-        if (n > 0) k.fill(b.address, value, n);
+        if (n > 0) {
+            if (b.bf16()) k.fillBf16(b.address, value, n);
+            else k.fill(b.address, value, n);
+        }
+    }
+
+    /** The buffers of an operation that takes one element type: all float or all bf16. */
+    private static void same(CudaBuffer a, CudaBuffer b, String op) {
+        if (a.bf16() != b.bf16()) {
+            throw new IllegalArgumentException(op + ": a " + (a.bf16() ? "bf16" : "float") + " and a " + (b.bf16() ? "bf16" : "float")
+                    + " buffer (roundTo converts)");
+        }
     }
 
     // -------------------------------------------------------------------------------- dense algebra
@@ -417,6 +481,15 @@ public final class CudaBackend implements Backend {
         gemmB.set(B.address);
         gemmC.set(C.address);
         // Row-major C = op(A)·op(B)  ⇔  column-major Cᵀ = op(B)ᵀ·op(A)ᵀ (see the class comment).
+        if (A.bf16() || B.bf16() || C.bf16()) {
+            // Native bf16: bf16 A and B on tensor cores with fp32 accumulation, C bf16 (a layer's output or input
+            // gradient, rounded once) or fp32 (a weight gradient into the fp32 arena).
+            if (!A.bf16() || !B.bf16()) throw new IllegalArgumentException("gemm: A and B must both be bf16 or both float");
+            CudaCheck.blas(cublasGemmEx(ctx.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
+                    n, m, kk, alpha, gemmB, CUDA_R_16BF, ldb, gemmA, CUDA_R_16BF, lda, beta, gemmC, C.bf16() ? CUDA_R_16BF : CUDA_R_32F,
+                    ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmEx(bf16)");
+            return;
+        }
         if (bf16Gemm) {
             CudaCheck.blas(cublasGemmEx(ctx.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
                     n, m, kk, alpha, gemmB, CUDA_R_32F, ldb, gemmA, CUDA_R_32F, lda, beta, gemmC, CUDA_R_32F, ldc,
@@ -429,16 +502,31 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void addRowBias(Buffer y, Buffer bias, int rows, int cols) {
+        if (c(y).bf16()) throw new IllegalArgumentException("addRowBias: y must be float (a bf16 layer adds its bias before rounding)");
         need(y, (long) rows * cols, "addRowBias y");
         need(bias, cols, "addRowBias bias");
         if ((long) rows * cols > 0) k.addRowBias(c(y).address, c(bias).address, rows, cols);
     }
 
     @Override
+    public void addRowBiasStored(Buffer acc, Buffer bias, Buffer y, int rows, int cols) {
+        need(acc, (long) rows * cols, "addRowBiasStored acc");
+        need(y, (long) rows * cols, "addRowBiasStored y");
+        if (bias != null) need(bias, cols, "addRowBiasStored bias");
+        if (c(acc).bf16() || !c(y).bf16() || (bias != null && !c(bias).bf16())) {
+            throw new IllegalArgumentException("addRowBiasStored: acc float, bias and y bf16");
+        }
+        if ((long) rows * cols > 0) k.addRowBiasRound(c(acc).address, bias == null ? 0 : c(bias).address, c(y).address, rows, cols);
+    }
+
+    @Override
     public void sumRows(Buffer dy, Buffer dBias, int rows, int cols) {
         need(dy, (long) rows * cols, "sumRows dy");
         need(dBias, cols, "sumRows dBias");
-        if (cols > 0) k.sumRows(c(dy).address, c(dBias).address, rows, cols);
+        if (cols > 0) {
+            if (c(dy).bf16()) k.sumRowsBf16(c(dy).address, c(dBias).address, rows, cols);
+            else k.sumRows(c(dy).address, c(dBias).address, rows, cols);
+        }
     }
 
     // ---------------------------------------------------------------------------------- elementwise
@@ -447,7 +535,11 @@ public final class CudaBackend implements Backend {
     public void reluForward(Buffer x, Buffer y, long n) {
         need(x, n, "relu x");
         need(y, n, "relu y");
-        if (n > 0) k.reluForward(c(x).address, c(y).address, n);
+        same(c(x), c(y), "relu");
+        if (n > 0) {
+            if (c(x).bf16()) k.reluForwardBf16(c(x).address, c(y).address, n);
+            else k.reluForward(c(x).address, c(y).address, n);
+        }
     }
 
     @Override
@@ -455,7 +547,12 @@ public final class CudaBackend implements Backend {
         need(y, n, "relu y");
         need(dy, n, "relu dy");
         need(dx, n, "relu dx");
-        if (n > 0) k.reluBackward(c(y).address, c(dy).address, c(dx).address, n);
+        same(c(y), c(dy), "relu backward");
+        same(c(dy), c(dx), "relu backward");
+        if (n > 0) {
+            if (c(y).bf16()) k.reluBackwardBf16(c(y).address, c(dy).address, c(dx).address, n);
+            else k.reluBackward(c(y).address, c(dy).address, c(dx).address, n);
+        }
     }
 
     @Override
@@ -463,7 +560,12 @@ public final class CudaBackend implements Backend {
         need(a, n, "add a");
         need(b, n, "add b");
         need(out, n, "add out");
-        if (n > 0) k.add(c(a).address, c(b).address, c(out).address, n);
+        same(c(a), c(b), "add");
+        same(c(a), c(out), "add");
+        if (n > 0) {
+            if (c(a).bf16()) k.addBf16(c(a).address, c(b).address, c(out).address, n);
+            else k.add(c(a).address, c(b).address, c(out).address, n);
+        }
     }
 
     // ------------------------------------------------------------------------------------ cuDNN ops
@@ -546,37 +648,73 @@ public final class CudaBackend implements Backend {
         CudaBuffer s = c(src), d = c(dst);
         need(s, count, "image layout src");
         need(d, count, "image layout dst");
-        if (count > 0 && s.address < d.address + 4 * count && d.address < s.address + 4 * count) {
+        same(s, d, "image layout");
+        long e = s.elementBytes;
+        if (count > 0 && s.address < d.address + e * count && d.address < s.address + e * count) {
             throw new IllegalArgumentException("image layout: dst overlaps src");
         }
         if (count == 0) return;
         // In NCHW, or with one channel or one position per image, both orders are the same memory.
-        if (!nhwc || channels == 1 || hw == 1) k.copy(s.address, d.address, count);
-        else k.permuteChannels(s.address, d.address, n, channels, hw, toNhwc);
+        boolean same = !nhwc || channels == 1 || hw == 1;
+        if (s.bf16()) {
+            if (same) k.copyBf16(s.address, d.address, count);
+            else k.permuteChannelsBf16(s.address, d.address, n, channels, hw, toNhwc);
+        } else {
+            if (same) k.copy(s.address, d.address, count);
+            else k.permuteChannels(s.address, d.address, n, channels, hw, toNhwc);
+        }
     }
 
     /**
-     * Floats at the head of a convolution's workspace that hold its filter in KRSC (channels-last), else 0: none
-     * in NCHW, and none where KCRS and KRSC are the same memory (one input channel, or a 1 × 1 kernel). Rounded up
-     * to 64 floats so that cuDNN's workspace after it stays 256-byte aligned.
+     * Floats at the head of a convolution's workspace for its filter and weight gradient in the form cuDNN takes
+     * them. Float data: the filter in KRSC where channels-last needs it permuted (more than one input channel and
+     * a kernel larger than 1 × 1: otherwise KCRS and KRSC are the same memory), else none. bf16 data (native bf16
+     * runs): cuDNN writes the weight gradient in the data's type, so one bf16 copy of the filter's size always
+     * (the bf16 weight gradient, then widened into the fp32 gradient arena; before that, in channels-last, the
+     * permuted filter), and where permuted a second one (the gradient permuted back). Rounded up to 64 floats so
+     * that cuDNN's workspace after it stays 256-byte aligned.
      */
-    private long filterScratch(ConvGeom g) {
-        if (!nhwc || g.inC() == 1 || g.kH() * g.kW() == 1) return 0;
-        return (g.weightSize() + 63L) / 64 * 64;
+    private long filterScratch(ConvGeom g, boolean bf16) {
+        boolean permuted = nhwc && g.inC() > 1 && g.kH() * g.kW() > 1;
+        if (!bf16) return permuted ? round64(g.weightSize()) : 0;
+        long copy = round64((g.weightSize() + 1L) / 2);
+        return permuted ? 2 * copy : copy;
     }
+
+    private static long round64(long floats) { return (floats + 63) / 64 * 64; }
 
     /** The workspace {@code ws} less its filter scratch of {@code fs} floats: address and bytes for cuDNN. */
     private long[] dnnWorkspace(ConvGeom g, Buffer ws, long fs, int n) {
         if (fs > 0 && (ws == null || ws.length() < fs)) {
-            throw new IllegalArgumentException("channels-last convolution " + g + " needs a workspace of at least " + fs
-                    + " floats for its KRSC filter (convWorkspaceSize(g, " + n + ") = " + convWorkspaceSize(g, n) + "), got "
-                    + (ws == null ? "none" : ws.length()));
+            throw new IllegalArgumentException("convolution " + g + (nhwc ? " in channels-last" : "") + " needs a workspace of at least "
+                    + fs + " floats for its KRSC filter or bf16 weight gradient (convWorkspaceSize(g, " + n + ") = "
+                    + convWorkspaceSize(g, n) + "), got " + (ws == null ? "none" : ws.length()));
         }
         long bytes = bytes(ws) - 4 * fs;
         return new long[] {bytes == 0 ? 0 : addr(ws) + 4 * fs, bytes};
     }
 
-    @Override public long convWorkspaceSize(ConvGeom g, int n) { return n <= 0 ? 0 : dnn().workspaceFloats(g, n) + filterScratch(g); }
+    /** On a native bf16 backend the layers' convolutions are bf16 ones: the workspace is sized for those. */
+    @Override public long convWorkspaceSize(ConvGeom g, int n) {
+        return n <= 0 ? 0 : dnn().workspaceFloats(g, n, bf16Gemm) + filterScratch(g, bf16Gemm);
+    }
+
+    /** Whether a convolution's data is bf16 (then all of x, w and y are: cuDNN takes one data type). */
+    private boolean convType(String op, Buffer... data) { return dataType(op, data); }
+
+    /** Whether a cuDNN operation's images are bf16; they must all be of one type. */
+    private boolean dataType(String op, Buffer... data) {
+        boolean bf = c(data[0]).bf16();
+        for (Buffer b : data) {
+            if (c(b).bf16() != bf) throw new IllegalArgumentException(op + ": its images (and filter) must all be bf16 or all float");
+        }
+        return bf;
+    }
+
+    /** Batch norm's per-channel tensors are float in every precision. */
+    private void floatParams(String op, Buffer... ps) {
+        for (Buffer b : ps) if (b != null && c(b).bf16()) throw new IllegalArgumentException(op + ": scale, shift and statistics must be float");
+    }
 
     @Override public void convForward(ConvGeom g, int n, Buffer x, Buffer w, Buffer bias, Buffer y, Buffer ws) {
         need(c(x), (long) n * g.inSize(), "conv x");
@@ -584,15 +722,25 @@ public final class CudaBackend implements Backend {
         need(c(y), (long) n * g.outSize(), "conv y");
         if (bias != null) need(c(bias), g.outC(), "conv bias");
         if (ws != null) c(ws);
+        boolean bf = convType("convForward", x, w, y);
         if (n <= 0) return;
-        long fs = filterScratch(g);
+        long fs = filterScratch(g, bf);
         long[] dws = dnnWorkspace(g, ws, fs, n);
-        long wAddr = addr(w);
-        if (fs > 0) {
-            k.permuteChannels(wAddr, addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
-            wAddr = addr(ws);
+        long wAddr = filterForCudnn(g, w, ws, bf);
+        // A bf16 convolution's bias is added by sam4j's kernel (in fp32, then rounded): cuDNN's AddTensor wants one type.
+        dnn().convForward(g, n, bf, addr(x), wAddr, bf ? 0 : addr(bias), addr(y), dws[0], dws[1]);
+        if (bf && bias != null) {
+            if (!c(bias).bf16()) throw new IllegalArgumentException("convForward: a bf16 convolution's bias is bf16 (the weights' shadow)");
+            k.channelBiasBf16(addr(y), addr(bias), n, g.outC(), (long) g.outH() * g.outW(), nhwc);
         }
-        dnn().convForward(g, n, addr(x), wAddr, addr(bias), addr(y), dws[0], dws[1]);
+    }
+
+    /** The filter as cuDNN takes it: {@code w} itself, or permuted to KRSC into the workspace's head (channels-last). */
+    private long filterForCudnn(ConvGeom g, Buffer w, Buffer ws, boolean bf) {
+        if (!nhwc || g.inC() == 1 || g.kH() * g.kW() == 1) return addr(w);
+        if (bf) k.permuteChannelsBf16(addr(w), addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
+        else k.permuteChannels(addr(w), addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
+        return addr(ws);
     }
 
     @Override public void convBackwardData(ConvGeom g, int n, Buffer dy, Buffer w, Buffer dx, Buffer ws) {
@@ -600,16 +748,12 @@ public final class CudaBackend implements Backend {
         need(c(w), g.weightSize(), "conv w");
         need(c(dx), (long) n * g.inSize(), "conv dx");
         if (ws != null) c(ws);
+        boolean bf = convType("convBackwardData", dy, w, dx);
         if (n <= 0) return;
-        long fs = filterScratch(g);
-        long[] dws = dnnWorkspace(g, ws, fs, n);
-        long wAddr = addr(w);
-        if (fs > 0) {
-            // Permuted again rather than kept from the forward: the workspace is shared by every layer.
-            k.permuteChannels(wAddr, addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
-            wAddr = addr(ws);
-        }
-        dnn().convBackwardData(g, n, addr(dy), wAddr, addr(dx), dws[0], dws[1]);
+        long[] dws = dnnWorkspace(g, ws, filterScratch(g, bf), n);
+        // Permuted again rather than kept from the forward: the workspace is shared by every layer.
+        long wAddr = filterForCudnn(g, w, ws, bf);
+        dnn().convBackwardData(g, n, bf, addr(dy), wAddr, addr(dx), dws[0], dws[1]);
     }
 
     @Override public void convBackwardFilter(ConvGeom g, int n, Buffer x, Buffer dy, Buffer dw, Buffer dBias, Buffer ws) {
@@ -618,17 +762,36 @@ public final class CudaBackend implements Backend {
         need(c(dw), g.weightSize(), "conv dw");
         if (dBias != null) need(c(dBias), g.outC(), "conv dBias");
         if (ws != null) c(ws);
+        boolean bf = convType("convBackwardFilter", x, dy);
+        if (c(dw).bf16()) throw new IllegalArgumentException("convBackwardFilter: dw is the fp32 gradient arena, not a bf16 buffer");
         if (n <= 0) return;
-        long fs = filterScratch(g);
+        long fs = filterScratch(g, bf);
         long[] dws = dnnWorkspace(g, ws, fs, n);
-        dnn().convBackwardFilter(g, n, addr(x), addr(dy), fs > 0 ? addr(ws) : addr(dw), addr(dBias), dws[0], dws[1]);
-        if (fs > 0) k.permuteChannels(addr(ws), addr(dw), g.outC(), g.inC(), (long) g.kH() * g.kW(), false);
+        boolean permuted = nhwc && g.inC() > 1 && g.kH() * g.kW() > 1;
+        long rs = (long) g.kH() * g.kW();
+        if (!bf) {
+            dnn().convBackwardFilter(g, n, false, addr(x), addr(dy), permuted ? addr(ws) : addr(dw), addr(dBias), dws[0], dws[1]);
+            if (permuted) k.permuteChannels(addr(ws), addr(dw), g.outC(), g.inC(), rs, false);
+            return;
+        }
+        // bf16: cuDNN writes the gradient in bf16 into the workspace's head; permuted back where channels-last, then
+        // widened (exactly) into the fp32 gradient arena. The bias gradient is summed by sam4j's kernel, in fp32.
+        long head = addr(ws), second = head + 4 * (fs / 2);
+        dnn().convBackwardFilter(g, n, true, addr(x), addr(dy), head, 0, dws[0], dws[1]);
+        long kcrs = head;
+        if (permuted) {
+            k.permuteChannelsBf16(head, second, g.outC(), g.inC(), rs, false);
+            kcrs = second;
+        }
+        k.bf16ToF32(kcrs, addr(dw), g.weightSize());
+        if (dBias != null) k.channelSumsBf16(addr(dy), addr(dBias), n, g.outC(), (long) g.outH() * g.outW(), nhwc);
     }
 
     @Override public void maxPoolForward(PoolGeom g, int n, Buffer x, Buffer y) {
         need(c(x), (long) n * g.inSize(), "pool x");
         need(c(y), (long) n * g.outSize(), "pool y");
-        if (n > 0) dnn().maxPoolForward(g, n, addr(x), addr(y));
+        boolean bf = dataType("max pool", x, y);
+        if (n > 0) dnn().maxPoolForward(g, n, bf, addr(x), addr(y));
     }
 
     @Override public void maxPoolBackward(PoolGeom g, int n, Buffer x, Buffer y, Buffer dy, Buffer dx) {
@@ -636,19 +799,22 @@ public final class CudaBackend implements Backend {
         need(c(y), (long) n * g.outSize(), "pool y");
         need(c(dy), (long) n * g.outSize(), "pool dy");
         need(c(dx), (long) n * g.inSize(), "pool dx");
-        if (n > 0) dnn().maxPoolBackward(g, n, addr(x), addr(y), addr(dy), addr(dx));
+        boolean bf = dataType("max pool backward", x, y, dy, dx);
+        if (n > 0) dnn().maxPoolBackward(g, n, bf, addr(x), addr(y), addr(dy), addr(dx));
     }
 
     @Override public void globalAvgPoolForward(int n, int channels, int hw, Buffer x, Buffer y) {
         need(c(x), (long) n * channels * hw, "avg pool x");
         need(c(y), (long) n * channels, "avg pool y");
-        if (n > 0) dnn().globalAvgPoolForward(n, channels, hw, addr(x), addr(y));
+        boolean bf = dataType("avg pool", x, y);
+        if (n > 0) dnn().globalAvgPoolForward(n, channels, hw, bf, addr(x), addr(y));
     }
 
     @Override public void globalAvgPoolBackward(int n, int channels, int hw, Buffer dy, Buffer dx) {
         need(c(dy), (long) n * channels, "avg pool dy");
         need(c(dx), (long) n * channels * hw, "avg pool dx");
-        if (n > 0) dnn().globalAvgPoolBackward(n, channels, hw, addr(dy), addr(dx));
+        boolean bf = dataType("avg pool backward", dy, dx);
+        if (n > 0) dnn().globalAvgPoolBackward(n, channels, hw, bf, addr(dy), addr(dx));
     }
 
     @Override public void batchNormForwardTraining(int n, int channels, int hw, Buffer x, Buffer gamma, Buffer beta, Buffer y,
@@ -658,8 +824,10 @@ public final class CudaBackend implements Backend {
         need(c(x), size, "bn x");
         need(c(y), size, "bn y");
         for (Buffer b : new Buffer[] {gamma, beta, runningMean, runningVar, saveMean, saveInvStd}) need(c(b), channels, "bn per-channel");
+        boolean bf = dataType("bn", x, y);
+        floatParams("bn", gamma, beta, runningMean, runningVar, saveMean, saveInvStd);
         if (n > 0) {
-            dnn().batchNormForwardTraining(n, channels, hw, addr(x), addr(gamma), addr(beta), addr(y), addr(runningMean),
+            dnn().batchNormForwardTraining(n, channels, hw, bf, addr(x), addr(gamma), addr(beta), addr(y), addr(runningMean),
                     addr(runningVar), momentum, eps, updateRunning, addr(saveMean), addr(saveInvStd));
         }
     }
@@ -670,8 +838,10 @@ public final class CudaBackend implements Backend {
         need(c(x), size, "bn x");
         need(c(y), size, "bn y");
         for (Buffer b : new Buffer[] {gamma, beta, runningMean, runningVar}) need(c(b), channels, "bn per-channel");
+        boolean bf = dataType("bn", x, y);
+        floatParams("bn", gamma, beta, runningMean, runningVar);
         if (n > 0) {
-            dnn().batchNormForwardInference(n, channels, hw, addr(x), addr(gamma), addr(beta), addr(y), addr(runningMean),
+            dnn().batchNormForwardInference(n, channels, hw, bf, addr(x), addr(gamma), addr(beta), addr(y), addr(runningMean),
                     addr(runningVar), eps);
         }
     }
@@ -683,8 +853,10 @@ public final class CudaBackend implements Backend {
         need(c(dy), size, "bn dy");
         need(c(dx), size, "bn dx");
         for (Buffer b : new Buffer[] {gamma, saveMean, saveInvStd, dGamma, dBeta}) need(c(b), channels, "bn per-channel");
+        boolean bf = dataType("bn backward", x, dy, dx);
+        floatParams("bn backward", gamma, saveMean, saveInvStd, dGamma, dBeta);
         if (n > 0) {
-            dnn().batchNormBackward(n, channels, hw, addr(x), addr(dy), addr(gamma), addr(saveMean), addr(saveInvStd), addr(dx),
+            dnn().batchNormBackward(n, channels, hw, bf, addr(x), addr(dy), addr(gamma), addr(saveMean), addr(saveInvStd), addr(dx),
                     addr(dGamma), addr(dBeta));
         }
     }
@@ -698,8 +870,14 @@ public final class CudaBackend implements Backend {
         need(lossPerExample, n, "lossPerExample");
         if (dLogits != null) need(dLogits, (long) n * classes, "dLogits");
         if (n == 0) return;
-        k.softmaxCrossEntropy(c(logits).address, c(labels).address, dLogits == null ? 0 : c(dLogits).address,
-                c(lossPerExample).address, n, classes, scratch + BAD_LABEL);
+        if (dLogits != null && c(dLogits).bf16()) throw new IllegalArgumentException("softmaxCrossEntropy: dLogits must be float");
+        if (c(logits).bf16()) {
+            k.softmaxCrossEntropyBf16(c(logits).address, c(labels).address, dLogits == null ? 0 : c(dLogits).address,
+                    c(lossPerExample).address, n, classes, scratch + BAD_LABEL);
+        } else {
+            k.softmaxCrossEntropy(c(logits).address, c(labels).address, dLogits == null ? 0 : c(dLogits).address,
+                    c(lossPerExample).address, n, classes, scratch + BAD_LABEL);
+        }
         labelCheckPending = true;
     }
 
@@ -734,6 +912,8 @@ public final class CudaBackend implements Backend {
     private long shadowAddress(Buffer shadow, long n) {
         if (shadow == null) return 0;
         need(shadow, n, "bf16 shadow");
+        // The kernels write the shadow in 16 bits (common.cuh's store_weight).
+        if (!c(shadow).bf16()) throw new IllegalArgumentException("the weights' shadow must be a bf16 buffer (allocateBf16)");
         return c(shadow).address;
     }
 

@@ -2,6 +2,7 @@ package dev.sam4j.backend.cuda;
 
 import static org.bytedeco.cuda.global.cudnn.CUDNN_BATCHNORM_SPATIAL;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_CROSS_CORRELATION;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_BFLOAT16;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_FLOAT;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DETERMINISTIC;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DEFAULT_MATH;
@@ -68,7 +69,9 @@ import org.bytedeco.javacpp.Pointer;
  * The cuDNN half of {@link CudaBackend}: convolution, batch norm and pooling on cuDNN 9's legacy API, float, in
  * NCHW or, opened {@code nhwc}, in NHWC (channels-last): then every tensor descriptor is {@code CUDNN_TENSOR_NHWC}
  * and every filter descriptor KRSC ({@code CUDNN_TENSOR_NHWC} too), since cuDNN's channels-last kernels want the
- * filter in the data's format; {@link CudaBackend} hands the filters over in that order.
+ * filter in the data's format; {@link CudaBackend} hands the filters over in that order. Each operation takes its
+ * data type: float, or bf16 ({@code CUDNN_DATA_BFLOAT16} images and filters, fp32 compute: cuDNN's
+ * PSEUDO_BFLOAT16 configuration; batch norm's scale, shift and statistics stay float), for native bf16 runs.
  *
  * <p>Why descriptors and algorithms are cached per shape (geometry and batch): a step then makes no cuDNN
  * set-up call and no allocation, which a CUDA graph capture needs. The algorithms come from cuDNN's
@@ -128,18 +131,21 @@ final class CudaDnn implements AutoCloseable {
 
     private int format() { return nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
 
-    private cudnnTensorStruct tensor(int n, int c, int h, int w) {
+    private cudnnTensorStruct tensor(int n, int c, int h, int w) { return tensor(n, c, h, w, false); }
+
+    private cudnnTensorStruct tensor(int n, int c, int h, int w, boolean bf16) {
         cudnnTensorStruct d = new cudnnTensorStruct();
         CudaCheck.dnn(cudnnCreateTensorDescriptor(d), "cudnnCreateTensorDescriptor");
         destroy.add(() -> cudnnDestroyTensorDescriptor(d));
-        CudaCheck.dnn(cudnnSetTensor4dDescriptor(d, format(), CUDNN_DATA_FLOAT, n, c, h, w),
-                String.format(Locale.ROOT, "cudnnSetTensor4dDescriptor(%s, %d, %d, %d, %d)", nhwc ? "NHWC" : "NCHW", n, c, h, w));
+        CudaCheck.dnn(cudnnSetTensor4dDescriptor(d, format(), bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, n, c, h, w),
+                String.format(Locale.ROOT, "cudnnSetTensor4dDescriptor(%s, %s, %d, %d, %d, %d)", nhwc ? "NHWC" : "NCHW",
+                        bf16 ? "bf16" : "float", n, c, h, w));
         return d;
     }
 
     // ---------------------------------------------------------------------------------- convolution
 
-    private record ConvKey(ConvGeom g, int n) {}
+    private record ConvKey(ConvGeom g, int n, boolean bf16) {}
 
     /**
      * One shape's descriptors, the candidates cuDNN's Find returned (fastest first: algorithm and workspace
@@ -161,17 +167,18 @@ final class CudaDnn implements AutoCloseable {
         long maxBytes() { return Math.max(fwdBytes, Math.max(bwdDataBytes, bwdFilterBytes)); }
     }
 
-    private Conv conv(ConvGeom g, int n, long capacity) {
-        Conv c = convs.get(new ConvKey(g, n));
+    private Conv conv(ConvGeom g, int n, boolean bf16, long capacity) {
+        ConvKey key = new ConvKey(g, n, bf16);
+        Conv c = convs.get(key);
         if (c == null) {
             c = new Conv();
-            c.x = tensor(n, g.inC(), g.inH(), g.inW());
-            c.y = tensor(n, g.outC(), g.outH(), g.outW());
+            c.x = tensor(n, g.inC(), g.inH(), g.inW(), bf16);
+            c.y = tensor(n, g.outC(), g.outH(), g.outW(), bf16);
             c.bias = tensor(1, g.outC(), 1, 1);
             cudnnFilterStruct w = new cudnnFilterStruct();
             CudaCheck.dnn(cudnnCreateFilterDescriptor(w), "cudnnCreateFilterDescriptor");
             destroy.add(() -> cudnnDestroyFilterDescriptor(w));
-            CudaCheck.dnn(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, format(), g.outC(), g.inC(), g.kH(), g.kW()),
+            CudaCheck.dnn(cudnnSetFilter4dDescriptor(w, bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT, format(), g.outC(), g.inC(), g.kH(), g.kW()),
                     "cudnnSetFilter4dDescriptor");
             c.w = w;
             cudnnConvolutionStruct cd = new cudnnConvolutionStruct();
@@ -179,13 +186,14 @@ final class CudaDnn implements AutoCloseable {
             destroy.add(() -> cudnnDestroyConvolutionDescriptor(cd));
             CudaCheck.dnn(cudnnSetConvolution2dDescriptor(cd, g.pad(), g.pad(), g.stride(), g.stride(), 1, 1,
                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "cudnnSetConvolution2dDescriptor");
-            // FMA math keeps fp32 exact enough for parity tests; DEFAULT lets cuDNN use TF32 tensor cores.
-            CudaCheck.dnn(cudnnSetConvolutionMathType(cd, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+            // FMA math keeps fp32 exact enough for parity tests; DEFAULT lets cuDNN use TF32 tensor cores (and, on bf16
+            // data, bf16 ones).
+            CudaCheck.dnn(cudnnSetConvolutionMathType(cd, tf32 || bf16 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
             c.conv = cd;
             find(c);
-            convs.put(new ConvKey(g, n), c);
+            convs.put(key, c);
         }
-        if (c.capacity != capacity) pick(c, g, n, capacity);
+        if (c.capacity != capacity) pick(c, key, capacity);
         return c;
     }
 
@@ -270,17 +278,19 @@ final class CudaDnn implements AutoCloseable {
      * the shape's algorithms were given ({@link #reuse}) and that one is among the candidates and fits; a
      * given one that is not is noted ({@link #notReused}) and the fastest taken instead.
      */
-    private void pick(Conv c, ConvGeom g, int n, long capacity) {
+    private void pick(Conv c, ConvKey key, long capacity) {
+        ConvGeom g = key.g();
+        int n = key.n();
         int[] algo = new int[3];
         long[] bytes = new long[3];
         String[] dir = {"forward", "backward-data", "backward-filter"};
-        int[] want = reuse.get(new ConvKey(g, n));
+        int[] want = reuse.get(key);
         for (int d = 0; d < 3; d++) {
             int i = 0;
             if (want != null) {
                 while (i < c.algos[d].length && (c.algos[d][i] != want[d] || c.mems[d][i] > capacity)) i++;
                 if (i == c.algos[d].length) {
-                    notReused.add(key(new ConvKey(g, n)));
+                    notReused.add(key(key));
                     i = 0;
                 }
             }
@@ -306,7 +316,8 @@ final class CudaDnn implements AutoCloseable {
      * The algorithms chosen so far, one shape per entry in key order, e.g.
      * {@code 16/1,8,8/32,3,3/1/1=0,0,2;...}: batch / input channels, height, width / output channels, kernel
      * height, width / stride / padding = forward, backward-data, backward-filter algorithm; channels-last shapes end
-     * in {@code /nhwc} (their algorithms are another layout's: one run never takes the other's). What a checkpoint
+     * in {@code /nhwc} and bf16 ones in {@code /bf16} (their algorithms are another layout's or type's: one run never
+     * takes the other's). What a checkpoint
      * records, so that a resumed run can take the same ones ({@link #reuse}).
      */
     String algorithms() {
@@ -347,7 +358,7 @@ final class CudaDnn implements AutoCloseable {
     private String key(ConvKey k) {
         ConvGeom g = k.g();
         return k.n() + "/" + g.inC() + "," + g.inH() + "," + g.inW() + "/" + g.outC() + "," + g.kH() + "," + g.kW() + "/" + g.stride()
-                + "/" + g.pad() + (nhwc ? "/nhwc" : "");
+                + "/" + g.pad() + (nhwc ? "/nhwc" : "") + (k.bf16() ? "/bf16" : "");
     }
 
     /**
@@ -362,17 +373,20 @@ final class CudaDnn implements AutoCloseable {
         if (!encoded.isEmpty()) {
             for (String entry : encoded.split(";", -1)) {
                 String[] kv = entry.split("=", -1), parts = kv[0].split("/", -1);
-                boolean entryNhwc = parts.length == 6 && parts[5].equals("nhwc");
+                java.util.List<String> flags = java.util.Arrays.asList(parts).subList(Math.min(5, parts.length), parts.length);
+                boolean entryNhwc = flags.contains("nhwc"), entryBf16 = flags.contains("bf16");
                 try {
-                    if (kv.length != 2 || (parts.length != 5 && !entryNhwc)) throw new IllegalArgumentException();
+                    boolean flagsOk = flags.size() == (entryNhwc ? 1 : 0) + (entryBf16 ? 1 : 0)
+                            && (!entryNhwc || flags.get(0).equals("nhwc"));
+                    if (kv.length != 2 || parts.length < 5 || !flagsOk) throw new IllegalArgumentException();
                     int[] in = ints(parts[1], 3), w = ints(parts[2], 3), algos = ints(kv[1], 3);
                     ConvGeom g = new ConvGeom(in[0], in[1], in[2], w[0], w[1], w[2], Integer.parseInt(parts[3]), Integer.parseInt(parts[4]));
                     int n = Integer.parseInt(parts[0]);
                     if (n < 1 || algos[0] < 0 || algos[1] < 0 || algos[2] < 0) throw new IllegalArgumentException();
-                    if (entryNhwc == nhwc) parsed.put(new ConvKey(g, n), algos);
+                    if (entryNhwc == nhwc) parsed.put(new ConvKey(g, n, entryBf16), algos);
                     else otherLayout.add(kv[0]);  // another layout's algorithm: this run's shapes are chosen afresh
                 } catch (IllegalArgumentException e) {  // NumberFormatException included
-                    throw new IllegalArgumentException("'" + entry + "' is not batch/C,H,W/K,R,S/stride/pad[/nhwc]=fwd,bwd-data,bwd-filter");
+                    throw new IllegalArgumentException("'" + entry + "' is not batch/C,H,W/K,R,S/stride/pad[/nhwc][/bf16]=fwd,bwd-data,bwd-filter");
                 }
             }
         }
@@ -394,13 +408,13 @@ final class CudaDnn implements AutoCloseable {
     Set<String> notReused() { return Collections.unmodifiableSet(notReused); }
 
     /** Workspace floats the chosen algorithms of this shape need (choosing them now, within {@link #MAX_WORKSPACE_BYTES}). */
-    long workspaceFloats(ConvGeom g, int n) {
-        Conv c = conv(g, n, MAX_WORKSPACE_BYTES);
+    long workspaceFloats(ConvGeom g, int n, boolean bf16) {
+        Conv c = conv(g, n, bf16, MAX_WORKSPACE_BYTES);
         return (c.maxBytes() + 3) / 4;
     }
 
-    void convForward(ConvGeom g, int n, long x, long w, long bias, long y, long ws, long wsBytes) {
-        Conv c = conv(g, n, wsBytes);
+    void convForward(ConvGeom g, int n, boolean bf16, long x, long w, long bias, long y, long ws, long wsBytes) {
+        Conv c = conv(g, n, bf16, wsBytes);
         CudaCheck.dnn(cudnnConvolutionForward(ctx.dnn(), one, c.x, ptr(0, x), c.w, ptr(1, w), c.conv, c.fwd, ptr(2, ws),
                 c.fwdBytes, zero, c.y, ptr(3, y)), "cudnnConvolutionForward");
         if (bias != 0) {
@@ -408,14 +422,14 @@ final class CudaDnn implements AutoCloseable {
         }
     }
 
-    void convBackwardData(ConvGeom g, int n, long dy, long w, long dx, long ws, long wsBytes) {
-        Conv c = conv(g, n, wsBytes);
+    void convBackwardData(ConvGeom g, int n, boolean bf16, long dy, long w, long dx, long ws, long wsBytes) {
+        Conv c = conv(g, n, bf16, wsBytes);
         CudaCheck.dnn(cudnnConvolutionBackwardData(ctx.dnn(), one, c.w, ptr(0, w), c.y, ptr(1, dy), c.conv, c.bwdData,
                 ptr(2, ws), c.bwdDataBytes, zero, c.x, ptr(3, dx)), "cudnnConvolutionBackwardData");
     }
 
-    void convBackwardFilter(ConvGeom g, int n, long x, long dy, long dw, long dBias, long ws, long wsBytes) {
-        Conv c = conv(g, n, wsBytes);
+    void convBackwardFilter(ConvGeom g, int n, boolean bf16, long x, long dy, long dw, long dBias, long ws, long wsBytes) {
+        Conv c = conv(g, n, bf16, wsBytes);
         CudaCheck.dnn(cudnnConvolutionBackwardFilter(ctx.dnn(), one, c.x, ptr(0, x), c.y, ptr(1, dy), c.conv, c.bwdFilter,
                 ptr(2, ws), c.bwdFilterBytes, zero, c.w, ptr(3, dw)), "cudnnConvolutionBackwardFilter");
         if (dBias != 0) {
@@ -427,7 +441,7 @@ final class CudaDnn implements AutoCloseable {
     // -------------------------------------------------------------------------------------- pooling
 
     /** {@code g == null}: global average pooling of {@code [n, c, 1, hw]}. */
-    private record PoolKey(PoolGeom g, int n, int c, int hw) {}
+    private record PoolKey(PoolGeom g, int n, int c, int hw, boolean bf16) {}
 
     private record Pool(cudnnPoolingStruct desc, cudnnTensorStruct x, cudnnTensorStruct y) {}
 
@@ -442,43 +456,43 @@ final class CudaDnn implements AutoCloseable {
             // Deterministic max: cuDNN pads with -inf, so, as in ours, padded cells never win.
             CudaCheck.dnn(cudnnSetPooling2dDescriptor(d, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN, g.k(), g.k(),
                     g.pad(), g.pad(), g.stride(), g.stride()), "cudnnSetPooling2dDescriptor(max)");
-            p = new Pool(d, tensor(key.n(), g.channels(), g.h(), g.w()), tensor(key.n(), g.channels(), g.outH(), g.outW()));
+            p = new Pool(d, tensor(key.n(), g.channels(), g.h(), g.w(), key.bf16()), tensor(key.n(), g.channels(), g.outH(), g.outW(), key.bf16()));
         } else {
             CudaCheck.dnn(cudnnSetPooling2dDescriptor(d, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, CUDNN_NOT_PROPAGATE_NAN, 1,
                     key.hw(), 0, 0, 1, 1), "cudnnSetPooling2dDescriptor(global average)");
-            p = new Pool(d, tensor(key.n(), key.c(), 1, key.hw()), tensor(key.n(), key.c(), 1, 1));
+            p = new Pool(d, tensor(key.n(), key.c(), 1, key.hw(), key.bf16()), tensor(key.n(), key.c(), 1, 1, key.bf16()));
         }
         pools.put(key, p);
         return p;
     }
 
-    void maxPoolForward(PoolGeom g, int n, long x, long y) {
-        Pool p = pool(new PoolKey(g, n, 0, 0));
+    void maxPoolForward(PoolGeom g, int n, boolean bf16, long x, long y) {
+        Pool p = pool(new PoolKey(g, n, 0, 0, bf16));
         CudaCheck.dnn(cudnnPoolingForward(ctx.dnn(), p.desc(), one, p.x(), ptr(0, x), zero, p.y(), ptr(1, y)), "cudnnPoolingForward(max)");
     }
 
-    void maxPoolBackward(PoolGeom g, int n, long x, long y, long dy, long dx) {
-        Pool p = pool(new PoolKey(g, n, 0, 0));
+    void maxPoolBackward(PoolGeom g, int n, boolean bf16, long x, long y, long dy, long dx) {
+        Pool p = pool(new PoolKey(g, n, 0, 0, bf16));
         CudaCheck.dnn(cudnnPoolingBackward(ctx.dnn(), p.desc(), one, p.y(), ptr(0, y), p.y(), ptr(1, dy), p.x(), ptr(2, x), zero,
                 p.x(), ptr(3, dx)), "cudnnPoolingBackward(max)");
     }
 
-    void globalAvgPoolForward(int n, int c, int hw, long x, long y) {
-        Pool p = pool(new PoolKey(null, n, c, hw));
+    void globalAvgPoolForward(int n, int c, int hw, boolean bf16, long x, long y) {
+        Pool p = pool(new PoolKey(null, n, c, hw, bf16));
         CudaCheck.dnn(cudnnPoolingForward(ctx.dnn(), p.desc(), one, p.x(), ptr(0, x), zero, p.y(), ptr(1, y)),
                 "cudnnPoolingForward(global average)");
     }
 
     /** Average pooling's backward reads neither x nor y; cuDNN still wants them, so dx and dy stand in. */
-    void globalAvgPoolBackward(int n, int c, int hw, long dy, long dx) {
-        Pool p = pool(new PoolKey(null, n, c, hw));
+    void globalAvgPoolBackward(int n, int c, int hw, boolean bf16, long dy, long dx) {
+        Pool p = pool(new PoolKey(null, n, c, hw, bf16));
         CudaCheck.dnn(cudnnPoolingBackward(ctx.dnn(), p.desc(), one, p.y(), ptr(0, dy), p.y(), ptr(1, dy), p.x(), ptr(2, dx), zero,
                 p.x(), ptr(3, dx)), "cudnnPoolingBackward(global average)");
     }
 
     // ----------------------------------------------------------------------------------- batch norm
 
-    private record BnKey(int n, int c, int hw) {}
+    private record BnKey(int n, int c, int hw, boolean bf16) {}
 
     /** {@code eps}: the last training forward's, which cuDNN's backward wants again (Backend's backward does not carry it). */
     private static final class Bn {
@@ -490,13 +504,13 @@ final class CudaDnn implements AutoCloseable {
         cudnnTensorStruct param() { return param; }
     }
 
-    private Bn bn(int n, int c, int hw) {
-        return bns.computeIfAbsent(new BnKey(n, c, hw), k -> new Bn(tensor(n, c, hw, 1), tensor(1, c, 1, 1)));
+    private Bn bn(int n, int c, int hw, boolean bf16) {
+        return bns.computeIfAbsent(new BnKey(n, c, hw, bf16), k -> new Bn(tensor(n, c, hw, 1, bf16), tensor(1, c, 1, 1)));
     }
 
-    void batchNormForwardTraining(int n, int c, int hw, long x, long gamma, long beta, long y, long runMean, long runVar,
+    void batchNormForwardTraining(int n, int c, int hw, boolean bf16, long x, long gamma, long beta, long y, long runMean, long runVar,
                                   double momentum, double eps, boolean updateRunning, long saveMean, long saveInvStd) {
-        Bn b = bn(n, c, hw);
+        Bn b = bn(n, c, hw, bf16);
         b.eps = eps;
         // Slots 5 and 6 stay null when frozen: cuDNN then leaves the running statistics alone.
         CudaCheck.dnn(cudnnBatchNormalizationForwardTraining(ctx.dnn(), CUDNN_BATCHNORM_SPATIAL, one, zero, b.x(), ptr(0, x),
@@ -505,17 +519,17 @@ final class CudaDnn implements AutoCloseable {
                 ptr(7, saveInvStd)), "cudnnBatchNormalizationForwardTraining");
     }
 
-    void batchNormForwardInference(int n, int c, int hw, long x, long gamma, long beta, long y, long runMean, long runVar,
+    void batchNormForwardInference(int n, int c, int hw, boolean bf16, long x, long gamma, long beta, long y, long runMean, long runVar,
                                    double eps) {
-        Bn b = bn(n, c, hw);
+        Bn b = bn(n, c, hw, bf16);
         CudaCheck.dnn(cudnnBatchNormalizationForwardInference(ctx.dnn(), CUDNN_BATCHNORM_SPATIAL, one, zero, b.x(), ptr(0, x),
                 b.x(), ptr(1, y), b.param(), ptr(2, gamma), ptr(3, beta), ptr(4, runMean), ptr(5, runVar), eps),
                 "cudnnBatchNormalizationForwardInference");
     }
 
-    void batchNormBackward(int n, int c, int hw, long x, long dy, long gamma, long saveMean, long saveInvStd, long dx,
+    void batchNormBackward(int n, int c, int hw, boolean bf16, long x, long dy, long gamma, long saveMean, long saveInvStd, long dx,
                            long dGamma, long dBeta) {
-        Bn b = bn(n, c, hw);
+        Bn b = bn(n, c, hw, bf16);
         CudaCheck.dnn(cudnnBatchNormalizationBackward(ctx.dnn(), CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, b.x(), ptr(0, x),
                 b.x(), ptr(1, dy), b.x(), ptr(2, dx), b.param(), ptr(3, gamma), ptr(4, dGamma), ptr(5, dBeta), b.eps,
                 ptr(6, saveMean), ptr(7, saveInvStd)), "cudnnBatchNormalizationBackward");

@@ -21,7 +21,9 @@ final class CudaKernels {
     final Kernel sumsqPartials, reduceFinalize, dotPartials, samPerturb, asamPerturb, asamNormPartials, perturbScale,
             decideAdaptive, decideTable, secondPassCheck, stepBegin, stepEnd, sgdStep, lookSamCoef, lookSamNorm, lookSamVScale,
             softmaxXent, meanLoss,
-            addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy, roundMantissa, permuteChannels;
+            addRowBias, sumRows, reluForward, reluBackward, add, axpby, fill, copy, roundMantissa, permuteChannels,
+            f32ToBf16, bf16ToF32, reluForwardBf16, reluBackwardBf16, addBf16, copyBf16, fillBf16, addRowBiasRound, sumRowsBf16,
+            softmaxXentBf16, permuteChannelsBf16, channelBiasBf16, channelSumsBf16;
 
     CudaKernels(CudaModule m, CUstream_st stream, int multiprocessors) {
         this.stream = stream;
@@ -55,6 +57,19 @@ final class CudaKernels {
         copy = new Kernel(m, "copy", "PPP");
         roundMantissa = new Kernel(m, "round_mantissa", "PPPI");
         permuteChannels = new Kernel(m, "permute_channels", "PPIIPI");
+        f32ToBf16 = new Kernel(m, "f32_to_bf16", "PPP");
+        bf16ToF32 = new Kernel(m, "bf16_to_f32", "PPP");
+        reluForwardBf16 = new Kernel(m, "relu_forward_bf16", "PPP");
+        reluBackwardBf16 = new Kernel(m, "relu_backward_bf16", "PPPP");
+        addBf16 = new Kernel(m, "add_bf16", "PPPP");
+        copyBf16 = new Kernel(m, "copy_bf16", "PPP");
+        fillBf16 = new Kernel(m, "fill_bf16", "PFP");
+        addRowBiasRound = new Kernel(m, "add_row_bias_round", "PPPII");
+        sumRowsBf16 = new Kernel(m, "sum_rows_bf16", "PPII");
+        softmaxXentBf16 = new Kernel(m, "softmax_xent_bf16", "PPPPIIP");
+        permuteChannelsBf16 = new Kernel(m, "permute_channels_bf16", "PPIIPI");
+        channelBiasBf16 = new Kernel(m, "channel_bias_bf16", "PPIIPI");
+        channelSumsBf16 = new Kernel(m, "channel_sums_bf16", "PPIIPI");
     }
 
     /** Blocks of 256 for a streaming pass over n elements (capped: grid-stride loops do the rest). */
@@ -202,6 +217,61 @@ final class CudaKernels {
         long tiles = (long) n * ((c + 31) / 32) * ((hw + 31) / 32);
         permuteChannels.p(0, src).p(1, dst).i(2, n).i(3, c).p(4, hw).i(5, toNhwc ? 1 : 0);
         permuteChannels.launch(stream, (int) Math.max(1, Math.min(streamingGridCap, tiles)), BLOCK);
+    }
+
+    // ---- bf16 storage (bf16.cu): x, y... are 16-bit buffers unless named fp32 ----
+
+    void f32ToBf16(long x, long y, long n) { f32ToBf16.p(0, x).p(1, y).p(2, n); stream(f32ToBf16, n); }
+
+    void bf16ToF32(long x, long y, long n) { bf16ToF32.p(0, x).p(1, y).p(2, n); stream(bf16ToF32, n); }
+
+    void reluForwardBf16(long x, long y, long n) { reluForwardBf16.p(0, x).p(1, y).p(2, n); stream(reluForwardBf16, n); }
+
+    void reluBackwardBf16(long y, long dy, long dx, long n) {
+        reluBackwardBf16.p(0, y).p(1, dy).p(2, dx).p(3, n);
+        stream(reluBackwardBf16, n);
+    }
+
+    void addBf16(long a, long b, long out, long n) { addBf16.p(0, a).p(1, b).p(2, out).p(3, n); stream(addBf16, n); }
+
+    void copyBf16(long src, long dst, long n) { copyBf16.p(0, src).p(1, dst).p(2, n); stream(copyBf16, n); }
+
+    void fillBf16(long x, float v, long n) { fillBf16.p(0, x).f(1, v).p(2, n); stream(fillBf16, n); }
+
+    /** {@code y = bf16(acc + bias)} row-wise, {@code acc} fp32, {@code bias} bf16 or 0. */
+    void addRowBiasRound(long acc, long bias, long y, int rows, int cols) {
+        addRowBiasRound.p(0, acc).p(1, bias).p(2, y).i(3, rows).i(4, cols);
+        stream(addRowBiasRound, (long) rows * cols);
+    }
+
+    /** {@code db} fp32. */
+    void sumRowsBf16(long dy, long db, int rows, int cols) {
+        sumRowsBf16.p(0, dy).p(1, db).i(2, rows).i(3, cols);
+        sumRowsBf16.launch(stream, (cols + BLOCK - 1) / BLOCK, BLOCK);
+    }
+
+    /** bf16 logits; labels, dLogits and loss fp32. */
+    void softmaxCrossEntropyBf16(long logits, long labels, long dLogits, long loss, int n, int classes, long badLabel) {
+        softmaxXentBf16.p(0, logits).p(1, labels).p(2, dLogits).p(3, loss).i(4, n).i(5, classes).p(6, badLabel)
+                .launch(stream, (n + BLOCK - 1) / BLOCK, BLOCK);
+    }
+
+    void permuteChannelsBf16(long src, long dst, int n, int c, long hw, boolean toNhwc) {
+        long tiles = (long) n * ((c + 31) / 32) * ((hw + 31) / 32);
+        permuteChannelsBf16.p(0, src).p(1, dst).i(2, n).i(3, c).p(4, hw).i(5, toNhwc ? 1 : 0);
+        permuteChannelsBf16.launch(stream, (int) Math.max(1, Math.min(streamingGridCap, tiles)), BLOCK);
+    }
+
+    /** {@code y = bf16(y + bias[channel])}, bias bf16. */
+    void channelBiasBf16(long y, long bias, int n, int c, long hw, boolean nhwc) {
+        channelBiasBf16.p(0, y).p(1, bias).i(2, n).i(3, c).p(4, hw).i(5, nhwc ? 1 : 0);
+        stream(channelBiasBf16, (long) n * c * hw);
+    }
+
+    /** {@code db[channel] = Σ dy} (db fp32), one block per channel. */
+    void channelSumsBf16(long dy, long db, int n, int c, long hw, boolean nhwc) {
+        channelSumsBf16.p(0, dy).p(1, db).i(2, n).i(3, c).p(4, hw).i(5, nhwc ? 1 : 0);
+        channelSumsBf16.launch(stream, c, BLOCK);
     }
 
     // ---- the device-decided step ----

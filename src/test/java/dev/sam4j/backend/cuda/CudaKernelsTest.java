@@ -67,7 +67,20 @@ class CudaKernelsTest {
             Map.entry("fill", "CudaBackendTest#elementwiseMatchesTheReference"),
             Map.entry("copy", "CudaBackendTest#elementwiseMatchesTheReference"),
             Map.entry("round_mantissa", "CudaPrecisionTest#roundingIsTheReferenceBitForBit"),
-            Map.entry("permute_channels", "CudaChannelsLastTest#permutationMatchesThePlainOneBothWays")));
+            Map.entry("permute_channels", "CudaChannelsLastTest#permutationMatchesThePlainOneBothWays"),
+            Map.entry("f32_to_bf16", "CudaNativeBf16Test#conversionsAreTheEmulationsBitForBit"),
+            Map.entry("bf16_to_f32", "CudaNativeBf16Test#conversionsAreTheEmulationsBitForBit"),
+            Map.entry("copy_bf16", "CudaNativeBf16Test#conversionsAreTheEmulationsBitForBit"),
+            Map.entry("fill_bf16", "CudaNativeBf16Test#conversionsAreTheEmulationsBitForBit"),
+            Map.entry("relu_forward_bf16", "CudaNativeBf16Test#elementwiseOpsAreTheEmulationsBitForBit"),
+            Map.entry("relu_backward_bf16", "CudaNativeBf16Test#elementwiseOpsAreTheEmulationsBitForBit"),
+            Map.entry("add_bf16", "CudaNativeBf16Test#elementwiseOpsAreTheEmulationsBitForBit"),
+            Map.entry("permute_channels_bf16", "CudaNativeBf16Test#elementwiseOpsAreTheEmulationsBitForBit"),
+            Map.entry("add_row_bias_round", "CudaNativeBf16Test#gemmBiasAndLossMatchTheEmulation"),
+            Map.entry("sum_rows_bf16", "CudaNativeBf16Test#gemmBiasAndLossMatchTheEmulation"),
+            Map.entry("softmax_xent_bf16", "CudaNativeBf16Test#gemmBiasAndLossMatchTheEmulation"),
+            Map.entry("channel_bias_bf16", "CudaNativeBf16Test#convolutionPoolingAndBatchNormMatchTheEmulation"),
+            Map.entry("channel_sums_bf16", "CudaNativeBf16Test#convolutionPoolingAndBatchNormMatchTheEmulation")));
 
     private static CudaBackend cuda;
     private static final ReferenceBackend ref = new ReferenceBackend();
@@ -429,7 +442,7 @@ class CudaKernelsTest {
         long scalars = alloc(64);  // [0] scale, [4] lr, [8] v_scale, [12] restore flag, [16] skip (floats / unsigned ints)
         // Every call writes a bf16 shadow of w as well (what a bf16 run's layers read): after each one it must be
         // bf16(w) bit for bit, and w itself must be what the fp32 reference computes.
-        CudaBuffer shadow = own(cuda.allocate(n));
+        CudaBuffer shadow = own(cuda.allocateBf16(n));  // 16-bit, as a bf16 run's layers read it
         long sh = shadow.address;
 
         // sam_perturb / asam_perturb with the scale read from device memory (where decide or perturb_scale put it)

@@ -47,7 +47,8 @@ class CudaPrecisionTest {
             assertTrue(tf32.supports(Precision.TF32) && !tf32.supports(Precision.FP32));
             assertTrue(bf16.supports(Precision.BF16) && !bf16.supports(Precision.FP32) && !bf16.supports(Precision.TF32));
             assertTrue(tf32.describe().contains("TF32 tensor cores"), tf32.describe());
-            assertTrue(bf16.describe().contains("bf16 values on tensor cores"), bf16.describe());
+            assertTrue(bf16.describe().contains("bf16 storage"), bf16.describe());
+            assertTrue(bf16.storesBf16Natively() && !tf32.storesBf16Natively() && !fp32.storesBf16Natively());
             assertTrue(fp32.describe().contains("TF32 off"), fp32.describe());
             assertTrue(fp32.unsupportedReason(Precision.BF16).contains("fp32"), fp32.unsupportedReason(Precision.BF16));
         }
@@ -85,7 +86,7 @@ class CudaPrecisionTest {
     }
 
     /**
-     * bf16 on CUDA (fp32 storage, TF32 tensor cores on bf16 values) against the CPU's bf16 emulation: the
+     * bf16 on CUDA (native 16-bit storage, cuBLAS and cuDNN on bf16) against the CPU's bf16 emulation: the
      * device-decided graph step, captured once with the layers' rounding kernels inside, runs without a host
      * synchronisation and follows SAM on the CPU bf16 model step by step. Tolerances: the two sides add in other
      * orders, and a last-bit difference before a bf16 rounding can become a whole bf16 ulp (2⁻⁸ relative) after it.

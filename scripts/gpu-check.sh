@@ -13,7 +13,8 @@
 #    per class, those that check on the GPU what the stand-ins only emulate (the device step's kernels and skips
 #    against the host: CudaKernelsTest, HostDeviceStepAgreementTest, DeviceSkipTest, StepGraphTest; device
 #    memory by cudaMemGetInfo and the input pipeline's ordering: CudaMemoryFlatTest, CudaInputPipelineTest,
-#    CudaCheckpointTest; --precision tf32 and bf16 against the CPU emulation: CudaPrecisionTest; channels-last
+#    CudaCheckpointTest; --precision tf32 and bf16 against the CPU emulation: CudaPrecisionTest, and bf16's native
+#    16-bit storage op by op (cuBLAS and cuDNN in bf16, the bf16 kernels): CudaNativeBf16Test; channels-last
 #    (--image-layout nhwc): cuDNN's NHWC kernels and the permutation kernel against the NCHW reference,
 #    CudaChannelsLastTest, and the NHWC cases of CudaConvnetTrainingTest and StepGraphTest);
 # 4. runs the benchmark: kernel bandwidth over an 11M-float arena and over arrays of 4x the device's L2 size,
@@ -456,7 +457,7 @@ main() {
     # --precision on the GPU: TF32 GEMM/convolution against the CPU's TF32 emulation and unlike fp32 (tensor cores in
     # use), the bf16 rounding kernel bit for bit, the bf16 graph step against the CPU's bf16 emulation, no host sync;
     # the bf16 shadow written by the perturbation and update kernels in their own pass, host step and graph step
-    test_results precision CudaPrecisionTest CudaBf16ShadowTest
+    test_results precision CudaPrecisionTest CudaBf16ShadowTest CudaNativeBf16Test
     # channels-last: cuDNN's NHWC convolution, pooling and batch norm and the permutation kernel against the NCHW
     # reference; convnets in NHWC in lock step with it, and on the graph step without a host sync
     test_results channels-last CudaChannelsLastTest CudaConvnetTrainingTest

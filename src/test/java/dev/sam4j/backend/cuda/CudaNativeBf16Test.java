@@ -260,6 +260,13 @@ class CudaNativeBf16Test {
         closeToRounded(layout + " conv backward filter", getRef(rdw), get(be, gdw));
         float[] dbw = getRef(rdb), dbg = get(be, gdb);
         for (int i = 0; i < dbw.length; i++) assertEquals(dbw[i], dbg[i], 1e-5 * (1 + Math.abs(dbw[i])), layout + " conv bias gradient " + i);
+        // bf16 shapes' algorithms are keyed as such (a --deterministic resume takes them back, and only for bf16)
+        String chosen = be.convolutionAlgorithms();
+        assertTrue(chosen.contains(layout.equals("nhwc") ? "/nhwc/bf16=" : "/1/bf16="), chosen);
+        be.reuseConvolutionAlgorithms(chosen);
+        be.convForward(g, n, gx, gw, null, gy, ws);
+        assertTrue(be.convolutionAlgorithmsNotReused().isEmpty(), be.convolutionAlgorithmsNotReused().toString());
+        be.reuseConvolutionAlgorithms("");
 
         // max pooling (exact: a maximum of bf16 values) and global average pooling
         PoolGeom pg = new PoolGeom(g.outC(), g.outH(), g.outW(), 2, 2, 0);

@@ -17,7 +17,8 @@
  *       {@link dev.sam4j.backend.Backend} operations of the MLP and the SAM family on the GPU, GEMM via
  *       cuBLAS, convolution, pooling and BatchNorm via cuDNN ({@code CudaDnn}: descriptors and algorithms cached
  *       per shape, workspaces from the caller; deterministic algorithms only on request, recorded and reused
- *       across a resume);</li>
+ *       across a resume; images in NCHW or, opened channels-last, NHWC); buffers of floats or, in a bf16 run,
+ *       of 16-bit bf16 values (native storage: cuBLAS and cuDNN in bf16, the {@code bf16.cu} kernels);</li>
  *   <li>{@link dev.sam4j.backend.cuda.StepGraph}: the backend floor's {@link dev.sam4j.backend.DeviceStepGraph}
  *       as a captured training step whose SAM branch is a conditional graph node set on the device; the state it
  *       carries from step to step is exported and imported between steps for checkpoints; with ranks, its NCCL

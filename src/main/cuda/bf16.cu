@@ -6,13 +6,11 @@
 //   add_row_bias_round: y[r, c] = bf16(acc[r, c] + bias[c]) from an fp32 GEMM result, bias bf16 (the weights'
 //     shadow; may be null): a Linear's output rounded once, bias included
 //   sum_rows_bf16: db[c] = Σ_r dy[r, c] in fp32, rows in order (as sum_rows)
-//   softmax_xent_bf16: softmax_xent (loss.cu) on bf16 logits; loss and dlogits fp32
-//   permute_channels_bf16: permute_channels (layout.cu) on 16-bit elements
 //   channel_bias_bf16: y = bf16(y + bias[ch]), bias bf16, over an image batch in NCHW or NHWC (a convolution's bias)
 //   channel_sums_bf16: db[ch] = Σ over n and positions of dy in double, in a fixed order (its bias gradient)
 // Launch: streaming kernels any grid, blockDim 256; sum_rows_bf16 one thread per column (grid ceil(cols / 256));
-//   softmax_xent_bf16 one thread per row; permute_channels_bf16 as permute_channels; channel_sums_bf16 one
-//   block of 256 per channel.
+//   channel_sums_bf16 one block of 256 per channel. (The 16-bit forms of the permutation and the loss,
+//   permute_channels_bf16 and softmax_xent_bf16, are in layout.cu and loss.cu with the float ones.)
 // Tested: CudaNativeBf16Test against the ReferenceBackend on bf16-rounded values; the bf16 graph step and the
 //   trainer against the CPU's bf16 emulation (CudaPrecisionTest, CudaBf16ShadowTest).
 #include "common.cuh"
@@ -59,65 +57,6 @@ extern "C" __global__ void sum_rows_bf16(const bf16_t* __restrict__ dy, float* _
     float acc = 0.0f;
     for (int r = 0; r < rows; r++) acc += from_bf16(dy[(long long)r * cols + c]);
     db[c] = acc;
-}
-
-extern "C" __global__ void softmax_xent_bf16(const bf16_t* __restrict__ logits, const float* __restrict__ labels,
-                                             float* __restrict__ dlogits, float* __restrict__ loss,
-                                             int n, int classes, unsigned int* __restrict__ bad_label) {
-    const int r = blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= n) return;
-    const bf16_t* z = logits + (long long)r * classes;
-    const float yf = labels[r];
-    const int y = (int)yf;
-    if (!(yf >= 0.0f) || (float)y != yf || y >= classes) {
-        loss[r] = __int_as_float(0x7fc00000);
-        if (bad_label) *bad_label = 1u;
-        return;
-    }
-    float mx = from_bf16(z[0]);
-    for (int j = 1; j < classes; j++) mx = fmaxf(mx, from_bf16(z[j]));
-    float sum = 0.0f;
-    for (int j = 0; j < classes; j++) sum += expf(from_bf16(z[j]) - mx);
-    const float lse = mx + logf(sum);
-    loss[r] = lse - from_bf16(z[y]);
-    if (dlogits) {
-        const float inv_n = 1.0f / (float)n;
-        float* dz = dlogits + (long long)r * classes;
-        for (int j = 0; j < classes; j++) dz[j] = (expf(from_bf16(z[j]) - lse) - (j == y ? 1.0f : 0.0f)) * inv_n;
-    }
-}
-
-extern "C" __global__ void permute_channels_bf16(const bf16_t* __restrict__ src, bf16_t* __restrict__ dst, int n, int c,
-                                                 long long hw, int to_nhwc) {
-    __shared__ bf16_t tile[32][33];
-    const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
-    const long long tiles_c = (c + 31) / 32, tiles_p = (hw + 31) / 32, per_image = tiles_c * tiles_p;
-    for (long long t = blockIdx.x; t < (long long)n * per_image; t += gridDim.x) {
-        const long long b = t / per_image, r = t % per_image;
-        const long long c0 = (r / tiles_p) * 32, p0 = (r % tiles_p) * 32;
-        if (to_nhwc) {
-            for (int i = ty; i < 32; i += 8) {
-                const long long ch = c0 + i, p = p0 + tx;
-                if (ch < c && p < hw) tile[i][tx] = src[(b * c + ch) * hw + p];
-            }
-            __syncthreads();
-            for (int i = ty; i < 32; i += 8) {
-                const long long p = p0 + i, ch = c0 + tx;
-                if (ch < c && p < hw) dst[(b * hw + p) * c + ch] = tile[tx][i];
-            }
-        } else {
-            for (int i = ty; i < 32; i += 8) {
-                const long long p = p0 + i, ch = c0 + tx;
-                if (ch < c && p < hw) tile[tx][i] = src[(b * hw + p) * c + ch];
-            }
-            __syncthreads();
-            for (int i = ty; i < 32; i += 8) {
-                const long long ch = c0 + i, p = p0 + tx;
-                if (ch < c && p < hw) dst[(b * c + ch) * hw + p] = tile[i][tx];
-            }
-        }
-        __syncthreads();
-    }
 }
 
 extern "C" __global__ void channel_bias_bf16(bf16_t* __restrict__ y, const bf16_t* __restrict__ bias, int n, int c,

@@ -42,6 +42,9 @@ __device__ __forceinline__ unsigned short to_bf16(float v) {
     return (unsigned short)(__float_as_uint(round_bf16(v)) >> 16);
 }
 __device__ __forceinline__ float from_bf16(unsigned short b) { return __uint_as_float((unsigned int)b << 16); }
+// The float a float or a bf16 element stands for: lets one kernel body serve both element types.
+__device__ __forceinline__ float value_at(const float* p, long long i) { return p[i]; }
+__device__ __forceinline__ float value_at(const unsigned short* p, long long i) { return from_bf16(p[i]); }
 
 // Stores w_i and, when `shadow` is not null, its bf16 rounding into the 16-bit shadow the layers read: the
 // weight write of every kernel that changes the weights goes through here, so the shadow can never lag.

@@ -3,7 +3,7 @@
 //     to_nhwc != 0: dst[(b·hw + p)·c + ch] = src[(b·c + ch)·hw + p]    (NCHW -> NHWC)
 //     to_nhwc == 0: dst[(b·c + ch)·hw + p] = src[(b·hw + p)·c + ch]    (NHWC -> NCHW)
 //   Each image is a c × hw matrix transposed, so the same kernel turns a KCRS filter into KRSC (n = K,
-//   c = C, hw = R·S) and back. dst must not alias src.
+//   c = C, hw = R·S) and back. dst must not alias src. permute_channels_bf16: the same on 16-bit bf16 elements.
 // Why tiles: a plain per-element permutation reads or writes with a stride of c (or hw) floats, so one of the
 //   two sides is uncoalesced; a 32 × 32 tile staged through shared memory (33 columns: no bank conflicts)
 //   makes both sides read and write 32 consecutive floats per warp.
@@ -12,9 +12,11 @@
 //   convolutions, pooling and batch norm against the reference backend's NCHW).
 #include "common.cuh"
 
-extern "C" __global__ void permute_channels(const float* __restrict__ src, float* __restrict__ dst, int n, int c,
-                                            long long hw, int to_nhwc) {
-    __shared__ float tile[32][33];
+// One tile loop for both element types: T is float or a 16-bit bf16.
+template <typename T>
+__device__ __forceinline__ void permute_tiles(const T* __restrict__ src, T* __restrict__ dst, int n, int c, long long hw,
+                                              int to_nhwc) {
+    __shared__ T tile[32][33];
     const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
     const long long tiles_c = (c + 31) / 32, tiles_p = (hw + 31) / 32, per_image = tiles_c * tiles_p;
     for (long long t = blockIdx.x; t < (long long)n * per_image; t += gridDim.x) {
@@ -43,4 +45,14 @@ extern "C" __global__ void permute_channels(const float* __restrict__ src, float
         }
         __syncthreads();  // the tile is rewritten by the next iteration
     }
+}
+
+extern "C" __global__ void permute_channels(const float* __restrict__ src, float* __restrict__ dst, int n, int c,
+                                            long long hw, int to_nhwc) {
+    permute_tiles(src, dst, n, c, hw, to_nhwc);
+}
+
+extern "C" __global__ void permute_channels_bf16(const unsigned short* __restrict__ src, unsigned short* __restrict__ dst, int n,
+                                                 int c, long long hw, int to_nhwc) {
+    permute_tiles(src, dst, n, c, hw, to_nhwc);
 }

@@ -288,26 +288,32 @@ static int k_looksam_vscale(unsigned grid, unsigned block, void** args) {
     *out = (!sam && *gv > 0 && fresh) ? (float)(alpha * sqrt(*s) / sqrt(*gv)) : 0.0f;
     return 0;
 }
-static int k_softmax_xent(unsigned grid, unsigned block, void** args) {
-    const float *logits = PTR(0, float), *labels = PTR(1, float); float *dl = PTR(2, float), *loss = PTR(3, float);
+/* softmax_xent and softmax_xent_bf16 (loss.cu): logits of floats or (bf16) 16-bit values. */
+static inline float logit_at(const void* p, long long i, int bf16) {
+    return bf16 ? mock_from_bf16(((const uint16_t*)p)[i]) : ((const float*)p)[i];
+}
+static int softmax_xent(unsigned grid, unsigned block, void** args, int bf16, const char* name) {
+    const void* logits = PTR(0, void); const float* labels = PTR(1, float); float *dl = PTR(2, float), *loss = PTR(3, float);
     int n = INT(4), classes = INT(5); unsigned* bad = PTR(6, unsigned);
-    NEED((long long)grid * block >= n, "softmax_xent: %u x %u threads for %d rows", grid, block, n);
-    CHECK(logits, 4ll * n * classes, "softmax_xent logits"); CHECK(labels, 4 * n, "softmax_xent labels");
+    NEED((long long)grid * block >= n, "%s: %u x %u threads for %d rows", name, grid, block, n);
+    CHECK(logits, (bf16 ? 2ll : 4ll) * n * classes, "softmax_xent logits"); CHECK(labels, 4 * n, "softmax_xent labels");
     CHECK_OPT(dl, 4ll * n * classes, "softmax_xent dlogits"); CHECK(loss, 4 * n, "softmax_xent loss"); CHECK_OPT(bad, 4, "softmax_xent bad_label");
     for (int r = 0; r < n; r++) {
-        const float* z = logits + (long long)r * classes;
+        long long z = (long long)r * classes;
         float yf = labels[r]; int y = (int)yf;
         if (!(yf >= 0) || (float)y != yf || y >= classes) { loss[r] = NAN; if (bad) *bad = 1; continue; }
-        float mx = z[0];
-        for (int j = 1; j < classes; j++) mx = fmaxf(mx, z[j]);
+        float mx = logit_at(logits, z, bf16);
+        for (int j = 1; j < classes; j++) mx = fmaxf(mx, logit_at(logits, z + j, bf16));
         float sum = 0;
-        for (int j = 0; j < classes; j++) sum += expf(z[j] - mx);
+        for (int j = 0; j < classes; j++) sum += expf(logit_at(logits, z + j, bf16) - mx);
         float lse = mx + logf(sum);
-        loss[r] = lse - z[y];
-        if (dl) for (int j = 0; j < classes; j++) dl[(long long)r * classes + j] = (expf(z[j] - lse) - (j == y ? 1.0f : 0.0f)) * (1.0f / n);
+        loss[r] = lse - logit_at(logits, z + y, bf16);
+        if (dl) for (int j = 0; j < classes; j++) dl[z + j] = (expf(logit_at(logits, z + j, bf16) - lse) - (j == y ? 1.0f : 0.0f)) * (1.0f / n);
     }
     return 0;
 }
+static int k_softmax_xent(unsigned grid, unsigned block, void** args) { return softmax_xent(grid, block, args, 0, "softmax_xent"); }
+static int k_softmax_xent_bf16(unsigned grid, unsigned block, void** args) { return softmax_xent(grid, block, args, 1, "softmax_xent_bf16"); }
 static int k_mean_loss(unsigned grid, unsigned block, void** args) {
     const float* loss = PTR(0, float); int n = INT(1); double* out = PTR(2, double);
     NEED(grid == 1, "mean_loss needs one block");
@@ -393,20 +399,26 @@ static int k_copy(unsigned grid, unsigned block, void** args) {
     memmove(d, s, 4 * n);
     return 0;
 }
-static int k_permute_channels(unsigned grid, unsigned block, void** args) {
+/* permute_channels and permute_channels_bf16 (layout.cu): elements of `size` bytes. */
+static int permute_channels(unsigned grid, unsigned block, void** args, size_t size, const char* name) {
     if (streaming(grid, block)) return 1;
-    const float* s = PTR(0, float); float* d = PTR(1, float); int n = INT(2), c = INT(3); long long hw = LL(4); int to_nhwc = INT(5);
-    NEED(n >= 0 && c >= 1 && hw >= 1, "permute_channels: n %d, c %d, hw %lld", n, c, hw);
+    const char* s = PTR(0, char); char* d = PTR(1, char); int n = INT(2), c = INT(3); long long hw = LL(4); int to_nhwc = INT(5);
+    NEED(n >= 0 && c >= 1 && hw >= 1, "%s: n %d, c %d, hw %lld", name, n, c, hw);
     long long total = (long long)n * c * hw;
-    CHECK(s, 4 * total, "permute_channels src"); CHECK(d, 4 * total, "permute_channels dst");
-    NEED(total == 0 || (d + total <= s || s + total <= d), "permute_channels: dst overlaps src");
+    CHECK(s, size * total, name); CHECK(d, size * total, name);
+    NEED(total == 0 || (d + size * total <= s || s + size * total <= d), "%s: dst overlaps src", name);
     for (long long b = 0; b < n; b++)
         for (long long ch = 0; ch < c; ch++)
             for (long long p = 0; p < hw; p++) {
                 long long nchw = (b * c + ch) * hw + p, nhwc = (b * hw + p) * c + ch;
-                if (to_nhwc) d[nhwc] = s[nchw]; else d[nchw] = s[nhwc];
+                if (to_nhwc) memcpy(d + size * nhwc, s + size * nchw, size);
+                else memcpy(d + size * nchw, s + size * nhwc, size);
             }
     return 0;
+}
+static int k_permute_channels(unsigned grid, unsigned block, void** args) { return permute_channels(grid, block, args, 4, "permute_channels"); }
+static int k_permute_channels_bf16(unsigned grid, unsigned block, void** args) {
+    return permute_channels(grid, block, args, 2, "permute_channels_bf16");
 }
 
 /* ------------------------------------------------------------------- bf16 storage (bf16.cu) */
@@ -474,42 +486,6 @@ static int k_sum_rows_bf16(unsigned grid, unsigned block, void** args) {
     NEED((long long)grid * block >= cols, "sum_rows_bf16: %u x %u threads for %d columns", grid, block, cols);
     CHECK(dy, 2ll * rows * cols, "sum_rows_bf16 dy"); CHECK(db, 4 * cols, "sum_rows_bf16 db");
     for (int c = 0; c < cols; c++) { float acc = 0; for (int r = 0; r < rows; r++) acc += BF(dy, (long long)r * cols + c); db[c] = acc; }
-    return 0;
-}
-static int k_softmax_xent_bf16(unsigned grid, unsigned block, void** args) {
-    const uint16_t* logits = PTR(0, uint16_t); const float* labels = PTR(1, float); float *dl = PTR(2, float), *loss = PTR(3, float);
-    int n = INT(4), classes = INT(5); unsigned* bad = PTR(6, unsigned);
-    NEED((long long)grid * block >= n, "softmax_xent_bf16: %u x %u threads for %d rows", grid, block, n);
-    CHECK(logits, 2ll * n * classes, "softmax_xent_bf16 logits"); CHECK(labels, 4 * n, "softmax_xent_bf16 labels");
-    CHECK_OPT(dl, 4ll * n * classes, "softmax_xent_bf16 dlogits"); CHECK(loss, 4 * n, "softmax_xent_bf16 loss");
-    CHECK_OPT(bad, 4, "softmax_xent_bf16 bad_label");
-    for (int r = 0; r < n; r++) {
-        const uint16_t* z = logits + (long long)r * classes;
-        float yf = labels[r]; int y = (int)yf;
-        if (!(yf >= 0) || (float)y != yf || y >= classes) { loss[r] = NAN; if (bad) *bad = 1; continue; }
-        float mx = BF(z, 0);
-        for (int j = 1; j < classes; j++) mx = fmaxf(mx, BF(z, j));
-        float sum = 0;
-        for (int j = 0; j < classes; j++) sum += expf(BF(z, j) - mx);
-        float lse = mx + logf(sum);
-        loss[r] = lse - BF(z, y);
-        if (dl) for (int j = 0; j < classes; j++) dl[(long long)r * classes + j] = (expf(BF(z, j) - lse) - (j == y ? 1.0f : 0.0f)) * (1.0f / n);
-    }
-    return 0;
-}
-static int k_permute_channels_bf16(unsigned grid, unsigned block, void** args) {
-    if (streaming(grid, block)) return 1;
-    const uint16_t* s = PTR(0, uint16_t); uint16_t* d = PTR(1, uint16_t); int n = INT(2), c = INT(3); long long hw = LL(4); int to_nhwc = INT(5);
-    NEED(n >= 0 && c >= 1 && hw >= 1, "permute_channels_bf16: n %d, c %d, hw %lld", n, c, hw);
-    long long total = (long long)n * c * hw;
-    CHECK(s, 2 * total, "permute_channels_bf16 src"); CHECK(d, 2 * total, "permute_channels_bf16 dst");
-    NEED(total == 0 || (d + total <= s || s + total <= d), "permute_channels_bf16: dst overlaps src");
-    for (long long b = 0; b < n; b++)
-        for (long long ch = 0; ch < c; ch++)
-            for (long long p = 0; p < hw; p++) {
-                long long nchw = (b * c + ch) * hw + p, nhwc = (b * hw + p) * c + ch;
-                if (to_nhwc) d[nhwc] = s[nchw]; else d[nchw] = s[nhwc];
-            }
     return 0;
 }
 static int k_channel_bias_bf16(unsigned grid, unsigned block, void** args) {

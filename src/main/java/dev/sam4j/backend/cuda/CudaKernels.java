@@ -170,8 +170,7 @@ final class CudaKernels {
     // ---- layers ----
 
     void softmaxCrossEntropy(long logits, long labels, long dLogits, long loss, int n, int classes, long badLabel) {
-        softmaxXent.p(0, logits).p(1, labels).p(2, dLogits).p(3, loss).i(4, n).i(5, classes).p(6, badLabel)
-                .launch(stream, (n + BLOCK - 1) / BLOCK, BLOCK);
+        softmax(softmaxXent, logits, labels, dLogits, loss, n, classes, badLabel);
     }
 
     void meanLoss(long loss, int n, long out) {
@@ -213,13 +212,20 @@ final class CudaKernels {
      * {@code dst = src} permuted NCHW → NHWC ({@code toNhwc}) or back, {@code n} images of {@code c × hw}
      * (layout.cu: 32 × 32 tiles, blocks of 256, grid-stride over the tiles).
      */
-    void permuteChannels(long src, long dst, int n, int c, long hw, boolean toNhwc) {
-        long tiles = (long) n * ((c + 31) / 32) * ((hw + 31) / 32);
-        permuteChannels.p(0, src).p(1, dst).i(2, n).i(3, c).p(4, hw).i(5, toNhwc ? 1 : 0);
-        permuteChannels.launch(stream, (int) Math.max(1, Math.min(streamingGridCap, tiles)), BLOCK);
+    void permuteChannels(long src, long dst, int n, int c, long hw, boolean toNhwc) { permute(permuteChannels, src, dst, n, c, hw, toNhwc); }
+
+    /** {@link #permuteChannels} on 16-bit bf16 elements. */
+    void permuteChannelsBf16(long src, long dst, int n, int c, long hw, boolean toNhwc) {
+        permute(permuteChannelsBf16, src, dst, n, c, hw, toNhwc);
     }
 
-    // ---- bf16 storage (bf16.cu): x, y... are 16-bit buffers unless named fp32 ----
+    private void permute(Kernel k, long src, long dst, int n, int c, long hw, boolean toNhwc) {
+        long tiles = (long) n * ((c + 31) / 32) * ((hw + 31) / 32);
+        k.p(0, src).p(1, dst).i(2, n).i(3, c).p(4, hw).i(5, toNhwc ? 1 : 0);
+        k.launch(stream, (int) Math.max(1, Math.min(streamingGridCap, tiles)), BLOCK);
+    }
+
+    // ---- bf16 storage (bf16.cu; the 16-bit permutation and loss above): x, y... are 16-bit buffers unless named fp32 ----
 
     void f32ToBf16(long x, long y, long n) { f32ToBf16.p(0, x).p(1, y).p(2, n); stream(f32ToBf16, n); }
 
@@ -252,14 +258,11 @@ final class CudaKernels {
 
     /** bf16 logits; labels, dLogits and loss fp32. */
     void softmaxCrossEntropyBf16(long logits, long labels, long dLogits, long loss, int n, int classes, long badLabel) {
-        softmaxXentBf16.p(0, logits).p(1, labels).p(2, dLogits).p(3, loss).i(4, n).i(5, classes).p(6, badLabel)
-                .launch(stream, (n + BLOCK - 1) / BLOCK, BLOCK);
+        softmax(softmaxXentBf16, logits, labels, dLogits, loss, n, classes, badLabel);
     }
 
-    void permuteChannelsBf16(long src, long dst, int n, int c, long hw, boolean toNhwc) {
-        long tiles = (long) n * ((c + 31) / 32) * ((hw + 31) / 32);
-        permuteChannelsBf16.p(0, src).p(1, dst).i(2, n).i(3, c).p(4, hw).i(5, toNhwc ? 1 : 0);
-        permuteChannelsBf16.launch(stream, (int) Math.max(1, Math.min(streamingGridCap, tiles)), BLOCK);
+    private void softmax(Kernel k, long logits, long labels, long dLogits, long loss, int n, int classes, long badLabel) {
+        k.p(0, logits).p(1, labels).p(2, dLogits).p(3, loss).i(4, n).i(5, classes).p(6, badLabel).launch(stream, (n + BLOCK - 1) / BLOCK, BLOCK);
     }
 
     /** {@code y = bf16(y + bias[channel])}, bias bf16. */

@@ -15,7 +15,9 @@ import java.util.Locale;
  *   <li>{@link #BF16}: layers read a bf16 copy (shadow) of the weights, and each layer's output and input
  *       gradient is stored in bf16 (8 exponent bits, 7 mantissa bits), so every GEMM and convolution input is
  *       bf16, accumulated in fp32; BatchNorm's scale, shift and statistics, the softmax cross-entropy
- *       (on the bf16 logits) and the weight gradients stay fp32.</li>
+ *       (on the bf16 logits) and the weight gradients stay fp32, except a convolution's, which is rounded to bf16
+ *       before it reaches the fp32 gradient arena (cuDNN computes it in the data's type, as PyTorch's autocast
+ *       does; the CPU's emulation rounds it the same way).</li>
  * </ul>
  * Rounding is to nearest, ties to even, in both reduced formats ({@link #round(double)}); a value beyond the
  * largest finite one rounds to infinity, NaN stays NaN, and subnormals keep the format's spacing at the bottom

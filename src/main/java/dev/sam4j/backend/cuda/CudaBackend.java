@@ -735,9 +735,17 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The filter as cuDNN takes it: {@code w} itself, or permuted to KRSC into the workspace's head (channels-last). */
+    /**
+     * The filter as cuDNN takes it: {@code w} itself, or permuted to KRSC into the workspace's head (channels-last),
+     * or, for a bf16 filter not 16-byte aligned (a shadow slice at a parameter offset that is not a multiple of 8
+     * elements: none of the zoo's models has one), copied there: cuDNN's bf16 kernels may want aligned pointers.
+     */
     private long filterForCudnn(ConvGeom g, Buffer w, Buffer ws, boolean bf) {
-        if (!nhwc || g.inC() == 1 || g.kH() * g.kW() == 1) return addr(w);
+        if (!nhwc || g.inC() == 1 || g.kH() * g.kW() == 1) {
+            if (!bf || addr(w) % 16 == 0) return addr(w);
+            k.copyBf16(addr(w), addr(ws), g.weightSize());  // the head holds a bf16 filter in every bf16 case
+            return addr(ws);
+        }
         if (bf) k.permuteChannelsBf16(addr(w), addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
         else k.permuteChannels(addr(w), addr(ws), g.outC(), g.inC(), (long) g.kH() * g.kW(), true);
         return addr(ws);

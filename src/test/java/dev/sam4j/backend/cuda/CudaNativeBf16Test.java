@@ -247,6 +247,14 @@ class CudaNativeBf16Test {
         ref.convForward(g, n, rx, rw, null, ry, rws);
         float[] conv = getRef(ry);
         closeToRounded(layout + " conv forward", conv, nchwOf(be, gy, n, g.outC(), outHw));
+        // a filter that is not 16-byte aligned (a shadow slice at an odd parameter offset) is copied aligned first:
+        // the same result
+        float[] padded = new float[3 + w.length];
+        System.arraycopy(w, 0, padded, 3, w.length);
+        Buffer odd = bf16(be, padded).slice(3, w.length);
+        float[] aligned = get(be, gy);
+        be.convForward(g, n, gx, odd, null, gy, ws);
+        bitForBit(layout + " conv forward, unaligned filter", aligned, get(be, gy));
         be.convForward(g, n, gx, gw, gbias, gy, ws);
         float[] withBias = new float[conv.length];
         for (int i = 0; i < conv.length; i++) withBias[i] = (float) ((double) bf(conv[i]) + bias[(i / outHw) % g.outC()]);

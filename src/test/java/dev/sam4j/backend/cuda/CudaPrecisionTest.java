@@ -90,34 +90,50 @@ class CudaPrecisionTest {
      * device-decided graph step, captured once with the layers' rounding kernels inside, runs without a host
      * synchronisation and follows SAM on the CPU bf16 model step by step. Tolerances: the two sides add in other
      * orders, and a last-bit difference before a bf16 rounding can become a whole bf16 ulp (2⁻⁸ relative) after it.
-     * {@code cnn:nhwc}: the same with the device's images channels-last (the input permuted, then rounded).
+     * {@code cnn:nhwc}: the same with the device's images channels-last (the input permuted, then rounded);
+     * {@code resnet18:nhwc}: a narrow ResNet-18 (residual adds, strided and 1×1 shortcut convolutions, global average
+     * pooling), against the double-precision reference's bf16 emulation, on the stand-ins only: in bf16 this network
+     * is so sensitive that a last-bit difference of an fp32 sum before a rounding changes a logit by up to 70% at the
+     * first forward (the float CPU backend's bf16 emulation against the reference's, measured), so only an oracle
+     * that adds as the stand-ins do (in double) can be held to it; a GPU's cuDNN adds in float.
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"mlp", "cnn", "cnn:nhwc"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"mlp", "cnn", "cnn:nhwc", "resnet18:nhwc"})
     void bf16GraphStepFollowsTheCpuEmulation(String param) {
         CudaTestSupport.requireCuda();
         dev.sam4j.backend.ImageLayout layout = param.endsWith(":nhwc") ? dev.sam4j.backend.ImageLayout.NHWC : dev.sam4j.backend.ImageLayout.NCHW;
         String which = param.replace(":nhwc", "");
-        int classes = 10, batch = 8, steps = 8;
-        Shape input = which.equals("mlp") ? Shape.of(1, 8, 8) : CudaConvnetTrainingTest.INPUT;
+        boolean resnet = which.equals("resnet18");
+        if (resnet) {
+            org.junit.jupiter.api.Assumptions.assumeFalse(CudaTestSupport.realGpu(),
+                    "the bf16 ResNet is held to an oracle that adds in double, as only the stand-ins do");
+        }
+        // The ResNet for one step, held tightly: after it the oracle's double-precision loss and update (the stand-ins'
+        // kernels add those in float) have moved some sums across bf16 rounding boundaries, and this network amplifies
+        // each such flip (measured: the weights 7e-3 apart after 2 steps, as far as from fp32).
+        int classes = 10, batch = 8, steps = resnet ? 1 : 8;
+        Shape input = which.equals("mlp") ? Shape.of(1, 8, 8) : which.equals("resnet18") ? CudaConvnetTrainingTest.RESNET_INPUT
+                : CudaConvnetTrainingTest.INPUT;
         java.util.function.Supplier<dev.sam4j.nn.Layer> net = () -> which.equals("mlp")
-                ? dev.sam4j.nn.models.Models.mlp(input, classes, 64, 2) : CudaConvnetTrainingTest.model("cnn");
+                ? dev.sam4j.nn.models.Models.mlp(input, classes, 64, 2) : CudaConvnetTrainingTest.model(which);
         Method method = Method.of("sam", Method.Hyper.defaults());
         LrSchedule lr = new LrSchedule.Cosine(0.05, 0);
         try (CudaBackend cuda = (CudaBackend) Backends.choose("cuda", 2, new Backends.Needs("model " + which, false, Precision.BF16, layout)).backend();
-             CpuBackend cpu = new CpuBackend(2);
+             CpuBackend cpu = new CpuBackend(2); dev.sam4j.backend.cpu.ReferenceBackend reference = new dev.sam4j.backend.cpu.ReferenceBackend();
              Model gm = new Model(net.get(), input, classes, cuda, batch, 7, Precision.BF16);
-             Model cm = new Model(net.get(), input, classes, cpu, batch, 7, Precision.BF16);
+             Model cm = new Model(net.get(), input, classes, resnet ? reference : cpu, batch, 7, Precision.BF16);
              Model fm = new Model(net.get(), input, classes, cpu, batch, 7, Precision.FP32)) {
             cm.uploadParams(gm.downloadParams());
             fm.uploadParams(gm.downloadParams());
             Buffer gx = cuda.allocate((long) batch * input.size()), gy = cuda.allocate(batch);
             Buffer cx = cpu.allocate((long) batch * input.size()), cy = cpu.allocate(batch);
-            SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(cpu, classes, batch);
-            Sgd sgd = new Sgd(cpu, cm.paramCount(), 0.9, 5e-4, false);
-            SamOptimizer opt = new SamOptimizer(cpu, cm.paramLayout(), cm.params(), cm.grads(), sgd, method, 9);
+            Backend oracle = resnet ? reference : cpu;
+            Buffer ox = oracle == cpu ? cx : oracle.allocate((long) batch * input.size()), oy = oracle == cpu ? cy : oracle.allocate(batch);
+            SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy(oracle, classes, batch);
+            Sgd sgd = new Sgd(oracle, cm.paramCount(), 0.9, 5e-4, false);
+            SamOptimizer opt = new SamOptimizer(oracle, cm.paramLayout(), cm.params(), cm.grads(), sgd, method, 9);
             GradientClosure closure = mode -> {
-                double l = loss.forwardBackward(cm.forward(cx, batch, mode), cy, batch);
+                double l = loss.forwardBackward(cm.forward(ox, batch, mode), oy, batch);
                 cm.backward(loss.dLogits(), batch);
                 return l;
             };
@@ -141,21 +157,31 @@ class CudaPrecisionTest {
                     cuda.upload(ys, 0, gy, ys.length);
                     cpu.upload(xs, 0, cx, xs.length);
                     cpu.upload(ys, 0, cy, ys.length);
+                    if (oracle != cpu) {
+                        oracle.upload(xs, 0, ox, xs.length);
+                        oracle.upload(ys, 0, oy, ys.length);
+                    }
                     long before = cuda.hostSyncs();
                     graph.step();
                     syncs += cuda.hostSyncs() - before;
                     StepGraph.State st = graph.state();
                     SamOptimizer.StepResult o = opt.step(closure, t, steps, lr.lr(t, steps));
                     opt32.step(closure32, t, steps, lr.lr(t, steps));
-                    assertTrue(Math.abs(st.loss() - o.loss()) <= 1e-2 * (1 + o.loss()), which + " step " + t + " loss " + st.loss() + " vs " + o.loss());
-                    assertTrue(Math.abs(st.s() - o.s()) <= 5e-2 * o.s(), which + " step " + t + " s " + st.s() + " vs " + o.s());
+                    // ResNet: the forward is the oracle's (measured: the same loss to 1e-8), the gradient's norm to 1e-4 (measured).
+                    double lossTol = resnet ? 1e-6 : 1e-2, sTol = resnet ? 1e-3 : 5e-2;
+                    assertTrue(Math.abs(st.loss() - o.loss()) <= lossTol * (1 + o.loss()), which + " step " + t + " loss " + st.loss() + " vs " + o.loss());
+                    assertTrue(Math.abs(st.s() - o.s()) <= sTol * o.s(), which + " step " + t + " s " + st.s() + " vs " + o.s());
                 }
                 assertEquals(0, syncs, "the bf16 graph step synchronised with the host");
                 float[] device = gm.downloadParams();
                 double toBf16 = relativeDistance(device, cm.downloadParams()), toFp32 = relativeDistance(device, fm.downloadParams());
+                System.out.println("CudaPrecisionTest: bf16 " + param + ": relative L2 distance of the weights to the emulation " + toBf16
+                        + ", to fp32 " + toFp32);
                 // Measured on the stand-ins: mlp 2e-9 to the bf16 run against 8e-3 to the fp32 one, cnn 3e-4 against 1.4e-2.
-                assertTrue(toBf16 < (CudaTestSupport.realGpu() ? 1e-2 : 1e-3), which + ": relative L2 distance to the CPU bf16 run " + toBf16);
-                assertTrue(toBf16 < 0.5 * toFp32, which + ": the device run is as close to fp32 (" + toFp32 + ") as to bf16 (" + toBf16 + ")");
+                if (!resnet) {  // one step leaves the ResNet's bf16 and fp32 runs too close together to tell apart
+                    assertTrue(toBf16 < (CudaTestSupport.realGpu() ? 1e-2 : 1e-3), which + ": relative L2 distance to the CPU bf16 run " + toBf16);
+                    assertTrue(toBf16 < 0.5 * toFp32, which + ": the device run is as close to fp32 (" + toFp32 + ") as to bf16 (" + toBf16 + ")");
+                }
             }
         }
     }

@@ -94,16 +94,9 @@ class CudaChannelsLastTest {
         return out;
     }
 
-    /** max |gpu − ref| ≤ tol·(scale + |ref|), scale = the reference's largest magnitude. */
+    /** max |gpu − ref| ≤ tol·(scale + |ref|), scale = the reference's largest magnitude; elements in NCHW order. */
     private static void assertClose(String what, Pair p, double tol) {
-        double[] want = ref.read(p.ref), got = gpuNchw(p);
-        double scale = 0;
-        for (double w : want) scale = Math.max(scale, Math.abs(w));
-        for (int i = 0; i < want.length; i++) {
-            if (!(Math.abs(got[i] - want[i]) <= tol * (scale + Math.abs(want[i])))) {
-                fail(what + ": element " + i + " (NCHW order) of " + want.length + " is " + got[i] + ", reference " + want[i]);
-            }
-        }
+        CudaTestSupport.assertCloseToReference(what + " (NCHW order)", ref.read(p.ref), gpuNchw(p), tol);
     }
 
     private static void free(Pair... ps) {

@@ -31,6 +31,20 @@ public final class CudaTestSupport {
         return a;
     }
 
+    /**
+     * max |got − want| ≤ tol·(scale + |want|) elementwise, scale = the largest |want| (sums cancel, so small
+     * elements are held to the whole result's scale); the failure names {@code what} and the element.
+     */
+    static void assertCloseToReference(String what, double[] want, double[] got, double tol) {
+        double scale = 0;
+        for (double w : want) scale = Math.max(scale, Math.abs(w));
+        for (int i = 0; i < want.length; i++) {
+            if (!(Math.abs(got[i] - want[i]) <= tol * (scale + Math.abs(want[i])))) {
+                fail(what + ": element " + i + " of " + want.length + " is " + got[i] + ", reference " + want[i]);
+            }
+        }
+    }
+
     /** True on a real GPU; false against the CPU stand-ins. */
     static boolean realGpu() {
         return !CudaRuntime.probe().standIn();

@@ -2,7 +2,6 @@ package dev.sam4j.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.sam4j.backend.Buffer;
 import dev.sam4j.backend.ConvGeom;
@@ -59,15 +58,7 @@ class CudnnOpsTest {
 
     /** max |gpu − ref| ≤ tol·(scale + |ref|), scale = the reference's largest magnitude (sums cancel). */
     private static void assertClose(String what, Pair p, double tol) {
-        double[] want = ref.read(p.ref);
-        double[] got = cuda.read(p.gpu);
-        double scale = 0;
-        for (double w : want) scale = Math.max(scale, Math.abs(w));
-        for (int i = 0; i < want.length; i++) {
-            if (!(Math.abs(got[i] - want[i]) <= tol * (scale + Math.abs(want[i])))) {
-                fail(what + ": element " + i + " of " + want.length + " is " + got[i] + ", reference " + want[i]);
-            }
-        }
+        CudaTestSupport.assertCloseToReference(what, ref.read(p.ref), cuda.read(p.gpu), tol);
     }
 
     private static void free(Pair... ps) {
